@@ -1,0 +1,78 @@
+// The validated, immutable configuration every other module receives. Only src/config/ reads
+// files and process.env; everything else gets one of these. Durations are milliseconds.
+
+export interface FreeswitchInstanceConfig {
+  /** Unique; exported as the fs_instance label. */
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly password: string;
+}
+
+export interface BackoffConfig {
+  readonly initialMs: number;
+  readonly factor: number;
+  readonly maxMs: number;
+  /** A connection that stayed up this long resets the backoff to initialMs. */
+  readonly resetAfterMs: number;
+}
+
+export interface EslConfig {
+  readonly connectTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+  /** Silence after which the keepalive probes the connection with `api status`. */
+  readonly idleTimeoutMs: number;
+  readonly maxFrameBytes: number;
+  readonly backoff: BackoffConfig;
+}
+
+export interface RedisConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly password: string;
+  readonly db: number;
+}
+
+export interface StorageConfig {
+  readonly type: "memory" | "redis";
+  readonly redis: RedisConfig;
+}
+
+export interface OpenTelemetryConfig {
+  /** host:port or URL of the Collector's OTLP/gRPC endpoint; "" disables export. */
+  readonly endpoint: string;
+  readonly insecure: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly serviceName: string;
+  /** Parsed OTEL_RESOURCE_ATTRIBUTES. */
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+}
+
+export interface HttpConfig {
+  readonly host: string;
+  readonly port: number;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface LoggingConfig {
+  readonly level: LogLevel;
+  readonly format: "json" | "text";
+}
+
+export interface EventsConfig {
+  readonly rtcp: boolean;
+  readonly qos: boolean;
+}
+
+export interface Config {
+  readonly freeswitchInstances: readonly FreeswitchInstanceConfig[];
+  readonly esl: EslConfig;
+  readonly storage: StorageConfig;
+  readonly opentelemetry: OpenTelemetryConfig;
+  readonly http: HttpConfig;
+  readonly logging: LoggingConfig;
+  readonly events: EventsConfig;
+  /** Where the file came from, or null when env alone configured the agent. */
+  readonly source: string | null;
+}

@@ -1,0 +1,112 @@
+import { ContentType, type Frame } from "./frame.js";
+import { HeaderBlock } from "./headers.js";
+
+const LFLF = Buffer.from("\n\n", "latin1");
+
+/**
+ * A FreeSWITCH event. Header values are decoded on request, not up front: the agent reads a
+ * handful of an event's headers, and decoding all of them would dominate the hot path.
+ */
+export interface EslEvent {
+  /** Event-Name, `""` when the event has none (counted as unusable by consumers). */
+  readonly name: string;
+  get(header: string): string | undefined;
+  /** The event's own body (e.g. a BACKGROUND_JOB's command output), when it has one. */
+  readonly body: string | undefined;
+  /** All headers in order, decoded: for diagnostics and tests, not for the hot path. */
+  entries(): Array<[string, string]>;
+}
+
+/** A `text/event-plain` event: URL-encoded `Name: value` lines, optionally a nested body. */
+export class PlainEvent implements EslEvent {
+  private readonly headers: HeaderBlock;
+  private readonly bodyStart: number;
+  private readonly bytes: Buffer;
+  private cachedName: string | undefined;
+
+  constructor(bytes: Buffer) {
+    this.bytes = bytes;
+    // Header lines end at the first blank line; what follows (if Content-Length said so) is the
+    // event's own body. A body without that blank line simply has no nested body.
+    const blank = bytes.indexOf(LFLF);
+    let end = bytes.length;
+    let bodyStart = -1;
+    if (blank !== -1) {
+      end = blank + 1;
+      if (blank + 2 < bytes.length) bodyStart = blank + 2;
+    }
+    this.headers = new HeaderBlock(bytes, 0, end, true);
+    this.bodyStart = bodyStart;
+  }
+
+  get name(): string {
+    if (this.cachedName === undefined) this.cachedName = this.headers.get("Event-Name") ?? "";
+    return this.cachedName;
+  }
+
+  get(header: string): string | undefined {
+    return this.headers.get(header);
+  }
+
+  get body(): string | undefined {
+    if (this.bodyStart === -1) return undefined;
+    const declared = Number(this.headers.get("Content-Length"));
+    const end = Number.isInteger(declared) && declared >= 0
+      ? Math.min(this.bytes.length, this.bodyStart + declared)
+      : this.bytes.length;
+    return this.bytes.toString("utf8", this.bodyStart, end);
+  }
+
+  entries(): Array<[string, string]> {
+    return this.headers.entries();
+  }
+}
+
+/** A `text/event-json` event: one flat object of strings; its body is the `_body` key. */
+export class JsonEvent implements EslEvent {
+  private readonly fields: Record<string, unknown>;
+
+  constructor(fields: Record<string, unknown>) {
+    this.fields = fields;
+  }
+
+  /** Parses a JSON event body; returns undefined for anything that is not a JSON object. */
+  static parse(bytes: Buffer): JsonEvent | undefined {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString("utf8"));
+    } catch {
+      return undefined;
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return undefined;
+    return new JsonEvent(parsed as Record<string, unknown>);
+  }
+
+  get name(): string {
+    return this.get("Event-Name") ?? "";
+  }
+
+  get(header: string): string | undefined {
+    const v = this.fields[header];
+    if (v === undefined || v === null) return undefined;
+    return typeof v === "string" ? v : String(v);
+  }
+
+  get body(): string | undefined {
+    return this.get("_body");
+  }
+
+  entries(): Array<[string, string]> {
+    return Object.keys(this.fields)
+      .filter((k) => k !== "_body")
+      .map((k) => [k, this.get(k) ?? ""]);
+  }
+}
+
+/** The event carried by a frame, or undefined when the frame is not an event we can read. */
+export function eventFromFrame(frame: Frame): EslEvent | undefined {
+  if (frame.body === null) return undefined;
+  if (frame.contentType === ContentType.eventPlain) return new PlainEvent(frame.body);
+  if (frame.contentType === ContentType.eventJson) return JsonEvent.parse(frame.body);
+  return undefined;
+}

@@ -1,0 +1,13 @@
+/** Per-instance event counters kept by the pipeline; read by /metrics at scrape time. */
+export class EventCounters {
+  /** Events read from the socket, by Event-Name. */
+  readonly received = new Map<string, number>();
+  /** Events fully handled by the pipeline, by Event-Name. */
+  readonly processed = new Map<string, number>();
+  /** Events skipped because they could not be used, by reason (e.g. missing_unique_id). */
+  readonly unusable = new Map<string, number>();
+
+  static bump(map: Map<string, number>, key: string): void {
+    map.set(key, (map.get(key) ?? 0) + 1);
+  }
+}
