@@ -51,9 +51,10 @@ export class PlainEvent implements EslEvent {
   get body(): string | undefined {
     if (this.bodyStart === -1) return undefined;
     const declared = Number(this.headers.get("Content-Length"));
-    const end = Number.isInteger(declared) && declared >= 0
-      ? Math.min(this.bytes.length, this.bodyStart + declared)
-      : this.bytes.length;
+    const end =
+      Number.isInteger(declared) && declared >= 0
+        ? Math.min(this.bytes.length, this.bodyStart + declared)
+        : this.bytes.length;
     return this.bytes.toString("utf8", this.bodyStart, end);
   }
 

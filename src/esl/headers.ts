@@ -43,7 +43,10 @@ export class HeaderBlock {
     const needle = needleFor(name);
     const { buf, start, end } = this;
     const firstLen = needle.length - 1;
-    if (end - start >= firstLen && buf.compare(needle, 1, needle.length, start, start + firstLen) === 0) {
+    if (
+      end - start >= firstLen &&
+      buf.compare(needle, 1, needle.length, start, start + firstLen) === 0
+    ) {
       return start + firstLen;
     }
     const at = buf.indexOf(needle, start);

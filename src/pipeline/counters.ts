@@ -6,6 +6,10 @@ export class EventCounters {
   readonly processed = new Map<string, number>();
   /** Events skipped because they could not be used, by reason (e.g. missing_unique_id). */
   readonly unusable = new Map<string, number>();
+  /** RTCP reports turned into metric points (issue 3 fills this). */
+  rtcpProcessed = 0;
+  /** End-of-call QoS records produced (issue 3 fills this). */
+  qosGenerated = 0;
 
   static bump(map: Map<string, number>, key: string): void {
     map.set(key, (map.get(key) ?? 0) + 1);
