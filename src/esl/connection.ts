@@ -1,0 +1,429 @@
+import net from "node:net";
+import type { EslConfig, FreeswitchInstanceConfig } from "../config/types.js";
+import type { Logger } from "../log/logger.js";
+import { RateLimitedLog } from "../log/rate-limit.js";
+import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
+import { Backoff } from "./backoff.js";
+import { CommandQueue, type CommandTimeoutError, NotConnectedError } from "./commands.js";
+import { type EslEvent, eventFromFrame } from "./event.js";
+import { ContentType, type Frame } from "./frame.js";
+import { FrameParser, type ProtocolError } from "./parser.js";
+import { type ConnectionState, type ConnectionStats, newConnectionStats } from "./status.js";
+
+export interface EslConnectionOptions {
+  readonly instance: FreeswitchInstanceConfig;
+  readonly esl: EslConfig;
+  /** Event names to subscribe to with `event plain`; never ALL. */
+  readonly events: readonly string[];
+  readonly logger: Logger;
+  /** Called synchronously for each event, in arrival order. Must not block. */
+  readonly onEvent: (event: EslEvent) => void;
+  /** Called each time the connection reaches `connected` (after subscribing). */
+  readonly onConnected?: () => void;
+  readonly onStateChange?: (state: ConnectionState, previous: ConnectionState) => void;
+  readonly clock?: Clock;
+  /** Source of backoff jitter, [0, 1). */
+  readonly random?: () => number;
+  /** Window of the log rate limiter for repeated identical failures. */
+  readonly logWindowMs?: number;
+}
+
+/** Reply-Text of a successful command starts with +OK; anything else is a refusal. */
+function isOk(frame: Frame): boolean {
+  return frame.header("Reply-Text")?.startsWith("+OK") === true;
+}
+
+function describeSocketError(error: NodeJS.ErrnoException, host: string): string {
+  switch (error.code) {
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EAI_NONAME":
+      return `cannot resolve host ${host}`;
+    case "ECONNRESET":
+      return "connection reset by peer";
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return "host unreachable";
+    case "ETIMEDOUT":
+      return "connection timed out";
+    case "EPIPE":
+      return "connection closed by peer";
+    default:
+      return error.code ?? error.message.split("\n")[0] ?? "socket error";
+  }
+}
+
+/**
+ * One inbound Event Socket connection to one FreeSWITCH instance, kept up forever: connect,
+ * authenticate, subscribe, read events, probe when idle, and on any failure reconnect with
+ * exponential backoff and full jitter. It knows the protocol and nothing about calls.
+ *
+ * The socket is read continuously and events are handed over synchronously: FreeSWITCH kills a
+ * listener that lags, so back-pressure must be handled downstream (bounded queues), never here.
+ */
+export class EslConnection {
+  readonly stats: ConnectionStats;
+  private readonly clock: Clock;
+  private readonly backoff: Backoff;
+  private readonly commands: CommandQueue;
+  private readonly parser: FrameParser;
+  private readonly log: RateLimitedLog;
+  private readonly logger: Logger;
+  private readonly address: string;
+
+  private socket: net.Socket | null = null;
+  private connectTimer: TimerHandle | null = null;
+  private retryTimer: TimerHandle | null = null;
+  private keepaliveTimer: TimerHandle | null = null;
+  private probing = false;
+  private stopping = false;
+  private started = false;
+  /** Why the current socket is being torn down, for the log line and last_error. */
+  private closeReason: string | null = null;
+  /** The disconnect notice FreeSWITCH sent before closing, if any. */
+  private farewell: string | null = null;
+
+  constructor(private readonly options: EslConnectionOptions) {
+    this.stats = newConnectionStats(options.instance.name);
+    this.clock = options.clock ?? systemClock;
+    this.backoff = new Backoff(options.esl.backoff, options.random);
+    this.commands = new CommandQueue(this.clock);
+    this.logger = options.logger.child({ fs_instance: options.instance.name });
+    this.log = new RateLimitedLog(this.logger, options.logWindowMs ?? 60_000, this.clock);
+    this.address = `${options.instance.host}:${options.instance.port}`;
+    this.parser = new FrameParser(
+      (frame) => this.onFrame(frame),
+      (error) => this.onProtocolError(error),
+      { maxFrameBytes: options.esl.maxFrameBytes },
+    );
+  }
+
+  get name(): string {
+    return this.options.instance.name;
+  }
+
+  get state(): ConnectionState {
+    return this.stats.state;
+  }
+
+  get connected(): boolean {
+    return this.stats.state === "connected";
+  }
+
+  /** Starts connecting in the background; failures are retried forever, never thrown. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.connect();
+  }
+
+  /**
+   * Says `exit` to FreeSWITCH when connected, then closes. Resolves once the socket is gone, at
+   * the latest after the command timeout (capped at 2 s so shutdown stays fast).
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.clearTimer("retryTimer");
+    this.clearTimer("keepaliveTimer");
+    const socket = this.socket;
+    if (socket !== null && this.state === "connected") {
+      const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+      const deadline = Math.min(this.options.esl.commandTimeoutMs, 2000);
+      this.send("exit", deadline).catch(() => undefined);
+      const timer = new Promise<void>((resolve) => {
+        const t = this.clock.setTimeout(resolve, deadline);
+        closed.then(() => this.clock.clearTimeout(t));
+      });
+      await Promise.race([closed, timer]);
+    }
+    this.closeReason = "stopped";
+    this.socket?.destroy();
+    this.socket = null;
+    this.setState("stopped");
+  }
+
+  /** Runs `api <command>` and resolves with its output (the api/response body). */
+  async api(command: string, timeoutMs = this.options.esl.commandTimeoutMs): Promise<string> {
+    if (!this.connected) throw new NotConnectedError(`${this.name} is not connected`);
+    const frame = await this.send(`api ${command}`, timeoutMs);
+    return frame.bodyText();
+  }
+
+  /** Runs `bgapi <command>`; resolves with the Job-UUID. The output arrives as BACKGROUND_JOB. */
+  async bgapi(command: string, timeoutMs = this.options.esl.commandTimeoutMs): Promise<string> {
+    if (!this.connected) throw new NotConnectedError(`${this.name} is not connected`);
+    const frame = await this.send(`bgapi ${command}`, timeoutMs);
+    if (!isOk(frame))
+      throw new Error(`bgapi refused: ${frame.header("Reply-Text") ?? "no reply text"}`);
+    return frame.header("Job-UUID") ?? "";
+  }
+
+  // ---- connection lifecycle ---------------------------------------------------------------
+
+  private connect(): void {
+    if (this.stopping) return;
+    this.retryTimer = null;
+    this.closeReason = null;
+    this.farewell = null;
+    this.parser.reset();
+    this.setState("connecting");
+    const { host, port } = this.options.instance;
+    const socket = net.connect({ host, port });
+    this.socket = socket;
+    this.connectTimer = this.clock.setTimeout(() => {
+      this.connectTimer = null;
+      this.abort(`connect timeout after ${this.options.esl.connectTimeoutMs} ms`);
+    }, this.options.esl.connectTimeoutMs);
+
+    socket.on("connect", () => {
+      socket.setNoDelay(true);
+      // TCP keepalive is a second line of defence; the `api status` probe is the real detector.
+      socket.setKeepAlive(true, 15_000);
+      this.setState("authenticating");
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (socket !== this.socket) return;
+      this.stats.bytesReceived += chunk.length;
+      this.parser.push(chunk);
+    });
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      if (this.closeReason === null) this.closeReason = describeSocketError(error, host);
+    });
+    socket.on("close", () => this.onClose(socket));
+  }
+
+  /** Tears the socket down; `close` then schedules the retry. */
+  private abort(reason: string): void {
+    if (this.closeReason === null) this.closeReason = reason;
+    this.socket?.destroy();
+  }
+
+  private onClose(socket: net.Socket): void {
+    if (socket !== this.socket && this.socket !== null) return;
+    this.socket = null;
+    this.clearTimer("connectTimer");
+    this.clearTimer("keepaliveTimer");
+    this.probing = false;
+    this.parser.reset();
+    const reason =
+      this.closeReason ??
+      (this.farewell !== null
+        ? `closed by FreeSWITCH: ${this.farewell}`
+        : "connection closed by FreeSWITCH");
+    this.commands.rejectAll(new NotConnectedError(`${this.name}: ${reason}`));
+    if (this.stopping) return;
+
+    const wasConnected = this.state === "connected";
+    const upFor =
+      this.stats.connectedSince === null ? 0 : this.clock.now() - this.stats.connectedSince;
+    if (upFor >= this.options.esl.backoff.resetAfterMs) this.backoff.reset();
+    this.stats.connectedSince = null;
+
+    const delay = this.backoff.next();
+    if (this.state !== "auth_failed" && this.state !== "rejected") {
+      this.stats.lastError = reason;
+      this.setState("disconnected");
+    }
+    const retryIn = `${(delay / 1000).toFixed(1)} s`;
+    if (wasConnected) {
+      this.logger.warn(
+        { reason, retry_in_ms: delay },
+        `connection to ${this.address} lost: ${reason}; reconnecting in ${retryIn}`,
+      );
+    } else {
+      this.log.warn(
+        `${this.name}:${this.stats.lastError}`,
+        { reason: this.stats.lastError, retry_in_ms: delay, state: this.state },
+        `cannot connect to ${this.address}: ${this.stats.lastError}; retrying in ${retryIn}`,
+      );
+    }
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.stats.reconnects++;
+      this.connect();
+    }, delay);
+  }
+
+  // ---- frames ------------------------------------------------------------------------------
+
+  private onFrame(frame: Frame): void {
+    const now = this.clock.now();
+    this.stats.framesReceived++;
+    this.stats.lastFrameAt = now;
+    switch (frame.contentType) {
+      case ContentType.eventPlain:
+      case ContentType.eventJson:
+        this.onEventFrame(frame, now);
+        return;
+      case ContentType.commandReply:
+      case ContentType.apiResponse:
+        if (!this.commands.resolveNext(frame)) this.stats.framesIgnored++;
+        return;
+      case ContentType.authRequest:
+        this.authenticate();
+        return;
+      case ContentType.disconnectNotice:
+        this.farewell = frame.bodyText().split("\n")[0]?.trim() || "disconnect notice";
+        return;
+      case ContentType.rudeRejection:
+        this.reject(frame.bodyText().trim() || "access denied");
+        return;
+      default:
+        // log/data and anything newer: not ours to handle.
+        this.stats.framesIgnored++;
+    }
+  }
+
+  private onEventFrame(frame: Frame, now: number): void {
+    this.stats.lastEventAt = now;
+    const event = eventFromFrame(frame);
+    if (event === undefined) {
+      this.stats.framesIgnored++;
+      return;
+    }
+    try {
+      this.options.onEvent(event);
+    } catch (error) {
+      // A bug in a consumer must not stop the socket from being read.
+      this.log.error(
+        `${this.name}:handler`,
+        { event: event.name, err: error instanceof Error ? error.message : String(error) },
+        "event handler failed",
+      );
+    }
+  }
+
+  private onProtocolError(error: ProtocolError): void {
+    this.stats.protocolErrors[error.reason]++;
+    this.log.error(
+      `${this.name}:protocol:${error.reason}`,
+      { reason: error.reason },
+      `protocol error from ${this.address}: ${error.message}; resetting the connection`,
+    );
+    this.abort(`protocol error (${error.reason})`);
+  }
+
+  // ---- handshake ---------------------------------------------------------------------------
+
+  private authenticate(): void {
+    if (this.state !== "authenticating") return;
+    this.clearTimer("connectTimer");
+    this.send(`auth ${this.options.instance.password}`, this.options.esl.commandTimeoutMs, "auth")
+      .then((reply) => {
+        if (isOk(reply)) return this.subscribe();
+        this.stats.lastError = "authentication failed: password rejected by FreeSWITCH";
+        this.setState("auth_failed");
+        this.abort(this.stats.lastError);
+      })
+      .catch(() => undefined); // timeouts and closes are handled by the connection itself
+  }
+
+  private async subscribe(): Promise<void> {
+    this.setState("subscribing");
+    const names = this.options.events.join(" ");
+    const reply = await this.send(`event plain ${names}`, this.options.esl.commandTimeoutMs);
+    if (!isOk(reply)) {
+      this.abort(`subscription refused: ${reply.header("Reply-Text") ?? "no reply text"}`);
+      return;
+    }
+    this.stats.connectedSince = this.clock.now();
+    this.stats.lastError = null;
+    this.log.clearPrefix(`${this.name}:`);
+    this.setState("connected");
+    this.logger.info(
+      { address: this.address, events: this.options.events.length },
+      `connected to ${this.address}`,
+    );
+    this.armKeepalive();
+    this.options.onConnected?.();
+  }
+
+  private reject(reason: string): void {
+    this.stats.lastError = `rejected by FreeSWITCH: ${reason}`;
+    this.setState("rejected");
+    this.abort(this.stats.lastError);
+  }
+
+  // ---- commands ----------------------------------------------------------------------------
+
+  /**
+   * Writes a command and waits for its reply. A timeout means replies can no longer be matched to
+   * commands, so the connection is reset. `verb` names the command in errors and logs: the
+   * arguments may hold a password.
+   */
+  private send(
+    command: string,
+    timeoutMs: number,
+    verb = command.split(" ", 1)[0] ?? "",
+  ): Promise<Frame> {
+    const socket = this.socket;
+    if (socket === null || socket.destroyed) {
+      return Promise.reject(new NotConnectedError(`${this.name} is not connected`));
+    }
+    const reply = this.commands.add(verb, timeoutMs, (error) => this.onCommandTimeout(error));
+    socket.write(`${command}\n\n`);
+    return reply;
+  }
+
+  private onCommandTimeout(error: CommandTimeoutError): void {
+    this.stats.commandsTimedOut++;
+    this.abort(error.message);
+  }
+
+  // ---- keepalive ---------------------------------------------------------------------------
+
+  /**
+   * Re-arms at (last frame + idle timeout) instead of on every frame, so the hot path does not
+   * touch timers. When the connection has been silent that long, `api status` probes it; a probe
+   * that times out resets the connection (a half-open TCP peer is found this way).
+   */
+  private armKeepalive(): void {
+    this.clearTimer("keepaliveTimer");
+    if (this.stopping || this.state !== "connected") return;
+    const idle = this.options.esl.idleTimeoutMs;
+    const last = this.stats.lastFrameAt ?? this.clock.now();
+    const due = Math.max(0, last + idle - this.clock.now());
+    this.keepaliveTimer = this.clock.setTimeout(() => this.onKeepalive(), due);
+  }
+
+  private onKeepalive(): void {
+    this.keepaliveTimer = null;
+    if (this.state !== "connected" || this.probing) return;
+    const idle = this.options.esl.idleTimeoutMs;
+    const silentFor = this.clock.now() - (this.stats.lastFrameAt ?? 0);
+    if (silentFor < idle) {
+      this.armKeepalive();
+      return;
+    }
+    this.probing = true;
+    this.logger.debug({ silent_ms: silentFor }, "connection idle; probing with api status");
+    this.send("api status", this.options.esl.commandTimeoutMs)
+      .then(() => {
+        this.probing = false;
+        this.armKeepalive();
+      })
+      .catch(() => {
+        this.probing = false;
+      });
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  private setState(state: ConnectionState): void {
+    const previous = this.stats.state;
+    if (previous === state) return;
+    this.stats.state = state;
+    this.logger.debug({ state, previous }, "connection state changed");
+    this.options.onStateChange?.(state, previous);
+  }
+
+  private clearTimer(name: "connectTimer" | "retryTimer" | "keepaliveTimer"): void {
+    const timer = this[name];
+    if (timer !== null) {
+      this.clock.clearTimeout(timer);
+      this[name] = null;
+    }
+  }
+}

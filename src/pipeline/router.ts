@@ -1,0 +1,88 @@
+import type { EslEvent } from "../esl/event.js";
+import { fractionLost, jitterMs, parseDecimal } from "../quality/rtcp.js";
+import { EventCounters } from "./counters.js";
+import type { LiveSummary } from "./live-summary.js";
+
+const bump = EventCounters.bump;
+
+/** Event names that may become label values; anything else is counted as "other". */
+const KNOWN_EVENTS = new Set([
+  "CHANNEL_CREATE",
+  "CHANNEL_ANSWER",
+  "CHANNEL_BRIDGE",
+  "CHANNEL_HANGUP_COMPLETE",
+  "CHANNEL_DESTROY",
+  "RECV_RTCP_MESSAGE",
+  "SEND_RTCP_MESSAGE",
+  "HEARTBEAT",
+]);
+
+/**
+ * Dispatches one instance's events by Event-Name, in arrival order: the only place that knows
+ * which event feeds which consumer. Never throws on event content: an event it cannot use is
+ * counted under a reason and skipped.
+ */
+export class Router {
+  constructor(
+    private readonly instance: string,
+    readonly counters: EventCounters,
+    private readonly summary: LiveSummary,
+  ) {}
+
+  handle(event: EslEvent): void {
+    const name = event.name;
+    if (name === "") {
+      bump(this.counters.unusable, "missing_event_name");
+      return;
+    }
+    this.summary.eventSeen();
+    if (!KNOWN_EVENTS.has(name)) {
+      // FreeSWITCH only sends what was subscribed; a stray name must not grow /metrics' label set.
+      bump(this.counters.received, "other");
+      bump(this.counters.unusable, "unexpected_event");
+      return;
+    }
+    bump(this.counters.received, name);
+    if (name === "HEARTBEAT") {
+      bump(this.counters.processed, name);
+      return;
+    }
+    const uuid = event.get("Unique-ID");
+    if (uuid === undefined || uuid === "") {
+      bump(this.counters.unusable, "missing_unique_id");
+      return;
+    }
+    switch (name) {
+      case "CHANNEL_CREATE":
+        this.summary.legStarted(this.instance, uuid);
+        break;
+      case "CHANNEL_DESTROY":
+        this.summary.legEnded(uuid);
+        break;
+      case "RECV_RTCP_MESSAGE":
+        if (!this.rtcp(event)) return;
+        break;
+      case "CHANNEL_HANGUP_COMPLETE": {
+        const mos = parseDecimal(event.get("variable_rtp_audio_in_mos"));
+        if (mos !== undefined && event.get("variable_rtp_audio_in_packet_count") !== "0") {
+          this.summary.mos(mos);
+        }
+        break;
+      }
+    }
+    bump(this.counters.processed, name);
+  }
+
+  private rtcp(event: EslEvent): boolean {
+    const rate = parseDecimal(event.get("RTP-Rate"));
+    const jitter = parseDecimal(event.get("Source0-Jitter"));
+    const fraction = parseDecimal(event.get("Source0-Fraction"));
+    if (rate === undefined || rate <= 0 || jitter === undefined || fraction === undefined) {
+      bump(this.counters.unusable, "rtcp_missing_fields");
+      return false;
+    }
+    this.summary.rtcp(jitterMs(jitter, rate), fractionLost(fraction));
+    this.counters.rtcpProcessed++;
+    return true;
+  }
+}

@@ -1,0 +1,214 @@
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { CONNECTION_STATES } from "../esl/status.js";
+import type { AgentView, InstanceView } from "./source.js";
+
+// The agent's own metrics for /metrics. The connections and the pipeline count with plain
+// numbers; these prom-client metrics copy those totals at scrape time, so the hot path never
+// touches prom-client and a scrape costs one pass over a handful of maps.
+
+type Labels<L extends string> = Partial<Record<L, string>>;
+/** Records one series: its labels and its current value. */
+type Emit<L extends string> = (labels: Labels<L>, value: number) => void;
+
+interface Spec<L extends string> {
+  name: string;
+  help: string;
+  labelNames: readonly L[];
+  /** Calls emit once per series, with the current value. */
+  fill(emit: Emit<L>): void;
+}
+
+// A source counter that is not a finite, non-negative number would make prom-client throw and
+// fail the whole scrape; one bad series is better skipped than every series lost.
+function usable(value: number): boolean {
+  return Number.isFinite(value) && value >= 0;
+}
+
+function counter<L extends string>(register: Registry, spec: Spec<L>): void {
+  new Counter<L>({
+    name: spec.name,
+    help: spec.help,
+    labelNames: spec.labelNames,
+    registers: [register],
+    // Reset then re-add the current totals: series of instances that went away disappear, and
+    // the exported value is always the source's own cumulative count.
+    collect() {
+      this.reset();
+      spec.fill((labels, value) => {
+        if (usable(value)) this.inc(labels, value);
+      });
+    },
+  });
+}
+
+function gauge<L extends string>(register: Registry, spec: Spec<L>): void {
+  new Gauge<L>({
+    name: spec.name,
+    help: spec.help,
+    labelNames: spec.labelNames,
+    registers: [register],
+    collect() {
+      this.reset();
+      spec.fill((labels, value) => {
+        if (Number.isFinite(value)) this.set(labels, value);
+      });
+    },
+  });
+}
+
+/** One counter series per instance, from a number in its connection stats. */
+function perInstance(view: AgentView, value: (i: InstanceView) => number) {
+  return (emit: Emit<"fs_instance">): void => {
+    for (const i of view.instances()) emit({ fs_instance: i.stats.instance }, value(i));
+  };
+}
+
+/** One series per instance and map key, from a map in its event counters. */
+function perInstanceMap<K extends string>(
+  view: AgentView,
+  key: K,
+  map: (i: InstanceView) => ReadonlyMap<string, number>,
+) {
+  return (emit: Emit<"fs_instance" | K>): void => {
+    for (const i of view.instances()) {
+      for (const [name, count] of map(i)) {
+        emit({ fs_instance: i.stats.instance, [key]: name } as Labels<"fs_instance" | K>, count);
+      }
+    }
+  };
+}
+
+/**
+ * A fresh registry (never prom-client's global one, so several agents or tests in one process do
+ * not collide) with Node's default process metrics and the fsagent_* metrics read from `view`.
+ */
+export function createInternalMetrics(view: AgentView, options?: { version?: string }): Registry {
+  const register = new Registry();
+  collectDefaultMetrics({ register });
+
+  counter(register, {
+    name: "fsagent_events_received_total",
+    help: "FreeSWITCH events read from the Event Socket, by event name.",
+    labelNames: ["fs_instance", "event"],
+    fill: perInstanceMap(view, "event", (i) => i.events.received),
+  });
+  counter(register, {
+    name: "fsagent_events_processed_total",
+    help: "FreeSWITCH events fully handled by the pipeline, by event name.",
+    labelNames: ["fs_instance", "event"],
+    fill: perInstanceMap(view, "event", (i) => i.events.processed),
+  });
+  counter(register, {
+    name: "fsagent_events_unusable_total",
+    help: "FreeSWITCH events skipped because they could not be used, by reason.",
+    labelNames: ["fs_instance", "reason"],
+    fill: perInstanceMap(view, "reason", (i) => i.events.unusable),
+  });
+  counter(register, {
+    name: "fsagent_rtcp_messages_processed_total",
+    help: "RTCP reports turned into metric points.",
+    labelNames: ["fs_instance"],
+    fill: perInstance(view, (i) => i.events.rtcpProcessed),
+  });
+  counter(register, {
+    name: "fsagent_qos_messages_generated_total",
+    help: "End-of-call QoS records produced.",
+    labelNames: ["fs_instance"],
+    fill: perInstance(view, (i) => i.events.qosGenerated),
+  });
+  counter(register, {
+    name: "fsagent_storage_operations_total",
+    help: "State storage operations, by operation and outcome.",
+    labelNames: ["operation", "status"],
+    fill(emit) {
+      for (const op of view.storageOperations()) {
+        emit({ operation: op.operation, status: op.status }, op.count);
+      }
+    },
+  });
+
+  gauge(register, {
+    name: "fsagent_fs_connections",
+    help: "Whether the Event Socket connection to the FreeSWITCH instance is up (1) or not (0).",
+    labelNames: ["fs_instance"],
+    fill: perInstance(view, (i) => (i.stats.state === "connected" ? 1 : 0)),
+  });
+  gauge(register, {
+    name: "fsagent_fs_connection_state",
+    help: "Current state of the Event Socket connection: 1 for the current state, 0 for the others.",
+    labelNames: ["fs_instance", "state"],
+    fill(emit) {
+      for (const { stats } of view.instances()) {
+        for (const state of CONNECTION_STATES) {
+          emit({ fs_instance: stats.instance, state }, stats.state === state ? 1 : 0);
+        }
+      }
+    },
+  });
+  gauge(register, {
+    name: "fsagent_fs_last_event_timestamp_seconds",
+    help: "Unix time of the last event received from the FreeSWITCH instance.",
+    labelNames: ["fs_instance"],
+    fill(emit) {
+      for (const { stats } of view.instances()) {
+        if (stats.lastEventAt !== null) {
+          emit({ fs_instance: stats.instance }, stats.lastEventAt / 1000);
+        }
+      }
+    },
+  });
+
+  counter(register, {
+    name: "fsagent_esl_reconnects_total",
+    help: "Event Socket connection attempts after the first one.",
+    labelNames: ["fs_instance"],
+    fill: perInstance(view, (i) => i.stats.reconnects),
+  });
+  counter(register, {
+    name: "fsagent_esl_protocol_errors_total",
+    help: "Event Socket protocol errors, each of which reset the connection, by reason.",
+    labelNames: ["fs_instance", "reason"],
+    fill(emit) {
+      for (const { stats } of view.instances()) {
+        // Every reason, zeros included, so rate() and alerts work before the first error.
+        for (const [reason, count] of Object.entries(stats.protocolErrors)) {
+          emit({ fs_instance: stats.instance, reason }, count);
+        }
+      }
+    },
+  });
+  counter(register, {
+    name: "fsagent_esl_commands_timed_out_total",
+    help: "Event Socket commands that got no reply in time.",
+    labelNames: ["fs_instance"],
+    fill: perInstance(view, (i) => i.stats.commandsTimedOut),
+  });
+  counter(register, {
+    name: "fsagent_esl_frames_received_total",
+    help: "Event Socket frames received, of any content type.",
+    labelNames: ["fs_instance"],
+    fill: perInstance(view, (i) => i.stats.framesReceived),
+  });
+  counter(register, {
+    name: "fsagent_esl_frames_ignored_total",
+    help: "Event Socket frames of a content type the agent does not handle.",
+    labelNames: ["fs_instance"],
+    fill: perInstance(view, (i) => i.stats.framesIgnored),
+  });
+  counter(register, {
+    name: "fsagent_esl_bytes_received_total",
+    help: "Bytes read from the Event Socket.",
+    labelNames: ["fs_instance"],
+    fill: perInstance(view, (i) => i.stats.bytesReceived),
+  });
+
+  const buildInfo = new Gauge({
+    name: "fsagent_build_info",
+    help: "Always 1; the labels carry the agent and Node.js versions.",
+    labelNames: ["version", "node_version"],
+    registers: [register],
+  });
+  buildInfo.set({ version: options?.version ?? "unknown", node_version: process.version }, 1);
+
+  return register;
+}
