@@ -41,6 +41,11 @@ export interface StorageConfig {
 export interface OpenTelemetryConfig {
   /** host:port or URL of the Collector's OTLP/gRPC endpoint; "" disables export. */
   readonly endpoint: string;
+  /**
+   * True when the endpoint came from the file or the environment rather than the default. The
+   * demo exports only when it is true, so that it does not dial a Collector nobody asked for.
+   */
+  readonly endpointExplicit: boolean;
   readonly insecure: boolean;
   readonly headers: Readonly<Record<string, string>>;
   readonly serviceName: string;

@@ -1,0 +1,118 @@
+import { type Env, envValue, OTEL_ENV, parsePairs } from "./env.js";
+import { readConfigFile } from "./file.js";
+import { layer, valueAt } from "./layers.js";
+import type { Path } from "./paths.js";
+import { type Problem, problemsFromIssues, reportProblems } from "./report.js";
+import { crossCheck, type FileConfig, fileSchema } from "./schema.js";
+import type { Config } from "./types.js";
+
+export { ENV_VARS } from "./env.js";
+export { extractConfigFlag } from "./flag.js";
+export { renderConfig, secretsOf } from "./render.js";
+
+export interface LoadConfigOptions {
+  /** From --config; when absent, <cwd>/config.yaml is used if it exists. */
+  readonly configPath?: string | undefined;
+  readonly env: Env;
+  readonly cwd: string;
+  /** Default true; the demo passes false because it brings its own simulated instance. */
+  readonly requireInstances?: boolean;
+}
+
+const DEFAULT_ENDPOINT = "localhost:4317";
+const DEFAULT_SERVICE_NAME = "fsagent";
+
+/**
+ * Defaults, then the YAML file, then the environment; validated and deeply frozen. Throws
+ * ConfigError, and nothing else, with a one-line message naming the key, the value, where it
+ * came from and what is allowed.
+ */
+export function loadConfig(options: LoadConfigOptions): Config {
+  const file = readConfigFile(options.configPath, options.cwd);
+  const layers = layer(file?.tree ?? {}, options.env);
+  const problems: Problem[] = [...layers.problems];
+
+  const resourceAttributes = readResourceAttributes(options.env, problems);
+  const schema = fileSchema({ requireInstances: options.requireInstances ?? true });
+  const result = schema.safeParse(layers.tree);
+  if (result.success) {
+    const isSet = (path: Path): boolean => valueAt(layers.tree, path) !== undefined;
+    for (const { path, message } of crossCheck(result.data, isSet)) {
+      problems.push({ kind: "tree", path, message, unknownKey: false, count: 1 });
+    }
+  } else {
+    problems.push(...problemsFromIssues(result.error.issues));
+  }
+  if (problems.length > 0 || !result.success) {
+    throw reportProblems(problems, {
+      tree: layers.tree,
+      envOrigins: layers.envOrigins,
+      fileLabel: file?.label ?? null,
+    });
+  }
+
+  // OTEL_SERVICE_NAME beats a service.name resource attribute, as the OTel spec says.
+  const serviceName =
+    envValue(options.env, OTEL_ENV.serviceName) ??
+    resourceAttributes["service.name"] ??
+    DEFAULT_SERVICE_NAME;
+  return deepFreeze(
+    toConfig(result.data, { serviceName, resourceAttributes, source: file?.path ?? null }),
+  );
+}
+
+function readResourceAttributes(env: Env, problems: Problem[]): Record<string, string> {
+  const name = OTEL_ENV.resourceAttributes;
+  const text = envValue(env, name);
+  if (text === undefined) return {};
+  const parsed = parsePairs(text, true);
+  if (parsed.ok) return parsed.pairs;
+  problems.push({ kind: "env", name, value: text, secret: false, message: parsed.problem });
+  return {};
+}
+
+interface Extras {
+  readonly serviceName: string;
+  readonly resourceAttributes: Record<string, string>;
+  readonly source: string | null;
+}
+
+function toConfig(file: FileConfig, extras: Extras): Config {
+  const { esl, storage, opentelemetry: otel } = file;
+  return {
+    freeswitchInstances: file.freeswitch_instances.map((instance) => ({ ...instance })),
+    esl: {
+      connectTimeoutMs: esl.connect_timeout,
+      commandTimeoutMs: esl.command_timeout,
+      idleTimeoutMs: esl.idle_timeout,
+      maxFrameBytes: esl.max_frame_bytes,
+      backoff: {
+        initialMs: esl.backoff.initial,
+        factor: esl.backoff.factor,
+        maxMs: esl.backoff.max,
+        resetAfterMs: esl.backoff.reset_after,
+      },
+    },
+    storage: { type: storage.type, redis: { ...storage.redis } },
+    opentelemetry: {
+      endpoint: otel.endpoint ?? DEFAULT_ENDPOINT,
+      endpointExplicit: otel.endpoint !== undefined,
+      insecure: otel.insecure,
+      headers: { ...otel.headers },
+      serviceName: extras.serviceName,
+      resourceAttributes: extras.resourceAttributes,
+    },
+    http: { ...file.http },
+    logging: { ...file.logging },
+    events: { ...file.events },
+    source: extras.source,
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

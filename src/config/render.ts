@@ -1,0 +1,73 @@
+import YAML from "yaml";
+import { formatDuration } from "./scalars.js";
+import type { Config } from "./types.js";
+
+const MASK = "***";
+
+function mask(secret: string): string {
+  return secret === "" ? "" : MASK;
+}
+
+/**
+ * The effective configuration in the file's own format and key names, secrets masked, for
+ * `fsagent check-config`. The OTel service name and resource attributes come only from OTEL_*
+ * variables and have no key in the file, so they are shown as comments: the output stays a
+ * valid config file.
+ */
+export function renderConfig(config: Config): string {
+  const { esl, storage, opentelemetry: otel } = config;
+  const tree = {
+    freeswitch_instances: config.freeswitchInstances.map((instance) => ({
+      name: instance.name,
+      host: instance.host,
+      port: instance.port,
+      password: mask(instance.password),
+    })),
+    storage: {
+      type: storage.type,
+      redis: { ...storage.redis, password: mask(storage.redis.password) },
+    },
+    opentelemetry: {
+      endpoint: otel.endpoint,
+      insecure: otel.insecure,
+      headers: Object.fromEntries(Object.keys(otel.headers).map((name) => [name, MASK])),
+    },
+    http: { host: config.http.host, port: config.http.port },
+    logging: { level: config.logging.level, format: config.logging.format },
+    events: { rtcp: config.events.rtcp, qos: config.events.qos },
+    esl: {
+      connect_timeout: formatDuration(esl.connectTimeoutMs),
+      command_timeout: formatDuration(esl.commandTimeoutMs),
+      idle_timeout: formatDuration(esl.idleTimeoutMs),
+      max_frame_bytes: esl.maxFrameBytes,
+      backoff: {
+        initial: formatDuration(esl.backoff.initialMs),
+        factor: esl.backoff.factor,
+        max: formatDuration(esl.backoff.maxMs),
+        reset_after: formatDuration(esl.backoff.resetAfterMs),
+      },
+    },
+  };
+  const doc = new YAML.Document(tree);
+  // JSON-quoted so that a path or attribute value with a line break cannot escape the comment.
+  doc.commentBefore = [
+    ` fsagent effective configuration; secrets are shown as ${MASK}`,
+    ` source: ${config.source === null ? "environment and defaults (no file)" : JSON.stringify(config.source)}`,
+    ` service name: ${JSON.stringify(otel.serviceName)}`,
+    ` resource attributes: ${JSON.stringify(otel.resourceAttributes)}`,
+    otel.endpointExplicit ? "" : " opentelemetry.endpoint is the default (not set explicitly)",
+  ]
+    .filter((line) => line !== "")
+    .join("\n");
+  return doc.toString();
+}
+
+/** Every non-empty secret in the configuration, for tests that prove none of them leaks. */
+export function secretsOf(config: Config): string[] {
+  const secrets = [
+    ...config.freeswitchInstances.map((instance) => instance.password),
+    config.storage.redis.password,
+    ...Object.values(config.opentelemetry.headers),
+  ];
+  return [...new Set(secrets.filter((secret) => secret !== ""))];
+}

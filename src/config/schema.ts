@@ -1,0 +1,232 @@
+import { z } from "zod";
+import type { Path } from "./paths.js";
+import {
+  formatDuration,
+  isHeaderName,
+  isHeaderValue,
+  MAX_TIMER_MS,
+  parseBoolean,
+  parseChoice,
+  parseDuration,
+  parseEndpoint,
+  parseHost,
+  parseInteger,
+  parseName,
+  parseNumber,
+  parseString,
+} from "./scalars.js";
+import { closest } from "./suggest.js";
+
+// The file's shape (snake_case, as in SPEC section 5) and every rule a value must follow. The
+// messages are the "what is allowed" half of an error line; the key, value and source are added
+// by report.ts, which is why every issue here is a plain sentence starting with "expected".
+
+const PORT = "expected an integer from 1 to 65535";
+const DURATION = `expected a duration > 0: seconds as a number, or a string with a unit ms, s, m or h (e.g. "500ms", "30s", "1.5m"), at most ${Math.floor(MAX_TIMER_MS / 3_600_000)}h`;
+const HOST = "expected a host name or IP address (no spaces, no scheme, no port)";
+const SECRET = "expected a string (quote it in YAML if it looks like a number)";
+
+function leaf<T>(expected: string, parse: (value: unknown) => T | undefined) {
+  return z.unknown().transform((value, ctx): T => {
+    const parsed = parse(value);
+    if (parsed === undefined) {
+      ctx.issues.push({ code: "custom", message: expected, input: value });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+}
+
+/** A mapping that rejects unknown keys, naming the keys it allows so that a typo is obvious. */
+function section<S extends z.core.$ZodLooseShape>(shape: S) {
+  const keys = Object.keys(shape);
+  const allowed = keys.join(", ");
+  return z.strictObject(shape, {
+    // One issue lists every unknown key of the mapping; the message is about the first, which is
+    // the one report.ts names.
+    error: (issue) => {
+      if (issue.code !== "unrecognized_keys") return `expected a mapping with the keys ${allowed}`;
+      const guess = closest(issue.keys[0] ?? "", keys);
+      const hint = guess === undefined ? "" : ` (did you mean ${JSON.stringify(guess)}?)`;
+      return `unknown key${hint}; allowed keys here: ${allowed}`;
+    },
+  });
+}
+
+const port = leaf(PORT, (v) => parseInteger(v, 1, 65535));
+const duration = leaf(DURATION, parseDuration);
+const host = leaf(HOST, parseHost);
+const secret = leaf(SECRET, parseString);
+const boolean = leaf("expected one of true, false, 1, 0, yes, no", parseBoolean);
+
+function choice<const T extends string>(choices: readonly T[]) {
+  return leaf(`expected one of ${choices.join(", ")}`, (v) => parseChoice(v, choices));
+}
+
+const headers = z.unknown().transform((value, ctx): Record<string, string> => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    ctx.issues.push({
+      code: "custom",
+      message: "expected a mapping of header names to string values",
+      input: value,
+    });
+    return z.NEVER;
+  }
+  const out: [string, string][] = [];
+  const seen = new Map<string, string>();
+  for (const [name, headerValue] of Object.entries(value)) {
+    const problem = headerProblem(name, headerValue, seen.get(name.toLowerCase()));
+    if (problem !== undefined) {
+      ctx.issues.push({ code: "custom", message: problem, input: headerValue, path: [name] });
+      continue;
+    }
+    seen.set(name.toLowerCase(), name);
+    out.push([name, headerValue as string]);
+  }
+  return Object.fromEntries(out);
+});
+
+function headerProblem(
+  name: string,
+  value: unknown,
+  clash: string | undefined,
+): string | undefined {
+  if (!isHeaderName(name)) {
+    return "expected a header name made of letters, digits, '-', '_' or '.'";
+  }
+  // gRPC metadata is case-insensitive: two spellings would silently become one header.
+  if (clash !== undefined) return `duplicate header name (same as ${JSON.stringify(clash)})`;
+  if (typeof value !== "string") return SECRET;
+  if (!isHeaderValue(value)) return "expected printable ASCII characters only";
+  return undefined;
+}
+
+const instance = section({
+  name: leaf("expected a non-empty name without whitespace", parseName),
+  host,
+  port: port.default(8021),
+  // FreeSWITCH's out-of-the-box event socket password.
+  password: secret.default("ClueCon"),
+});
+
+function instances(requireInstances: boolean) {
+  return z
+    .array(instance, {
+      error: "expected a list of FreeSWITCH instances, each with name, host, port, password",
+    })
+    .superRefine((list, ctx) => {
+      if (requireInstances && list.length === 0) {
+        ctx.addIssue({
+          code: "custom",
+          message:
+            "expected at least one FreeSWITCH instance (in the file or FSAGENT_FREESWITCH_INSTANCES)",
+        });
+      }
+      const firstIndex = new Map<string, number>();
+      list.forEach((entry, index) => {
+        const first = firstIndex.get(entry.name);
+        if (first === undefined) {
+          firstIndex.set(entry.name, index);
+          return;
+        }
+        ctx.addIssue({
+          code: "custom",
+          message: `duplicate instance name (already used by entry ${first}); names must be unique`,
+          path: [index, "name"],
+        });
+      });
+    })
+    .prefault([]);
+}
+
+const backoff = section({
+  initial: duration.default(1_000),
+  factor: leaf("expected a number >= 1", (v) => parseNumber(v, 1)).default(2),
+  max: duration.default(30_000),
+  reset_after: duration.default(60_000),
+}).prefault({});
+
+const esl = section({
+  connect_timeout: duration.default(5_000),
+  command_timeout: duration.default(5_000),
+  idle_timeout: duration.default(30_000),
+  max_frame_bytes: leaf("expected an integer >= 1024 (bytes)", (v) =>
+    parseInteger(v, 1024, Number.MAX_SAFE_INTEGER),
+  ).default(16 * 1024 * 1024),
+  backoff,
+}).prefault({});
+
+const storage = section({
+  type: choice(["memory", "redis"]).default("memory"),
+  redis: section({
+    host: host.default("localhost"),
+    port: port.default(6379),
+    password: secret.default(""),
+    db: leaf("expected an integer >= 0", (v) =>
+      parseInteger(v, 0, Number.MAX_SAFE_INTEGER),
+    ).default(0),
+  }).prefault({}),
+}).prefault({});
+
+const opentelemetry = section({
+  // No default here: load.ts needs to know whether anyone set it (see endpointExplicit).
+  endpoint: leaf(
+    'expected host:port or http(s)://host:port[/path], e.g. "localhost:4317"',
+    parseEndpoint,
+  ).optional(),
+  insecure: boolean.default(true),
+  headers: headers.default({}),
+}).prefault({});
+
+const http = section({
+  host: host.default("0.0.0.0"),
+  port: leaf("expected an integer from 0 to 65535 (0 = any free port)", (v) =>
+    parseInteger(v, 0, 65535),
+  ).default(8080),
+}).prefault({});
+
+const logging = section({
+  level: choice(["debug", "info", "warn", "error"]).default("info"),
+  format: choice(["json", "text"]).default("json"),
+}).prefault({});
+
+const events = section({
+  rtcp: boolean.default(true),
+  qos: boolean.default(true),
+}).prefault({});
+
+/** The whole file. `requireInstances` is false for the demo, which brings its own simulator. */
+export function fileSchema(options: { requireInstances: boolean }) {
+  return section({
+    freeswitch_instances: instances(options.requireInstances),
+    storage,
+    opentelemetry,
+    http,
+    logging,
+    events,
+    esl,
+  });
+}
+
+export type FileConfig = z.output<ReturnType<typeof fileSchema>>;
+
+export interface CrossProblem {
+  readonly path: Path;
+  readonly message: string;
+}
+
+/**
+ * Rules between two keys. They run on the validated values, and blame a key the operator set:
+ * blaming a key that only has its default would read as "esl.backoff.max is missing".
+ */
+export function crossCheck(config: FileConfig, isSet: (path: Path) => boolean): CrossProblem[] {
+  const { initial, max } = config.esl.backoff;
+  if (initial <= max) return [];
+  const initialPath = ["esl", "backoff", "initial"];
+  if (isSet(initialPath)) {
+    const message = `expected a duration no longer than esl.backoff.max (${formatDuration(max)})`;
+    return [{ path: initialPath, message }];
+  }
+  const message = `expected a duration no shorter than esl.backoff.initial (${formatDuration(initial)})`;
+  return [{ path: ["esl", "backoff", "max"], message }];
+}
