@@ -88,6 +88,9 @@ export class JsonEvent implements EslEvent {
   }
 
   get(header: string): string | undefined {
+    // Own keys only: JSON.parse objects inherit from Object.prototype, so `fields.constructor`
+    // would otherwise turn an absent "constructor" header into "function Object() {...}".
+    if (!Object.hasOwn(this.fields, header)) return undefined;
     const v = this.fields[header];
     if (v === undefined || v === null) return undefined;
     return typeof v === "string" ? v : String(v);

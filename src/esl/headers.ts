@@ -12,7 +12,9 @@ const needles = new Map<string, Buffer>();
 function needleFor(name: string): Buffer {
   let needle = needles.get(name);
   if (needle === undefined) {
-    needle = Buffer.from(`\n${name}: `, "latin1");
+    // UTF-8, as FreeSWITCH writes names: latin1 would truncate code points above U+00FF (so "\u4e2d"
+    // would look up a header named "-") and miss names with Latin-1 letters.
+    needle = Buffer.from(`\n${name}: `, "utf8");
     if (needles.size < NEEDLE_CACHE_LIMIT) needles.set(name, needle);
   }
   return needle;
@@ -89,7 +91,7 @@ export class HeaderBlock {
       const colon = buf.indexOf(": ", pos, "latin1");
       if (colon !== -1 && colon < lf) {
         const valueEnd = lf > colon + 2 && buf[lf - 1] === CR ? lf - 1 : lf;
-        out.push([buf.toString("latin1", pos, colon), this.decode(colon + 2, valueEnd)]);
+        out.push([buf.toString("utf8", pos, colon), this.decode(colon + 2, valueEnd)]);
       }
       pos = lf + 1;
     }

@@ -68,14 +68,17 @@ export class FrameParser {
   private readonly maxFrameBytes: number;
   private readonly maxHeaderBytes: number;
 
-  /** Envelope bytes received so far when a header block spans chunks. */
-  private partialHead: Buffer | null = null;
+  /** Pieces of an envelope that spans chunks, and their total size. */
+  private headParts: Buffer[] = [];
+  private headBytes = 0;
   /** Content-Length of the frame whose body is being collected, -1 when reading envelopes. */
   private bodyNeed = -1;
   private bodyHave = 0;
   private bodyParts: Buffer[] = [];
   private pendingType = "";
   private pendingHeaders: HeaderBlock | null = null;
+  /** Size of the pending frame's header block, held (as `pendingHeaders`) until its body is in. */
+  private pendingHeadBytes = 0;
   private failed = false;
   /** Bumped by reset() so a reset from inside onFrame stops the scan of the current chunk. */
   private epoch = 0;
@@ -89,9 +92,9 @@ export class FrameParser {
     this.maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   }
 
-  /** Bytes held for incomplete frames. */
+  /** Bytes held for incomplete frames: a partial envelope, or a complete one and its partial body. */
   get bufferedBytes(): number {
-    return (this.partialHead?.length ?? 0) + this.bodyHave;
+    return this.headBytes + this.pendingHeadBytes + this.bodyHave;
   }
 
   get hasFailed(): boolean {
@@ -100,11 +103,13 @@ export class FrameParser {
 
   /** Forget everything buffered; use with a fresh connection. */
   reset(): void {
-    this.partialHead = null;
+    this.headParts = [];
+    this.headBytes = 0;
     this.bodyNeed = -1;
     this.bodyHave = 0;
     this.bodyParts = [];
     this.pendingHeaders = null;
+    this.pendingHeadBytes = 0;
     this.pendingType = "";
     this.failed = false;
     this.epoch++;
@@ -116,7 +121,7 @@ export class FrameParser {
     let pos = 0;
     if (this.bodyNeed >= 0) {
       pos = this.takeBody(chunk, 0);
-    } else if (this.partialHead !== null) {
+    } else if (this.headBytes > 0) {
       pos = this.finishHead(chunk);
     }
     while (pos >= 0 && pos < chunk.length && epoch === this.epoch) {
@@ -131,8 +136,9 @@ export class FrameParser {
     if (b === LF || b === CR) return pos + 1;
     const term = buf.indexOf(LFLF, pos);
     if (term === -1) {
-      this.partialHead = buf.subarray(pos);
-      if (this.partialHead.length > this.maxHeaderBytes) {
+      this.headParts = [buf.subarray(pos)];
+      this.headBytes = buf.length - pos;
+      if (this.headBytes > this.maxHeaderBytes) {
         this.fail("header_too_large", `no end of headers within ${this.maxHeaderBytes} bytes`);
       }
       return -1;
@@ -145,33 +151,37 @@ export class FrameParser {
     return this.takeBody(buf, term + 2);
   }
 
-  /** Completes an envelope that started in an earlier chunk. */
+  /**
+   * Completes an envelope that started in an earlier chunk. Pieces are kept in a list and joined
+   * once, so an envelope trickling in byte by byte costs linear, not quadratic, copying.
+   */
   private finishHead(chunk: Buffer): number {
-    const prev = this.partialHead!;
-    let term: number; // offset of the terminator's first LF within prev+chunk
-    if (prev[prev.length - 1] === LF && chunk[0] === LF) {
-      term = prev.length - 1;
+    const last = this.headParts[this.headParts.length - 1]!;
+    let consumed: number; // bytes of chunk that belong to this envelope, terminator included
+    if (last[last.length - 1] === LF && chunk[0] === LF) {
+      consumed = 1;
     } else {
       const at = chunk.indexOf(LFLF);
       if (at === -1) {
-        // Bounded by maxHeaderBytes, so this copy cannot grow quadratically without limit.
-        const joined = Buffer.concat([prev, chunk]);
-        this.partialHead = joined;
-        if (joined.length > this.maxHeaderBytes) {
+        this.headParts.push(chunk);
+        this.headBytes += chunk.length;
+        if (this.headBytes > this.maxHeaderBytes) {
           this.fail("header_too_large", `no end of headers within ${this.maxHeaderBytes} bytes`);
         }
         return -1;
       }
-      term = prev.length + at;
+      consumed = at + 2;
     }
-    const consumed = term + 2 - prev.length; // bytes of chunk that belong to this envelope
-    const head = Buffer.concat([prev, chunk.subarray(0, consumed)]);
-    this.partialHead = null;
-    if (term + 1 > this.maxHeaderBytes) {
-      this.fail("header_too_large", `header block of ${term + 1} bytes`);
+    const total = this.headBytes + consumed;
+    if (total - 1 > this.maxHeaderBytes) {
+      this.fail("header_too_large", `header block of ${total - 1} bytes`);
       return -1;
     }
-    if (!this.beginFrame(head, 0, term + 1)) return -1;
+    this.headParts.push(chunk.subarray(0, consumed));
+    const head = Buffer.concat(this.headParts, total);
+    this.headParts = [];
+    this.headBytes = 0;
+    if (!this.beginFrame(head, 0, total - 1)) return -1;
     return this.takeBody(chunk, consumed);
   }
 
@@ -180,8 +190,10 @@ export class FrameParser {
    * its Content-Type and Content-Length. Returns false after reporting a protocol error.
    */
   private beginFrame(buf: Buffer, start: number, end: number): boolean {
-    let contentLength = 0;
-    let contentType = "";
+    // A repeated Content-Length/Content-Type: the first one wins, as in HeaderBlock.get (and
+    // libesl), so the body length used here is the one `frame.header("Content-Length")` shows.
+    let contentLength = -1;
+    let contentType: string | null = null;
     let line = start;
     while (line < end) {
       let lf = buf.indexOf(LF, line);
@@ -194,16 +206,19 @@ export class FrameParser {
       }
       const valueEnd = buf[lf - 1] === CR ? lf - 1 : lf;
       if (colon - line === CONTENT_LENGTH.length - 2 && startsWith(buf, line, CONTENT_LENGTH)) {
-        contentLength = this.parseLength(buf, colon + 2, valueEnd);
-        if (contentLength < 0) return false;
+        if (contentLength === -1) {
+          contentLength = this.parseLength(buf, colon + 2, valueEnd);
+          if (contentLength < 0) return false;
+        }
       } else if (colon - line === CONTENT_TYPE.length - 2 && startsWith(buf, line, CONTENT_TYPE)) {
-        contentType = internContentType(buf, colon + 2, valueEnd);
+        if (contentType === null) contentType = internContentType(buf, colon + 2, valueEnd);
       }
       line = lf + 1;
     }
-    this.pendingType = contentType;
+    this.pendingType = contentType ?? "";
     this.pendingHeaders = new HeaderBlock(buf, start, end, false);
-    this.bodyNeed = contentLength;
+    this.pendingHeadBytes = end - start;
+    this.bodyNeed = contentLength === -1 ? 0 : contentLength;
     this.bodyHave = 0;
     return true;
   }
@@ -258,17 +273,14 @@ export class FrameParser {
     this.bodyHave = 0;
     this.bodyParts = [];
     this.pendingHeaders = null;
+    this.pendingHeadBytes = 0;
     this.onFrame(frame);
     return pos + need;
   }
 
   private fail(reason: ProtocolErrorReason, message: string): void {
+    this.reset();
     this.failed = true;
-    this.partialHead = null;
-    this.bodyParts = [];
-    this.bodyHave = 0;
-    this.bodyNeed = -1;
-    this.pendingHeaders = null;
     this.onError({ reason, message });
   }
 }

@@ -45,8 +45,10 @@ function hexVal(b: number): number {
  * vast majority: numbers, UUIDs, codec names) take the copy-free fast path.
  */
 export function urlDecodeBytes(buf: Buffer, start: number, end: number): string {
-  const pct = buf.indexOf(PERCENT, start);
-  if (pct === -1 || pct >= end) return buf.toString("utf8", start, end);
+  // A loop over the (short) value, not buf.indexOf, which would scan on to the end of the event.
+  let pct = start;
+  while (pct < end && buf[pct] !== PERCENT) pct++;
+  if (pct === end) return buf.toString("utf8", start, end);
   const out = Buffer.allocUnsafe(end - start);
   let n = buf.copy(out, 0, start, pct);
   for (let i = pct; i < end; i++) {

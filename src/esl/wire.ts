@@ -62,7 +62,9 @@ export function plainEventBody(headers: Headers, body?: string): Buffer {
 
 /** An event body in `text/event-json` form: a flat object of strings, the body as `_body`. */
 export function jsonEventBody(headers: Headers, body?: string): Buffer {
-  const fields: Record<string, string> = {};
+  // No prototype: `name in {}` is true for "constructor"/"toString", and `{}["__proto__"] = v`
+  // sets the prototype instead of adding a key; either would silently drop that header.
+  const fields: Record<string, string> = Object.create(null);
   for (const [name, value] of headers) if (!(name in fields)) fields[name] = value;
   if (body !== undefined) {
     fields["Content-Length"] = String(Buffer.byteLength(body, "utf8"));
