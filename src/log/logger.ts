@@ -19,6 +19,7 @@ export function createLogger(
       destination: destination as NodeJS.WritableStream,
       colorize: destination === process.stdout && process.stdout.isTTY === true,
       sync: true,
+      singleLine: true,
       ignore: "pid,hostname,service",
       translateTime: "SYS:HH:MM:ss.l",
     });

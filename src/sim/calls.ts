@@ -1,0 +1,563 @@
+// The call generator: random calls at a rate (Poisson arrivals, bounded concurrency), each with
+// FreeSWITCH's event sequence (CREATE, ANSWER, BRIDGE, RTCP reports, HANGUP, HANGUP_COMPLETE,
+// DESTROY) on a simulated timeline that a timer or the caller steps; plus a scripted API for tests
+// that need exact values. Deterministic for a seed: all randomness comes from one seeded PRNG.
+
+import { type Clock, systemClock } from "../util/clock.js";
+import { channelData } from "./channel-data.js";
+import { ChannelRegistry } from "./channels.js";
+import { CODEC_NAMES, CODECS, type CodecName } from "./codecs.js";
+import {
+  type EventFactory,
+  type HeaderList,
+  recvRtcpEvent,
+  type SimEvent,
+  sendRtcpEvent,
+} from "./events.js";
+import { heartbeatFor } from "./heartbeat.js";
+import type { SimLeg } from "./leg.js";
+import { buildALeg, buildBLeg, gatewayIp } from "./leg-builder.js";
+import { answerLeg, bridgeLegs, destroyLeg, hangupLeg, reportLeg } from "./leg-lifecycle.js";
+import {
+  drawProfile,
+  type NetProfile,
+  PROFILE_NAMES,
+  type ProfileName,
+  type QosOverrides,
+  type RtcpOverrides,
+  SCRIPTED_PROFILE,
+} from "./media.js";
+import { Prng } from "./prng.js";
+import { Scheduler } from "./scheduler.js";
+
+export interface CallGeneratorOptions {
+  factory: EventFactory;
+  /** Receives every event, in order (SimServer.publish in the simulator). */
+  sink: (event: SimEvent) => void;
+  /** The registry behind `show channels`; the generator adds and removes legs. */
+  channels?: ChannelRegistry;
+  clock?: Clock;
+  seed?: number;
+  /** New calls per second (Poisson arrivals); 0 generates none (scripted use). */
+  callsPerSecond?: number;
+  /** Arrivals beyond this many active calls are rejected (counted, not started). */
+  maxConcurrentCalls?: number;
+  /** Mean talk time after answer. */
+  meanDurationMs?: number;
+  /** Talk time is uniform in mean·(1 ± spread); 0..1. */
+  durationSpread?: number;
+  /** Share of calls bridged to an outbound B-leg; the others are answered by the switch. */
+  bridgedShare?: number;
+  /** Share of calls cancelled while ringing (no media, no `rtp_audio_*` variables). */
+  unansweredShare?: number;
+  /** Tenant domains of A-legs; empty for calls without a domain. */
+  domains?: readonly string[];
+  codecs?: readonly CodecName[];
+  /** RECV_RTCP_MESSAGE period per answered leg; 0 disables RTCP. */
+  rtcpIntervalMs?: number;
+  /** Also fire SEND_RTCP_MESSAGE (FreeSWITCH's `fire_rtcp_events`). */
+  sendRtcp?: boolean;
+  /** Share of received reports that are RR-only. */
+  rrOnlyShare?: number;
+  /** Relative weights of the network quality profiles (default good 70, average 20, bad 10). */
+  profileWeights?: Partial<Record<ProfileName, number>>;
+  /** HEARTBEAT on the simulated timeline; 0 (default) leaves heartbeats to the server's timer. */
+  heartbeatIntervalMs?: number;
+  maxSessions?: number;
+}
+
+export interface CallGeneratorStats {
+  callsStarted: number;
+  callsAnswered: number;
+  callsEnded: number;
+  callsRejected: number;
+  activeCalls: number;
+  eventsEmitted: number;
+}
+
+export interface ScriptedCallOptions {
+  bridged?: boolean;
+  /** The A-leg's domain; null for none; default the first configured domain. */
+  domain?: string | null;
+  codec?: CodecName;
+  /** B-leg codec (default the A-leg's). */
+  bCodec?: CodecName;
+  /** Answer (and bridge) right away; default true. */
+  answer?: boolean;
+  /** False: answered but no RTP packet ever flows (FreeSWITCH then reports 100.00 / 4.50). */
+  media?: boolean;
+  atMs?: number;
+  uuid?: string;
+  bUuid?: string;
+  sipCallId?: string;
+  bSipCallId?: string;
+  callerNumber?: string;
+  destination?: string;
+}
+
+export interface ScriptedCall {
+  readonly uuid: string;
+  readonly aLeg: SimLeg;
+  readonly bLeg: SimLeg | undefined;
+}
+
+export interface HangupOptions {
+  cause?: string;
+  atMs?: number;
+  /** Which side hangs up (default "a"). */
+  by?: "a" | "b";
+  /** End-of-call values for the A-leg. */
+  qos?: QosOverrides;
+  bQos?: QosOverrides;
+}
+
+interface CallRecord {
+  readonly uuid: string;
+  readonly a: SimLeg;
+  b: SimLeg | undefined;
+  readonly scripted: boolean;
+  answered: boolean;
+  ended: boolean;
+}
+
+const DEFAULT_DOMAINS = ["tenant-a.example", "tenant-b.example"];
+const DEFAULT_PROFILE_WEIGHTS: Record<ProfileName, number> = { good: 70, average: 20, bad: 10 };
+
+export class CallGenerator {
+  readonly channels: ChannelRegistry;
+  private readonly factory: EventFactory;
+  private readonly sink: (event: SimEvent) => void;
+  private readonly clock: Clock;
+  private readonly prng: Prng;
+  private readonly scheduler = new Scheduler();
+  private readonly calls = new Map<string, CallRecord>();
+  /** Legs between CREATE and HANGUP: the only ones that may still fire media events. */
+  private readonly live = new Map<string, SimLeg>();
+  private readonly o: Required<
+    Omit<CallGeneratorOptions, "factory" | "sink" | "channels" | "clock" | "profileWeights">
+  >;
+  private readonly profileWeights: Array<[ProfileName, number]>;
+  private readonly counters = {
+    callsStarted: 0,
+    callsAnswered: 0,
+    callsEnded: 0,
+    callsRejected: 0,
+    eventsEmitted: 0,
+  };
+  private current: number | undefined;
+  private originMs: number | undefined;
+  private sessionSeq = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(options: CallGeneratorOptions) {
+    this.factory = options.factory;
+    this.sink = options.sink;
+    this.channels = options.channels ?? new ChannelRegistry();
+    this.clock = options.clock ?? systemClock;
+    this.o = {
+      seed: options.seed ?? 1,
+      callsPerSecond: options.callsPerSecond ?? 1,
+      maxConcurrentCalls: options.maxConcurrentCalls ?? 100,
+      meanDurationMs: options.meanDurationMs ?? 30_000,
+      durationSpread: clamp01(options.durationSpread ?? 0.5),
+      bridgedShare: clamp01(options.bridgedShare ?? 0.5),
+      unansweredShare: clamp01(options.unansweredShare ?? 0.05),
+      domains: options.domains ?? DEFAULT_DOMAINS,
+      codecs:
+        options.codecs !== undefined && options.codecs.length > 0 ? options.codecs : CODEC_NAMES,
+      rtcpIntervalMs: options.rtcpIntervalMs ?? 5000,
+      sendRtcp: options.sendRtcp ?? false,
+      rrOnlyShare: clamp01(options.rrOnlyShare ?? 0),
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0,
+      maxSessions: options.maxSessions ?? 1000,
+    };
+    const weights = { ...DEFAULT_PROFILE_WEIGHTS, ...(options.profileWeights ?? {}) };
+    this.profileWeights = PROFILE_NAMES.map((n) => [n, Math.max(0, weights[n] ?? 0)]);
+    if (this.profileWeights.every(([, w]) => w === 0)) this.profileWeights = [["good", 1]];
+    this.prng = new Prng(this.o.seed);
+  }
+
+  /** Current simulated time: the last step, or the clock before the first one. */
+  get now(): number {
+    return this.current ?? this.clock.now();
+  }
+
+  get stats(): CallGeneratorStats {
+    return { ...this.counters, activeCalls: this.calls.size };
+  }
+
+  get running(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** Steps the timeline with the clock every `tickMs`. */
+  start(tickMs = 100): void {
+    if (this.timer !== undefined) return;
+    this.step(this.clock.now());
+    this.timer = setInterval(() => this.step(this.clock.now()), tickMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Runs every action due up to `nowMs`; returns the number of events emitted. */
+  step(nowMs: number): number {
+    const before = this.counters.eventsEmitted;
+    if (this.originMs === undefined) this.begin(nowMs);
+    for (let task = this.scheduler.popDue(nowMs); task; task = this.scheduler.popDue(nowMs)) {
+      this.current = task.at;
+      task.run(task.at);
+    }
+    this.current = Math.max(this.current ?? nowMs, nowMs);
+    return this.counters.eventsEmitted - before;
+  }
+
+  /** Steps from the current time to `endMs` in `stepMs` increments (full speed, no waiting). */
+  runUntil(endMs: number, stepMs = 100): number {
+    let emitted = 0;
+    let t = this.current ?? endMs;
+    if (this.originMs === undefined) emitted += this.step(t);
+    while (t < endMs) {
+      t = Math.min(endMs, t + stepMs);
+      emitted += this.step(t);
+    }
+    return emitted;
+  }
+
+  /** Unique-IDs of the A-legs of active calls. */
+  activeCalls(): string[] {
+    return [...this.calls.keys()];
+  }
+
+  call(callUuid: string): ScriptedCall | undefined {
+    const c = this.calls.get(callUuid);
+    return c === undefined ? undefined : { uuid: c.uuid, aLeg: c.a, bLeg: c.b };
+  }
+
+  // ----- scripted API ---------------------------------------------------------------------
+
+  /** Creates a call now (or at `atMs`): CREATE, and unless `answer: false`, ANSWER and BRIDGE. */
+  startCall(options: ScriptedCallOptions = {}): ScriptedCall {
+    const at = options.atMs ?? this.now;
+    const bridged = options.bridged ?? false;
+    const codec = CODECS[options.codec ?? "PCMU"];
+    const domain =
+      options.domain === null ? undefined : (options.domain ?? this.o.domains[0] ?? undefined);
+    const uuid = options.uuid ?? this.prng.uuid();
+    const destination = options.destination ?? (bridged ? "18005550100" : "5000");
+    const a = buildALeg(this.prng, this.factory, {
+      uuid,
+      sessionId: ++this.sessionSeq,
+      nowMs: at,
+      codec,
+      domain,
+      profile: SCRIPTED_PROFILE,
+      callerNumber: options.callerNumber ?? "1000",
+      destination,
+      sipCallId: options.sipCallId ?? `${this.prng.hex(32)}@${callIdHost(domain)}`,
+      rtcpIntervalMs: 0,
+      application: bridged ? "bridge" : "park",
+      applicationData: bridged ? `sofia/gateway/carrier/${destination}` : "",
+    });
+    if (options.media === false) a.media.disableMedia();
+    const call: CallRecord = {
+      uuid,
+      a,
+      b: undefined,
+      scripted: true,
+      answered: false,
+      ended: false,
+    };
+    this.open(call, at);
+    if (bridged) {
+      const b = buildBLeg(this.prng, this.factory, a, {
+        uuid: options.bUuid ?? this.prng.uuid(),
+        sessionId: ++this.sessionSeq,
+        nowMs: at,
+        codec: CODECS[options.bCodec ?? options.codec ?? "PCMU"],
+        profile: SCRIPTED_PROFILE,
+        sipCallId: options.bSipCallId ?? this.prng.uuid(),
+        gatewayIp: gatewayIp(this.prng),
+      });
+      if (options.media === false) b.media.disableMedia();
+      this.addLeg(call, b, at);
+    }
+    if (options.answer !== false) this.answer(call, at);
+    return { uuid, aLeg: a, bLeg: call.b };
+  }
+
+  /** Answers (and bridges) a call started with `answer: false`. */
+  answerCall(callUuid: string, atMs?: number): void {
+    const call = this.requireCall(callUuid);
+    if (!call.answered) this.answer(call, atMs ?? this.now);
+  }
+
+  /** Fires a RECV_RTCP_MESSAGE for a leg with the given values (the rest computed). */
+  sendRtcp(legUuid: string, overrides: RtcpOverrides & { atMs?: number } = {}): SimEvent {
+    const leg = this.requireLiveLeg(legUuid);
+    const at = overrides.atMs ?? this.now;
+    return this.fire(
+      recvRtcpEvent(this.factory, at, leg.media.recvReport(at, this.prng, overrides)),
+    );
+  }
+
+  /** Fires a SEND_RTCP_MESSAGE for a leg (FreeSWITCH's own SR). */
+  sendSenderReport(legUuid: string, atMs?: number): SimEvent {
+    const leg = this.requireLiveLeg(legUuid);
+    const at = atMs ?? this.now;
+    return this.fire(sendRtcpEvent(this.factory, at, leg.media.sendReport(at, this.prng)));
+  }
+
+  /** Hangs a call up: HANGUP, HANGUP_COMPLETE and DESTROY for every leg; returns those events. */
+  hangupCall(callUuid: string, options: HangupOptions = {}): SimEvent[] {
+    const call = this.requireCall(callUuid);
+    const fired: SimEvent[] = [];
+    const at = options.atMs ?? this.now;
+    this.end(call, at, options.cause ?? "NORMAL_CLEARING", options.by ?? "a", options, (e) =>
+      fired.push(e),
+    );
+    return fired;
+  }
+
+  // ----- random calls ---------------------------------------------------------------------
+
+  private begin(nowMs: number): void {
+    this.originMs = nowMs;
+    this.current = nowMs;
+    if (this.o.callsPerSecond > 0) {
+      this.scheduler.schedule(nowMs + this.prng.exponential(1000 / this.o.callsPerSecond), (t) =>
+        this.arrival(t),
+      );
+    }
+    if (this.o.heartbeatIntervalMs > 0) {
+      this.scheduler.schedule(nowMs + this.o.heartbeatIntervalMs, (t) => this.heartbeat(t));
+    }
+  }
+
+  private heartbeat(t: number): void {
+    this.fire(heartbeatFor(this.factory, this.channels, t, this.originMs ?? t, this.o.maxSessions));
+    this.scheduler.schedule(t + this.o.heartbeatIntervalMs, (next) => this.heartbeat(next));
+  }
+
+  private arrival(t: number): void {
+    if (this.calls.size < this.o.maxConcurrentCalls) this.randomCall(t);
+    else this.counters.callsRejected++;
+    this.scheduler.schedule(t + this.prng.exponential(1000 / this.o.callsPerSecond), (next) =>
+      this.arrival(next),
+    );
+  }
+
+  private drawLegProfile(): NetProfile {
+    return drawProfile(this.prng.weighted(this.profileWeights), this.prng);
+  }
+
+  private randomCall(t: number): void {
+    const p = this.prng;
+    const bridged = p.chance(this.o.bridgedShare);
+    const answered = !p.chance(this.o.unansweredShare);
+    const domain = this.o.domains.length > 0 ? p.pick(this.o.domains) : undefined;
+    const codecName = p.pick(this.o.codecs);
+    const codec = CODECS[codecName];
+    const callerNumber = String(p.int(1000, 1999));
+    const destination = bridged
+      ? `1${p.int(200, 999)}${p.int(1000000, 9999999)}`
+      : String(p.int(5000, 5099));
+    const uuid = p.uuid();
+    const a = buildALeg(p, this.factory, {
+      uuid,
+      sessionId: ++this.sessionSeq,
+      nowMs: t,
+      codec,
+      domain,
+      profile: this.drawLegProfile(),
+      callerNumber,
+      destination,
+      sipCallId: `${p.hex(32)}@${callIdHost(domain)}`,
+      rtcpIntervalMs: this.o.rtcpIntervalMs,
+      application: bridged ? "bridge" : "playback",
+      applicationData: bridged ? `sofia/gateway/carrier/${destination}` : "ivr/ivr-welcome.wav",
+    });
+    const call: CallRecord = {
+      uuid,
+      a,
+      b: undefined,
+      scripted: false,
+      answered: false,
+      ended: false,
+    };
+    this.open(call, t);
+
+    if (bridged) {
+      const bCodec = p.chance(0.7) ? codec : CODECS[p.pick(this.o.codecs)];
+      this.scheduler.schedule(t + p.int(20, 120), (at) => {
+        if (call.ended) return;
+        const b = buildBLeg(p, this.factory, a, {
+          uuid: p.uuid(),
+          sessionId: ++this.sessionSeq,
+          nowMs: at,
+          codec: bCodec,
+          profile: this.drawLegProfile(),
+          sipCallId: p.uuid(),
+          gatewayIp: gatewayIp(p),
+        });
+        this.addLeg(call, b, at);
+      });
+    }
+    if (!answered) {
+      this.scheduler.schedule(t + p.int(3000, 20_000), (at) => {
+        if (!call.ended) this.end(call, at, "ORIGINATOR_CANCEL", "a", {}, undefined);
+      });
+      return;
+    }
+    const answerAt = t + (bridged ? p.int(1000, 6000) : p.int(100, 1500));
+    const spread = this.o.durationSpread;
+    const talkMs = Math.max(1000, this.o.meanDurationMs * (1 + spread * (2 * p.next() - 1)));
+    const by: "a" | "b" = bridged && p.chance(0.5) ? "b" : "a";
+    this.scheduler.schedule(answerAt, (at) => {
+      if (call.ended) return;
+      this.answer(call, at);
+      this.scheduler.schedule(at + talkMs, (end) => {
+        if (!call.ended) this.end(call, end, "NORMAL_CLEARING", by, {}, undefined);
+      });
+    });
+  }
+
+  private scheduleRtcp(leg: SimLeg, answeredAt: number): void {
+    const interval = this.o.rtcpIntervalMs;
+    if (interval <= 0) return;
+    const p = this.prng;
+    const recv = (at: number) => {
+      if (!this.live.has(leg.uuid)) return;
+      const report = leg.media.recvReport(at, p, { rrOnly: p.chance(this.o.rrOnlyShare) });
+      this.fire(recvRtcpEvent(this.factory, at, report));
+      this.scheduler.schedule(at + interval * p.range(0.95, 1.05), recv);
+    };
+    this.scheduler.schedule(answeredAt + interval * p.range(0.9, 1.1), recv);
+    if (!this.o.sendRtcp) return;
+    const send = (at: number) => {
+      if (!this.live.has(leg.uuid)) return;
+      this.fire(sendRtcpEvent(this.factory, at, leg.media.sendReport(at, p)));
+      this.scheduler.schedule(at + interval, send);
+    };
+    this.scheduler.schedule(answeredAt + interval * p.range(0.4, 0.6), send);
+  }
+
+  // ----- lifecycle ------------------------------------------------------------------------
+
+  private open(call: CallRecord, at: number): void {
+    this.calls.set(call.uuid, call);
+    this.counters.callsStarted++;
+    this.live.set(call.a.uuid, call.a);
+    this.channels.add(call.a, at);
+    this.fireChannel("CHANNEL_CREATE", call.a, at);
+    // The dialplan runs right after CREATE; `show channels` sees the A-leg executing, ringing.
+    call.a.state = "CS_EXECUTE";
+    call.a.callState = "RINGING";
+  }
+
+  private addLeg(call: CallRecord, b: SimLeg, at: number): void {
+    call.b = b;
+    this.live.set(b.uuid, b);
+    this.channels.add(b, at);
+    this.fireChannel("CHANNEL_CREATE", b, at);
+    b.state = "CS_CONSUME_MEDIA";
+    b.callState = "RINGING";
+  }
+
+  private answer(call: CallRecord, at: number): void {
+    call.answered = true;
+    this.counters.callsAnswered++;
+    const { a, b } = call;
+    if (b !== undefined) {
+      answerLeg(b, at, this.prng, this.factory);
+      this.fireChannel("CHANNEL_ANSWER", b, at);
+      if (!call.scripted) this.scheduleRtcp(b, at);
+      a.other = b;
+      a.otherType = "originatee";
+    }
+    answerLeg(a, at, this.prng, this.factory);
+    this.fireChannel("CHANNEL_ANSWER", a, at);
+    if (!call.scripted) this.scheduleRtcp(a, at);
+    if (b !== undefined) {
+      bridgeLegs(a, b, at);
+      this.fireChannel("CHANNEL_BRIDGE", a, at, [
+        ["Bridge-A-Unique-ID", a.uuid],
+        ["Bridge-B-Unique-ID", b.uuid],
+      ]);
+    }
+  }
+
+  /**
+   * Hangs up every leg: the side that hung up first, then the other; each leg's HANGUP_COMPLETE
+   * and DESTROY follow in the order the libresbc sample shows (the other side reports first).
+   */
+  private end(
+    call: CallRecord,
+    at: number,
+    cause: string,
+    by: "a" | "b",
+    options: Pick<HangupOptions, "qos" | "bQos">,
+    observe: ((e: SimEvent) => void) | undefined,
+  ): void {
+    if (call.ended) return;
+    call.ended = true;
+    const first = by === "b" && call.b !== undefined ? call.b : call.a;
+    const second = first === call.a ? call.b : call.a;
+    const legs = second === undefined ? [first] : [first, second];
+    const qos = new Map(
+      legs.map((leg) => [
+        leg,
+        leg.media.finish(at, this.prng, (leg === call.a ? options.qos : options.bQos) ?? {}),
+      ]),
+    );
+    // `observe?.(fire())` would skip the fire when there is no observer.
+    const emit = (event: SimEvent) => observe?.(event);
+    for (const leg of legs) {
+      this.live.delete(leg.uuid);
+      hangupLeg(leg, at, cause, leg === first);
+      emit(this.fireChannel("CHANNEL_HANGUP", leg, at, [["Hangup-Cause", cause]]));
+    }
+    for (const leg of [...legs].reverse()) {
+      reportLeg(leg, at, qos.get(leg));
+      emit(this.fireChannel("CHANNEL_HANGUP_COMPLETE", leg, at, [["Hangup-Cause", cause]]));
+      destroyLeg(leg);
+      emit(this.fireChannel("CHANNEL_DESTROY", leg, at));
+      this.channels.remove(leg.uuid);
+    }
+    this.calls.delete(call.uuid);
+    this.counters.callsEnded++;
+  }
+
+  private fireChannel(name: string, leg: SimLeg, at: number, before: HeaderList = []): SimEvent {
+    return this.fire(this.factory.create(name, at, [...before, ...channelData(leg)]));
+  }
+
+  private fire(event: SimEvent): SimEvent {
+    this.counters.eventsEmitted++;
+    this.sink(event);
+    return event;
+  }
+
+  private requireCall(callUuid: string): CallRecord {
+    const call = this.calls.get(callUuid);
+    if (call === undefined) throw new Error(`no active call ${callUuid}`);
+    return call;
+  }
+
+  private requireLiveLeg(legUuid: string): SimLeg {
+    const leg = this.live.get(legUuid);
+    if (leg === undefined) throw new Error(`no live leg ${legUuid}`);
+    return leg;
+  }
+}
+
+function clamp01(x: number): number {
+  return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
+}
+
+function callIdHost(domain: string | undefined): string {
+  return domain ?? "198.51.100.1";
+}
