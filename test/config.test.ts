@@ -1111,3 +1111,20 @@ describe("ENV_VARS", () => {
     assert.deepEqual(config.opentelemetry.headers, {});
   });
 });
+
+it("config.example.yaml loads and equals the defaults for one instance", () => {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const example = loadConfig({
+    configPath: path.join(root, "config.example.yaml"),
+    env: {},
+    cwd: root,
+  });
+  const defaults = loadConfig({
+    env: { FSAGENT_FREESWITCH_INSTANCES: '[{"name":"fs1","host":"127.0.0.1"}]' },
+    cwd: tmpdir(),
+  });
+  const { source: _a, opentelemetry: otelA, ...restA } = example;
+  const { source: _b, opentelemetry: otelB, ...restB } = defaults;
+  assert.deepEqual(restA, restB);
+  assert.deepEqual({ ...otelA, endpointExplicit: false }, otelB);
+});
