@@ -36,7 +36,7 @@ export class Agent implements AgentView {
     const { config, logger } = options;
     const events = eventsToSubscribe(config.events);
     this.instanceList = config.freeswitchInstances.map((instance) => {
-      const router = new Router(instance.name, new EventCounters(), this.summary);
+      const router = new Router(instance.name, new EventCounters(), this.summary, logger);
       const connection = new EslConnection({
         instance,
         esl: config.esl,

@@ -70,6 +70,10 @@ function guardProcess(logger: Logger): void {
   });
 }
 
+function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes("--help") || argv.includes("-h");
+}
+
 async function runAgent(argv: string[]): Promise<void> {
   const { configPath, rest } = extractConfigFlag(argv);
   if (rest.length > 0)
@@ -78,8 +82,9 @@ async function runAgent(argv: string[]): Promise<void> {
   const logger = createLogger(config.logging);
   guardProcess(logger);
   const agent = new Agent({ config, logger, version: VERSION });
-  await agent.start();
+  // Handlers first: a SIGTERM that arrives while the agent starts must still stop it cleanly.
   exitOnSignals(() => agent.stop(), logger);
+  await agent.start();
 }
 
 function checkConfig(argv: string[]): void {
@@ -91,7 +96,7 @@ function checkConfig(argv: string[]): void {
 }
 
 async function simulate(argv: string[]): Promise<void> {
-  if (argv.includes("--help") || argv.includes("-h")) {
+  if (wantsHelp(argv)) {
     process.stdout.write(`${SIMULATE_HELP}\n`);
     return;
   }
@@ -104,6 +109,10 @@ async function simulate(argv: string[]): Promise<void> {
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command !== "simulate" && wantsHelp(argv)) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
   switch (command) {
     case "--help":
     case "-h":

@@ -371,9 +371,7 @@ describe("logging", () => {
     assert.ok(debug.every((l) => l.fs_instance === "fs1"));
   });
 
-  it("debug level logs each event received", {
-    todo: "src logs no per-event detail at debug (EslConnection.onEventFrame and Router.handle log nothing)",
-  }, async () => {
+  it("debug level logs each event received", async () => {
     const { sim, port } = await startSim();
     const { agent, url } = await startAgent([{ name: "fs1", port }], {
       FSAGENT_LOG_LEVEL: "debug",

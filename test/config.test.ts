@@ -1128,3 +1128,20 @@ it("config.example.yaml loads and equals the defaults for one instance", () => {
   assert.deepEqual(restA, restB);
   assert.deepEqual({ ...otelA, endpointExplicit: false }, otelB);
 });
+
+it("rejects a line break in a password: it would smuggle a second command into `auth`", () => {
+  const env = {
+    FSAGENT_FREESWITCH_INSTANCES: JSON.stringify([
+      { name: "fs1", host: "127.0.0.1", password: "ClueCon\n\nevent plain ALL" },
+    ]),
+  };
+  assert.throws(
+    () => loadConfig({ env, cwd: tmpdir() }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      !error.message.includes("\n") &&
+      error.message.includes("FSAGENT_FREESWITCH_INSTANCES[0].password") &&
+      error.message.includes("without line breaks") &&
+      !error.message.includes("event plain"),
+  );
+});

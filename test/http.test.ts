@@ -450,6 +450,7 @@ describe("/metrics", () => {
     fs1.stats.lastEventAt = 1_700_000_000_250;
     fs1.stats.reconnects = 2;
     fs1.stats.commandsTimedOut = 1;
+    fs1.stats.commandsRejected = 2;
     fs1.stats.framesReceived = 40;
     fs1.stats.framesIgnored = 3;
     fs1.stats.bytesReceived = 123_456;
@@ -491,6 +492,7 @@ describe("/metrics", () => {
       ["fsagent_esl_protocol_errors_total", { ...fs1L, reason: "frame_too_large" }, 4],
       ["fsagent_esl_protocol_errors_total", { ...fs1L, reason: "bad_content_length" }, 0],
       ["fsagent_esl_commands_timed_out_total", fs1L, 1],
+      ["fsagent_esl_commands_rejected_total", fs1L, 2],
       ["fsagent_esl_frames_received_total", fs1L, 40],
       ["fsagent_esl_frames_ignored_total", fs1L, 3],
       ["fsagent_esl_bytes_received_total", fs1L, 123_456],

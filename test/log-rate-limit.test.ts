@@ -28,6 +28,7 @@ interface Line {
   [field: string]: unknown;
 }
 
+const INFO = 30;
 const WARN = 40;
 const ERROR = 50;
 const WINDOW = 60_000;
@@ -76,7 +77,7 @@ describe("RateLimitedLog", () => {
       level: WARN,
       attempt: 3,
       repeated: 2,
-      msg: "failed (attempt 3) (repeated 2 more times in the last 60 s)",
+      msg: "failed (attempt 3) (repeated 2 more times over 60.0 s)",
     });
   });
 
@@ -133,7 +134,7 @@ describe("RateLimitedLog", () => {
     );
   });
 
-  it("clear() reports what was still suppressed, and the key starts over", () => {
+  it("clear() sums up what was still suppressed at info, with the time it spanned, and the key starts over", () => {
     log.warn("k", { n: 1 }, "failed");
     clock.advance(100);
     log.warn("k", { n: 2 }, "failed");
@@ -142,7 +143,8 @@ describe("RateLimitedLog", () => {
     assert.equal(lines.length, 2);
     assert.equal(lines[1]?.repeated, 2);
     assert.equal(lines[1]?.n, 3);
-    assert.match(lines[1]?.msg ?? "", /^failed \(repeated 2 more times/);
+    assert.equal(lines[1]?.msg, "before recovery, this repeated 2 more times over 100 ms: failed");
+    assert.equal(lines[1]?.level, INFO);
     // Forgotten: the next occurrence is a first occurrence again, logged at once.
     clock.advance(1);
     log.warn("k", { n: 4 }, "failed");
@@ -175,8 +177,8 @@ describe("RateLimitedLog", () => {
     log.clearPrefix("fs1:");
     // Only fs1's suppressed repeat is summarised; fs1:handler had none.
     assert.deepEqual(
-      lines.slice(4).map((l) => [l.msg.split(" (")[0], l.repeated]),
-      [["fs1 refused", 1]],
+      lines.slice(4).map((l) => [l.msg, l.repeated]),
+      [["before recovery, this repeated 1 more times over 0 ms: fs1 refused", 1]],
     );
     log.warn("fs1:handler", {}, "fs1 handler");
     log.warn("fs10:connection refused", {}, "fs10 refused");
@@ -188,12 +190,12 @@ describe("RateLimitedLog", () => {
     );
   });
 
-  it("states the window in whole seconds in the summary", () => {
+  it("states the time the repeats actually spanned, not the window length", () => {
     setup(90_000);
     log.warn("k", {}, "failed");
     log.warn("k", {}, "failed");
-    clock.advance(90_000);
+    clock.advance(95_500);
     log.warn("k", {}, "failed");
-    assert.equal(lines[1]?.msg, "failed (repeated 1 more times in the last 90 s)");
+    assert.equal(lines[1]?.msg, "failed (repeated 1 more times over 95.5 s)");
   });
 });

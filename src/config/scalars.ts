@@ -9,6 +9,14 @@ export function parseString(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
+/**
+ * A string on one line. Passwords go into `auth <password>` on the event socket, where a line
+ * break would end the command early and smuggle in another.
+ */
+export function parseSingleLine(value: unknown): string | undefined {
+  return typeof value === "string" && !/[\r\n]/.test(value) ? value : undefined;
+}
+
 /** A name used as a metric label: non-empty, no whitespace. */
 export function parseName(value: unknown): string | undefined {
   return typeof value === "string" && /^\S+$/.test(value) ? value : undefined;

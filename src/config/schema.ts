@@ -13,7 +13,7 @@ import {
   parseInteger,
   parseName,
   parseNumber,
-  parseString,
+  parseSingleLine,
 } from "./scalars.js";
 import { closest } from "./suggest.js";
 
@@ -24,7 +24,7 @@ import { closest } from "./suggest.js";
 const PORT = "expected an integer from 1 to 65535";
 const DURATION = `expected a duration > 0: seconds as a number, or a string with a unit ms, s, m or h (e.g. "500ms", "30s", "1.5m"), at most ${Math.floor(MAX_TIMER_MS / 3_600_000)}h`;
 const HOST = "expected a host name or IP address (no spaces, no scheme, no port)";
-const SECRET = "expected a string (quote it in YAML if it looks like a number)";
+const SECRET = "expected a string without line breaks (quote it in YAML if it looks like a number)";
 
 function leaf<T>(expected: string, parse: (value: unknown) => T | undefined) {
   return z.unknown().transform((value, ctx): T => {
@@ -56,7 +56,7 @@ function section<S extends z.core.$ZodLooseShape>(shape: S) {
 const port = leaf(PORT, (v) => parseInteger(v, 1, 65535));
 const duration = leaf(DURATION, parseDuration);
 const host = leaf(HOST, parseHost);
-const secret = leaf(SECRET, parseString);
+const secret = leaf(SECRET, parseSingleLine);
 const boolean = leaf("expected one of true, false, 1, 0, yes, no", parseBoolean);
 
 function choice<const T extends string>(choices: readonly T[]) {

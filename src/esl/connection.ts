@@ -4,10 +4,16 @@ import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
 import { Backoff } from "./backoff.js";
-import { CommandQueue, type CommandTimeoutError, NotConnectedError } from "./commands.js";
+import {
+  CommandQueue,
+  CommandRejectedError,
+  type CommandTimeoutError,
+  NotConnectedError,
+} from "./commands.js";
 import { type EslEvent, eventFromFrame } from "./event.js";
 import { ContentType, type Frame } from "./frame.js";
 import { FrameParser, type ProtocolError } from "./parser.js";
+import { peerText } from "./peer-text.js";
 import { type ConnectionState, type ConnectionStats, newConnectionStats } from "./status.js";
 
 export interface EslConnectionOptions {
@@ -51,9 +57,16 @@ function describeSocketError(error: NodeJS.ErrnoException, host: string): string
     case "EPIPE":
       return "connection closed by peer";
     default:
-      return error.code ?? error.message.split("\n")[0] ?? "socket error";
+      return error.code ?? (peerText(error.message) || "socket error");
   }
 }
+
+function formatDelay(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** How a connection ended, coarse enough to key the log rate limiter (peer text is not). */
+type CloseKind = "socket" | "timeout" | "auth" | "rejected" | "protocol" | "peer" | "stopped";
 
 /**
  * One inbound Event Socket connection to one FreeSWITCH instance, kept up forever: connect,
@@ -82,6 +95,10 @@ export class EslConnection {
   private started = false;
   /** Why the current socket is being torn down, for the log line and last_error. */
   private closeReason: string | null = null;
+  private closeKind: CloseKind = "peer";
+  /** ms of the last byte received: liveness is judged on bytes, not whole frames. */
+  private lastByteAt = 0;
+  private stopPromise: Promise<void> | null = null;
   /** The disconnect notice FreeSWITCH sent before closing, if any. */
   private farewell: string | null = null;
 
@@ -123,8 +140,12 @@ export class EslConnection {
    * Says `exit` to FreeSWITCH when connected, then closes. Resolves once the socket is gone, at
    * the latest after the command timeout (capped at 2 s so shutdown stays fast).
    */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
+  stop(): Promise<void> {
+    if (this.stopPromise === null) this.stopPromise = this.shutdown();
+    return this.stopPromise;
+  }
+
+  private async shutdown(): Promise<void> {
     this.stopping = true;
     this.clearTimer("retryTimer");
     this.clearTimer("keepaliveTimer");
@@ -140,24 +161,33 @@ export class EslConnection {
       await Promise.race([closed, timer]);
     }
     this.closeReason = "stopped";
+    this.closeKind = "stopped";
     this.socket?.destroy();
     this.socket = null;
+    this.stats.connectedSince = null;
+    const wasUp = this.state === "connected";
     this.setState("stopped");
+    if (wasUp)
+      this.logger.info({ address: this.address }, `disconnected from ${this.address} (stopped)`);
   }
 
   /** Runs `api <command>` and resolves with its output (the api/response body). */
   async api(command: string, timeoutMs = this.options.esl.commandTimeoutMs): Promise<string> {
-    if (!this.connected) throw new NotConnectedError(`${this.name} is not connected`);
+    if (!this.connected || this.stopping)
+      throw new NotConnectedError(`${this.name} is not connected`);
     const frame = await this.send(`api ${command}`, timeoutMs);
     return frame.bodyText();
   }
 
   /** Runs `bgapi <command>`; resolves with the Job-UUID. The output arrives as BACKGROUND_JOB. */
   async bgapi(command: string, timeoutMs = this.options.esl.commandTimeoutMs): Promise<string> {
-    if (!this.connected) throw new NotConnectedError(`${this.name} is not connected`);
+    if (!this.connected || this.stopping)
+      throw new NotConnectedError(`${this.name} is not connected`);
     const frame = await this.send(`bgapi ${command}`, timeoutMs);
-    if (!isOk(frame))
-      throw new Error(`bgapi refused: ${frame.header("Reply-Text") ?? "no reply text"}`);
+    if (!isOk(frame)) {
+      const text = peerText(frame.header("Reply-Text") ?? "no reply text");
+      throw new CommandRejectedError(`bgapi refused: ${text}`);
+    }
     return frame.header("Job-UUID") ?? "";
   }
 
@@ -167,6 +197,7 @@ export class EslConnection {
     if (this.stopping) return;
     this.retryTimer = null;
     this.closeReason = null;
+    this.closeKind = "peer";
     this.farewell = null;
     this.parser.reset();
     this.setState("connecting");
@@ -175,7 +206,13 @@ export class EslConnection {
     this.socket = socket;
     this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = null;
-      this.abort(`connect timeout after ${this.options.esl.connectTimeoutMs} ms`);
+      const ms = this.options.esl.connectTimeoutMs;
+      this.abort(
+        this.state === "authenticating"
+          ? `connected, but no auth/request within ${ms} ms (is this an event socket port?)`
+          : `connect timeout after ${ms} ms`,
+        "timeout",
+      );
     }, this.options.esl.connectTimeoutMs);
 
     socket.on("connect", () => {
@@ -186,18 +223,25 @@ export class EslConnection {
     });
     socket.on("data", (chunk: Buffer) => {
       if (socket !== this.socket) return;
+      this.lastByteAt = this.clock.now();
       this.stats.bytesReceived += chunk.length;
       this.parser.push(chunk);
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
-      if (this.closeReason === null) this.closeReason = describeSocketError(error, host);
+      if (this.closeReason === null) {
+        this.closeReason = describeSocketError(error, host);
+        this.closeKind = "socket";
+      }
     });
     socket.on("close", () => this.onClose(socket));
   }
 
   /** Tears the socket down; `close` then schedules the retry. */
-  private abort(reason: string): void {
-    if (this.closeReason === null) this.closeReason = reason;
+  private abort(reason: string, kind: CloseKind): void {
+    if (this.closeReason === null) {
+      this.closeReason = reason;
+      this.closeKind = kind;
+    }
     this.socket?.destroy();
   }
 
@@ -208,11 +252,12 @@ export class EslConnection {
     this.clearTimer("keepaliveTimer");
     this.probing = false;
     this.parser.reset();
-    const reason =
-      this.closeReason ??
-      (this.farewell !== null
-        ? `closed by FreeSWITCH: ${this.farewell}`
-        : "connection closed by FreeSWITCH");
+    // FreeSWITCH's own goodbye explains more than the socket error that may follow it.
+    const farewell = this.farewell === null ? null : `closed by FreeSWITCH: ${this.farewell}`;
+    const fromSocket = this.closeReason === null || this.closeKind === "socket";
+    const useFarewell = fromSocket && farewell !== null;
+    const reason = useFarewell ? farewell : (this.closeReason ?? "connection closed by FreeSWITCH");
+    const kind: CloseKind = useFarewell ? "peer" : this.closeKind;
     this.commands.rejectAll(new NotConnectedError(`${this.name}: ${reason}`));
     if (this.stopping) return;
 
@@ -227,17 +272,19 @@ export class EslConnection {
       this.stats.lastError = reason;
       this.setState("disconnected");
     }
-    const retryIn = `${(delay / 1000).toFixed(1)} s`;
+    const retryIn = formatDelay(delay);
+    const why = (this.stats.lastError ?? reason).replace(/\.$/, "");
     if (wasConnected) {
       this.logger.warn(
         { reason, retry_in_ms: delay },
-        `connection to ${this.address} lost: ${reason}; reconnecting in ${retryIn}`,
+        `connection to ${this.address} lost: ${why}; reconnecting in ${retryIn}`,
       );
     } else {
+      // Keyed by the kind of failure, not its text: peer-chosen text must not grow the map.
       this.log.warn(
-        `${this.name}:${this.stats.lastError}`,
+        `${this.name}:${this.state}:${kind}`,
         { reason: this.stats.lastError, retry_in_ms: delay, state: this.state },
-        `cannot connect to ${this.address}: ${this.stats.lastError}; retrying in ${retryIn}`,
+        `cannot connect to ${this.address}: ${why}; retrying in ${retryIn}`,
       );
     }
     this.retryTimer = this.clock.setTimeout(() => {
@@ -265,10 +312,10 @@ export class EslConnection {
         this.authenticate();
         return;
       case ContentType.disconnectNotice:
-        this.farewell = frame.bodyText().split("\n")[0]?.trim() || "disconnect notice";
+        this.farewell = (frame.body !== null && peerText(frame.body)) || "disconnect notice";
         return;
       case ContentType.rudeRejection:
-        this.reject(frame.bodyText().trim() || "access denied");
+        this.reject((frame.body !== null && peerText(frame.body)) || "access denied");
         return;
       default:
         // log/data and anything newer: not ours to handle.
@@ -302,7 +349,7 @@ export class EslConnection {
       { reason: error.reason },
       `protocol error from ${this.address}: ${error.message}; resetting the connection`,
     );
-    this.abort(`protocol error (${error.reason})`);
+    this.abort(`protocol error (${error.reason})`, "protocol");
   }
 
   // ---- handshake ---------------------------------------------------------------------------
@@ -315,7 +362,7 @@ export class EslConnection {
         if (isOk(reply)) return this.subscribe();
         this.stats.lastError = "authentication failed: password rejected by FreeSWITCH";
         this.setState("auth_failed");
-        this.abort(this.stats.lastError);
+        this.abort(this.stats.lastError, "auth");
       })
       .catch(() => undefined); // timeouts and closes are handled by the connection itself
   }
@@ -325,7 +372,10 @@ export class EslConnection {
     const names = this.options.events.join(" ");
     const reply = await this.send(`event plain ${names}`, this.options.esl.commandTimeoutMs);
     if (!isOk(reply)) {
-      this.abort(`subscription refused: ${reply.header("Reply-Text") ?? "no reply text"}`);
+      this.abort(
+        `subscription refused: ${peerText(reply.header("Reply-Text") ?? "no reply text")}`,
+        "peer",
+      );
       return;
     }
     this.stats.connectedSince = this.clock.now();
@@ -337,20 +387,19 @@ export class EslConnection {
       `connected to ${this.address}`,
     );
     this.armKeepalive();
-    this.options.onConnected?.();
+    this.callback("onConnected", () => this.options.onConnected?.());
   }
 
   private reject(reason: string): void {
     this.stats.lastError = `rejected by FreeSWITCH: ${reason}`;
     this.setState("rejected");
-    this.abort(this.stats.lastError);
+    this.abort(this.stats.lastError, "rejected");
   }
 
   // ---- commands ----------------------------------------------------------------------------
 
   /**
-   * Writes a command and waits for its reply. A timeout means replies can no longer be matched to
-   * commands, so the connection is reset. `verb` names the command in errors and logs: the
+   * Writes a command and waits for its reply. `verb` names the command in errors and logs: the
    * arguments may hold a password.
    */
   private send(
@@ -362,14 +411,42 @@ export class EslConnection {
     if (socket === null || socket.destroyed) {
       return Promise.reject(new NotConnectedError(`${this.name} is not connected`));
     }
-    const reply = this.commands.add(verb, timeoutMs, (error) => this.onCommandTimeout(error));
+    // A line break would end the command early and smuggle in another, whose reply would then be
+    // taken for the next command's.
+    if (command.includes("\n") || command.includes("\r")) {
+      this.stats.commandsRejected++;
+      return Promise.reject(new CommandRejectedError(`"${verb}" contains a line break`));
+    }
+    if (this.commands.full) {
+      this.stats.commandsRejected++;
+      return Promise.reject(
+        new CommandRejectedError(`too many commands awaiting replies from ${this.name}`),
+      );
+    }
+    const reply = this.commands.add(verb, timeoutMs, (error, sentAt) =>
+      this.onCommandTimeout(error, sentAt),
+    );
     socket.write(`${command}\n\n`);
     return reply;
   }
 
-  private onCommandTimeout(error: CommandTimeoutError): void {
+  /**
+   * A reply that is late while other bytes keep arriving means a slow command (its reply will be
+   * absorbed in order when it comes); nothing at all since the command was sent means the peer is
+   * gone, and only a new connection helps.
+   */
+  private onCommandTimeout(error: CommandTimeoutError, sentAt: number): void {
+    if (this.stopping) return;
     this.stats.commandsTimedOut++;
-    this.abort(error.message);
+    if (this.lastByteAt > sentAt) {
+      this.log.warn(
+        `${this.name}:slow:${error.verb}`,
+        { command: error.verb },
+        `slow reply from ${this.address}: ${error.message}`,
+      );
+      return;
+    }
+    this.abort(`${error.message} and nothing else received`, "timeout");
   }
 
   // ---- keepalive ---------------------------------------------------------------------------
@@ -383,8 +460,7 @@ export class EslConnection {
     this.clearTimer("keepaliveTimer");
     if (this.stopping || this.state !== "connected") return;
     const idle = this.options.esl.idleTimeoutMs;
-    const last = this.stats.lastFrameAt ?? this.clock.now();
-    const due = Math.max(0, last + idle - this.clock.now());
+    const due = Math.max(0, this.lastByteAt + idle - this.clock.now());
     this.keepaliveTimer = this.clock.setTimeout(() => this.onKeepalive(), due);
   }
 
@@ -392,9 +468,13 @@ export class EslConnection {
     this.keepaliveTimer = null;
     if (this.state !== "connected" || this.probing) return;
     const idle = this.options.esl.idleTimeoutMs;
-    const silentFor = this.clock.now() - (this.stats.lastFrameAt ?? 0);
-    if (silentFor < idle) {
-      this.armKeepalive();
+    const silentFor = this.clock.now() - this.lastByteAt;
+    // A command already awaiting its reply is a probe of its own: its timeout judges the peer.
+    if (silentFor < idle || this.commands.size > 0) {
+      this.keepaliveTimer = this.clock.setTimeout(
+        () => this.onKeepalive(),
+        Math.max(idle - silentFor, idle / 4),
+      );
       return;
     }
     this.probing = true;
@@ -416,7 +496,20 @@ export class EslConnection {
     if (previous === state) return;
     this.stats.state = state;
     this.logger.debug({ state, previous }, "connection state changed");
-    this.options.onStateChange?.(state, previous);
+    this.callback("onStateChange", () => this.options.onStateChange?.(state, previous));
+  }
+
+  /** A consumer's callback must never break the connection or escape a socket handler. */
+  private callback(name: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.log.error(
+        `${this.name}:callback:${name}`,
+        { callback: name, err: error instanceof Error ? error.message : String(error) },
+        `${name} callback failed`,
+      );
+    }
   }
 
   private clearTimer(name: "connectTimer" | "retryTimer" | "keepaliveTimer"): void {

@@ -6,6 +6,9 @@ const LFLF = Buffer.from("\n\n", "latin1");
 /**
  * A FreeSWITCH event. Header values are decoded on request, not up front: the agent reads a
  * handful of an event's headers, and decoding all of them would dominate the hot path.
+ *
+ * An event is a view over the socket's read buffer: handle it synchronously and keep the values
+ * you need (strings are copies), never the event itself, or it pins up to a whole socket chunk.
  */
 export interface EslEvent {
   /** Event-Name, `""` when the event has none (counted as unusable by consumers). */

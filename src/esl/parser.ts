@@ -30,7 +30,11 @@ export interface FrameParserOptions {
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
 
-const KNOWN_TYPES = Object.values(ContentType).map((t) => ({ text: t, bytes: Buffer.from(t) }));
+// Most frames are events: test that type first.
+const KNOWN_TYPES = [
+  ContentType.eventPlain,
+  ...Object.values(ContentType).filter((t) => t !== ContentType.eventPlain),
+].map((t) => ({ text: t, bytes: Buffer.from(t) }));
 
 function internContentType(buf: Buffer, from: number, to: number): string {
   const len = to - from;

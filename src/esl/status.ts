@@ -52,6 +52,8 @@ export interface ConnectionStats {
   framesReceived: number;
   bytesReceived: number;
   commandsTimedOut: number;
+  /** Commands refused before sending: too many awaiting replies, or a line break in the text. */
+  commandsRejected: number;
   /** Protocol errors by reason; each one reset the connection. */
   protocolErrors: Record<ProtocolErrorReason, number>;
   /** Frames of a Content-Type the agent does not handle (e.g. log/data), ignored. */
@@ -70,6 +72,7 @@ export function newConnectionStats(instance: string): ConnectionStats {
     framesReceived: 0,
     bytesReceived: 0,
     commandsTimedOut: 0,
+    commandsRejected: 0,
     protocolErrors: {
       bad_content_length: 0,
       frame_too_large: 0,

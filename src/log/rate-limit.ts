@@ -3,6 +3,10 @@ import { type Clock, systemClock } from "../util/clock.js";
 
 type Level = "warn" | "error" | "info";
 
+function formatSpan(ms: number): string {
+  return ms < 1000 ? `${Math.max(0, Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
 interface Entry {
   windowStart: number;
   suppressed: number;
@@ -34,12 +38,20 @@ export class RateLimitedLog {
     this.log("error", key, fields, message);
   }
 
-  /** Forget a key (e.g. after the peer recovered) and report what was still suppressed. */
+  /**
+   * Forget a key (e.g. after the peer recovered). Repeats still unreported are summed up in one
+   * info line: the condition is over, so this is history, not a warning.
+   */
   clear(key: string): void {
     const entry = this.entries.get(key);
     if (entry === undefined) return;
     this.entries.delete(key);
-    if (entry.suppressed > 0) this.emit(entry, entry.suppressed);
+    if (entry.suppressed === 0) return;
+    const over = formatSpan(this.clock.now() - entry.windowStart);
+    this.logger.info(
+      { ...entry.fields, repeated: entry.suppressed },
+      `before recovery, this repeated ${entry.suppressed} more times over ${over}: ${entry.lastMessage}`,
+    );
   }
 
   /** Forget every key starting with the prefix (e.g. all of one instance's errors). */
@@ -64,16 +76,17 @@ export class RateLimitedLog {
       return;
     }
     const suppressed = entry.suppressed;
+    const span = now - entry.windowStart;
     entry.windowStart = now;
     entry.suppressed = 0;
-    this.emit(entry, suppressed);
+    this.emit(entry, suppressed, span);
   }
 
-  private emit(entry: Entry, suppressed: number): void {
+  private emit(entry: Entry, suppressed: number, spanMs = 0): void {
     const fields = suppressed > 0 ? { ...entry.fields, repeated: suppressed } : entry.fields;
     const message =
       suppressed > 0
-        ? `${entry.lastMessage} (repeated ${suppressed} more times in the last ${Math.round(this.windowMs / 1000)} s)`
+        ? `${entry.lastMessage} (repeated ${suppressed} more times over ${formatSpan(spanMs)})`
         : entry.lastMessage;
     this.logger[entry.level](fields, message);
   }

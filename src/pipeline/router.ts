@@ -1,4 +1,5 @@
 import type { EslEvent } from "../esl/event.js";
+import type { Logger } from "../log/logger.js";
 import { fractionLost, jitterMs, parseDecimal } from "../quality/rtcp.js";
 import { EventCounters } from "./counters.js";
 import type { LiveSummary } from "./live-summary.js";
@@ -23,11 +24,17 @@ const KNOWN_EVENTS = new Set([
  * counted under a reason and skipped.
  */
 export class Router {
+  /** Checked once: the level is fixed for the process, and the check is on the hot path. */
+  private readonly debug: boolean;
+
   constructor(
     private readonly instance: string,
     readonly counters: EventCounters,
     private readonly summary: LiveSummary,
-  ) {}
+    private readonly logger: Logger,
+  ) {
+    this.debug = logger.isLevelEnabled("debug");
+  }
 
   handle(event: EslEvent): void {
     const name = event.name;
@@ -43,6 +50,13 @@ export class Router {
       return;
     }
     bump(this.counters.received, name);
+    if (this.debug) {
+      const uniqueId = event.get("Unique-ID");
+      this.logger.debug(
+        { fs_instance: this.instance, event: name, unique_id: uniqueId },
+        `event ${name}`,
+      );
+    }
     if (name === "HEARTBEAT") {
       bump(this.counters.processed, name);
       return;
@@ -52,6 +66,7 @@ export class Router {
       bump(this.counters.unusable, "missing_unique_id");
       return;
     }
+
     switch (name) {
       case "CHANNEL_CREATE":
         this.summary.legStarted(this.instance, uuid);
@@ -63,10 +78,10 @@ export class Router {
         if (!this.rtcp(event)) return;
         break;
       case "CHANNEL_HANGUP_COMPLETE": {
+        // A leg that never received media reports MOS 4.50: that is no call quality at all.
         const mos = parseDecimal(event.get("variable_rtp_audio_in_mos"));
-        if (mos !== undefined && event.get("variable_rtp_audio_in_packet_count") !== "0") {
-          this.summary.mos(mos);
-        }
+        const received = parseDecimal(event.get("variable_rtp_audio_in_packet_count"));
+        if (mos !== undefined && received !== undefined && received > 0) this.summary.mos(mos);
         break;
       }
     }

@@ -184,6 +184,12 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
     fill: perInstance(view, (i) => i.stats.commandsTimedOut),
   });
   counter(register, {
+    name: "fsagent_esl_commands_rejected_total",
+    help: "Event Socket commands refused before sending (too many awaiting replies, or a line break in the command).",
+    labelNames: ["fs_instance"],
+    fill: perInstance(view, (i) => i.stats.commandsRejected),
+  });
+  counter(register, {
     name: "fsagent_esl_frames_received_total",
     help: "Event Socket frames received, of any content type.",
     labelNames: ["fs_instance"],
