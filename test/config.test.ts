@@ -64,13 +64,20 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
     maxFrameBytes: 16_777_216,
     backoff: { initialMs: 1_000, factor: 2, maxMs: 30_000, resetAfterMs: 60_000 },
   },
-  storage: { type: "memory", redis: { host: "localhost", port: 6379, password: "", db: 0 } },
+  storage: {
+    type: "memory",
+    maxLegs: 100_000,
+    legTtlMs: 86_400_000,
+    redis: { host: "localhost", port: 6379, password: "", db: 0, keyPrefix: "fsagent:" },
+  },
   opentelemetry: {
     endpoint: "localhost:4317",
     endpointExplicit: false,
     insecure: true,
     headers: {},
     serviceName: "fsagent",
+    exportIntervalMs: 10_000,
+    exportTimeoutMs: 5_000,
     resourceAttributes: {},
   },
   http: { host: "0.0.0.0", port: 8080 },
@@ -92,7 +99,15 @@ const FULL: Omit<Config, "source"> = {
   },
   storage: {
     type: "redis",
-    redis: { host: "redis.internal", port: 6380, password: "redis-pass", db: 3 },
+    maxLegs: 250_000,
+    legTtlMs: 7_200_000,
+    redis: {
+      host: "redis.internal",
+      port: 6380,
+      password: "redis-pass",
+      db: 3,
+      keyPrefix: "voip:fsagent:",
+    },
   },
   opentelemetry: {
     endpoint: "https://otel.example.net:4317",
@@ -100,6 +115,8 @@ const FULL: Omit<Config, "source"> = {
     insecure: false,
     headers: { "x-api-key": "api-key-value", "x-tenant": "acme-tenant-token" },
     serviceName: "fsagent",
+    exportIntervalMs: 15_000,
+    exportTimeoutMs: 3_000,
     resourceAttributes: {},
   },
   http: { host: "127.0.0.1", port: 9090 },
@@ -231,6 +248,11 @@ describe("loadConfig: sources", () => {
           { name: "e2", host: "::1", port: 8022 },
         ]),
         FSAGENT_STORAGE_TYPE: "memory",
+        FSAGENT_STORAGE_MAX_LEGS: "5000",
+        FSAGENT_STORAGE_LEG_TTL: "6h",
+        FSAGENT_REDIS_KEY_PREFIX: "env:",
+        FSAGENT_OTEL_EXPORT_INTERVAL: "20s",
+        FSAGENT_OTEL_EXPORT_TIMEOUT: "2s",
         FSAGENT_REDIS_HOST: "r.env",
         FSAGENT_REDIS_PORT: "7000",
         FSAGENT_REDIS_PASSWORD: "pw-redis-env",
@@ -268,7 +290,9 @@ describe("loadConfig: sources", () => {
       },
       storage: {
         type: "memory",
-        redis: { host: "r.env", port: 7000, password: "pw-redis-env", db: 9 },
+        maxLegs: 5000,
+        legTtlMs: 21_600_000,
+        redis: { host: "r.env", port: 7000, password: "pw-redis-env", db: 9, keyPrefix: "env:" },
       },
       opentelemetry: {
         endpoint: "collector.env:4317",
@@ -276,6 +300,8 @@ describe("loadConfig: sources", () => {
         insecure: true,
         headers: { authorization: "Basic dXNlcjpwYXNz==", "x-org": "acme" },
         serviceName: "fsagent",
+        exportIntervalMs: 20_000,
+        exportTimeoutMs: 2_000,
         resourceAttributes: {},
       },
       http: { host: "::", port: 8181 },
@@ -1038,12 +1064,22 @@ describe("renderConfig and secretsOf", () => {
     ]);
     assert.deepEqual(parsed.storage, {
       type: "redis",
-      redis: { host: "redis.internal", port: 6380, password: "***", db: 3 },
+      max_legs: 250000,
+      leg_ttl: "2h",
+      redis: {
+        host: "redis.internal",
+        port: 6380,
+        password: "***",
+        db: 3,
+        key_prefix: "voip:fsagent:",
+      },
     });
     assert.deepEqual(parsed.opentelemetry, {
       endpoint: "https://otel.example.net:4317",
       insecure: false,
       headers: { "x-api-key": "***", "x-tenant": "***" },
+      export_interval: "15s",
+      export_timeout: "3s",
     });
     assert.deepEqual(parsed.esl, {
       connect_timeout: "2500ms",
@@ -1096,7 +1132,7 @@ describe("ENV_VARS", () => {
     ]) {
       assert.ok(ENV_VARS.includes(name), name);
     }
-    assert.equal(ENV_VARS.length, 27);
+    assert.equal(ENV_VARS.length, 34);
   });
 
   it("ignores variables it does not list", () => {
@@ -1127,6 +1163,38 @@ it("config.example.yaml loads and equals the defaults for one instance", () => {
   const { source: _b, opentelemetry: otelB, ...restB } = defaults;
   assert.deepEqual(restA, restB);
   assert.deepEqual({ ...otelA, endpointExplicit: false }, otelB);
+});
+
+it("takes OTEL_METRIC_EXPORT_INTERVAL/TIMEOUT (milliseconds) when nothing else sets them", () => {
+  const env = {
+    FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES,
+    OTEL_METRIC_EXPORT_INTERVAL: "30000",
+    OTEL_METRIC_EXPORT_TIMEOUT: "4000",
+  };
+  const config = loadConfig({ env, cwd: tmpdir() });
+  assert.equal(config.opentelemetry.exportIntervalMs, 30_000);
+  assert.equal(config.opentelemetry.exportTimeoutMs, 4_000);
+  const overridden = loadConfig({
+    env: { ...env, FSAGENT_OTEL_EXPORT_INTERVAL: "5s", FSAGENT_OTEL_EXPORT_TIMEOUT: "1s" },
+    cwd: tmpdir(),
+  });
+  assert.equal(overridden.opentelemetry.exportIntervalMs, 5_000);
+  assert.equal(overridden.opentelemetry.exportTimeoutMs, 1_000);
+});
+
+it("rejects an export timeout longer than the export interval", () => {
+  const env = {
+    FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES,
+    FSAGENT_OTEL_EXPORT_INTERVAL: "2s",
+    FSAGENT_OTEL_EXPORT_TIMEOUT: "5s",
+  };
+  assert.throws(
+    () => loadConfig({ env, cwd: tmpdir() }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.message.includes("FSAGENT_OTEL_EXPORT_TIMEOUT") &&
+      error.message.includes("no longer than opentelemetry.export_interval"),
+  );
 });
 
 it("rejects a line break in a password: it would smuggle a second command into `auth`", () => {

@@ -22,14 +22,19 @@ function bind(name: string, path: Path, format: EnvFormat = "text", secret = fal
 export const ENV_BINDINGS: readonly EnvBinding[] = [
   bind("FSAGENT_FREESWITCH_INSTANCES", ["freeswitch_instances"], "json-array", true),
   bind("FSAGENT_STORAGE_TYPE", ["storage", "type"]),
+  bind("FSAGENT_STORAGE_MAX_LEGS", ["storage", "max_legs"]),
+  bind("FSAGENT_STORAGE_LEG_TTL", ["storage", "leg_ttl"]),
   bind("FSAGENT_REDIS_HOST", ["storage", "redis", "host"]),
   bind("FSAGENT_REDIS_PORT", ["storage", "redis", "port"]),
   bind("FSAGENT_REDIS_PASSWORD", ["storage", "redis", "password"], "text", true),
   bind("FSAGENT_REDIS_DB", ["storage", "redis", "db"]),
+  bind("FSAGENT_REDIS_KEY_PREFIX", ["storage", "redis", "key_prefix"]),
   bind("FSAGENT_OTEL_ENDPOINT", ["opentelemetry", "endpoint"]),
   bind("FSAGENT_OTEL_INSECURE", ["opentelemetry", "insecure"]),
   // Replaces the file's headers as a whole, so that a header can be removed, not only added.
   bind("FSAGENT_OTEL_HEADERS", ["opentelemetry", "headers"], "pairs", true),
+  bind("FSAGENT_OTEL_EXPORT_INTERVAL", ["opentelemetry", "export_interval"]),
+  bind("FSAGENT_OTEL_EXPORT_TIMEOUT", ["opentelemetry", "export_timeout"]),
   bind("FSAGENT_HTTP_HOST", ["http", "host"]),
   bind("FSAGENT_HTTP_PORT", ["http", "port"]),
   bind("FSAGENT_LOG_LEVEL", ["logging", "level"]),
@@ -52,6 +57,8 @@ export const OTEL_ENV = {
   resourceAttributes: "OTEL_RESOURCE_ATTRIBUTES",
   endpoint: "OTEL_EXPORTER_OTLP_ENDPOINT",
   metricsEndpoint: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+  exportInterval: "OTEL_METRIC_EXPORT_INTERVAL",
+  exportTimeout: "OTEL_METRIC_EXPORT_TIMEOUT",
 } as const;
 
 /** Every environment variable the agent reads. Deployment manifests are checked against it. */

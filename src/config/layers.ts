@@ -43,6 +43,18 @@ export function layer(fileTree: Record<string, unknown>, env: Env): Layers {
       break;
     }
   }
+  // The standard OTEL_METRIC_EXPORT_INTERVAL/TIMEOUT (milliseconds) apply only where neither
+  // FSAGENT_* nor the file chose a value, for the same reason as the endpoint above.
+  for (const [name, key] of [
+    [OTEL_ENV.exportInterval, "export_interval"],
+    [OTEL_ENV.exportTimeout, "export_timeout"],
+  ] as const) {
+    const path = ["opentelemetry", key];
+    const text = envValue(env, name);
+    if (text === undefined || valueAt(tree, path) !== undefined) continue;
+    const value = /^\d+$/.test(text.trim()) ? `${text.trim()}ms` : text;
+    if (setAt(tree, path, value)) envOrigins.set(formatPath(path), name);
+  }
   return { tree, envOrigins, problems };
 }
 

@@ -25,12 +25,22 @@ export function renderConfig(config: Config): string {
     })),
     storage: {
       type: storage.type,
-      redis: { ...storage.redis, password: mask(storage.redis.password) },
+      max_legs: storage.maxLegs,
+      leg_ttl: formatDuration(storage.legTtlMs),
+      redis: {
+        host: storage.redis.host,
+        port: storage.redis.port,
+        password: mask(storage.redis.password),
+        db: storage.redis.db,
+        key_prefix: storage.redis.keyPrefix,
+      },
     },
     opentelemetry: {
       endpoint: otel.endpoint,
       insecure: otel.insecure,
       headers: Object.fromEntries(Object.keys(otel.headers).map((name) => [name, MASK])),
+      export_interval: formatDuration(otel.exportIntervalMs),
+      export_timeout: formatDuration(otel.exportTimeoutMs),
     },
     http: { host: config.http.host, port: config.http.port },
     logging: { level: config.logging.level, format: config.logging.format },

@@ -158,6 +158,10 @@ const esl = section({
 
 const storage = section({
   type: choice(["memory", "redis"]).default("memory"),
+  max_legs: leaf("expected an integer from 100 to 10000000", (v) =>
+    parseInteger(v, 100, 10_000_000),
+  ).default(100_000),
+  leg_ttl: duration.default(24 * 3_600_000),
   redis: section({
     host: host.default("localhost"),
     port: port.default(6379),
@@ -165,6 +169,9 @@ const storage = section({
     db: leaf("expected an integer >= 0", (v) =>
       parseInteger(v, 0, Number.MAX_SAFE_INTEGER),
     ).default(0),
+    key_prefix: leaf("expected 1 to 64 characters without whitespace", (v) =>
+      typeof v === "string" && /^\S{1,64}$/.test(v) ? v : undefined,
+    ).default("fsagent:"),
   }).prefault({}),
 }).prefault({});
 
@@ -176,6 +183,8 @@ const opentelemetry = section({
   ).optional(),
   insecure: boolean.default(true),
   headers: headers.default({}),
+  export_interval: duration.default(10_000),
+  export_timeout: duration.default(5_000),
 }).prefault({});
 
 const http = section({
@@ -220,13 +229,37 @@ export interface CrossProblem {
  * blaming a key that only has its default would read as "esl.backoff.max is missing".
  */
 export function crossCheck(config: FileConfig, isSet: (path: Path) => boolean): CrossProblem[] {
-  const { initial, max } = config.esl.backoff;
-  if (initial <= max) return [];
-  const initialPath = ["esl", "backoff", "initial"];
-  if (isSet(initialPath)) {
-    const message = `expected a duration no longer than esl.backoff.max (${formatDuration(max)})`;
-    return [{ path: initialPath, message }];
+  return [
+    ...notLonger(
+      config.esl.backoff.initial,
+      ["esl", "backoff", "initial"],
+      config.esl.backoff.max,
+      ["esl", "backoff", "max"],
+      isSet,
+    ),
+    ...notLonger(
+      config.opentelemetry.export_timeout,
+      ["opentelemetry", "export_timeout"],
+      config.opentelemetry.export_interval,
+      ["opentelemetry", "export_interval"],
+      isSet,
+    ),
+  ];
+}
+
+/** `short` must not exceed `long`; blames whichever of the two the operator set. */
+function notLonger(
+  short: number,
+  shortPath: Path,
+  long: number,
+  longPath: Path,
+  isSet: (path: Path) => boolean,
+): CrossProblem[] {
+  if (short <= long) return [];
+  if (isSet(shortPath)) {
+    const message = `expected a duration no longer than ${longPath.join(".")} (${formatDuration(long)})`;
+    return [{ path: shortPath, message }];
   }
-  const message = `expected a duration no shorter than esl.backoff.initial (${formatDuration(initial)})`;
-  return [{ path: ["esl", "backoff", "max"], message }];
+  const message = `expected a duration no shorter than ${shortPath.join(".")} (${formatDuration(short)})`;
+  return [{ path: longPath, message }];
 }

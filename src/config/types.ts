@@ -31,10 +31,16 @@ export interface RedisConfig {
   readonly port: number;
   readonly password: string;
   readonly db: number;
+  /** Prepended to every key, so several agents (or other apps) can share one Redis. */
+  readonly keyPrefix: string;
 }
 
 export interface StorageConfig {
   readonly type: "memory" | "redis";
+  /** Legs tracked at most; past it the least recently updated leg is evicted (and counted). */
+  readonly maxLegs: number;
+  /** A leg not updated for this long is forgotten (its DESTROY was missed); also the Redis TTL. */
+  readonly legTtlMs: number;
   readonly redis: RedisConfig;
 }
 
@@ -49,6 +55,9 @@ export interface OpenTelemetryConfig {
   readonly insecure: boolean;
   readonly headers: Readonly<Record<string, string>>;
   readonly serviceName: string;
+  readonly exportIntervalMs: number;
+  /** How long one export may take before it is abandoned; at most exportIntervalMs. */
+  readonly exportTimeoutMs: number;
   /** Parsed OTEL_RESOURCE_ATTRIBUTES. */
   readonly resourceAttributes: Readonly<Record<string, string>>;
 }
