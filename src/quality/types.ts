@@ -1,0 +1,88 @@
+// Plain data shared by the calculators, the leg state and the sinks. No behaviour here.
+
+/** RTCP report direction (SPEC §2): `inbound` = RECV_RTCP_MESSAGE, `outbound` = SEND_RTCP_MESSAGE. */
+export type ReportDirection = "inbound" | "outbound";
+
+/** The label values of one leg (SPEC §3). Unknown values are empty strings, never undefined. */
+export interface LegLabels {
+  /** The leg's Unique-ID. */
+  readonly channelId: string;
+  /** The A-leg's SIP Call-ID, shared by every leg of the call; else the call UUID. */
+  readonly correlationId: string;
+  readonly domainName: string;
+  /** The leg's Call-Direction: inbound | outbound. */
+  readonly callDirection: string;
+  readonly codecName: string;
+  /** variable_remote_media_ip: where the received audio came from. */
+  readonly srcIp: string;
+  /** variable_local_media_ip. */
+  readonly dstIp: string;
+}
+
+/** Loss baseline of one report direction of one leg: per reported SSRC (SPEC §4). */
+export interface RtcpBaseline {
+  /** Source0-SSRC / Source-SSRC of the last report, as sent (lowercase hex). */
+  readonly ssrc: string;
+  /** Last cumulative loss, already read as signed. */
+  readonly lastLost: number;
+}
+
+/**
+ * Everything the agent remembers about a live leg. Serializable as JSON (it is what Redis
+ * stores), so: plain fields only, no Maps, no class instances.
+ */
+export interface LegState {
+  readonly uuid: string;
+  /** Channel-Call-UUID: the A-leg's Unique-ID, the same on every leg of the call. */
+  readonly callUuid: string;
+  /** Own variable_sip_call_id ("" when none); the call's correlation_id comes from the A-leg's. */
+  readonly sipCallId: string;
+  readonly labels: LegLabels;
+  /** RTP clock rate known for the leg (RTP-Rate of a RECV report, else the codec's rate); 0 = unknown. */
+  readonly rtpRate: number;
+  readonly inbound: RtcpBaseline | null;
+  readonly outbound: RtcpBaseline | null;
+  /** Sum and count of every RTCP jitter value (ms) seen on the leg, both directions: jitter_avg. */
+  readonly jitterSumMs: number;
+  readonly jitterCount: number;
+  /** The far end's last cumulative Source-Lost (RECV reports), for qos.packet_loss; 0 without RTCP. */
+  readonly farEndLost: number;
+  /** End-of-call QoS already exported (HANGUP_COMPLETE and DESTROY both carry it). */
+  readonly qosReported: boolean;
+  /** Where the labels came from: the leg's own channel events, a FreeSWITCH lookup, or neither. */
+  readonly labelSource: "event" | "lookup" | "partial";
+}
+
+/** One RTCP report turned into numbers, with the leg's labels. */
+export interface RtcpObservation {
+  readonly instance: string;
+  readonly labels: LegLabels;
+  readonly direction: ReportDirection;
+  readonly jitterMs: number;
+  readonly fractionLost: number;
+  /** Packets lost since the previous report of the same leg, direction and reported SSRC; ≥ 0. */
+  readonly packetsLost: number;
+}
+
+/** The seven freeswitch.qos.* values of one leg (SPEC §4). */
+export interface QosValues {
+  /** in_mos; undefined when the leg received no packets (a MOS of 4.50 would be a lie). */
+  readonly mosScore: number | undefined;
+  readonly jitterMinMs: number;
+  readonly jitterMaxMs: number;
+  readonly jitterAvgMs: number;
+  readonly totalPackets: number;
+  readonly packetLoss: number;
+  readonly totalBytes: number;
+}
+
+export interface QosObservation {
+  readonly instance: string;
+  readonly labels: LegLabels;
+  readonly values: QosValues;
+}
+
+/** A calculator's refusal: the event is counted as unusable under `reason` and skipped. */
+export interface Unusable {
+  readonly unusable: string;
+}

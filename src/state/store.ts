@@ -1,0 +1,39 @@
+import type { LegState } from "../quality/types.js";
+
+/** Counts of store operations for fsagent_storage_operations_total{operation,status}. */
+export interface StoreOpCount {
+  readonly operation: string;
+  readonly status: "ok" | "error";
+  readonly count: number;
+}
+
+/**
+ * Where leg state lives. Both stores keep the live legs in a bounded in-memory map (the hot
+ * path never waits); the Redis store also keeps a durable copy, written behind in pipelined
+ * batches and read only on a miss (after a restart, or an HA handover).
+ */
+export interface LegStore {
+  readonly kind: "memory" | "redis";
+  /** The leg if it is in memory. Synchronous: this is the hot path. */
+  peek(uuid: string): LegState | undefined;
+  /**
+   * The leg from the durable copy, for a leg not in memory (memory store: always undefined).
+   * Resolves undefined when the store is unreachable (counted), never rejects.
+   */
+  load(uuid: string): Promise<LegState | undefined>;
+  /** Keeps the new state in memory and queues its durable write. Never throws or blocks. */
+  save(state: LegState): void;
+  /** Forgets the leg everywhere (its CHANNEL_DESTROY came), not left to the TTL. */
+  remove(uuid: string): void;
+  /** Legs in memory. */
+  readonly size: number;
+  /** Every leg in memory (for reconciling against FreeSWITCH after a reconnect). */
+  uuids(): IterableIterator<string>;
+  /** Writes everything queued; resolves when done or when the store gave up (counted). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  operations(): readonly StoreOpCount[];
+  /** Legs dropped to stay within max_legs, and legs expired by leg_ttl. */
+  readonly evicted: number;
+  readonly expired: number;
+}
