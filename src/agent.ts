@@ -1,18 +1,30 @@
 import type { Config } from "./config/types.js";
+import { NotConnectedError } from "./esl/commands.js";
 import { EslConnection } from "./esl/connection.js";
+import { createMetricsSink, type MetricsSink } from "./export/metrics.js";
 import type { Logger } from "./log/logger.js";
 import { EventCounters } from "./pipeline/counters.js";
 import { LiveSummary } from "./pipeline/live-summary.js";
-import { Router } from "./pipeline/router.js";
+import { type QualitySinks, Router } from "./pipeline/router.js";
 import { eventsToSubscribe } from "./pipeline/subscriptions.js";
 import { type HttpServerHandle, startHttpServer } from "./server/http.js";
 import { createInternalMetrics } from "./server/internal-metrics.js";
-import type { AgentView, InstanceView, StorageOpCount } from "./server/source.js";
+import type {
+  AgentView,
+  ExportView,
+  InstanceView,
+  LegStoreView,
+  StorageOpCount,
+} from "./server/source.js";
+import { createLegStore } from "./state/create-store.js";
+import type { LegStore } from "./state/store.js";
 
 export interface AgentOptions {
   readonly config: Config;
   readonly logger: Logger;
   readonly version: string;
+  /** Replaces the OTLP sink built from config (the demo without a Collector, tests). */
+  readonly metrics?: MetricsSink;
 }
 
 interface Instance {
@@ -21,12 +33,34 @@ interface Instance {
 }
 
 /**
- * The running agent: one connection and one router per FreeSWITCH instance, and the operator
- * HTTP server. Instances are independent: each connects, fails and retries on its own, so one
- * instance's trouble never delays another's events.
+ * `uuid_dump <uuid> json` for a leg the agent never saw. FreeSWITCH answers `-ERR No such
+ * channel!` for a leg that is gone; anything that is not a JSON object counts as unknown.
+ */
+async function lookupLeg(
+  connection: EslConnection,
+  uuid: string,
+): Promise<Record<string, unknown> | undefined> {
+  const output = await connection.api(`uuid_dump ${uuid} json`);
+  if (!output.startsWith("{")) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(output);
+    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The running agent: one connection and one router per FreeSWITCH instance, one leg store and
+ * one metrics sink shared by all, and the operator HTTP server. Instances are independent: each
+ * connects, fails and retries on its own, so one instance's trouble never delays another's events.
  */
 export class Agent implements AgentView {
   readonly summary = new LiveSummary();
+  readonly store: LegStore;
+  readonly metrics: MetricsSink;
   private readonly instanceList: Instance[];
   private readonly views: readonly InstanceView[];
   private http: HttpServerHandle | null = null;
@@ -34,10 +68,33 @@ export class Agent implements AgentView {
 
   constructor(private readonly options: AgentOptions) {
     const { config, logger } = options;
+    this.store = createLegStore(config.storage, { logger });
+    this.metrics =
+      options.metrics ??
+      createMetricsSink(config.opentelemetry, { maxLegs: config.storage.maxLegs, logger });
+    const sinks: QualitySinks = {
+      rtcp: (o) => this.metrics.recordRtcp(o),
+      qos: (o) => this.metrics.recordQos(o),
+      legEnded: (uuid) => this.metrics.legEnded(uuid),
+    };
     const events = eventsToSubscribe(config.events);
     this.instanceList = config.freeswitchInstances.map((instance) => {
-      const router = new Router(instance.name, new EventCounters(), this.summary, logger);
-      const connection = new EslConnection({
+      // The router looks legs up through the connection, which delivers events to the router.
+      let connection: EslConnection | undefined;
+      const router = new Router({
+        instance: instance.name,
+        counters: new EventCounters(),
+        store: this.store,
+        sinks,
+        summary: this.summary,
+        events: config.events,
+        logger,
+        lookup: (uuid) =>
+          connection === undefined
+            ? Promise.reject(new NotConnectedError(`${instance.name} is not connected`))
+            : lookupLeg(connection, uuid),
+      });
+      connection = new EslConnection({
         instance,
         esl: config.esl,
         events,
@@ -57,7 +114,15 @@ export class Agent implements AgentView {
   }
 
   storageOperations(): readonly StorageOpCount[] {
-    return [];
+    return this.store.operations();
+  }
+
+  legStore(): LegStoreView {
+    return { legs: this.store.size, evicted: this.store.evicted, expired: this.store.expired };
+  }
+
+  exporter(): ExportView {
+    return this.metrics.stats;
   }
 
   get connections(): readonly EslConnection[] {
@@ -84,17 +149,26 @@ export class Agent implements AgentView {
       logger,
     });
     logger.info(
-      { version, instances: this.instanceList.length, http: this.http.url },
+      {
+        version,
+        instances: this.instanceList.length,
+        http: this.http.url,
+        storage: this.store.kind,
+      },
       `fsagent ${version} started: ${this.instanceList.length} FreeSWITCH instance(s), HTTP on ${this.http.url}`,
     );
     for (const { connection } of this.instanceList) connection.start();
   }
 
-  /** Says `exit` to every FreeSWITCH, then stops serving HTTP. */
+  /**
+   * Says `exit` to every FreeSWITCH (no new events), then writes what is pending: leg state to
+   * the store and the last points to the Collector, and finally stops serving HTTP.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all(this.instanceList.map(({ connection }) => connection.stop()));
+    await Promise.all([this.store.close(), this.metrics.shutdown()]);
     await this.http?.close();
     this.options.logger.info("fsagent stopped");
   }

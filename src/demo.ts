@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Agent } from "./agent.js";
 import { extractConfigFlag, loadConfig } from "./config/load.js";
 import type { Config } from "./config/types.js";
+import { createNoopMetricsSink } from "./export/metrics.js";
 import { createLogger, type Logger, silentLogger } from "./log/logger.js";
 import type { LiveSummary } from "./pipeline/live-summary.js";
 import { DEFAULT_SIMULATE_OPTIONS, runSimulator } from "./sim/index.js";
@@ -26,6 +27,7 @@ function browsable(url: string): string {
 
 function summaryLine(agent: Agent, summary: LiveSummary, elapsedMs: number): string {
   const s = summary.take();
+  const activeLegs = agent.legStore().legs;
   const state = agent.connections[0]?.state ?? "unknown";
   const time = new Date().toISOString().slice(11, 19);
   const perSecond = (s.events / (elapsedMs / 1000)).toFixed(1);
@@ -37,7 +39,7 @@ function summaryLine(agent: Agent, summary: LiveSummary, elapsedMs: number): str
     s.legsEnded > 0
       ? `${s.legsEnded} legs ended, MOS avg ${s.mosAvg?.toFixed(2)}`
       : "no legs ended";
-  return `${time}  ${DEMO_INSTANCE} ${state} | ${s.activeLegs} active legs | ${perSecond} events/s | ${rtcp} | ${mos}\n`;
+  return `${time}  ${DEMO_INSTANCE} ${state} | ${activeLegs} active legs | ${perSecond} events/s | ${rtcp} | ${mos}\n`;
 }
 
 /**
@@ -84,7 +86,10 @@ export async function runDemo(
     storage: { ...loaded.storage, type: "memory" },
   };
 
-  let agent = new Agent({ config, logger, version: VERSION });
+  // Export only to a Collector someone configured: the default localhost:4317 would just fail.
+  const exporting = config.opentelemetry.endpointExplicit && config.opentelemetry.endpoint !== "";
+  const metrics = exporting ? undefined : createNoopMetricsSink();
+  let agent = new Agent({ config, logger, version: VERSION, metrics });
   try {
     await agent.start();
   } catch (error) {
@@ -97,6 +102,7 @@ export async function runDemo(
       config: { ...config, http: { ...config.http, port: 0 } },
       logger,
       version: VERSION,
+      metrics,
     });
     await agent.start();
   }
@@ -109,6 +115,9 @@ export async function runDemo(
       `  health   ${base}/health`,
       `  ready    ${base}/ready`,
       `  metrics  ${base}/metrics`,
+      exporting
+        ? `  OTLP     exporting to ${config.opentelemetry.endpoint}`
+        : "  OTLP     off (set FSAGENT_OTEL_ENDPOINT=host:4317 to export to a Collector)",
       `A summary follows every ${SUMMARY_INTERVAL_MS / 1000} s. Ctrl-C stops.`,
       "",
       "",

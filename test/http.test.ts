@@ -9,12 +9,20 @@ import { EventCounters } from "../src/pipeline/counters.js";
 import { healthBody } from "../src/server/health.js";
 import { type HttpServerHandle, startHttpServer } from "../src/server/http.js";
 import { createInternalMetrics } from "../src/server/internal-metrics.js";
-import type { AgentView, InstanceView, StorageOpCount } from "../src/server/source.js";
+import type {
+  AgentView,
+  ExportView,
+  InstanceView,
+  LegStoreView,
+  StorageOpCount,
+} from "../src/server/source.js";
 
 // A view the tests mutate between requests, as the connections and the pipeline would.
 class FakeAgent implements AgentView {
   list: InstanceView[] = [];
   storage: StorageOpCount[] = [];
+  legs: LegStoreView = { legs: 0, evicted: 0, expired: 0 };
+  exports: ExportView = { exports: 0, exportErrors: 0 };
 
   add(name: string): { stats: ConnectionStats; events: EventCounters } {
     const instance = { stats: newConnectionStats(name), events: new EventCounters() };
@@ -26,6 +34,12 @@ class FakeAgent implements AgentView {
   }
   storageOperations(): readonly StorageOpCount[] {
     return this.storage;
+  }
+  legStore(): LegStoreView {
+    return this.legs;
+  }
+  exporter(): ExportView {
+    return this.exports;
   }
 }
 
@@ -308,6 +322,8 @@ describe("methods, paths, errors", () => {
         throw new Error("boom");
       },
       storageOperations: () => [],
+      legStore: () => ({ legs: 0, evicted: 0, expired: 0 }),
+      exporter: () => ({ exports: 0, exportErrors: 0 }),
     };
     const failing = await start(broken, new Registry(), logger);
     try {
@@ -463,6 +479,12 @@ describe("/metrics", () => {
     EventCounters.bump(fs2.events.received, "CHANNEL_CREATE");
     fs1.events.rtcpProcessed = 4;
     fs1.events.qosGenerated = 7;
+    fs1.events.extraReportBlocks = 3;
+    EventCounters.bump(fs1.events.dropped, "pending_full");
+    EventCounters.bump(fs1.events.lookups, "found");
+    EventCounters.bump(fs1.events.lookups, "found");
+    agent.legs = { legs: 42, evicted: 5, expired: 6 };
+    agent.exports = { exports: 9, exportErrors: 2 };
     agent.storage = [
       { operation: "get", status: "ok", count: 10 },
       { operation: "set", status: "error", count: 2 },
@@ -499,6 +521,14 @@ describe("/metrics", () => {
       ["fsagent_esl_bytes_received_total", fs2L, 0],
       ["fsagent_fs_last_event_timestamp_seconds", fs1L, 1_700_000_000.25],
       ["fsagent_build_info", { version: "1.2.3", node_version: process.version }, 1],
+      ["fsagent_rtcp_extra_report_blocks_total", fs1L, 3],
+      ["fsagent_events_dropped_total", { ...fs1L, reason: "pending_full" }, 1],
+      ["fsagent_leg_lookups_total", { ...fs1L, result: "found" }, 2],
+      ["fsagent_legs_active", {}, 42],
+      ["fsagent_legs_evicted_total", {}, 5],
+      ["fsagent_legs_expired_total", {}, 6],
+      ["fsagent_exports_total", {}, 9],
+      ["fsagent_export_errors_total", {}, 2],
     ];
     for (const [name, labels, value] of expectations) {
       assert.equal(sampleValue(exp, name, labels), value, `${name}${JSON.stringify(labels)}`);
@@ -528,6 +558,7 @@ describe("/metrics", () => {
       fsagent_fs_connection_state: "gauge",
       fsagent_fs_last_event_timestamp_seconds: "gauge",
       fsagent_build_info: "gauge",
+      fsagent_legs_active: "gauge",
     };
     const allNames = new Set(expectations.map(([n]) => n));
     allNames.add("fsagent_events_unusable_total");

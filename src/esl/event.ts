@@ -18,6 +18,8 @@ export interface EslEvent {
   readonly body: string | undefined;
   /** All headers in order, decoded: for diagnostics and tests, not for the hot path. */
   entries(): Array<[string, string]>;
+  /** An equivalent event that owns its bytes, for the rare event that must wait (a copy). */
+  retain(): EslEvent;
 }
 
 /** A `text/event-plain` event: URL-encoded `Name: value` lines, optionally a nested body. */
@@ -64,6 +66,10 @@ export class PlainEvent implements EslEvent {
   entries(): Array<[string, string]> {
     return this.headers.entries();
   }
+
+  retain(): EslEvent {
+    return new PlainEvent(Buffer.from(this.bytes));
+  }
 }
 
 /** A `text/event-json` event: one flat object of strings; its body is the `_body` key. */
@@ -101,6 +107,10 @@ export class JsonEvent implements EslEvent {
 
   get body(): string | undefined {
     return this.get("_body");
+  }
+
+  retain(): EslEvent {
+    return this; // already parsed into its own object
   }
 
   entries(): Array<[string, string]> {

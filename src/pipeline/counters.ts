@@ -10,6 +10,12 @@ export class EventCounters {
   rtcpProcessed = 0;
   /** End-of-call QoS records produced (issue 3 fills this). */
   qosGenerated = 0;
+  /** RTCP report blocks beyond block 0 (only block 0 is exported). */
+  extraReportBlocks = 0;
+  /** Events dropped before processing, by reason (e.g. a full wait queue). */
+  readonly dropped = new Map<string, number>();
+  /** FreeSWITCH look-ups of legs the agent never saw, by result. */
+  readonly lookups = new Map<string, number>();
 
   static bump(map: Map<string, number>, key: string): void {
     map.set(key, (map.get(key) ?? 0) + 1);

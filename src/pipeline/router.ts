@@ -1,8 +1,16 @@
+import type { EventsConfig } from "../config/types.js";
 import type { EslEvent } from "../esl/event.js";
 import type { Logger } from "../log/logger.js";
-import { fractionLost, jitterMs, parseDecimal } from "../quality/rtcp.js";
+import { RateLimitedLog } from "../log/rate-limit.js";
+import { emptyLeg, legFromChannelEvent, legFromLookup } from "../quality/labels.js";
+import { computeQos } from "../quality/qos.js";
+import { computeRtcp } from "../quality/rtcp.js";
+import type { LegState, QosObservation, RtcpObservation } from "../quality/types.js";
+import { isUnusable } from "../quality/unusable.js";
+import type { LegStore } from "../state/store.js";
 import { EventCounters } from "./counters.js";
 import type { LiveSummary } from "./live-summary.js";
+import { PendingLegs } from "./pending.js";
 
 const bump = EventCounters.bump;
 
@@ -18,86 +26,260 @@ const KNOWN_EVENTS = new Set([
   "HEARTBEAT",
 ]);
 
+/** Look-ups of unknown legs allowed in flight at once; past it, the leg gets the labels it has. */
+const MAX_LOOKUPS_IN_FLIGHT = 100;
+
+/** Everything that consumes the pipeline's results. */
+export interface QualitySinks {
+  rtcp(observation: RtcpObservation): void;
+  qos(observation: QosObservation): void;
+  /** The leg is over: forget whatever was kept for it. */
+  legEnded(uuid: string): void;
+}
+
+export interface RouterOptions {
+  readonly instance: string;
+  readonly counters: EventCounters;
+  readonly store: LegStore;
+  readonly sinks: QualitySinks;
+  readonly summary: LiveSummary;
+  readonly events: EventsConfig;
+  /**
+   * Fetches a leg's channel data from FreeSWITCH (`uuid_dump <uuid> json`); undefined when
+   * FreeSWITCH does not know the leg. May reject (not connected, timeout).
+   */
+  readonly lookup: (uuid: string) => Promise<Record<string, unknown> | undefined>;
+  readonly logger: Logger;
+}
+
+function isRtcp(name: string): boolean {
+  return name === "RECV_RTCP_MESSAGE" || name === "SEND_RTCP_MESSAGE";
+}
+
 /**
- * Dispatches one instance's events by Event-Name, in arrival order: the only place that knows
- * which event feeds which consumer. Never throws on event content: an event it cannot use is
- * counted under a reason and skipped.
+ * Dispatches one instance's events by Event-Name, in arrival order per leg: the only place that
+ * knows which event feeds which calculation. Hot state is read synchronously from the store; a
+ * leg missing from memory is fetched (from Redis after a restart, or from FreeSWITCH for a leg
+ * that began before the agent) while its later events wait, so no leg's events are reordered.
+ * Never throws on event content: an event it cannot use is counted under a reason and skipped.
  */
 export class Router {
+  readonly counters: EventCounters;
+  private readonly pending = new PendingLegs();
+  private readonly log: RateLimitedLog;
   /** Checked once: the level is fixed for the process, and the check is on the hot path. */
   private readonly debug: boolean;
+  private lookupsInFlight = 0;
+  private readonly logger: Logger;
 
-  constructor(
-    private readonly instance: string,
-    readonly counters: EventCounters,
-    private readonly summary: LiveSummary,
-    private readonly logger: Logger,
-  ) {
-    this.debug = logger.isLevelEnabled("debug");
+  constructor(private readonly options: RouterOptions) {
+    this.counters = options.counters;
+    this.logger = options.logger.child({ fs_instance: options.instance });
+    this.debug = this.logger.isLevelEnabled("debug");
+    this.log = new RateLimitedLog(this.logger);
   }
 
   handle(event: EslEvent): void {
     const name = event.name;
+    const counters = this.counters;
     if (name === "") {
-      bump(this.counters.unusable, "missing_event_name");
+      bump(counters.unusable, "missing_event_name");
       return;
     }
-    this.summary.eventSeen();
+    this.options.summary.eventSeen();
     if (!KNOWN_EVENTS.has(name)) {
       // FreeSWITCH only sends what was subscribed; a stray name must not grow /metrics' label set.
-      bump(this.counters.received, "other");
-      bump(this.counters.unusable, "unexpected_event");
+      bump(counters.received, "other");
+      bump(counters.unusable, "unexpected_event");
       return;
     }
-    bump(this.counters.received, name);
-    if (this.debug) {
-      const uniqueId = event.get("Unique-ID");
-      this.logger.debug(
-        { fs_instance: this.instance, event: name, unique_id: uniqueId },
-        `event ${name}`,
-      );
-    }
+    bump(counters.received, name);
     if (name === "HEARTBEAT") {
-      bump(this.counters.processed, name);
+      if (this.debug) this.logger.debug({ event: name }, "event HEARTBEAT");
+      bump(counters.processed, name);
       return;
     }
     const uuid = event.get("Unique-ID");
     if (uuid === undefined || uuid === "") {
-      bump(this.counters.unusable, "missing_unique_id");
+      bump(counters.unusable, "missing_unique_id");
       return;
     }
+    if (this.debug) this.logger.debug({ event: name, unique_id: uuid }, `event ${name}`);
 
+    if (this.pending.isWaiting(uuid)) {
+      if (!this.pending.add(uuid, event)) bump(counters.dropped, "leg_queue_full");
+      return;
+    }
+    if (this.options.store.peek(uuid) === undefined && this.needsFetch(name)) {
+      this.fetch(uuid, event, name);
+      return;
+    }
+    this.process(event, name, uuid);
+  }
+
+  /**
+   * Whether an event of a leg not in memory should wait for the leg's state. With Redis, any
+   * event but CREATE may find the leg there (agent restarted mid-call). Without it, only RTCP
+   * needs a FreeSWITCH look-up: channel events carry the leg's data themselves.
+   */
+  private needsFetch(name: string): boolean {
+    if (this.options.store.kind === "redis") return name !== "CHANNEL_CREATE";
+    return isRtcp(name);
+  }
+
+  private fetch(uuid: string, first: EslEvent, name: string): void {
+    if (!this.pending.open(uuid, first)) {
+      bump(this.counters.dropped, "too_many_legs_waiting");
+      return;
+    }
+    const callUuid = first.get("Channel-Call-UUID");
+    this.fetchLeg(uuid, callUuid, isRtcp(name))
+      .catch((error: unknown) => {
+        // fetchLeg handles its own failures; this is the last guard of an async path.
+        this.log.error(`fetch`, { err: String(error) }, "fetching a leg's state failed");
+      })
+      .finally(() => {
+        for (const event of this.pending.close(uuid)) this.process(event, event.name, uuid);
+      });
+  }
+
+  private async fetchLeg(uuid: string, callUuid: string | undefined, rtcp: boolean): Promise<void> {
+    const { store } = this.options;
+    // The A-leg's labels are inherited by a B-leg: fetch it too when it is not in memory.
+    const aLegLoad =
+      callUuid !== undefined &&
+      callUuid !== "" &&
+      callUuid !== uuid &&
+      store.peek(callUuid) === undefined
+        ? store.load(callUuid)
+        : undefined;
+    const [loaded] = await Promise.all([store.load(uuid), aLegLoad]);
+    if (loaded !== undefined || !rtcp) return;
+    store.save(await this.lookupLeg(uuid));
+  }
+
+  /** One FreeSWITCH look-up per unknown leg; whatever happens, the leg gets the labels it has. */
+  private async lookupLeg(uuid: string): Promise<LegState> {
+    if (this.lookupsInFlight >= MAX_LOOKUPS_IN_FLIGHT) {
+      bump(this.counters.lookups, "skipped");
+      return emptyLeg(uuid);
+    }
+    this.lookupsInFlight++;
+    try {
+      const fields = await this.options.lookup(uuid);
+      if (fields === undefined) {
+        bump(this.counters.lookups, "not_found");
+        return emptyLeg(uuid);
+      }
+      const callUuid =
+        typeof fields["Channel-Call-UUID"] === "string" ? fields["Channel-Call-UUID"] : undefined;
+      const aLeg = callUuid === undefined ? undefined : this.options.store.peek(callUuid);
+      const leg = legFromLookup(fields, undefined, aLeg);
+      if (isUnusable(leg)) {
+        bump(this.counters.lookups, "unusable");
+        return emptyLeg(uuid);
+      }
+      bump(this.counters.lookups, "found");
+      return leg;
+    } catch (error) {
+      bump(this.counters.lookups, "failed");
+      this.log.warn(
+        "lookup",
+        { err: error instanceof Error ? error.message : String(error) },
+        "cannot look up a leg the agent never saw on FreeSWITCH; exporting it with the labels it has",
+      );
+      return emptyLeg(uuid);
+    } finally {
+      this.lookupsInFlight--;
+    }
+  }
+
+  private process(event: EslEvent, name: string, uuid: string): void {
+    const { store } = this.options;
+    const leg = store.peek(uuid);
     switch (name) {
       case "CHANNEL_CREATE":
-        this.summary.legStarted(this.instance, uuid);
-        break;
-      case "CHANNEL_DESTROY":
-        this.summary.legEnded(uuid);
-        break;
-      case "RECV_RTCP_MESSAGE":
-        if (!this.rtcp(event)) return;
-        break;
-      case "CHANNEL_HANGUP_COMPLETE": {
-        // A leg that never received media reports MOS 4.50: that is no call quality at all.
-        const mos = parseDecimal(event.get("variable_rtp_audio_in_mos"));
-        const received = parseDecimal(event.get("variable_rtp_audio_in_packet_count"));
-        if (mos !== undefined && received !== undefined && received > 0) this.summary.mos(mos);
+      case "CHANNEL_ANSWER":
+      case "CHANNEL_BRIDGE": {
+        const next = legFromChannelEvent(event, leg, this.aLegOf(event, uuid));
+        if (isUnusable(next)) {
+          this.unusable(next.unusable);
+          return;
+        }
+        store.save(next);
         break;
       }
+      case "RECV_RTCP_MESSAGE":
+      case "SEND_RTCP_MESSAGE":
+        if (!this.rtcp(event, leg)) return;
+        break;
+      case "CHANNEL_HANGUP_COMPLETE":
+        if (this.options.events.qos) this.qos(event, uuid, leg);
+        break;
+      case "CHANNEL_DESTROY":
+        // DESTROY carries the same QoS variables: it reports a leg whose HANGUP_COMPLETE was missed.
+        if (this.options.events.qos && leg?.qosReported !== true) this.qos(event, uuid, leg);
+        store.remove(uuid);
+        this.options.sinks.legEnded(uuid);
+        break;
     }
     bump(this.counters.processed, name);
   }
 
-  private rtcp(event: EslEvent): boolean {
-    const rate = parseDecimal(event.get("RTP-Rate"));
-    const jitter = parseDecimal(event.get("Source0-Jitter"));
-    const fraction = parseDecimal(event.get("Source0-Fraction"));
-    if (rate === undefined || rate <= 0 || jitter === undefined || fraction === undefined) {
-      bump(this.counters.unusable, "rtcp_missing_fields");
+  private rtcp(event: EslEvent, leg: LegState | undefined): boolean {
+    const result = computeRtcp(event, leg);
+    if (isUnusable(result)) {
+      this.unusable(result.unusable);
       return false;
     }
-    this.summary.rtcp(jitterMs(jitter, rate), fractionLost(fraction));
+    if (result.video) {
+      // One loss baseline per direction is kept, for the audio stream; video reports (RTP clock
+      // 90000) would reset it at every turn, so they are counted and left out.
+      this.unusable("rtcp_video");
+      return false;
+    }
+    this.options.store.save(result.leg);
     this.counters.rtcpProcessed++;
+    this.counters.extraReportBlocks += result.extraBlocks;
+    this.options.sinks.rtcp({
+      instance: this.options.instance,
+      labels: result.leg.labels,
+      direction: result.direction,
+      jitterMs: result.jitterMs,
+      fractionLost: result.fractionLost,
+      packetsLost: result.packetsLost,
+    });
+    this.options.summary.rtcp(result.jitterMs, result.fractionLost);
     return true;
+  }
+
+  /** Reports a leg's end-of-call QoS once: HANGUP_COMPLETE and DESTROY both carry it. */
+  private qos(event: EslEvent, uuid: string, leg: LegState | undefined): void {
+    if (leg?.qosReported === true) return;
+    // The hangup event carries the leg's full channel data: it completes (or creates) the labels.
+    const labelled = legFromChannelEvent(event, leg, this.aLegOf(event, uuid));
+    if (isUnusable(labelled)) {
+      this.unusable(labelled.unusable);
+      return;
+    }
+    const values = computeQos(event, labelled);
+    this.options.store.save({ ...labelled, qosReported: true });
+    if (isUnusable(values)) {
+      this.unusable(values.unusable);
+      return;
+    }
+    this.options.sinks.qos({ instance: this.options.instance, labels: labelled.labels, values });
+    this.counters.qosGenerated++;
+    if (values.mosScore !== undefined) this.options.summary.mos(values.mosScore);
+  }
+
+  private aLegOf(event: EslEvent, uuid: string): LegState | undefined {
+    const callUuid = event.get("Channel-Call-UUID");
+    if (callUuid === undefined || callUuid === "" || callUuid === uuid) return undefined;
+    return this.options.store.peek(callUuid);
+  }
+
+  private unusable(reason: string): void {
+    bump(this.counters.unusable, reason);
   }
 }

@@ -1,4 +1,14 @@
-// Pure RTCP conversions (SPEC §4). No I/O, no clock: callers pass numbers read from events.
+// RTCP reports to numbers (SPEC §2 RECV/SEND_RTCP_MESSAGE, §4 freeswitch.rtcp.*). Pure: the
+// event and the leg's previous state in, the report's values and the leg's next state out.
+
+import type { EslEvent } from "../esl/event.js";
+import { emptyLeg } from "./labels.js";
+import { lostSince, nextBaseline, readCumulativeLost } from "./loss.js";
+import { parseUint } from "./numbers.js";
+import type { LegState, ReportDirection, Unusable } from "./types.js";
+import { REFUSAL } from "./unusable.js";
+
+export { parseDecimal } from "./numbers.js";
 
 /** Interarrival jitter in ms from RTP timestamp units and the stream's clock rate. */
 export function jitterMs(jitterTimestampUnits: number, rtpRate: number): number {
@@ -10,9 +20,182 @@ export function fractionLost(raw: number): number {
   return raw / 256;
 }
 
-/** Parses a decimal header value; undefined for absent, empty or non-numeric input. */
-export function parseDecimal(value: string | undefined): number | undefined {
-  if (value === undefined || value === "") return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
+/** The clock rate of video RTP (RFC 3551); RECV reports on video carry it as RTP-Rate. */
+export const VIDEO_RTP_RATE = 90000;
+
+const U32_MAX = 0xffffffff;
+
+/** One RTCP report turned into numbers, and the leg's state after it. */
+export interface RtcpResult {
+  /** `inbound` for RECV_RTCP_MESSAGE, `outbound` for SEND_RTCP_MESSAGE (SPEC §2). */
+  readonly direction: ReportDirection;
+  /** Source-Jitter × 1000 / rate. */
+  readonly jitterMs: number;
+  /** Source-Fraction / 256, 0..255/256. */
+  readonly fractionLost: number;
+  /** Packets lost since the previous report of the same leg, direction and SSRC; ≥ 0. */
+  readonly packetsLost: number;
+  /** The SSRC reported on (block 0), as sent. */
+  readonly ssrc: string;
+  /** The RTP clock rate used: the report's RTP-Rate, else the leg's known rate. */
+  readonly rtpRate: number;
+  /**
+   * RTP-Rate 90000: a report on the leg's video stream. Its values are computed the same way,
+   * but it leaves the leg's state alone (see computeRtcp). The pipeline may choose to skip it.
+   */
+  readonly video: boolean;
+  /** Report blocks after block 0 (Source1..Source4): counted internally, never exported. */
+  readonly extraBlocks: number;
+  /** The leg's next state; the same object as the input leg when nothing changed. */
+  readonly leg: LegState;
+}
+
+interface BlockHeaders {
+  readonly ssrc: string;
+  readonly fraction: string;
+  readonly lost: string;
+  readonly jitter: string;
+}
+
+/** RECV_RTCP_MESSAGE numbers its blocks; block 0 is the one exported. */
+const RECV_BLOCK: BlockHeaders = {
+  ssrc: "Source0-SSRC",
+  fraction: "Source0-Fraction",
+  lost: "Source0-Lost",
+  jitter: "Source0-Jitter",
+};
+
+/** SEND_RTCP_MESSAGE has exactly one block, unnumbered. */
+const SEND_BLOCK: BlockHeaders = {
+  ssrc: "Source-SSRC",
+  fraction: "Source-Fraction",
+  lost: "Source-Lost",
+  jitter: "Source-Jitter",
+};
+
+/** FreeSWITCH writes blocks 0..count-1 in order, at most 5 (the RTCP count field allows 31). */
+const EXTRA_BLOCK_SSRC = ["Source1-SSRC", "Source2-SSRC", "Source3-SSRC", "Source4-SSRC"];
+
+/**
+ * Computes one RTCP report.
+ *
+ * @param event a RECV_RTCP_MESSAGE or SEND_RTCP_MESSAGE (anything else: `unexpected_event`)
+ * @param leg   the leg's state before the report, or undefined when the leg is known nowhere:
+ *              then the report is computed against emptyLeg(Unique-ID) (no baselines, no
+ *              rate), and the returned `leg` is that partial state, updated.
+ * @returns the report's values and the leg's next state, or a refusal (see unusable.ts):
+ *   `rtcp_no_report_block` (no block 0), `rtcp_malformed` (a block field absent, not a number or
+ *   out of its wire range; RTP-Rate present but not a number), `rtcp_rate_unknown` (no RTP-Rate
+ *   and no rate known for the leg: always the case for a SEND report on a leg with no codec
+ *   rate and no earlier RECV report), `missing_unique_id` (leg undefined and no Unique-ID).
+ *
+ * State changes (audio reports):
+ * - the direction's baseline moves to (reported SSRC, new cumulative lost);
+ * - the report's jitter is added to the leg's jitter sum/count (qos.jitter_avg);
+ * - RECV: `rtpRate` becomes the report's RTP-Rate when it has one, and `farEndLost` the new
+ *   cumulative lost clamped at 0 (qos.packet_loss).
+ *
+ * Video (RTP-Rate 90000) is computed the same way but changes no state: the leg keeps ONE
+ * baseline per direction, so letting audio and video reports (different SSRCs) take turns on
+ * it would restart the baseline at every report and count each stream's whole cumulative loss
+ * again and again; and the rate, jitter history and far-end loss feed the leg's audio QoS
+ * (`rtp_audio_*`). As a consequence a video report's packetsLost is its stream's whole
+ * cumulative loss each time: the pipeline should skip `video` reports (or keep per-stream
+ * baselines) before exporting packets_lost for them. A SEND report cannot be recognised as
+ * video (it has no RTP-Rate): it is always treated as audio.
+ */
+export function computeRtcp(event: EslEvent, leg: LegState | undefined): RtcpResult | Unusable {
+  const name = event.name;
+  let direction: ReportDirection;
+  let block: BlockHeaders;
+  if (name === "RECV_RTCP_MESSAGE") {
+    direction = "inbound";
+    block = RECV_BLOCK;
+  } else if (name === "SEND_RTCP_MESSAGE") {
+    direction = "outbound";
+    block = SEND_BLOCK;
+  } else {
+    return REFUSAL.unexpectedEvent;
+  }
+
+  // An RR-only packet still carries its report block (the sender fields just repeat or are 0),
+  // so nothing here looks at SSRC/NTP/packet counts: only the block matters.
+  const ssrc = event.get(block.ssrc);
+  if (ssrc === undefined) return REFUSAL.rtcpNoReportBlock;
+  if (ssrc === "") return REFUSAL.rtcpMalformed;
+  const fraction = parseUint(event.get(block.fraction));
+  if (fraction === undefined || fraction > 255) return REFUSAL.rtcpMalformed;
+  const lost = readCumulativeLost(event.get(block.lost));
+  if (lost === undefined) return REFUSAL.rtcpMalformed;
+  const jitter = parseUint(event.get(block.jitter));
+  if (jitter === undefined || jitter > U32_MAX) return REFUSAL.rtcpMalformed;
+
+  // RTP-Rate: only RECV reports have it. 0 or absent means "not said": fall back to the leg's.
+  let reportedRate = 0;
+  if (direction === "inbound") {
+    const text = event.get("RTP-Rate");
+    if (text !== undefined && text !== "") {
+      const rate = parseUint(text);
+      if (rate === undefined || rate > U32_MAX) return REFUSAL.rtcpMalformed;
+      reportedRate = rate;
+    }
+  }
+
+  let before = leg;
+  if (before === undefined) {
+    const uuid = event.get("Unique-ID");
+    if (uuid === undefined || uuid === "") return REFUSAL.missingUniqueId;
+    before = emptyLeg(uuid);
+  }
+  const rate = reportedRate > 0 ? reportedRate : before.rtpRate;
+  if (rate <= 0) return REFUSAL.rtcpRateUnknown;
+
+  const baseline = direction === "inbound" ? before.inbound : before.outbound;
+  const jitterValue = jitterMs(jitter, rate);
+  const video = reportedRate === VIDEO_RTP_RATE;
+  return {
+    direction,
+    jitterMs: jitterValue,
+    fractionLost: fractionLost(fraction),
+    packetsLost: lostSince(baseline, ssrc, lost),
+    ssrc,
+    rtpRate: rate,
+    video,
+    extraBlocks: direction === "inbound" ? countExtraBlocks(event) : 0,
+    leg: video
+      ? before
+      : afterAudioReport(before, direction, ssrc, lost, reportedRate, jitterValue),
+  };
+}
+
+function afterAudioReport(
+  before: LegState,
+  direction: ReportDirection,
+  ssrc: string,
+  lost: number,
+  reportedRate: number,
+  jitter: number,
+): LegState {
+  const inbound = direction === "inbound";
+  return {
+    ...before,
+    rtpRate: reportedRate > 0 ? reportedRate : before.rtpRate,
+    inbound: inbound ? nextBaseline(before.inbound, ssrc, lost) : before.inbound,
+    outbound: inbound ? before.outbound : nextBaseline(before.outbound, ssrc, lost),
+    jitterSumMs: before.jitterSumMs + jitter,
+    jitterCount: before.jitterCount + 1,
+    // The far end's own count of what it lost of our stream; a negative count (duplicates)
+    // is no loss at all.
+    farEndLost: inbound ? Math.max(lost, 0) : before.farEndLost,
+  };
+}
+
+/** Blocks 1..4 present, stopping at the first gap (FreeSWITCH writes them consecutively). */
+function countExtraBlocks(event: EslEvent): number {
+  let n = 0;
+  for (const header of EXTRA_BLOCK_SSRC) {
+    if (event.get(header) === undefined) break;
+    n++;
+  }
+  return n;
 }

@@ -127,6 +127,55 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
     },
   });
 
+  counter(register, {
+    name: "fsagent_rtcp_extra_report_blocks_total",
+    help: "RTCP report blocks beyond the first in a report; only block 0 is exported.",
+    labelNames: ["fs_instance"],
+    fill: perInstance(view, (i) => i.events.extraReportBlocks),
+  });
+  counter(register, {
+    name: "fsagent_events_dropped_total",
+    help: "Events dropped before processing, by reason.",
+    labelNames: ["fs_instance", "reason"],
+    fill: perInstanceMap(view, "reason", (i) => i.events.dropped),
+  });
+  counter(register, {
+    name: "fsagent_leg_lookups_total",
+    help: "Look-ups on FreeSWITCH of legs the agent had no state for, by result.",
+    labelNames: ["fs_instance", "result"],
+    fill: perInstanceMap(view, "result", (i) => i.events.lookups),
+  });
+  gauge(register, {
+    name: "fsagent_legs_active",
+    help: "Call legs whose state the agent holds in memory.",
+    labelNames: [],
+    fill: (emit) => emit({}, view.legStore().legs),
+  });
+  counter(register, {
+    name: "fsagent_legs_evicted_total",
+    help: "Legs dropped from memory to stay within storage.max_legs.",
+    labelNames: [],
+    fill: (emit) => emit({}, view.legStore().evicted),
+  });
+  counter(register, {
+    name: "fsagent_legs_expired_total",
+    help: "Legs forgotten after storage.leg_ttl without an update (their end was never seen).",
+    labelNames: [],
+    fill: (emit) => emit({}, view.legStore().expired),
+  });
+  counter(register, {
+    name: "fsagent_exports_total",
+    help: "OTLP metric export requests completed, successful or not.",
+    labelNames: [],
+    fill: (emit) => emit({}, view.exporter().exports),
+  });
+  counter(register, {
+    name: "fsagent_export_errors_total",
+    help: "OTLP metric exports that failed (the Collector was unreachable or refused them).",
+    labelNames: [],
+    fill: (emit) => emit({}, view.exporter().exportErrors),
+  });
+
   gauge(register, {
     name: "fsagent_fs_connections",
     help: "Whether the Event Socket connection to the FreeSWITCH instance is up (1) or not (0).",

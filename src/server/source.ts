@@ -16,8 +16,23 @@ export interface StorageOpCount {
   count: number;
 }
 
+/** The leg store's figures. */
+export interface LegStoreView {
+  readonly legs: number;
+  readonly evicted: number;
+  readonly expired: number;
+}
+
+/** The OTLP exporter's figures. */
+export interface ExportView {
+  readonly exports: number;
+  readonly exportErrors: number;
+}
+
 export interface AgentView {
   instances(): readonly InstanceView[];
   /** Cumulative storage operation counts; empty until storage exists. */
   storageOperations(): readonly StorageOpCount[];
+  legStore(): LegStoreView;
+  exporter(): ExportView;
 }

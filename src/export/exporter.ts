@@ -1,0 +1,258 @@
+import { type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
+import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc";
+import {
+  AggregationTemporality,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from "@opentelemetry/sdk-metrics";
+import type { OpenTelemetryConfig } from "../config/types.js";
+import type { Logger } from "../log/logger.js";
+import { RateLimitedLog } from "../log/rate-limit.js";
+
+// @opentelemetry/core's ExportResult, reached through the exporter interface: core is not one of
+// our direct dependencies, and its enum values (SUCCESS = 0, FAILED = 1) are part of the OTel JS
+// API contract, so restating the two we need is safer than importing a transitive package.
+type ExportResult = Parameters<Parameters<PushMetricExporter["export"]>[1]>[0];
+type ExportResultCode = ExportResult["code"];
+const SUCCESS: ExportResultCode = 0;
+const FAILED: ExportResultCode = 1;
+
+/** Longest lastError kept: enough for a gRPC status line, not for a stack. */
+const MAX_ERROR = 240;
+
+/** Where and how to reach the Collector, derived once from the config. */
+export interface GrpcTarget {
+  /** What the OTLP exporter gets as `url` (it accepts host:port or an http(s) URL). */
+  readonly url: string;
+  readonly tls: boolean;
+  /** host:port only (no scheme, path or user info): safe for logs. */
+  readonly display: string;
+}
+
+/**
+ * Plaintext or TLS. A scheme decides by itself, whatever `insecure` says: `http://` is plaintext
+ * and `https://` is TLS, as OTEL_EXPORTER_OTLP_ENDPOINT is specified (a URL that names its scheme
+ * means it). A bare host:port follows `insecure` (true = plaintext, false = TLS, see
+ * channelCredentials).
+ */
+export function grpcTarget(endpoint: string, insecure: boolean): GrpcTarget {
+  const scheme = /^(https?):\/\//i.exec(endpoint)?.[1]?.toLowerCase();
+  const tls = scheme === undefined ? !insecure : scheme === "https";
+  let display = endpoint;
+  try {
+    display = new URL(scheme === undefined ? `http://${endpoint}` : endpoint).host;
+  } catch {
+    // The config validated the endpoint; if URL still disagrees, the raw text is the best we have.
+  }
+  return { url: endpoint, tls, display };
+}
+
+export function channelCredentials(target: GrpcTarget): ChannelCredentials {
+  // createSsl() without arguments trusts Node's default CA store: its bundled Mozilla roots plus
+  // NODE_EXTRA_CA_CERTS (a private CA goes there). Node 20 does not read the OS trust store.
+  return target.tls ? credentials.createSsl() : credentials.createInsecure();
+}
+
+/**
+ * The configured headers as gRPC metadata. Values are secrets (API keys, bearer tokens): a header
+ * grpc-js refuses is skipped and reported by name only, because grpc-js's own error message
+ * quotes the value.
+ */
+export function headerMetadata(
+  headers: Readonly<Record<string, string>>,
+  logger: Logger,
+): Metadata {
+  const metadata = new Metadata();
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase().endsWith("-bin")) {
+      // Binary metadata needs a Buffer; a text setting cannot say which bytes are meant.
+      logger.warn(
+        { header: name },
+        "OTLP header skipped: binary (-bin) gRPC metadata is not supported",
+      );
+      continue;
+    }
+    try {
+      metadata.set(name, value);
+    } catch {
+      logger.warn({ header: name }, "OTLP header skipped: gRPC refuses its name or value");
+    }
+  }
+  return metadata;
+}
+
+/** Makes an error one short line and removes any configured header value from it. */
+export function describeError(error: unknown, secrets: readonly string[]): string {
+  let text = error instanceof Error ? error.message : String(error);
+  for (const secret of secrets) {
+    // Very short values ("1", "on") are not credentials, and blanking every occurrence of them
+    // would make the message unreadable.
+    if (secret.length >= 4) text = text.split(secret).join("[redacted]");
+  }
+  text = text.replace(/\s+/g, " ").trim();
+  if (text === "") text = "unknown error";
+  return text.length > MAX_ERROR ? `${text.slice(0, MAX_ERROR)}…` : text;
+}
+
+export interface ExportStats {
+  /** Exports completed, successful or not (fsagent_exports_total). */
+  exports: number;
+  /** Exports that failed: Collector unreachable, refused, or timed out (fsagent_export_errors_total). */
+  exportErrors: number;
+  /** The latest failure, one line without secrets; null until the first one. */
+  lastError: string | null;
+}
+
+const FAILURE_KEY = "otlp-metrics-export";
+const OVERFLOW_KEY = "otlp-metrics-overflow";
+/** The attribute of the series the SDK folds attribute sets beyond the cardinality limit into. */
+const OVERFLOW_ATTRIBUTE = "otel.metric.overflow";
+
+export interface CountingExporterOptions {
+  readonly stats: ExportStats;
+  readonly logger: Logger;
+  /** host:port, for log lines. */
+  readonly endpoint: string;
+  /** Header values: removed from any error text before it is kept or logged. */
+  readonly secrets: readonly string[];
+  /** The reader's cardinality limit, for the overflow warning. */
+  readonly cardinalityLimit: number;
+}
+
+/**
+ * Wraps the OTLP exporter to count and log what it does, and to choose DELTA temporality.
+ *
+ * The SDK's periodic reader only passes a failure to its global error handler (a diag.error with
+ * a stack each interval); this wrapper is where the agent learns about it: it counts it, keeps a
+ * one-line lastError, logs a rate-limited warning, and one info line when exports work again.
+ */
+export class CountingExporter implements PushMetricExporter {
+  private readonly stats: ExportStats;
+  private readonly logger: Logger;
+  private readonly limited: RateLimitedLog;
+  private failuresInARow = 0;
+
+  constructor(
+    private readonly inner: PushMetricExporter,
+    private readonly options: CountingExporterOptions,
+  ) {
+    this.stats = options.stats;
+    this.logger = options.logger;
+    this.limited = new RateLimitedLog(options.logger);
+  }
+
+  export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
+    this.warnOnOverflow(metrics);
+    let settled = false;
+    const finish = (result: ExportResult): void => {
+      if (settled) return;
+      settled = true;
+      this.account(result);
+      resultCallback(result);
+    };
+    try {
+      this.inner.export(metrics, finish);
+    } catch (error) {
+      // The reader would report a throw the same way as a failure; make it one.
+      finish({ code: FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+    }
+  }
+
+  /**
+   * DELTA for every instrument type (we create only gauges and counters). Under DELTA the SDK
+   * exports an attribute set in the collection it was recorded in and drops it afterwards; under
+   * CUMULATIVE it keeps every set it ever saw and re-exports it each interval, so a gauge of a
+   * call that ended hours ago would still be exported with its last value. See SPEC §4.
+   */
+  selectAggregationTemporality(): AggregationTemporality {
+    return AggregationTemporality.DELTA;
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  /**
+   * Past the cardinality limit the SDK folds new attribute sets into one series marked
+   * otel.metric.overflow, silently: those legs' values are merged into a meaningless aggregate.
+   * One pass over the points per export (cheap next to serializing them) makes it visible.
+   */
+  private warnOnOverflow(metrics: ResourceMetrics): void {
+    let names: string[] | null = null;
+    for (const scope of metrics.scopeMetrics) {
+      for (const metric of scope.metrics) {
+        for (const point of metric.dataPoints) {
+          if (point.attributes[OVERFLOW_ATTRIBUTE] === true) {
+            names ??= [];
+            names.push(metric.descriptor.name);
+            break;
+          }
+        }
+      }
+    }
+    if (names === null) return;
+    this.limited.warn(
+      OVERFLOW_KEY,
+      { metrics: names, cardinalityLimit: this.options.cardinalityLimit },
+      "more series in one export interval than the cardinality limit: the excess legs are merged " +
+        "into one otel.metric.overflow series (raise storage.max_legs)",
+    );
+  }
+
+  private account(result: ExportResult): void {
+    this.stats.exports++;
+    if (result.code === SUCCESS) {
+      if (this.failuresInARow > 0) {
+        const failed = this.failuresInARow;
+        this.failuresInARow = 0;
+        this.limited.clear(FAILURE_KEY);
+        this.logger.info(
+          { endpoint: this.options.endpoint, failedExports: failed },
+          `OTLP metrics export works again after ${failed} failed export(s)`,
+        );
+      }
+      return;
+    }
+    this.failuresInARow++;
+    this.stats.exportErrors++;
+    const error = describeError(result.error ?? "export failed", this.options.secrets);
+    this.stats.lastError = error;
+    this.limited.warn(
+      FAILURE_KEY,
+      { endpoint: this.options.endpoint, error, exportErrors: this.stats.exportErrors },
+      "OTLP metrics export failed; the points of that interval are dropped (no retry)",
+    );
+  }
+}
+
+/** The real OTLP/gRPC exporter for `config`, already wrapped in a CountingExporter. */
+export function createOtlpExporter(
+  config: OpenTelemetryConfig,
+  options: {
+    readonly stats: ExportStats;
+    readonly logger: Logger;
+    readonly timeoutMs: number;
+    readonly cardinalityLimit: number;
+  },
+): CountingExporter {
+  const target = grpcTarget(config.endpoint, config.insecure);
+  const inner = new OTLPMetricExporter({
+    url: target.url,
+    credentials: channelCredentials(target),
+    metadata: headerMetadata(config.headers, options.logger),
+    // The gRPC deadline of one export. Equal to the reader's export timeout, so an export the
+    // reader gave up on is also abandoned on the wire instead of piling up behind a dead peer.
+    timeoutMillis: options.timeoutMs,
+  });
+  return new CountingExporter(inner, {
+    stats: options.stats,
+    logger: options.logger,
+    endpoint: target.display,
+    secrets: Object.values(config.headers),
+    cardinalityLimit: options.cardinalityLimit,
+  });
+}

@@ -1,0 +1,372 @@
+import { type Attributes, type Counter, type Gauge, ValueType } from "@opentelemetry/api";
+import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+import type { OpenTelemetryConfig } from "../config/types.js";
+import type { Logger } from "../log/logger.js";
+import type { LegLabels, QosObservation, RtcpObservation } from "../quality/types.js";
+import { VERSION } from "../version.js";
+import { routeOtelDiagnostics } from "./diag.js";
+import { createOtlpExporter, describeError, type ExportStats, grpcTarget } from "./exporter.js";
+import { buildResource } from "./resource.js";
+
+// The OTLP metrics sink (SPEC §4): RTCP reports and end-of-call QoS become OpenTelemetry points,
+// exported over OTLP/gRPC by the SDK's periodic reader.
+//
+// Memory. Every series is per leg, so the design is about forgetting:
+// - every instrument uses DELTA temporality (CountingExporter.selectAggregationTemporality): the
+//   SDK exports an attribute set in the collection it was recorded in and then drops it
+//   (sdk-metrics state/DeltaMetricProcessor.collect() swaps in a fresh map each collection;
+//   state/TemporalMetricProcessor.buildMetrics() keeps only the last collection's map under
+//   DELTA, for start times, where CUMULATIVE merges everything ever seen);
+// - the cardinality limit bounds one collection's attribute sets per instrument; past it the SDK
+//   folds new sets into one `otel.metric.overflow` series, so it is sized from storage.max_legs;
+// - our own cache of attribute objects is bounded and emptied by legEnded().
+// While the Collector is down each collection is exported, fails and is dropped (the gRPC
+// exporter does not retry), so nothing queues up: memory stays at one interval's worth.
+
+export interface MetricsSinkStats {
+  /** Exports completed, successful or not (fsagent_exports_total). */
+  readonly exports: number;
+  /** Exports that failed (fsagent_export_errors_total). */
+  readonly exportErrors: number;
+  /** The latest failure as one line, without secrets; null until the first. */
+  readonly lastError: string | null;
+}
+
+export interface MetricsSink {
+  /** Hot path: one call per RTCP report. Never throws. */
+  recordRtcp(o: RtcpObservation): void;
+  /** Once per leg, at its end. Never throws. */
+  recordQos(o: QosObservation): void;
+  /** Forgets the leg's cached attribute sets. Call when the leg is destroyed. */
+  legEnded(channelId: string): void;
+  /** Exports what was recorded so far. Never rejects; a failure is counted in stats. */
+  forceFlush(): Promise<void>;
+  /** Flushes, then stops, within config.exportTimeoutMs even if the Collector is unreachable. */
+  shutdown(): Promise<void>;
+  /** Live figures (the same object, updated in place). */
+  readonly stats: MetricsSinkStats;
+  /** Legs whose RTCP attribute sets are cached: bounded by 2 × maxLegs, 0 once all legs ended. */
+  readonly cachedLegs: number;
+}
+
+export interface MetricsSinkOptions {
+  /** storage.maxLegs: sizes the attribute cache and the SDK's cardinality limit. */
+  readonly maxLegs: number;
+  readonly logger: Logger;
+  /** service.instance.id; default: one random UUID per process (see resource.ts). */
+  readonly instanceId?: string;
+}
+
+export const METER_NAME = "fsagent";
+
+/**
+ * Data points per export request. A Collector's OTLP receiver refuses requests above 4 MiB by
+ * default (gRPC max_recv_msg_size), and one interval of a busy agent holds far more: 2,000 legs
+ * make 26,000 points, about 5.5 MB in one request. Measured, a per-leg point encodes to 180-260
+ * bytes with typical labels (allow 400 for long ones), so 4,000 points stay near 1-1.6 MB.
+ */
+export const MAX_POINTS_PER_REQUEST = 4000;
+
+/**
+ * Attribute sets (series) one instrument may hold within one export interval. RTCP series are
+ * per leg and direction, so up to 2 × the legs alive during the interval; QoS series are per leg
+ * that ended in it. Legs are bounded by storage.max_legs, but a busy interval also sees legs
+ * that ended and new ones that began, hence the margin.
+ */
+export function cardinalityLimit(maxLegs: number): number {
+  return 2 * maxLegs + Math.max(1000, Math.ceil(maxLegs / 10));
+}
+
+/** A sink that does nothing: export disabled (`endpoint: ""`). Nothing connects. */
+export function createNoopMetricsSink(): MetricsSink {
+  const stats: MetricsSinkStats = { exports: 0, exportErrors: 0, lastError: null };
+  return {
+    recordRtcp() {},
+    recordQos() {},
+    legEnded() {},
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+    stats,
+    cachedLegs: 0,
+  };
+}
+
+/** One leg's RTCP attribute sets, built on first use per direction and reused for every point. */
+interface LegEntry {
+  labels: LegLabels;
+  instance: string;
+  inbound: Attributes | null;
+  outbound: Attributes | null;
+}
+
+function rtcpAttributes(instance: string, labels: LegLabels, direction: string): Attributes {
+  // Frozen: the SDK keeps the object as the key of its series; a change would corrupt its map.
+  return Object.freeze({
+    fs_instance: instance,
+    channel_id: labels.channelId,
+    correlation_id: labels.correlationId,
+    domain_name: labels.domainName,
+    direction,
+  });
+}
+
+function qosAttributes(instance: string, labels: LegLabels): Attributes {
+  return Object.freeze({
+    fs_instance: instance,
+    channel_id: labels.channelId,
+    correlation_id: labels.correlationId,
+    domain_name: labels.domainName,
+    call_direction: labels.callDirection,
+    codec_name: labels.codecName,
+    src_ip: labels.srcIp,
+    dst_ip: labels.dstIp,
+  });
+}
+
+/** Whether the cached RTCP attribute sets still describe these labels. */
+function sameRtcpLabels(entry: LegEntry, instance: string, labels: LegLabels): boolean {
+  if (entry.labels === labels && entry.instance === instance) return true;
+  const old = entry.labels;
+  return (
+    entry.instance === instance &&
+    old.correlationId === labels.correlationId &&
+    old.domainName === labels.domainName
+  );
+}
+
+interface Instruments {
+  readonly rtcpJitter: Gauge;
+  readonly rtcpFractionLost: Gauge;
+  readonly rtcpPacketsLost: Counter;
+  readonly qosMos: Gauge;
+  readonly qosJitterMin: Gauge;
+  readonly qosJitterMax: Gauge;
+  readonly qosJitterAvg: Gauge;
+  readonly qosTotalPackets: Gauge;
+  readonly qosPacketLoss: Gauge;
+  readonly qosTotalBytes: Gauge;
+}
+
+function createInstruments(provider: MeterProvider): Instruments {
+  const meter = provider.getMeter(METER_NAME, VERSION);
+  const int = ValueType.INT;
+  return {
+    rtcpJitter: meter.createGauge("freeswitch.rtcp.jitter", {
+      unit: "ms",
+      description: "Interarrival jitter from the latest RTCP report of the leg, in milliseconds.",
+    }),
+    rtcpFractionLost: meter.createGauge("freeswitch.rtcp.fraction_lost", {
+      unit: "1",
+      description: "Fraction of packets lost since the previous RTCP report (0 to 1).",
+    }),
+    // A Counter (a monotonic DELTA sum), not a gauge: the value is an increment ("lost since the
+    // previous report"), and two reports of one leg can fall in one export interval. A last-value
+    // gauge would export only the second increment and lose the first; a sum adds them, and a
+    // backend can sum or rate() it over any window.
+    rtcpPacketsLost: meter.createCounter("freeswitch.rtcp.packets_lost", {
+      unit: "{packet}",
+      valueType: int,
+      description: "Packets lost since the previous RTCP report of the same leg and direction.",
+    }),
+    qosMos: meter.createGauge("freeswitch.qos.mos_score", {
+      unit: "1",
+      description:
+        "FreeSWITCH's MOS estimate of the audio the leg received, at the end of the call.",
+    }),
+    qosJitterMin: meter.createGauge("freeswitch.qos.jitter_min", {
+      unit: "ms",
+      description: "Lowest jitter FreeSWITCH measured on the leg during the call, in milliseconds.",
+    }),
+    qosJitterMax: meter.createGauge("freeswitch.qos.jitter_max", {
+      unit: "ms",
+      description:
+        "Highest jitter FreeSWITCH measured on the leg during the call, in milliseconds.",
+    }),
+    qosJitterAvg: meter.createGauge("freeswitch.qos.jitter_avg", {
+      unit: "ms",
+      description: "Mean RTCP jitter of the leg over the call, in milliseconds.",
+    }),
+    qosTotalPackets: meter.createGauge("freeswitch.qos.total_packets", {
+      unit: "{packet}",
+      valueType: int,
+      description: "RTP packets the leg received and sent during the call.",
+    }),
+    qosPacketLoss: meter.createGauge("freeswitch.qos.packet_loss", {
+      unit: "{packet}",
+      valueType: int,
+      description: "Packets lost on the leg during the call, in both directions.",
+    }),
+    qosTotalBytes: meter.createGauge("freeswitch.qos.total_bytes", {
+      unit: "By",
+      valueType: int,
+      description: "RTP bytes the leg received and sent during the call.",
+    }),
+  };
+}
+
+/**
+ * The OTLP metrics sink for `config`; a no-op sink when `config.endpoint` is "". Creating it opens
+ * no connection: the gRPC channel is made on the first export, and an idle agent exports nothing.
+ */
+export function createMetricsSink(
+  config: OpenTelemetryConfig,
+  options: MetricsSinkOptions,
+): MetricsSink {
+  const { logger } = options;
+  if (config.endpoint === "") {
+    logger.info("OTLP metrics export disabled (opentelemetry.endpoint is empty)");
+    return createNoopMetricsSink();
+  }
+  routeOtelDiagnostics(logger);
+
+  // The reader refuses a timeout above the interval; the config already forbids it, but a
+  // programmatic caller could pass one.
+  const intervalMs = config.exportIntervalMs;
+  const timeoutMs = Math.min(config.exportTimeoutMs, intervalMs);
+  const stats: ExportStats = { exports: 0, exportErrors: 0, lastError: null };
+  const limit = cardinalityLimit(options.maxLegs);
+  const reader = new PeriodicExportingMetricReader({
+    exporter: createOtlpExporter(config, { stats, logger, timeoutMs, cardinalityLimit: limit }),
+    exportIntervalMillis: intervalMs,
+    exportTimeoutMillis: timeoutMs,
+    cardinalityLimits: { default: limit },
+    // Batches are sent one after the other; each counts as one export in stats.
+    maxExportBatchSize: MAX_POINTS_PER_REQUEST,
+  });
+  const provider = new MeterProvider({
+    resource: buildResource(config, options.instanceId),
+    readers: [reader],
+  });
+  const ins = createInstruments(provider);
+  const target = grpcTarget(config.endpoint, config.insecure);
+  logger.info(
+    {
+      endpoint: target.display,
+      tls: target.tls,
+      // Names only: the values are credentials.
+      headers: Object.keys(config.headers),
+      intervalMs,
+      cardinalityLimit: limit,
+    },
+    "OTLP metrics export configured",
+  );
+
+  // Channel id → the leg's RTCP attribute sets. Insertion-ordered, so the first key is the
+  // oldest: the bound drops it when legEnded() was missed for many legs. A dropped live leg only
+  // costs a rebuild at its next report.
+  const legs = new Map<string, LegEntry>();
+  const maxCached = 2 * options.maxLegs;
+  let closed = false;
+  let shutdownPromise: Promise<void> | null = null;
+
+  function legEntry(o: RtcpObservation): LegEntry {
+    const labels = o.labels;
+    const id = labels.channelId;
+    let entry = legs.get(id);
+    if (entry !== undefined) {
+      if (sameRtcpLabels(entry, o.instance, labels)) {
+        // Adopt the newer labels object, so the next call takes the identity fast path.
+        entry.labels = labels;
+        return entry;
+      }
+      // The labels changed (e.g. the leg's correlation id became known): a new series.
+      entry.labels = labels;
+      entry.instance = o.instance;
+      entry.inbound = null;
+      entry.outbound = null;
+      return entry;
+    }
+    if (legs.size >= maxCached) {
+      const oldest = legs.keys().next();
+      if (oldest.done !== true) legs.delete(oldest.value);
+    }
+    entry = { labels, instance: o.instance, inbound: null, outbound: null };
+    legs.set(id, entry);
+    return entry;
+  }
+
+  function recordRtcp(o: RtcpObservation): void {
+    if (closed) return;
+    const entry = legEntry(o);
+    let attributes: Attributes;
+    if (o.direction === "inbound") {
+      entry.inbound ??= rtcpAttributes(o.instance, entry.labels, "inbound");
+      attributes = entry.inbound;
+    } else {
+      entry.outbound ??= rtcpAttributes(o.instance, entry.labels, "outbound");
+      attributes = entry.outbound;
+    }
+    // Non-finite values are skipped: NaN would be exported as is, and a counter drops negatives
+    // only after a diag warning.
+    if (Number.isFinite(o.jitterMs)) ins.rtcpJitter.record(o.jitterMs, attributes);
+    if (Number.isFinite(o.fractionLost)) ins.rtcpFractionLost.record(o.fractionLost, attributes);
+    if (Number.isFinite(o.packetsLost) && o.packetsLost >= 0) {
+      ins.rtcpPacketsLost.add(o.packetsLost, attributes);
+    }
+  }
+
+  function recordQos(o: QosObservation): void {
+    if (closed) return;
+    // Built once for the leg's seven points and not cached: QoS comes once per leg.
+    const attributes = qosAttributes(o.instance, o.labels);
+    const v = o.values;
+    // No MOS when the leg received nothing: FreeSWITCH would report 4.5, a perfect call.
+    if (v.mosScore !== undefined && Number.isFinite(v.mosScore)) {
+      ins.qosMos.record(v.mosScore, attributes);
+    }
+    gauge(ins.qosJitterMin, v.jitterMinMs, attributes);
+    gauge(ins.qosJitterMax, v.jitterMaxMs, attributes);
+    gauge(ins.qosJitterAvg, v.jitterAvgMs, attributes);
+    gauge(ins.qosTotalPackets, v.totalPackets, attributes);
+    gauge(ins.qosPacketLoss, v.packetLoss, attributes);
+    gauge(ins.qosTotalBytes, v.totalBytes, attributes);
+  }
+
+  async function forceFlush(): Promise<void> {
+    if (closed) return;
+    try {
+      await provider.forceFlush();
+    } catch (error) {
+      // The reader reports export failures through the exporter wrapper; anything else here is
+      // the SDK's own trouble, not worth failing the caller for.
+      logger.debug({ error: describeError(error, []) }, "OTLP metrics flush failed");
+    }
+  }
+
+  function shutdown(): Promise<void> {
+    shutdownPromise ??= (async () => {
+      closed = true;
+      legs.clear();
+      try {
+        // Flushes the last interval, then closes the gRPC channel. The SDK races all of it
+        // against timeoutMillis; what is still pending afterwards ends by its own gRPC deadline
+        // (the same timeout) in the background.
+        await provider.shutdown({ timeoutMillis: timeoutMs });
+      } catch (error) {
+        logger.warn(
+          { endpoint: target.display, error: describeError(error, []) },
+          `OTLP metrics: final flush did not finish within ${timeoutMs} ms; its points are dropped`,
+        );
+      }
+    })();
+    return shutdownPromise;
+  }
+
+  return {
+    recordRtcp,
+    recordQos,
+    legEnded(channelId: string): void {
+      legs.delete(channelId);
+    },
+    forceFlush,
+    shutdown,
+    stats,
+    get cachedLegs(): number {
+      return legs.size;
+    },
+  };
+}
+
+function gauge(instrument: Gauge, value: number, attributes: Attributes): void {
+  if (Number.isFinite(value)) instrument.record(value, attributes);
+}

@@ -1,0 +1,221 @@
+// A leg's labels (SPEC §3) from its channel events or a FreeSWITCH lookup. Pure: the fields and
+// the states already known in, the leg's next state out.
+
+import type { EslEvent } from "../esl/event.js";
+import { parseUint } from "./numbers.js";
+import type { LegState, Unusable } from "./types.js";
+import { REFUSAL } from "./unusable.js";
+
+/** Read access to a leg's fields: an EslEvent, or a lookup result behind an adapter. */
+interface Fields {
+  get(name: string): string | undefined;
+}
+
+const UNIQUE_ID = "Unique-ID";
+const CALL_UUID = "Channel-Call-UUID";
+const CALL_DIRECTION = "Call-Direction";
+const READ_CODEC_NAME = "Channel-Read-Codec-Name";
+const READ_CODEC_RATE = "Channel-Read-Codec-Rate";
+const SIP_CALL_ID = "variable_sip_call_id";
+const DOMAIN_NAME = "variable_domain_name";
+const SIP_FROM_HOST = "variable_sip_from_host";
+const SIP_TO_HOST = "variable_sip_to_host";
+const CODEC_NAME = "variable_rtp_use_codec_name";
+const CODEC_RATE = "variable_rtp_use_codec_rate";
+const REMOTE_MEDIA_IP = "variable_remote_media_ip";
+const LOCAL_MEDIA_IP = "variable_local_media_ip";
+
+/**
+ * The leg's state after one of its channel events: CHANNEL_CREATE, CHANNEL_ANSWER,
+ * CHANNEL_BRIDGE, or CHANNEL_HANGUP_COMPLETE / CHANNEL_DESTROY of a leg never seen before.
+ *
+ * @param event the channel event (every channel event carries the channel's data and variables)
+ * @param known the leg's state so far, if any: later events refine it (ANSWER and BRIDGE bring
+ *              the codec and media IPs CREATE lacked). A value the event lacks or has empty
+ *              never replaces a known one; RTCP baselines, jitter history, far-end loss and the
+ *              QoS-reported flag are kept as they are.
+ * @param aLeg  the state of the call's A-leg (the leg whose Unique-ID is this leg's
+ *              Channel-Call-UUID), if known; ignored when it is another leg or this leg itself.
+ * @returns the next state (labelSource "event"), or `missing_unique_id`.
+ *
+ * correlation_id: an A-leg (Unique-ID = Channel-Call-UUID, or no Channel-Call-UUID known) uses
+ * its own SIP Call-ID; a B-leg takes the A-leg's correlation_id, else keeps the one it had,
+ * else the call UUID. Without any SIP Call-ID: the call UUID, else the leg's own Unique-ID.
+ *
+ * domain_name, highest first: own variable_domain_name; for a B-leg, the A-leg's domain when it
+ * has one (a B-leg's from/to hosts are typically FreeSWITCH's own address or the carrier's,
+ * not the tenant); the domain already known for the leg (so a weaker source never replaces a
+ * stronger one seen earlier); variable_sip_from_host; variable_sip_to_host.
+ */
+export function legFromChannelEvent(
+  event: EslEvent,
+  known: LegState | undefined,
+  aLeg: LegState | undefined,
+): LegState | Unusable {
+  return buildLeg(event, known, aLeg, "event");
+}
+
+/**
+ * The leg's state from a FreeSWITCH lookup of a leg the agent never saw (it began before the
+ * agent started): the flat object of `uuid_dump <uuid> json` (the same names as a channel
+ * event's headers), or a row of `show channels as json` (`uuid`, `direction`, `call_uuid`,
+ * `read_codec`, `read_rate`; such a row has no SIP Call-ID, domain or media IPs). The same
+ * rules as legFromChannelEvent; labelSource "lookup" (a leg already labelled from its own
+ * events stays "event").
+ */
+export function legFromLookup(
+  fields: Readonly<Record<string, unknown>>,
+  known: LegState | undefined,
+  aLeg: LegState | undefined,
+): LegState | Unusable {
+  return buildLeg(new LookupFields(fields), known, aLeg, "lookup");
+}
+
+/**
+ * The state of a leg known nowhere (an RTCP report for a leg with no state and no lookup
+ * result): channel_id and correlation_id are its Unique-ID, every other label is empty.
+ */
+export function emptyLeg(uuid: string): LegState {
+  return {
+    uuid,
+    callUuid: "",
+    sipCallId: "",
+    labels: {
+      channelId: uuid,
+      correlationId: uuid,
+      domainName: "",
+      callDirection: "",
+      codecName: "",
+      srcIp: "",
+      dstIp: "",
+    },
+    rtpRate: 0,
+    inbound: null,
+    outbound: null,
+    jitterSumMs: 0,
+    jitterCount: 0,
+    farEndLost: 0,
+    qosReported: false,
+    labelSource: "partial",
+  };
+}
+
+/** `show channels as json` column names for the channel-event header names they stand for. */
+const SHOW_CHANNELS_COLUMNS: Readonly<Record<string, string>> = {
+  [UNIQUE_ID]: "uuid",
+  [CALL_UUID]: "call_uuid",
+  [CALL_DIRECTION]: "direction",
+  [READ_CODEC_NAME]: "read_codec",
+  [READ_CODEC_RATE]: "read_rate",
+};
+
+class LookupFields implements Fields {
+  constructor(private readonly fields: Readonly<Record<string, unknown>>) {}
+
+  get(name: string): string | undefined {
+    const own = this.value(name);
+    if (own !== undefined) return own;
+    const column = SHOW_CHANNELS_COLUMNS[name];
+    return column === undefined ? undefined : this.value(column);
+  }
+
+  private value(key: string): string | undefined {
+    // Own keys only (a parsed JSON object inherits "constructor", "toString"...); numbers are
+    // accepted as their text, anything else (null, objects) is absent.
+    if (!Object.hasOwn(this.fields, key)) return undefined;
+    const v = this.fields[key];
+    if (typeof v === "string") return v;
+    return typeof v === "number" && Number.isFinite(v) ? String(v) : undefined;
+  }
+}
+
+function buildLeg(
+  src: Fields,
+  known: LegState | undefined,
+  aLeg: LegState | undefined,
+  source: "event" | "lookup",
+): LegState | Unusable {
+  const uuid = src.get(UNIQUE_ID);
+  if (uuid === undefined || uuid === "") return REFUSAL.missingUniqueId;
+  const k = known?.labels;
+
+  const callUuid = src.get(CALL_UUID) || known?.callUuid || "";
+  const sipCallId = src.get(SIP_CALL_ID) || known?.sipCallId || "";
+  // Without Channel-Call-UUID nothing says the leg is a B-leg: it stands for its own call.
+  const isALeg = callUuid === "" || callUuid === uuid;
+  const a = !isALeg && aLeg !== undefined && aLeg.uuid === callUuid ? aLeg.labels : undefined;
+  // A partial leg's correlation_id is only its own Unique-ID standing in for anything better.
+  const keptCorrelation = known !== undefined && known.labelSource !== "partial" ? k : undefined;
+
+  const correlationId = isALeg
+    ? sipCallId || callUuid || uuid
+    : a?.correlationId || keptCorrelation?.correlationId || callUuid;
+  const domainName =
+    src.get(DOMAIN_NAME) ||
+    a?.domainName ||
+    k?.domainName ||
+    src.get(SIP_FROM_HOST) ||
+    src.get(SIP_TO_HOST) ||
+    "";
+  const callDirection = src.get(CALL_DIRECTION) || k?.callDirection || "";
+  const codecName = src.get(CODEC_NAME) || src.get(READ_CODEC_NAME) || k?.codecName || "";
+  const srcIp = src.get(REMOTE_MEDIA_IP) || k?.srcIp || "";
+  const dstIp = src.get(LOCAL_MEDIA_IP) || k?.dstIp || "";
+
+  // The RTP clock, which RTCP jitter is counted in. variable_rtp_use_codec_rate is the SDP
+  // rtpmap rate, i.e. the RTP clock; Channel-Read-Codec-Rate is the codec's sampling rate, which
+  // differs for G722 (16000 vs an 8000 clock, the cgrates sample) and can differ for opus. A
+  // rate already known (an earlier event, or a RECV report's RTP-Rate) beats that fallback.
+  const rtpRate =
+    positive(src.get(CODEC_RATE)) ||
+    known?.rtpRate ||
+    rtpClockFromSamplingRate(codecName, positive(src.get(READ_CODEC_RATE)));
+
+  const labels =
+    k !== undefined &&
+    k.channelId === uuid &&
+    k.correlationId === correlationId &&
+    k.domainName === domainName &&
+    k.callDirection === callDirection &&
+    k.codecName === codecName &&
+    k.srcIp === srcIp &&
+    k.dstIp === dstIp
+      ? k // unchanged: keep the object, so sinks that cache attributes per label set reuse it
+      : { channelId: uuid, correlationId, domainName, callDirection, codecName, srcIp, dstIp };
+  const labelSource = known?.labelSource === "event" ? "event" : source;
+
+  if (known === undefined) {
+    return {
+      uuid,
+      callUuid,
+      sipCallId,
+      labels,
+      rtpRate,
+      inbound: null,
+      outbound: null,
+      jitterSumMs: 0,
+      jitterCount: 0,
+      farEndLost: 0,
+      qosReported: false,
+      labelSource,
+    };
+  }
+  return { ...known, uuid, callUuid, sipCallId, labels, rtpRate, labelSource };
+}
+
+/** A positive integer, else 0 (unknown). */
+function positive(text: string | undefined): number {
+  return parseUint(text) ?? 0;
+}
+
+/**
+ * The RTP clock for a codec when only its sampling rate is known (Channel-Read-Codec-Rate,
+ * `read_rate`): G722 is clocked at 8000 although it samples at 16000 (RFC 3551 §4.5.2), opus
+ * always at 48000 whatever rate it runs at (RFC 7587 §4.1). Other codecs: the same number.
+ */
+function rtpClockFromSamplingRate(codecName: string, samplingRate: number): number {
+  const upper = codecName.toUpperCase();
+  if (upper === "G722") return 8000;
+  if (upper === "OPUS") return 48000;
+  return samplingRate;
+}

@@ -1,0 +1,631 @@
+import { Redis } from "ioredis";
+import type { StorageConfig } from "../config/types.js";
+import type { Logger } from "../log/logger.js";
+import { RateLimitedLog } from "../log/rate-limit.js";
+import type { LegLabels, LegState, RtcpBaseline } from "../quality/types.js";
+import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
+import { MemoryStore } from "./memory-store.js";
+import type { LegStore, StoreOpCount } from "./store.js";
+
+export interface RedisStoreOptions {
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Longest time a save waits before its pipeline is sent: the durability window. Default 50. */
+  readonly flushIntervalMs?: number;
+  /** Pending keys that trigger a flush at once; also the most keys one pipeline carries. Default 1000. */
+  readonly batchSize?: number;
+  /** A command (GET, or one command of a pipeline) without a reply by then fails. Default 1000. */
+  readonly commandTimeoutMs?: number;
+  /** TCP connect + handshake limit per attempt. Default 2000. */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Commands outstanding and no byte received for this long: the connection is dead (half-open)
+   * and is replaced. Default 5000.
+   */
+  readonly socketTimeoutMs?: number;
+  /** Reconnect delay: min(maxMs, initialMs · 2^(attempt-1)), jittered to 50–100 %. */
+  readonly reconnect?: { readonly initialMs: number; readonly maxMs: number };
+  /** close(): the final flush and QUIT together take at most this long. Default 2000. */
+  readonly closeTimeoutMs?: number;
+  /** The hot map's expiry sweep (see MemoryStoreOptions). */
+  readonly sweepIntervalMs?: number;
+  /** Window of the rate-limited error log. Default 60 s. */
+  readonly logWindowMs?: number;
+}
+
+type Operation = "save" | "delete" | "load" | "flush";
+/** What ioredis' pipeline exec() resolves with: one [error, reply] per command. */
+type PipelineResults = [error: Error | null, result: unknown][];
+const OPERATIONS: readonly Operation[] = ["save", "delete", "load", "flush"];
+
+/** The key holding one leg's durable copy. */
+export function legKey(keyPrefix: string, uuid: string): string {
+  return `${keyPrefix}leg:${uuid}`;
+}
+
+/**
+ * Leg state kept in memory, with a durable copy in Redis written behind.
+ *
+ * Hot path: save()/peek()/remove() only touch the wrapped MemoryStore (same bound, LRU eviction
+ * and expiry sweep as the memory store) and two pending sets; nothing waits for Redis.
+ *
+ * Write-behind: save() marks the leg dirty (a Set of uuids, so a leg has at most one pending write
+ * however many events it gets, and the value written is whatever the hot map holds when the
+ * pipeline is built: latest state wins). remove() cancels the pending write and queues a DEL. A
+ * flush sends ONE pipeline with every pending SET (`SET key json PX legTtlMs`, which also refreshes
+ * the TTL) and one DEL for the pending deletes; it runs flushIntervalMs after the first pending
+ * change, or at once when batchSize keys are pending. One pipeline is in flight at a time, so
+ * writes reach Redis in order; a larger backlog goes out in consecutive batches of batchSize keys
+ * (bounded synchronous work per batch).
+ *
+ * Durability window: a crash loses at most the changes of the last flushIntervalMs (plus the one
+ * round trip in flight); while Redis is down, everything since it went down.
+ *
+ * Bounds: the dirty set only holds legs that are in the hot map (evicted and expired legs leave
+ * it), so it never exceeds maxLegs; the pending deletes are capped at maxLegs too (past that the
+ * oldest is dropped and counted as a failed delete; its key still expires by TTL). So a leg
+ * evicted while dirty loses its last unwritten change; its older copy stays in Redis (TTL) and a
+ * later miss can still load it.
+ *
+ * Failures never reach the caller: while Redis is unreachable, saves stay pending (latest state
+ * per leg) and are written by the first flush after the reconnect; a failed pipeline puts its
+ * keys back in the pending sets unless something newer superseded them. load() answers undefined
+ * at once when not connected (no offline queue), and a reply that is not a valid LegState is
+ * counted and treated as a miss. The client reconnects forever with backoff; the first error is
+ * logged, repeats are summed up by RateLimitedLog, and the recovery is logged at info.
+ */
+export class RedisStore implements LegStore {
+  readonly kind = "redis";
+  private readonly memory: MemoryStore;
+  private readonly client: Redis;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly errors: RateLimitedLog;
+  /** host:port for log lines; never the password. */
+  private readonly where: string;
+  private readonly keyPrefix: string;
+  private readonly legTtlMs: number;
+  private readonly maxLegs: number;
+  private readonly flushIntervalMs: number;
+  private readonly batchSize: number;
+  private readonly closeTimeoutMs: number;
+
+  /** Legs whose current hot state is not yet in Redis. Disjoint from `deletes`. */
+  private readonly dirty = new Set<string>();
+  /** Legs removed whose key is not yet deleted in Redis. */
+  private readonly deletes = new Set<string>();
+  private readonly counts = new Map<string, number>();
+
+  private flushTimer: TimerHandle | null = null;
+  private flushDueAt = Number.POSITIVE_INFINITY;
+  private inFlight: Promise<boolean> | null = null;
+  private inFlightKeys = 0;
+  /** Set when Redis was lost (or never reached after trying): flush attempts then count as errors. */
+  private down = false;
+  /** No flush before this time (set after a failed batch). */
+  private retryAt = 0;
+  private downSince = 0;
+  private everReady = false;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(config: StorageConfig, options: RedisStoreOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger;
+    this.errors = new RateLimitedLog(options.logger, options.logWindowMs ?? 60_000, this.clock);
+    this.keyPrefix = config.redis.keyPrefix;
+    this.legTtlMs = Math.max(1, Math.floor(config.legTtlMs));
+    this.maxLegs = Math.max(1, Math.floor(config.maxLegs));
+    this.flushIntervalMs = Math.max(1, options.flushIntervalMs ?? 50);
+    this.batchSize = Math.max(1, options.batchSize ?? 1000);
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 2000;
+    this.where = `${config.redis.host}:${config.redis.port}`;
+    for (const op of OPERATIONS) {
+      this.counts.set(`${op}:ok`, 0);
+      this.counts.set(`${op}:error`, 0);
+    }
+
+    this.memory = new MemoryStore({
+      maxLegs: config.maxLegs,
+      legTtlMs: config.legTtlMs,
+      clock: this.clock,
+      sweepIntervalMs: options.sweepIntervalMs,
+      // A leg gone from the hot map has nothing left to write; keeping it out of `dirty` is
+      // what bounds the dirty set by maxLegs. Its key, if any, expires by TTL like the leg did
+      // (expiry) or stays readable for a later load() miss (eviction).
+      onDrop: (uuid) => {
+        this.dirty.delete(uuid);
+      },
+    });
+
+    const reconnect = options.reconnect ?? { initialMs: 100, maxMs: 5000 };
+    const commandTimeout = options.commandTimeoutMs ?? 1000;
+    this.client = new Redis({
+      host: config.redis.host,
+      port: config.redis.port,
+      password: config.redis.password === "" ? undefined : config.redis.password,
+      db: config.redis.db,
+      connectionName: "fsagent",
+      // Construction does no I/O and cannot throw; connect() below starts it in the background.
+      lazyConnect: true,
+      // Fail fast instead of queueing behind a dead connection: a command issued while not
+      // connected is rejected at once (the store keeps its own bounded pending sets instead).
+      enableOfflineQueue: false,
+      // Commands that were in flight when the connection dropped are failed on that close, not
+      // kept for a resend: the store re-queues what matters itself, with the latest state.
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout,
+      connectTimeout: options.connectTimeoutMs ?? 2000,
+      socketTimeout: options.socketTimeoutMs ?? 5000,
+      // disconnect() waits this long (a ref'd timer) for the socket to end gracefully; after a
+      // failed connect the socket never reports closing, and the 2 s default would hold a
+      // shutting-down process open for 2 s.
+      disconnectTimeout: 200,
+      retryStrategy: (times) => {
+        const ceiling = Math.min(
+          reconnect.maxMs,
+          reconnect.initialMs * 2 ** Math.min(times - 1, 30),
+        );
+        // Jitter keeps a fleet of agents from reconnecting in lockstep after a Redis restart.
+        return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+      },
+    });
+    // Without an 'error' listener ioredis errors would be swallowed at best; with one they are
+    // ours to count and log. Nothing here may throw.
+    this.client.on("error", (error: unknown) => this.onError(error));
+    this.client.on("close", () => this.onClose());
+    this.client.on("ready", () => this.onReady());
+    this.client.connect().catch(() => {
+      // Already reported through 'error'; the retry strategy keeps trying.
+    });
+  }
+
+  /** True while the connection is up and ready for commands (for /health). */
+  get connected(): boolean {
+    return !this.closed && this.client.status === "ready";
+  }
+
+  get size(): number {
+    return this.memory.size;
+  }
+
+  get evicted(): number {
+    return this.memory.evicted;
+  }
+
+  get expired(): number {
+    return this.memory.expired;
+  }
+
+  /** Writes not yet confirmed by Redis (SETs + DELs), including the pipeline in flight. */
+  get pending(): number {
+    return this.queued + this.inFlightKeys;
+  }
+
+  /** Writes waiting for a pipeline. */
+  private get queued(): number {
+    return this.dirty.size + this.deletes.size;
+  }
+
+  peek(uuid: string): LegState | undefined {
+    return this.memory.peek(uuid);
+  }
+
+  save(state: LegState): void {
+    this.memory.save(state);
+    const uuid = state.uuid;
+    this.deletes.delete(uuid);
+    this.dirty.add(uuid);
+    if (this.closed) return;
+    if (this.queued >= this.batchSize && this.connected) this.armFlush(0);
+    else this.armFlush(this.flushIntervalMs);
+  }
+
+  remove(uuid: string): void {
+    this.memory.remove(uuid);
+    this.dirty.delete(uuid);
+    this.queueDelete(uuid);
+    if (!this.closed) this.armFlush(this.flushIntervalMs);
+  }
+
+  uuids(): IterableIterator<string> {
+    return this.memory.uuids();
+  }
+
+  async load(uuid: string): Promise<LegState | undefined> {
+    const hot = this.memory.peek(uuid);
+    if (hot !== undefined) return hot;
+    // Removed, DEL not written yet: Redis may still hold the old state, which must not return.
+    if (this.deletes.has(uuid) || this.closed) return undefined;
+    if (!this.connected) {
+      this.count("load", "error");
+      return undefined;
+    }
+    let text: string | null;
+    try {
+      text = await this.client.get(legKey(this.keyPrefix, uuid));
+    } catch (error) {
+      this.count("load", "error");
+      this.errors.warn(
+        "redis:load",
+        { redis: this.where, err: describe(error) },
+        "Redis read of leg state failed; continuing without it",
+      );
+      return undefined;
+    }
+    if (text === null) {
+      this.count("load", "ok");
+      return undefined;
+    }
+    const state = decodeLegState(text, uuid);
+    if (state === undefined) {
+      this.count("load", "error");
+      this.errors.warn(
+        "redis:load:invalid",
+        { redis: this.where, key: legKey(this.keyPrefix, uuid) },
+        "Redis holds a value for a leg that is not valid leg state; ignored",
+      );
+      return undefined;
+    }
+    this.count("load", "ok");
+    // A save() or remove() while the GET was in flight is newer than what Redis returned.
+    const current = this.memory.peek(uuid);
+    if (current !== undefined) return current;
+    if (this.deletes.has(uuid)) return undefined;
+    // Into the hot map without marking it dirty: Redis already has exactly this.
+    this.memory.save(state);
+    return state;
+  }
+
+  /**
+   * Sends everything pending now (shutdown: SIGTERM → flush). Resolves when all of it is written,
+   * or as soon as a batch fails or Redis is not connected (counted; the writes stay pending).
+   */
+  async flush(): Promise<void> {
+    if (this.closed) return;
+    // Saves arriving meanwhile are not waited for indefinitely: enough rounds for the backlog
+    // present at the call.
+    let rounds = Math.ceil(this.queued / this.batchSize) + 1;
+    while (this.inFlight !== null) await this.inFlight;
+    while (this.queued > 0 && rounds-- > 0) {
+      if (!this.connected) {
+        this.count("flush", "error");
+        return;
+      }
+      if (!(await this.sendBatch())) return;
+    }
+  }
+
+  /** Final flush (bounded by closeTimeoutMs), then QUIT, falling back to a hard disconnect. */
+  close(): Promise<void> {
+    if (this.closing === null) this.closing = this.shutdown();
+    return this.closing;
+  }
+
+  operations(): readonly StoreOpCount[] {
+    const out: StoreOpCount[] = [];
+    for (const operation of OPERATIONS) {
+      out.push({ operation, status: "ok", count: this.counts.get(`${operation}:ok`) ?? 0 });
+      out.push({ operation, status: "error", count: this.counts.get(`${operation}:error`) ?? 0 });
+    }
+    return out;
+  }
+
+  private async shutdown(): Promise<void> {
+    const deadline = this.clock.now() + this.closeTimeoutMs;
+    this.disarmFlush();
+    await this.memory.close();
+    await withTimeout(this.flush(), this.closeTimeoutMs, this.clock);
+    const wasConnected = this.connected;
+    this.closed = true;
+    this.disarmFlush();
+    const left = Math.max(0, deadline - this.clock.now());
+    const quit = wasConnected ? this.client.quit().then(() => true) : Promise.resolve(false);
+    const done = await withTimeout(
+      quit.catch(() => false),
+      left,
+      this.clock,
+    );
+    // quit() not possible (not connected), failed or too slow: cut the socket and stop retrying.
+    if (done !== true) this.client.disconnect();
+  }
+
+  private queueDelete(uuid: string): void {
+    this.deletes.add(uuid);
+    if (this.deletes.size <= this.maxLegs) return;
+    // Bounded during a long outage: the oldest pending delete is given up; its key expires by TTL.
+    const oldest = this.deletes.values().next();
+    if (oldest.done === true) return;
+    this.deletes.delete(oldest.value);
+    this.count("delete", "error");
+  }
+
+  private count(operation: Operation, status: "ok" | "error", n = 1): void {
+    const key = `${operation}:${status}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + n);
+  }
+
+  /** Makes sure a flush runs within `delayMs` (an earlier one already armed is kept). */
+  private armFlush(delayMs: number): void {
+    if (this.closed) return;
+    const now = this.clock.now();
+    const due = Math.max(now + delayMs, this.retryAt);
+    if (this.flushTimer !== null) {
+      if (this.flushDueAt <= due) return;
+      this.clock.clearTimeout(this.flushTimer);
+    }
+    this.flushDueAt = due;
+    const handle = this.clock.setTimeout(() => {
+      this.flushTimer = null;
+      this.flushDueAt = Number.POSITIVE_INFINITY;
+      this.onFlushTimer();
+    }, due - now);
+    // Pending writes must not keep the process alive; shutdown flushes explicitly.
+    handle.unref?.();
+    this.flushTimer = handle;
+  }
+
+  private disarmFlush(): void {
+    if (this.flushTimer !== null) this.clock.clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.flushDueAt = Number.POSITIVE_INFINITY;
+  }
+
+  private onFlushTimer(): void {
+    if (this.queued === 0 || this.closed) return;
+    if (this.inFlight !== null) return; // Its completion re-arms the timer.
+    if (!this.connected) {
+      // Counted only once Redis is known to be down, not during the first connect at startup.
+      if (this.down) this.count("flush", "error");
+      this.armFlush(this.flushIntervalMs);
+      return;
+    }
+    void this.sendBatch();
+  }
+
+  /**
+   * Takes up to batchSize pending keys and writes them in one pipeline. Resolves true when every
+   * command succeeded; failed keys go back to the pending sets (unless superseded meanwhile).
+   * Never rejects.
+   */
+  private sendBatch(): Promise<boolean> {
+    // One pipeline at a time keeps writes in order and lets a failure re-queue safely.
+    if (this.inFlight !== null) return this.inFlight.then(() => this.sendBatch());
+    const pipeline = this.client.pipeline();
+    const deleted: string[] = [];
+    for (const uuid of this.deletes) {
+      if (deleted.length >= this.batchSize) break;
+      this.deletes.delete(uuid);
+      deleted.push(uuid);
+    }
+    if (deleted.length > 0) pipeline.del(...deleted.map((uuid) => legKey(this.keyPrefix, uuid)));
+    const written: string[] = [];
+    for (const uuid of this.dirty) {
+      if (deleted.length + written.length >= this.batchSize) break;
+      this.dirty.delete(uuid);
+      const state = this.memory.peek(uuid);
+      if (state === undefined) continue;
+      let json: string;
+      try {
+        json = JSON.stringify(state);
+      } catch {
+        // Not plain data (a bug upstream): it can never be written, so it is not re-queued.
+        this.count("save", "error");
+        continue;
+      }
+      pipeline.set(legKey(this.keyPrefix, uuid), json, "PX", this.legTtlMs);
+      written.push(uuid);
+    }
+    if (deleted.length + written.length === 0) return Promise.resolve(true);
+
+    this.inFlightKeys = deleted.length + written.length;
+    const settle = (results: PipelineResults | null, failure: unknown): boolean => {
+      // Before re-queueing, so that `pending` never counts a key twice.
+      this.inFlightKeys = 0;
+      return this.settleBatch(deleted, written, results, failure);
+    };
+    const sent = pipeline
+      .exec()
+      .then(
+        (results) => settle(results, undefined),
+        (error: unknown) => settle(null, error),
+      )
+      .catch((error: unknown) => {
+        // settleBatch is plain bookkeeping; this only guards the "never rejects" promise.
+        this.inFlightKeys = 0;
+        this.logger.error({ err: describe(error) }, "Redis store bookkeeping failed");
+        return false;
+      })
+      .then((ok) => {
+        this.inFlight = null;
+        // A failed batch holds further attempts back by one interval: Redis refusing writes
+        // (OOM, READONLY) must not turn into a tight retry loop.
+        if (!ok) this.retryAt = this.clock.now() + this.flushIntervalMs;
+        // Whatever arrived meanwhile (or failed and was re-queued) gets the next turn.
+        if (this.queued > 0)
+          this.armFlush(this.queued >= this.batchSize ? 0 : this.flushIntervalMs);
+        return ok;
+      });
+    this.inFlight = sent;
+    return sent;
+  }
+
+  private settleBatch(
+    deleted: readonly string[],
+    written: readonly string[],
+    results: PipelineResults | null,
+    failure: unknown,
+  ): boolean {
+    let firstError: unknown = failure;
+    let index = 0;
+    if (deleted.length > 0) {
+      const error = results === null ? (failure ?? "no reply") : results[index]?.[0];
+      index++;
+      if (error === null || error === undefined) {
+        this.count("delete", "ok", deleted.length);
+      } else {
+        firstError ??= error;
+        this.count("delete", "error", deleted.length);
+        // Re-queue unless the leg came back meanwhile (then its SET is what counts).
+        for (const uuid of deleted) {
+          if (!this.dirty.has(uuid) && this.memory.peek(uuid) === undefined) this.queueDelete(uuid);
+        }
+      }
+    }
+    let failed = 0;
+    for (const uuid of written) {
+      const error = results === null ? (failure ?? "no reply") : results[index]?.[0];
+      index++;
+      if (error === null || error === undefined) continue;
+      firstError ??= error;
+      failed++;
+      // Re-queue unless removed since; if saved since, it is already dirty (Set: no duplicate).
+      if (!this.deletes.has(uuid) && this.memory.peek(uuid) !== undefined) this.dirty.add(uuid);
+    }
+    this.count("save", "ok", written.length - failed);
+    if (failed > 0) this.count("save", "error", failed);
+    if (firstError === undefined) {
+      this.count("flush", "ok");
+      return true;
+    }
+    this.count("flush", "error");
+    this.errors.warn(
+      "redis:flush",
+      { redis: this.where, err: describe(firstError), keys: deleted.length + written.length },
+      "Redis write of leg state failed; keeping it in memory and retrying",
+    );
+    return false;
+  }
+
+  private onError(error: unknown): void {
+    if (this.closed || this.closing !== null) return;
+    if (!this.down) {
+      this.down = true;
+      this.downSince = this.clock.now();
+    }
+    this.errors.warn(
+      "redis:connection",
+      { redis: this.where, err: describe(error) },
+      "Redis unavailable; leg state stays in memory and is written after reconnecting",
+    );
+  }
+
+  private onClose(): void {
+    if (this.closed || this.closing !== null) return;
+    if (this.down) return; // Each failed reconnect attempt closes too; 'error' logged those.
+    this.down = true;
+    this.downSince = this.clock.now();
+    this.errors.warn(
+      "redis:connection",
+      { redis: this.where },
+      "Redis connection lost; leg state stays in memory and is written after reconnecting",
+    );
+  }
+
+  private onReady(): void {
+    if (this.down) {
+      this.down = false;
+      this.errors.clearPrefix("redis:");
+      this.logger.info(
+        { redis: this.where, downMs: this.clock.now() - this.downSince, pending: this.pending },
+        this.everReady
+          ? "Redis connection recovered; writing pending leg state"
+          : "connected to Redis for leg state after failed attempts; writing pending leg state",
+      );
+    } else if (!this.everReady) {
+      this.logger.info({ redis: this.where }, "connected to Redis for leg state");
+    }
+    this.everReady = true;
+    if (this.queued > 0) this.armFlush(0);
+  }
+}
+
+/** An error's code or message for a log line; never the connection options. */
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return typeof code === "string" ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
+
+/** Resolves with the promise's value, or undefined after `ms` (the promise keeps running). */
+function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(() => resolve(undefined), ms);
+    timer.unref?.();
+    promise.then(
+      (value) => {
+        clock.clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clock.clearTimeout(timer);
+        resolve(undefined);
+      },
+    );
+  });
+}
+
+// ---- Validation of what comes back from Redis ----------------------------------------------
+// The key space may be shared (or written by another version): anything that is not exactly a
+// LegState for this uuid is treated as absent rather than trusted.
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isNumber(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+const LABEL_FIELDS = [
+  "channelId",
+  "correlationId",
+  "domainName",
+  "callDirection",
+  "codecName",
+  "srcIp",
+  "dstIp",
+] as const satisfies readonly (keyof LegLabels)[];
+
+function isLabels(value: unknown): value is LegLabels {
+  if (!isObject(value)) return false;
+  for (const field of LABEL_FIELDS) if (typeof value[field] !== "string") return false;
+  return true;
+}
+
+function isBaseline(value: unknown): value is RtcpBaseline | null {
+  if (value === null) return true;
+  return isObject(value) && typeof value.ssrc === "string" && isNumber(value.lastLost);
+}
+
+/** Parses and checks a stored value; undefined for anything that is not a LegState of `uuid`. */
+export function decodeLegState(text: string, uuid: string): LegState | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(value)) return undefined;
+  const ok =
+    value.uuid === uuid &&
+    typeof value.callUuid === "string" &&
+    typeof value.sipCallId === "string" &&
+    isLabels(value.labels) &&
+    isNumber(value.rtpRate) &&
+    isBaseline(value.inbound) &&
+    isBaseline(value.outbound) &&
+    isNumber(value.jitterSumMs) &&
+    isNumber(value.jitterCount) &&
+    isNumber(value.farEndLost) &&
+    typeof value.qosReported === "boolean" &&
+    (value.labelSource === "event" ||
+      value.labelSource === "lookup" ||
+      value.labelSource === "partial");
+  return ok ? (value as unknown as LegState) : undefined;
+}

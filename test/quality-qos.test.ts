@@ -1,0 +1,338 @@
+// The end-of-call QoS calculator (SPEC §2 "End-of-call variables", §4 freeswitch.qos.*), on the
+// real samples (expected values worked out by hand from each sample's variables) and on events
+// built from them with one variable changed.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { type EslEvent, eventFromFrame, PlainEvent } from "../src/esl/event.js";
+import { plainEventBody } from "../src/esl/wire.js";
+import { emptyLeg } from "../src/quality/labels.js";
+import { computeQos, freeswitchMos, freeswitchR, mosFromR } from "../src/quality/qos.js";
+import { computeRtcp } from "../src/quality/rtcp.js";
+import type { LegState, QosValues, Unusable } from "../src/quality/types.js";
+import { isUnusable, UNUSABLE_REASONS } from "../src/quality/unusable.js";
+import { emptyQos, qosVariables } from "../src/sim/qos.js";
+import {
+  cgratesFrame,
+  libresbcFrame,
+  libresbcHeaders,
+  parseStream,
+  readSample,
+  SAMPLES,
+  webitelFrame,
+  webitelHeaders,
+} from "./support/samples.js";
+
+function eventFrom(stream: Buffer): EslEvent {
+  const { frames, errors } = parseStream(stream);
+  assert.deepEqual(errors, []);
+  assert.equal(frames.length, 1);
+  const event = eventFromFrame(frames[0]!);
+  assert.ok(event !== undefined);
+  return event;
+}
+
+function toEvent(headers: ReadonlyArray<readonly [string, string]>): EslEvent {
+  return new PlainEvent(plainEventBody(headers));
+}
+
+/** The webitel CHANNEL_DESTROY's headers with some variables replaced (undefined: removed). */
+function webitelWith(changes: Record<string, string | undefined>): EslEvent {
+  const out: Array<[string, string]> = [];
+  for (const [name, value] of webitelHeaders()) {
+    if (!(name in changes)) out.push([name, value]);
+    else if (changes[name] !== undefined) out.push([name, changes[name]]);
+  }
+  return toEvent(out);
+}
+
+function ok(result: QosValues | Unusable): QosValues {
+  if (isUnusable(result)) assert.fail(`unexpectedly unusable: ${result.unusable}`);
+  return result;
+}
+
+function refused(result: QosValues | Unusable): string {
+  assert.ok(isUnusable(result), "expected a refusal");
+  return result.unusable;
+}
+
+const V = "variable_rtp_audio_";
+
+describe("QoS of the real samples (no RTCP seen)", () => {
+  it("cgrates SPEEX: MOS 4.50 with 192 packets received is a legitimate perfect score", () => {
+    const q = ok(computeQos(eventFrom(cgratesFrame(SAMPLES.cgratesSpeex)), undefined));
+    assert.deepEqual(q, {
+      mosScore: 4.5, // in_mos 4.50, in_packet_count 192 > 0
+      jitterMinMs: Math.sqrt(26.73), // in_jitter_min_variance 26.73
+      jitterMaxMs: Math.sqrt(6716.71), // in_jitter_max_variance 6716.71
+      jitterAvgMs: Math.sqrt((26.73 + 6716.71) / 2), // no RTCP: √((min + max) / 2)
+      totalPackets: 300, // 192 in + 108 out
+      packetLoss: 0, // in_flaw_total 0, no RTCP
+      totalBytes: 11456, // 6770 in_raw_bytes + 4686 out_raw_bytes
+    });
+  });
+
+  it("cgrates G722: one flaw, MOS 4.49", () => {
+    const q = ok(computeQos(eventFrom(cgratesFrame(SAMPLES.cgratesG722)), undefined));
+    assert.deepEqual(q, {
+      mosScore: 4.49,
+      jitterMinMs: Math.sqrt(0.5), // 0.50
+      jitterMaxMs: Math.sqrt(31.77),
+      jitterAvgMs: Math.sqrt((0.5 + 31.77) / 2),
+      totalPackets: 1285, // 1033 + 252
+      packetLoss: 1, // in_flaw_total 1
+      totalBytes: 217500, // 174156 + 43344
+    });
+  });
+
+  it("libresbc opus A-leg: degraded, MOS 3.86", () => {
+    const q = ok(computeQos(eventFrom(libresbcFrame(SAMPLES.libresbcALeg)), undefined));
+    assert.deepEqual(q, {
+      mosScore: 3.86,
+      jitterMinMs: Math.sqrt(6.42),
+      jitterMaxMs: Math.sqrt(201.51),
+      jitterAvgMs: Math.sqrt((6.42 + 201.51) / 2),
+      totalPackets: 301, // 134 + 167
+      packetLoss: 12, // in_flaw_total 12 (in_skip_packet_count 62 is no loss count)
+      totalBytes: 35614, // 12627 + 22987
+    });
+  });
+
+  it("libresbc PCMA B-leg", () => {
+    const q = ok(computeQos(eventFrom(libresbcFrame(SAMPLES.libresbcBLeg)), undefined));
+    assert.deepEqual(q, {
+      mosScore: 4.5,
+      jitterMinMs: Math.sqrt(6.15),
+      jitterMaxMs: Math.sqrt(132.71),
+      jitterAvgMs: Math.sqrt((6.15 + 132.71) / 2),
+      totalPackets: 305, // 171 + 134
+      packetLoss: 0,
+      totalBytes: 52460, // 29412 + 23048
+    });
+  });
+
+  it("webitel CHANNEL_DESTROY PCMU", () => {
+    const q = ok(computeQos(eventFrom(webitelFrame()), undefined));
+    assert.deepEqual(q, {
+      mosScore: 4.5,
+      jitterMinMs: Math.sqrt(12.12),
+      jitterMaxMs: 20, // √400.00
+      jitterAvgMs: Math.sqrt((12.12 + 400) / 2),
+      totalPackets: 2490, // 1248 + 1242
+      packetLoss: 0,
+      totalBytes: 428280, // 214656 + 213624
+    });
+  });
+});
+
+describe("FreeSWITCH's MOS formula (do_mos)", () => {
+  it("reproduces the G722 call's unrounded 4.492027 from its counts (R truncated to 99)", () => {
+    const cdr = JSON.parse(readSample(SAMPLES.cgratesJsonCdr).toString("utf8")) as {
+      callStats: { audio: { inbound: { mos: number; quality_percentage: number } } };
+    };
+    const inbound = cdr.callStats.audio.inbound;
+    assert.equal(inbound.mos, 4.492027);
+    // received 1033, flaws 1: (1033 − 1) / 1033 × 100 = 99.903…, truncated to R = 99
+    assert.equal(freeswitchR(1033, 1), 99);
+    assert.equal(freeswitchR(1033, 1), inbound.quality_percentage);
+    // 1 + 0.035 × 99 + 0.000007 × 99 × (99 − 60) × (100 − 99) = 1 + 3.465 + 0.027027
+    assert.ok(Math.abs(freeswitchMos(1033, 1) - 4.492027) < 1e-12);
+    assert.ok(Math.abs(freeswitchMos(1033, 1) - inbound.mos) < 1e-12);
+    assert.equal(freeswitchMos(1033, 1).toFixed(2), "4.49"); // the event's in_mos
+    // Without the truncation R = 99.903… would give 4.4993…, printed 4.50: the wrong figure.
+    assert.equal(mosFromR((1032 / 1033) * 100).toFixed(2), "4.50");
+  });
+
+  it("R 76 gives the libresbc A-leg's 3.86, which its final counts do not reproduce", () => {
+    // 1 + 0.035 × 76 + 0.000007 × 76 × 16 × 24 = 1 + 2.66 + 0.204288 = 3.864288
+    assert.ok(Math.abs(mosFromR(76) - 3.864288) < 1e-12);
+    assert.equal(mosFromR(76).toFixed(2), "3.86");
+    // do_mos computes R when a flaw happens, with the counts of that moment (12 flaws when ~50
+    // packets had been checked), so 134 received / 12 flaws at hangup give R 91, not 76: the
+    // agent exports in_mos as printed and never recomputes it.
+    assert.equal(freeswitchR(134, 12), 91);
+    assert.equal(freeswitchR(50, 12), 76);
+  });
+
+  it("no flaw or no packet is R 100 / MOS 4.5; R is clamped to 100 outside 0..100", () => {
+    assert.equal(freeswitchR(500, 0), 100);
+    assert.equal(freeswitchR(0, 0), 100);
+    assert.equal(freeswitchR(10, 30), 100); // (10 − 30) / 10 < 0
+    assert.equal(freeswitchMos(500, 0), 4.5); // 1 + 3.5 + 0
+    assert.equal(mosFromR(0), 1);
+    assert.equal(freeswitchR(100, 100), 0);
+  });
+});
+
+describe("QoS with the leg's RTCP history", () => {
+  it("jitter_avg is the mean of the leg's RTCP jitter; packet_loss adds the far end's loss", () => {
+    const leg: LegState = { ...emptyLeg("5a3a1d91-90d3-4db4-af5c-cc3ae15d93a4"), rtpRate: 8000 };
+    const report = (name: string, lost: string, jitter: string): EslEvent => {
+      const p = name === "RECV_RTCP_MESSAGE" ? "Source0-" : "Source-";
+      return toEvent([
+        ["Event-Name", name],
+        ["Unique-ID", leg.uuid],
+        [`${p}SSRC`, "0a0b0c0d"],
+        [`${p}Fraction`, "0"],
+        [`${p}Lost`, lost],
+        [`${p}Jitter`, jitter],
+      ]);
+    };
+    let state = leg;
+    for (const e of [
+      report("RECV_RTCP_MESSAGE", "3", "80"), // 80 × 1000 / 8000 = 10 ms
+      report("RECV_RTCP_MESSAGE", "5", "160"), // 20 ms; far end's cumulative loss now 5
+      report("SEND_RTCP_MESSAGE", "9", "40"), // 5 ms; a SEND report is not the far end's loss
+    ]) {
+      const r = computeRtcp(e, state);
+      assert.ok(!isUnusable(r));
+      state = r.leg;
+    }
+    const q = ok(computeQos(eventFrom(cgratesFrame(SAMPLES.cgratesG722)), state));
+    assert.equal(q.jitterAvgMs, 35 / 3); // (10 + 20 + 5) / 3
+    assert.equal(q.packetLoss, 6); // in_flaw_total 1 + far end's 5
+    assert.equal(q.jitterMinMs, Math.sqrt(0.5)); // the variances still give min and max
+    assert.equal(q.jitterMaxMs, Math.sqrt(31.77));
+    assert.equal(q.mosScore, 4.49);
+  });
+
+  it("a leg without RTCP reports falls back to the variances; farEndLost 0 adds nothing", () => {
+    const q = ok(computeQos(eventFrom(webitelFrame()), emptyLeg("x")));
+    assert.equal(q.jitterAvgMs, Math.sqrt((12.12 + 400) / 2));
+    assert.equal(q.packetLoss, 0);
+  });
+
+  it("uses the leg's numbers as they are", () => {
+    const leg: LegState = { ...emptyLeg("x"), jitterSumMs: 42, jitterCount: 4, farEndLost: 17 };
+    const q = ok(computeQos(eventFrom(libresbcFrame(SAMPLES.libresbcALeg)), leg));
+    assert.equal(q.jitterAvgMs, 10.5); // 42 / 4
+    assert.equal(q.packetLoss, 29); // 12 + 17
+  });
+});
+
+describe("legs without media", () => {
+  it("no rtp_audio_* variables at all: no_media", () => {
+    const headers = libresbcHeaders(SAMPLES.libresbcALeg).filter(([n]) => !n.startsWith(V));
+    assert.equal(refused(computeQos(toEvent(headers), undefined)), UNUSABLE_REASONS.noMedia);
+  });
+
+  it("0 packets in and out (FreeSWITCH's 100.00 / 4.50): no_media, never a perfect call", () => {
+    const headers: Array<[string, string]> = [["Event-Name", "CHANNEL_HANGUP_COMPLETE"]];
+    for (const [name, value] of qosVariables(emptyQos())) headers.push([`variable_${name}`, value]);
+    assert.equal(headers.find(([n]) => n === `${V}in_mos`)?.[1], "4.50");
+    assert.equal(refused(computeQos(toEvent(headers), undefined)), UNUSABLE_REASONS.noMedia);
+    const zero = webitelWith({ [`${V}in_packet_count`]: "0", [`${V}out_packet_count`]: "0" });
+    assert.equal(refused(computeQos(zero, undefined)), UNUSABLE_REASONS.noMedia);
+  });
+
+  it("sent but received nothing: the other values, and no MOS (4.50 would be a lie)", () => {
+    const e = webitelWith({
+      [`${V}in_packet_count`]: "0",
+      [`${V}in_raw_bytes`]: "0",
+      [`${V}in_flaw_total`]: "0",
+      [`${V}in_jitter_min_variance`]: "0.00",
+      [`${V}in_jitter_max_variance`]: "0.00",
+    });
+    assert.deepEqual(ok(computeQos(e, undefined)), {
+      mosScore: undefined,
+      jitterMinMs: 0,
+      jitterMaxMs: 0,
+      jitterAvgMs: 0,
+      totalPackets: 1242, // 0 + 1242 out
+      packetLoss: 0,
+      totalBytes: 213624, // 0 + 213624 out
+    });
+  });
+
+  it("received but sent nothing keeps its MOS", () => {
+    const e = webitelWith({ [`${V}out_packet_count`]: "0", [`${V}out_raw_bytes`]: "0" });
+    const q = ok(computeQos(e, undefined));
+    assert.equal(q.mosScore, 4.5);
+    assert.equal(q.totalPackets, 1248);
+    assert.equal(q.totalBytes, 214656);
+  });
+
+  it("without in_mos a leg that received nothing is still fine (the MOS is not used)", () => {
+    const e = webitelWith({ [`${V}in_packet_count`]: "0", [`${V}in_mos`]: undefined });
+    assert.equal(ok(computeQos(e, undefined)).mosScore, undefined);
+  });
+});
+
+describe("malformed variables: qos_malformed, never a throw", () => {
+  const cases: Array<[string, string | undefined]> = [
+    ["in_packet_count", "abc"],
+    ["in_packet_count", "-5"],
+    ["in_packet_count", ""], // _undef_
+    ["in_packet_count", undefined], // out_packet_count alone
+    ["out_packet_count", "1e3"],
+    ["out_packet_count", "12.5"],
+    ["in_raw_bytes", undefined],
+    ["in_raw_bytes", "-1"],
+    ["out_raw_bytes", "0x10"],
+    ["in_flaw_total", undefined],
+    ["in_flaw_total", "-2"],
+    ["in_jitter_min_variance", "nan"],
+    ["in_jitter_min_variance", "-nan"],
+    ["in_jitter_max_variance", "inf"],
+    ["in_jitter_max_variance", "-1.00"],
+    ["in_jitter_max_variance", undefined],
+    ["in_mos", undefined],
+    ["in_mos", "abc"],
+    ["in_mos", "0.00"],
+    ["in_mos", "5.01"],
+    ["in_mos", "-4.50"],
+  ];
+  for (const [name, value] of cases) {
+    it(`${name} = ${JSON.stringify(value)}`, () => {
+      const e = webitelWith({ [`${V}${name}`]: value });
+      assert.equal(refused(computeQos(e, undefined)), UNUSABLE_REASONS.qosMalformed);
+    });
+  }
+
+  it("arbitrary values never throw, and what is computed is finite and ≥ 0 (fast-check)", () => {
+    const names = [
+      "in_packet_count",
+      "out_packet_count",
+      "in_raw_bytes",
+      "out_raw_bytes",
+      "in_flaw_total",
+      "in_jitter_min_variance",
+      "in_jitter_max_variance",
+      "in_mos",
+    ];
+    const value = fc.option(
+      fc.oneof(fc.string(), fc.constantFrom("0", "1", "4.50", "0.00", "nan", "-1", "99999")),
+      { nil: undefined },
+    );
+    fc.assert(
+      fc.property(fc.array(value, { minLength: names.length, maxLength: names.length }), (vs) => {
+        const headers: Array<[string, string]> = [["Event-Name", "CHANNEL_HANGUP_COMPLETE"]];
+        names.forEach((n, i) => {
+          const v = vs[i];
+          if (v !== undefined) headers.push([`${V}${n}`, v]);
+        });
+        const q = computeQos(toEvent(headers), undefined);
+        if (isUnusable(q)) {
+          assert.ok(
+            [UNUSABLE_REASONS.noMedia, UNUSABLE_REASONS.qosMalformed].includes(q.unusable as never),
+          );
+          return;
+        }
+        for (const n of [
+          q.jitterMinMs,
+          q.jitterMaxMs,
+          q.jitterAvgMs,
+          q.totalPackets,
+          q.packetLoss,
+          q.totalBytes,
+        ]) {
+          assert.ok(Number.isFinite(n) && n >= 0);
+        }
+        assert.ok(q.totalPackets > 0);
+        if (q.mosScore !== undefined) assert.ok(q.mosScore >= 1 && q.mosScore <= 5);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

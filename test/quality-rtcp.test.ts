@@ -1,0 +1,705 @@
+// The RTCP calculator (SPEC §2 header layouts, §4 freeswitch.rtcp.*), on events built to the
+// spec's layouts with the simulator's builders and serialized to the wire form the agent parses.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { type EslEvent, PlainEvent } from "../src/esl/event.js";
+import { plainEventBody } from "../src/esl/wire.js";
+import { emptyLeg } from "../src/quality/labels.js";
+import { lostSince, nextBaseline, readCumulativeLost } from "../src/quality/loss.js";
+import {
+  computeRtcp,
+  fractionLost,
+  jitterMs,
+  parseDecimal,
+  type RtcpResult,
+  VIDEO_RTP_RATE,
+} from "../src/quality/rtcp.js";
+import type { LegState, RtcpBaseline, Unusable } from "../src/quality/types.js";
+import { isUnusable, UNUSABLE_REASONS } from "../src/quality/unusable.js";
+import {
+  EventFactory,
+  type HeaderList,
+  type RecvReportBlock,
+  recvRtcpEvent,
+  type SenderInfo,
+  sendRtcpEvent,
+} from "../src/sim/events.js";
+
+const T0 = Date.UTC(2024, 4, 1, 9, 30, 0);
+const UUID = "0b7c6a52-3c1e-4f7e-9a43-7f1d2e3c4b5a";
+const OUR_SSRC = 0x1a2b3c4d; // FreeSWITCH's stream: the SSRC RECV reports are about
+const PEER_SSRC = 0x5e6f7081; // the far end's stream: the SSRC SEND reports are about
+
+const factory = new EventFactory({ coreUuid: "6f0c1d1e-8a41-4b8e-9d55-0c2e3f4a5b6c" });
+
+const SR: SenderInfo = {
+  ssrc: PEER_SSRC,
+  ntpMsw: 3923400000,
+  ntpLsw: 2147483648,
+  rtpTimestamp: 160000,
+  packetCount: 1000,
+  octetCount: 160000,
+};
+/** An RR-only packet before any SR: FreeSWITCH fills the sender fields with 0. */
+const NO_SR: SenderInfo = {
+  ssrc: 0,
+  ntpMsw: 0,
+  ntpLsw: 0,
+  rtpTimestamp: 0,
+  packetCount: 0,
+  octetCount: 0,
+};
+
+interface BlockSpec {
+  ssrc?: number;
+  fraction?: number;
+  /** Printed with `>>> 0` by the builder: -1 arrives as 4294967295. */
+  lost?: number;
+  jitter?: number;
+}
+
+function block(b: BlockSpec = {}): RecvReportBlock {
+  return {
+    ssrc: b.ssrc ?? OUR_SSRC,
+    fraction: b.fraction ?? 0,
+    lost: b.lost ?? 0,
+    highestSeq: 70000,
+    jitter: b.jitter ?? 0,
+    lsr: 0,
+    dlsr: 0,
+    lossAvg: 0,
+    rttAvg: 0,
+  };
+}
+
+function toEvent(headers: HeaderList): EslEvent {
+  return new PlainEvent(plainEventBody(headers));
+}
+
+/** RECV_RTCP_MESSAGE headers in the SPEC §2 order. */
+function recvHeaders(
+  opts: { rate?: number; blocks?: BlockSpec[]; sender?: SenderInfo; uuid?: string } = {},
+): HeaderList {
+  return recvRtcpEvent(factory, T0, {
+    uniqueId: opts.uuid ?? UUID,
+    sender: opts.sender ?? SR,
+    lastRtpTimestamp: 159840,
+    rtpRate: opts.rate ?? 8000,
+    captureTimeUs: T0 * 1000,
+    blocks: (opts.blocks ?? [{}]).map(block),
+  }).headers;
+}
+
+function recv(opts: Parameters<typeof recvHeaders>[0] = {}): EslEvent {
+  return toEvent(recvHeaders(opts));
+}
+
+/** SEND_RTCP_MESSAGE headers: unnumbered Source-*, no RTP-Rate. */
+function sendHeaders(b: BlockSpec = {}, uuid = UUID): HeaderList {
+  return sendRtcpEvent(factory, T0, {
+    uniqueId: uuid,
+    sender: { ...SR, ssrc: OUR_SSRC },
+    lastRtpTimestamp: 159840,
+    captureTimeUs: T0 * 1000,
+    block: block({ ssrc: PEER_SSRC, ...b }),
+  }).headers;
+}
+
+function send(b: BlockSpec = {}, uuid = UUID): EslEvent {
+  return toEvent(sendHeaders(b, uuid));
+}
+
+function withHeader(headers: HeaderList, name: string, value: string | undefined): HeaderList {
+  const out: HeaderList = [];
+  let seen = false;
+  for (const [n, v] of headers) {
+    if (n !== name) out.push([n, v]);
+    else if (value !== undefined) {
+      out.push([n, value]);
+      seen = true;
+    } else seen = true;
+  }
+  assert.ok(seen, `header ${name} is in the layout`);
+  return out;
+}
+
+/** A leg known from its channel events, with a codec clock rate. */
+function knownLeg(rtpRate: number, extra: Partial<LegState> = {}): LegState {
+  return {
+    ...emptyLeg(UUID),
+    callUuid: UUID,
+    sipCallId: "call-1@example.com",
+    labels: {
+      channelId: UUID,
+      correlationId: "call-1@example.com",
+      domainName: "example.com",
+      callDirection: "inbound",
+      codecName: "PCMU",
+      srcIp: "198.51.100.7",
+      dstIp: "192.0.2.10",
+    },
+    rtpRate,
+    labelSource: "event",
+    ...extra,
+  };
+}
+
+function ok(result: RtcpResult | Unusable): RtcpResult {
+  if (isUnusable(result)) assert.fail(`unexpectedly unusable: ${result.unusable}`);
+  return result;
+}
+
+function refused(result: RtcpResult | Unusable): string {
+  assert.ok(isUnusable(result), "expected a refusal");
+  return result.unusable;
+}
+
+/** Feeds events in order, threading the leg state; returns every result. */
+function run(events: EslEvent[], leg: LegState | undefined): RtcpResult[] {
+  const results: RtcpResult[] = [];
+  let state = leg;
+  for (const e of events) {
+    const r = ok(computeRtcp(e, state));
+    results.push(r);
+    state = r.leg;
+  }
+  return results;
+}
+
+describe("RTCP jitter and fraction lost (SPEC §4)", () => {
+  it("jitter in ms = Source0-Jitter × 1000 / RTP-Rate at 8000, 16000 and 48000 Hz", () => {
+    const cases: Array<[rate: number, units: number, ms: number]> = [
+      [8000, 160, 20], // 160 × 1000 / 8000
+      [8000, 1, 0.125], // 1 × 1000 / 8000
+      [8000, 0, 0],
+      [16000, 160, 10], // 160 × 1000 / 16000
+      [16000, 24, 1.5], // 24 × 1000 / 16000
+      [48000, 480, 10], // 480 × 1000 / 48000
+      [48000, 1440, 30], // 1440 × 1000 / 48000
+      [48000, 4294967295, 89478485.3125], // the largest %u: 4294967295000 / 48000
+    ];
+    for (const [rate, units, ms] of cases) {
+      const r = ok(computeRtcp(recv({ rate, blocks: [{ jitter: units }] }), knownLeg(8000)));
+      assert.equal(r.jitterMs, ms, `${units} units at ${rate} Hz`);
+      assert.equal(r.rtpRate, rate);
+      assert.equal(r.direction, "inbound");
+      assert.equal(r.video, false);
+    }
+  });
+
+  it("fraction lost = Source0-Fraction / 256: 0, 128/256, 255/256", () => {
+    for (const [raw, fraction] of [
+      [0, 0],
+      [1, 0.00390625],
+      [128, 0.5],
+      [255, 0.99609375],
+    ] as const) {
+      const r = ok(computeRtcp(recv({ blocks: [{ fraction: raw }] }), knownLeg(8000)));
+      assert.equal(r.fractionLost, fraction);
+    }
+  });
+
+  it("a fraction outside 0..255 or not a number is malformed", () => {
+    for (const bad of ["256", "-1", "abc", "", "1.5", "0x10", " 1"]) {
+      const e = toEvent(withHeader(recvHeaders(), "Source0-Fraction", bad));
+      assert.equal(refused(computeRtcp(e, knownLeg(8000))), UNUSABLE_REASONS.rtcpMalformed, bad);
+    }
+  });
+
+  it("the pure helpers the router uses still work", () => {
+    assert.equal(jitterMs(160, 8000), 20);
+    assert.equal(fractionLost(64), 0.25);
+    assert.equal(parseDecimal("4.50"), 4.5);
+    assert.equal(parseDecimal(""), undefined);
+    assert.equal(parseDecimal("abc"), undefined);
+    assert.equal(parseDecimal(undefined), undefined);
+  });
+});
+
+describe("cumulative loss read as signed (24- or 32-bit)", () => {
+  it("reads both printed forms and refuses values neither form can produce", () => {
+    const cases: Array<[string | undefined, number | undefined]> = [
+      ["0", 0],
+      ["5", 5],
+      ["8388607", 8388607], // 0x7FFFFF: the largest positive 24-bit value
+      ["8388608", -8388608], // 0x800000 in the 24-bit form: 0x800000 − 2^24
+      ["16777215", -1], // 0xFFFFFF in the 24-bit form: 16777215 − 16777216
+      ["16777216", undefined], // 2^24: not a 24-bit value, not a sign-extended one
+      ["2147483648", undefined], // 2^31: would be −2^31, far below −2^23
+      ["4286578687", undefined], // 2^32 − 2^23 − 1: below −2^23 once sign-extended
+      ["4286578688", -8388608], // 2^32 − 2^23: the smallest sign-extended 24-bit value
+      ["4294967294", -2], // 4294967294 − 2^32
+      ["4294967295", -1], // 4294967295 − 2^32: how FreeSWITCH prints −1
+      ["4294967296", undefined], // beyond 32 bits
+      ["-1", -1], // a %d print, taken as is
+      ["-8388608", -8388608],
+      ["-8388609", undefined],
+      ["", undefined],
+      ["abc", undefined],
+      ["1.5", undefined],
+      ["1e3", undefined],
+      [" 1", undefined],
+      ["-", undefined],
+      [undefined, undefined],
+    ];
+    for (const [text, value] of cases) assert.equal(readCumulativeLost(text), value, text);
+  });
+
+  it("4294967295 (−1) counts 0, then 5 counts 6, a drop to 3 counts 0, then 10 counts 7", () => {
+    const results = run(
+      [
+        recv({ blocks: [{ lost: -1 }] }), // printed 4294967295
+        recv({ blocks: [{ lost: 5 }] }),
+        recv({ blocks: [{ lost: 3 }] }), // duplicates arrived: the count went down
+        recv({ blocks: [{ lost: 10 }] }),
+      ],
+      knownLeg(8000),
+    );
+    assert.equal(
+      recvHeaders({ blocks: [{ lost: -1 }] }).find(([n]) => n === "Source0-Lost")?.[1],
+      "4294967295",
+    );
+    // −1: max(0, −1) = 0; 5 − (−1) = 6; max(0, 3 − 5) = 0; 10 − 3 = 7
+    assert.deepEqual(
+      results.map((r) => r.packetsLost),
+      [0, 6, 0, 7],
+    );
+    assert.deepEqual(
+      results.map((r) => r.leg.inbound),
+      [
+        { ssrc: "1a2b3c4d", lastLost: -1 },
+        { ssrc: "1a2b3c4d", lastLost: 5 },
+        { ssrc: "1a2b3c4d", lastLost: 3 },
+        { ssrc: "1a2b3c4d", lastLost: 10 },
+      ],
+    );
+    // farEndLost: the latest cumulative value, never below 0.
+    assert.deepEqual(
+      results.map((r) => r.leg.farEndLost),
+      [0, 5, 3, 10],
+    );
+  });
+
+  it("the 24-bit form 16777215 is −1 as well", () => {
+    const [first, second] = run(
+      [recv({ blocks: [{ lost: 0xffffff }] }), recv({ blocks: [{ lost: 2 }] })],
+      knownLeg(8000),
+    );
+    assert.equal(first!.packetsLost, 0);
+    assert.deepEqual(first!.leg.inbound, { ssrc: "1a2b3c4d", lastLost: -1 });
+    assert.equal(second!.packetsLost, 3); // 2 − (−1)
+  });
+
+  it("a Source0-Lost no 24-bit field can produce is malformed, and changes nothing", () => {
+    const leg = knownLeg(8000, { inbound: { ssrc: "1a2b3c4d", lastLost: 4 } });
+    for (const bad of ["16777216", "2147483648", "4294967296", "abc", ""]) {
+      const e = toEvent(withHeader(recvHeaders(), "Source0-Lost", bad));
+      assert.equal(refused(computeRtcp(e, leg)), UNUSABLE_REASONS.rtcpMalformed, bad);
+    }
+  });
+});
+
+describe("packets_lost per leg, direction and reported SSRC", () => {
+  it("the first report counts its whole cumulative value, later ones the rise", () => {
+    const results = run(
+      [
+        recv({ blocks: [{ lost: 7 }] }),
+        recv({ blocks: [{ lost: 7 }] }),
+        recv({ blocks: [{ lost: 12 }] }),
+      ],
+      knownLeg(8000),
+    );
+    assert.deepEqual(
+      results.map((r) => r.packetsLost),
+      [7, 0, 5],
+    );
+  });
+
+  it("an unchanged baseline is the same object (no allocation per report)", () => {
+    const [a, b] = run(
+      [recv({ blocks: [{ lost: 7 }] }), recv({ blocks: [{ lost: 7 }] })],
+      knownLeg(8000),
+    );
+    assert.equal(b!.leg.inbound, a!.leg.inbound);
+  });
+
+  it("a new SSRC starts a new baseline; going back to the old one starts again", () => {
+    const A = 0x0000aaaa;
+    const B = 0x0000bbbb;
+    const results = run(
+      [
+        recv({ blocks: [{ ssrc: A, lost: 10 }] }), // first report of A: 10
+        recv({ blocks: [{ ssrc: A, lost: 12 }] }), // 12 − 10 = 2
+        recv({ blocks: [{ ssrc: B, lost: 3 }] }), // new stream B: its whole 3
+        recv({ blocks: [{ ssrc: B, lost: 4 }] }), // 4 − 3 = 1
+        recv({ blocks: [{ ssrc: A, lost: 15 }] }), // A again: the baseline is B's, so all 15
+      ],
+      knownLeg(8000),
+    );
+    assert.deepEqual(
+      results.map((r) => r.packetsLost),
+      [10, 2, 3, 1, 15],
+    );
+    assert.deepEqual(
+      results.map((r) => r.ssrc),
+      ["0000aaaa", "0000aaaa", "0000bbbb", "0000bbbb", "0000aaaa"],
+    );
+    assert.deepEqual(results.at(-1)!.leg.inbound, { ssrc: "0000aaaa", lastLost: 15 });
+  });
+
+  it("inbound (RECV) and outbound (SEND) reports keep separate baselines", () => {
+    const results = run(
+      [
+        recv({ blocks: [{ lost: 4 }] }),
+        send({ lost: 9 }),
+        recv({ blocks: [{ lost: 6 }] }),
+        send({ lost: 10 }),
+      ],
+      knownLeg(8000),
+    );
+    assert.deepEqual(
+      results.map((r) => [r.direction, r.packetsLost]),
+      [
+        ["inbound", 4],
+        ["outbound", 9],
+        ["inbound", 2],
+        ["outbound", 1],
+      ],
+    );
+    const last = results.at(-1)!.leg;
+    assert.deepEqual(last.inbound, { ssrc: "1a2b3c4d", lastLost: 6 });
+    assert.deepEqual(last.outbound, { ssrc: "5e6f7081", lastLost: 10 });
+    // Only RECV reports are the far end's count: SEND reports leave farEndLost alone.
+    assert.deepEqual(
+      results.map((r) => r.leg.farEndLost),
+      [4, 4, 6, 6],
+    );
+  });
+
+  it("never negative, and the points sum to the total rise (fast-check, both printed forms)", () => {
+    const lost = fc.integer({ min: -0x800000, max: 0x7fffff });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(lost, fc.boolean()), { minLength: 1, maxLength: 40 }),
+        (steps) => {
+          let leg: LegState | undefined = knownLeg(8000);
+          let sum = 0;
+          let rise = 0;
+          let previous = 0;
+          for (const [value, form24] of steps) {
+            // The builder prints `>>> 0` (the 32-bit form); the 24-bit form is the raw field.
+            const printed = form24 ? value & 0xffffff : value;
+            const r = ok(computeRtcp(recv({ blocks: [{ lost: printed }] }), leg));
+            assert.ok(r.packetsLost >= 0);
+            assert.ok(Number.isInteger(r.packetsLost));
+            sum += r.packetsLost;
+            rise += Math.max(0, value - previous);
+            previous = value;
+            leg = r.leg;
+            assert.equal(leg.inbound?.lastLost, value);
+            assert.equal(leg.farEndLost, Math.max(0, value));
+          }
+          assert.equal(sum, rise);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("with SSRC changes, each stream's points sum to its rise since it (re)started (fast-check)", () => {
+    const ssrc = fc.constantFrom("0000000a", "0000000b", "0000000c");
+    const lost = fc.integer({ min: -0x800000, max: 0x7fffff });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(ssrc, lost), { maxLength: 60 }), (steps) => {
+        let baseline: RtcpBaseline | null = null;
+        let sum = 0;
+        let expected = 0;
+        for (const [s, value] of steps) {
+          const counted = lostSince(baseline, s, value);
+          assert.ok(counted >= 0);
+          sum += counted;
+          const start = baseline !== null && baseline.ssrc === s ? baseline.lastLost : 0;
+          expected += Math.max(0, value - start);
+          baseline = nextBaseline(baseline, s, value);
+          assert.deepEqual(baseline, { ssrc: s, lastLost: value });
+        }
+        assert.equal(sum, expected);
+      }),
+    );
+  });
+});
+
+describe("report blocks", () => {
+  it("an RR-only report (sender fields 0) is computed from its block", () => {
+    const r = ok(
+      computeRtcp(
+        recv({ sender: NO_SR, blocks: [{ fraction: 64, lost: 3, jitter: 80 }] }),
+        knownLeg(8000),
+      ),
+    );
+    const headers = recvHeaders({ sender: NO_SR });
+    assert.equal(headers.find(([n]) => n === "SSRC")?.[1], "00000000");
+    assert.equal(headers.find(([n]) => n === "Sender-Packet-Count")?.[1], "0");
+    assert.equal(r.jitterMs, 10); // 80 × 1000 / 8000
+    assert.equal(r.fractionLost, 0.25); // 64 / 256
+    assert.equal(r.packetsLost, 3);
+  });
+
+  it("an RR-only report repeating the last SR's sender fields counts only the block's rise", () => {
+    const results = run(
+      [
+        recv({ sender: SR, blocks: [{ lost: 2, jitter: 16 }] }),
+        recv({ sender: SR, blocks: [{ lost: 5, jitter: 24 }] }), // same SR fields repeated
+      ],
+      knownLeg(8000),
+    );
+    assert.deepEqual(
+      results.map((r) => [r.packetsLost, r.jitterMs]),
+      [
+        [2, 2], // 16 × 1000 / 8000
+        [3, 3], // 5 − 2; 24 × 1000 / 8000
+      ],
+    );
+  });
+
+  it("further blocks (Source1..Source4) are counted; only block 0 is computed", () => {
+    const blocks: BlockSpec[] = [
+      { ssrc: OUR_SSRC, lost: 1, jitter: 8, fraction: 2 },
+      { ssrc: 0x11111111, lost: 500, jitter: 8000, fraction: 200 },
+      { ssrc: 0x22222222, lost: 600 },
+    ];
+    const r = ok(computeRtcp(recv({ blocks }), knownLeg(8000)));
+    assert.equal(r.extraBlocks, 2);
+    assert.equal(r.ssrc, "1a2b3c4d");
+    assert.equal(r.packetsLost, 1);
+    assert.equal(r.jitterMs, 1);
+    assert.equal(r.fractionLost, 2 / 256);
+    assert.equal(ok(computeRtcp(recv(), knownLeg(8000))).extraBlocks, 0);
+    const five = [0, 1, 2, 3, 4].map((i) => ({ ssrc: i + 1 }));
+    assert.equal(ok(computeRtcp(recv({ blocks: five }), knownLeg(8000))).extraBlocks, 4);
+    assert.equal(ok(computeRtcp(send(), knownLeg(8000))).extraBlocks, 0);
+  });
+
+  it("no report block at all is rtcp_no_report_block (RECV and SEND)", () => {
+    assert.equal(
+      refused(computeRtcp(recv({ blocks: [] }), knownLeg(8000))),
+      UNUSABLE_REASONS.rtcpNoReportBlock,
+    );
+    let bare = sendHeaders();
+    for (const name of [
+      "Source-SSRC",
+      "Source-Fraction",
+      "Source-Lost",
+      "Source-Highest-Sequence-Number-Received",
+      "Source-Jitter",
+      "Source-LSR",
+      "Source-DLSR",
+    ]) {
+      bare = withHeader(bare, name, undefined);
+    }
+    assert.equal(
+      refused(computeRtcp(toEvent(bare), knownLeg(8000))),
+      UNUSABLE_REASONS.rtcpNoReportBlock,
+    );
+  });
+
+  it("a block with a missing or malformed field is rtcp_malformed", () => {
+    const cases: Array<[string, string | undefined]> = [
+      ["Source0-SSRC", ""], // _undef_ on the wire
+      ["Source0-Fraction", undefined],
+      ["Source0-Lost", undefined],
+      ["Source0-Jitter", undefined],
+      ["Source0-Jitter", "abc"],
+      ["Source0-Jitter", "-5"],
+      ["Source0-Jitter", "4294967296"],
+      ["Source0-Jitter", "1.5"],
+      ["RTP-Rate", "abc"],
+      ["RTP-Rate", "-8000"],
+    ];
+    for (const [name, value] of cases) {
+      const e = toEvent(withHeader(recvHeaders(), name, value));
+      assert.equal(
+        refused(computeRtcp(e, knownLeg(8000))),
+        UNUSABLE_REASONS.rtcpMalformed,
+        `${name}=${value}`,
+      );
+    }
+  });
+
+  it("an event that is not an RTCP report is unexpected_event", () => {
+    const e = toEvent([
+      ["Event-Name", "HEARTBEAT"],
+      ["Source0-SSRC", "00000001"],
+    ]);
+    assert.equal(refused(computeRtcp(e, knownLeg(8000))), UNUSABLE_REASONS.unexpectedEvent);
+  });
+});
+
+describe("RTP clock rate", () => {
+  it("a RECV report's RTP-Rate becomes the leg's rate", () => {
+    const r = ok(computeRtcp(recv({ rate: 48000 }), knownLeg(0)));
+    assert.equal(r.leg.rtpRate, 48000);
+  });
+
+  it("missing RTP-Rate: a RECV report falls back to the leg's rate", () => {
+    const e = toEvent(
+      withHeader(recvHeaders({ blocks: [{ jitter: 320 }] }), "RTP-Rate", undefined),
+    );
+    const r = ok(computeRtcp(e, knownLeg(16000)));
+    assert.equal(r.rtpRate, 16000);
+    assert.equal(r.jitterMs, 20); // 320 × 1000 / 16000
+    assert.equal(r.leg.rtpRate, 16000);
+  });
+
+  it("RTP-Rate 0 or empty is 'not said': the leg's rate again", () => {
+    for (const value of ["0", ""]) {
+      const e = toEvent(withHeader(recvHeaders({ blocks: [{ jitter: 80 }] }), "RTP-Rate", value));
+      const r = ok(computeRtcp(e, knownLeg(8000)));
+      assert.equal(r.jitterMs, 10, value); // 80 × 1000 / 8000
+      assert.equal(r.leg.rtpRate, 8000);
+    }
+  });
+
+  it("missing RTP-Rate and no rate known for the leg: rtcp_rate_unknown", () => {
+    const e = toEvent(withHeader(recvHeaders(), "RTP-Rate", undefined));
+    assert.equal(refused(computeRtcp(e, knownLeg(0))), UNUSABLE_REASONS.rtcpRateUnknown);
+    assert.equal(refused(computeRtcp(e, undefined)), UNUSABLE_REASONS.rtcpRateUnknown);
+  });
+
+  it("a SEND report uses the leg's codec rate", () => {
+    const r = ok(computeRtcp(send({ jitter: 160, fraction: 32, lost: 4 }), knownLeg(16000)));
+    assert.equal(r.direction, "outbound");
+    assert.equal(r.rtpRate, 16000);
+    assert.equal(r.jitterMs, 10); // 160 × 1000 / 16000
+    assert.equal(r.fractionLost, 0.125); // 32 / 256
+    assert.equal(r.packetsLost, 4);
+    assert.equal(r.ssrc, "5e6f7081");
+    assert.deepEqual(r.leg.outbound, { ssrc: "5e6f7081", lastLost: 4 });
+    assert.equal(r.leg.inbound, null);
+    assert.equal(r.leg.rtpRate, 16000);
+  });
+
+  it("a SEND report uses the rate an earlier RECV report taught the leg", () => {
+    const [, sent] = run(
+      [recv({ rate: 48000, blocks: [{ jitter: 480 }] }), send({ jitter: 960 })],
+      emptyLeg(UUID),
+    );
+    assert.equal(sent!.rtpRate, 48000);
+    assert.equal(sent!.jitterMs, 20); // 960 × 1000 / 48000
+  });
+
+  it("a SEND report on a leg with no known rate: rtcp_rate_unknown", () => {
+    assert.equal(refused(computeRtcp(send(), knownLeg(0))), UNUSABLE_REASONS.rtcpRateUnknown);
+    assert.equal(refused(computeRtcp(send(), undefined)), UNUSABLE_REASONS.rtcpRateUnknown);
+  });
+});
+
+describe("leg state", () => {
+  it("jitter history sums both directions; everything else in the leg is kept", () => {
+    const leg = knownLeg(8000, { qosReported: false });
+    const results = run(
+      [
+        recv({ blocks: [{ jitter: 80 }] }), // 10 ms
+        send({ jitter: 160 }), // 20 ms at the leg's 8000
+        recv({ blocks: [{ jitter: 40 }] }), // 5 ms
+      ],
+      leg,
+    );
+    const last = results.at(-1)!.leg;
+    assert.equal(last.jitterSumMs, 35); // 10 + 20 + 5
+    assert.equal(last.jitterCount, 3);
+    assert.equal(last.labels, leg.labels, "labels untouched, same object");
+    assert.equal(last.uuid, leg.uuid);
+    assert.equal(last.callUuid, leg.callUuid);
+    assert.equal(last.sipCallId, leg.sipCallId);
+    assert.equal(last.labelSource, "event");
+    assert.equal(last.qosReported, false);
+    // The input states are never mutated.
+    assert.equal(leg.jitterCount, 0);
+    assert.equal(leg.inbound, null);
+    assert.equal(results[0]!.leg.jitterCount, 1);
+  });
+
+  it("a leg known nowhere gets a partial state from the report's Unique-ID", () => {
+    const r = ok(computeRtcp(recv({ rate: 16000, blocks: [{ lost: 2, jitter: 32 }] }), undefined));
+    assert.deepEqual(r.leg, {
+      ...emptyLeg(UUID),
+      rtpRate: 16000,
+      inbound: { ssrc: "1a2b3c4d", lastLost: 2 },
+      jitterSumMs: 2, // 32 × 1000 / 16000
+      jitterCount: 1,
+      farEndLost: 2,
+    });
+    assert.equal(r.leg.labelSource, "partial");
+    assert.equal(r.leg.labels.correlationId, UUID);
+  });
+
+  it("a leg known nowhere and no Unique-ID: missing_unique_id", () => {
+    const e = toEvent(withHeader(recvHeaders(), "Unique-ID", undefined));
+    assert.equal(refused(computeRtcp(e, undefined)), UNUSABLE_REASONS.missingUniqueId);
+    const empty = toEvent(withHeader(recvHeaders(), "Unique-ID", ""));
+    assert.equal(refused(computeRtcp(empty, undefined)), UNUSABLE_REASONS.missingUniqueId);
+  });
+
+  it("video (RTP-Rate 90000) is computed the same way but leaves the leg's state alone", () => {
+    const leg = knownLeg(8000, { inbound: { ssrc: "1a2b3c4d", lastLost: 3 }, farEndLost: 3 });
+    const r = ok(
+      computeRtcp(
+        recv({
+          rate: VIDEO_RTP_RATE,
+          blocks: [{ ssrc: 0x0000beef, lost: 40, jitter: 900, fraction: 16 }],
+        }),
+        leg,
+      ),
+    );
+    assert.equal(r.video, true);
+    assert.equal(r.rtpRate, 90000);
+    assert.equal(r.jitterMs, 10); // 900 × 1000 / 90000
+    assert.equal(r.fractionLost, 0.0625); // 16 / 256
+    assert.equal(r.packetsLost, 40); // another SSRC than the audio baseline: its whole count
+    assert.equal(r.leg, leg, "same object: audio baseline, rate, jitter history untouched");
+    // The audio stream's next report still counts against its own baseline.
+    const audio = ok(computeRtcp(recv({ blocks: [{ lost: 5 }] }), r.leg));
+    assert.equal(audio.packetsLost, 2);
+  });
+
+  it("never throws on arbitrary header values (fast-check)", () => {
+    const value = fc.oneof(
+      fc.string(),
+      fc.constantFrom("", "0", "255", "256", "4294967295", "-1", "nan", "1e9", "90000"),
+    );
+    const maybe = fc.option(value, { nil: undefined });
+    fc.assert(
+      fc.property(
+        fc.constantFrom("RECV_RTCP_MESSAGE", "SEND_RTCP_MESSAGE"),
+        fc.record({ ssrc: maybe, fraction: maybe, lost: maybe, jitter: maybe, rate: maybe }),
+        fc.option(fc.constantFrom(0, 8000, 48000), { nil: undefined }),
+        (name, f, legRate) => {
+          const prefix = name === "RECV_RTCP_MESSAGE" ? "Source0-" : "Source-";
+          const headers: HeaderList = [
+            ["Event-Name", name],
+            ["Unique-ID", UUID],
+          ];
+          if (f.rate !== undefined) headers.push(["RTP-Rate", f.rate]);
+          if (f.ssrc !== undefined) headers.push([`${prefix}SSRC`, f.ssrc]);
+          if (f.fraction !== undefined) headers.push([`${prefix}Fraction`, f.fraction]);
+          if (f.lost !== undefined) headers.push([`${prefix}Lost`, f.lost]);
+          if (f.jitter !== undefined) headers.push([`${prefix}Jitter`, f.jitter]);
+          const leg = legRate === undefined ? undefined : knownLeg(legRate);
+          const r = computeRtcp(toEvent(headers), leg);
+          if (isUnusable(r)) {
+            assert.ok(Object.values(UNUSABLE_REASONS).includes(r.unusable as never), r.unusable);
+          } else {
+            for (const n of [r.jitterMs, r.fractionLost, r.packetsLost, r.rtpRate]) {
+              assert.ok(Number.isFinite(n) && n >= 0);
+            }
+            assert.ok(r.fractionLost < 1);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,659 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import net from "node:net";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { after, afterEach, before, describe, it } from "node:test";
+import { setImmediate as yieldToLoop } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { type Logger, pino } from "pino";
+import type { StorageConfig } from "../src/config/types.js";
+import type { LegState } from "../src/quality/types.js";
+import { createLegStore } from "../src/state/create-store.js";
+import { legKey, RedisStore, type RedisStoreOptions } from "../src/state/redis-store.js";
+import type { StoreOpCount } from "../src/state/store.js";
+import { tempDir } from "./support/child.js";
+import { closedPort, pollUntil } from "./support/net.js";
+import { sleep, waitFor } from "./support/wait.js";
+
+// Against real Redis: the shared server on 127.0.0.1:6379 (required in CI, never skipped), with
+// a unique key prefix per test, and a private redis-server for the fault test.
+
+const SHARED = { host: "127.0.0.1", port: 6379 };
+
+function leg(uuid: string, jitterCount = 0): LegState {
+  return {
+    uuid,
+    callUuid: `call-${uuid}`,
+    sipCallId: `${uuid}@sip.example.com`,
+    labels: {
+      channelId: uuid,
+      correlationId: `${uuid}@sip.example.com`,
+      domainName: "example.com",
+      callDirection: "inbound",
+      codecName: "PCMU",
+      srcIp: "192.0.2.1",
+      dstIp: "192.0.2.2",
+    },
+    rtpRate: 8000,
+    inbound: { ssrc: "1a2b3c4d", lastLost: jitterCount },
+    outbound: null,
+    jitterSumMs: jitterCount * 1.5,
+    jitterCount,
+    farEndLost: 3,
+    qosReported: false,
+    labelSource: "event",
+  };
+}
+
+/** A pino logger whose lines the test can read. */
+function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[]; text(): string } {
+  const raw: string[] = [];
+  const logger = pino({ level: "debug" }, { write: (line: string) => raw.push(line) });
+  return {
+    logger,
+    get lines() {
+      return raw.map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+    text: () => raw.join(""),
+  };
+}
+
+function config(keyPrefix: string, overrides: Partial<StorageConfig> = {}): StorageConfig {
+  return {
+    type: "redis",
+    maxLegs: 10_000,
+    legTtlMs: 60_000,
+    redis: { ...SHARED, password: "", db: 0, keyPrefix },
+    ...overrides,
+  };
+}
+
+function op(store: { operations(): readonly StoreOpCount[] }, operation: string, status: string) {
+  return store.operations().find((o) => o.operation === operation && o.status === status)?.count;
+}
+
+/** Every command the server receives (MONITOR on its own connection), filtered by key prefix. */
+async function monitor(
+  client: Redis,
+  prefix: string,
+): Promise<{ commands: string[][]; stop(): void }> {
+  const commands: string[][] = [];
+  const mon = await client.monitor();
+  mon.on("monitor", (_time: string, args: string[]) => {
+    if (args.some((a) => a.startsWith(prefix))) commands.push(args);
+  });
+  return { commands, stop: () => mon.disconnect() };
+}
+
+/**
+ * Counts socket writes that carry `prefix` while `fn` runs: ioredis writes one pipeline in one
+ * socket write, so this is the number of round trips the store started.
+ */
+function countSocketWrites(prefix: string): { readonly count: number; restore(): void } {
+  const original = net.Socket.prototype.write;
+  const counter = {
+    count: 0,
+    restore: () => {
+      net.Socket.prototype.write = original;
+    },
+  };
+  net.Socket.prototype.write = function (this: net.Socket, ...args: unknown[]) {
+    const chunk = args[0];
+    const text =
+      typeof chunk === "string" ? chunk : Buffer.isBuffer(chunk) ? chunk.toString("latin1") : "";
+    if (text.includes(prefix)) counter.count++;
+    return (original as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof original;
+  return counter;
+}
+
+async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length > 0) await client.del(...keys);
+  } while (cursor !== "0");
+}
+
+async function keysWith(client: Redis, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== "0");
+  return out.sort();
+}
+
+describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
+  let admin: Redis;
+  const prefixes: string[] = [];
+  const stores: RedisStore[] = [];
+
+  function newPrefix(): string {
+    const prefix = `fsagent-test:${randomUUID()}:`;
+    prefixes.push(prefix);
+    return prefix;
+  }
+
+  async function newStore(
+    prefix: string,
+    options: Partial<RedisStoreOptions> = {},
+    overrides: Partial<StorageConfig> = {},
+  ): Promise<RedisStore> {
+    const store = new RedisStore(config(prefix, overrides), {
+      logger: options.logger ?? pino({ level: "silent" }),
+      ...options,
+    });
+    stores.push(store);
+    await waitFor(() => store.connected, "the store to connect to Redis");
+    return store;
+  }
+
+  before(async () => {
+    admin = new Redis({ ...SHARED, lazyConnect: true, maxRetriesPerRequest: 1 });
+    admin.on("error", () => {});
+    await admin.connect();
+    assert.equal(await admin.ping(), "PONG");
+  });
+
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+    for (const prefix of prefixes.splice(0)) await deleteKeys(admin, prefix);
+  });
+
+  after(() => {
+    admin.disconnect();
+  });
+
+  it("writes behind: many saves of one leg become one SET of the latest state", async () => {
+    const prefix = newPrefix();
+    const store = await newStore(prefix, { flushIntervalMs: 50 });
+    const mon = await monitor(admin, prefix);
+    try {
+      for (let i = 1; i <= 200; i++) store.save(leg("leg-1", i));
+      assert.equal(store.peek("leg-1")?.jitterCount, 200, "the hot map has it at once");
+      assert.equal(await admin.get(legKey(prefix, "leg-1")), null, "nothing written yet: behind");
+      const json = await pollUntil(
+        () => admin.get(legKey(prefix, "leg-1")),
+        (v) => v !== null,
+        "the flush timer to write the leg",
+        2000,
+      );
+      assert.deepEqual(JSON.parse(json ?? ""), leg("leg-1", 200));
+      await sleep(150); // several more flush intervals: nothing else is written
+      const sets = mon.commands.filter((c) => c[0] === "set");
+      assert.equal(sets.length, 1, `one SET, got ${sets.length}`);
+      assert.deepEqual(sets[0], [
+        "set",
+        legKey(prefix, "leg-1"),
+        JSON.stringify(leg("leg-1", 200)),
+        "PX",
+        "60000",
+      ]);
+      assert.equal(op(store, "save", "ok"), 1);
+      assert.equal(op(store, "flush", "ok"), 1);
+      assert.equal(store.pending, 0);
+    } finally {
+      mon.stop();
+    }
+  });
+
+  it("1,000 legs saved together go out as one pipeline (one socket write, one round trip)", async () => {
+    const prefix = newPrefix();
+    const store = await newStore(prefix, { flushIntervalMs: 10_000, batchSize: 1000 });
+    const mon = await monitor(admin, prefix);
+    const writes = countSocketWrites(prefix);
+    try {
+      // batchSize pending keys trigger the flush at once, without waiting for the interval.
+      for (let i = 0; i < 1000; i++) store.save(leg(`leg-${i}`, i));
+      await waitFor(() => op(store, "save", "ok") === 1000, "1,000 keys written", 3000);
+      assert.equal(writes.count, 1, `socket writes carrying the keys: ${writes.count}`);
+      assert.equal(op(store, "flush", "ok"), 1);
+      await waitFor(() => mon.commands.length >= 1000, "MONITOR to see every SET");
+      assert.equal(mon.commands.filter((c) => c[0] === "set").length, 1000);
+      assert.equal((await keysWith(admin, prefix)).length, 1000);
+    } finally {
+      writes.restore();
+      mon.stop();
+    }
+  });
+
+  it("a backlog larger than one batch goes out in consecutive batches of batchSize", async () => {
+    const prefix = newPrefix();
+    const store = await newStore(prefix, { flushIntervalMs: 10_000, batchSize: 100 });
+    for (let i = 0; i < 950; i++) store.save(leg(`leg-${i}`));
+    await store.flush();
+    assert.equal(op(store, "save", "ok"), 950);
+    assert.equal(op(store, "flush", "ok"), 10);
+    assert.equal(store.pending, 0);
+    assert.equal((await keysWith(admin, prefix)).length, 950);
+  });
+
+  it("sets the TTL to legTtlMs and refreshes it on every write", async () => {
+    const prefix = newPrefix();
+    const store = await newStore(prefix, { flushIntervalMs: 10_000 }, { legTtlMs: 5_000 });
+    store.save(leg("leg-ttl", 1));
+    await store.flush();
+    const first = await admin.pttl(legKey(prefix, "leg-ttl"));
+    assert.ok(first > 4_800 && first <= 5_000, `PTTL after the first write: ${first}`);
+    await sleep(300);
+    const aged = await admin.pttl(legKey(prefix, "leg-ttl"));
+    assert.ok(aged <= first - 250, `PTTL counts down: ${aged}`);
+    store.save(leg("leg-ttl", 2));
+    await store.flush();
+    const refreshed = await admin.pttl(legKey(prefix, "leg-ttl"));
+    assert.ok(refreshed > aged + 200, `PTTL refreshed by the next write: ${refreshed}`);
+  });
+
+  it("remove() deletes the key, and cancels a SET still pending", async () => {
+    const prefix = newPrefix();
+    const store = await newStore(prefix, { flushIntervalMs: 10_000 });
+    store.save(leg("written"));
+    await store.flush();
+    assert.notEqual(await admin.get(legKey(prefix, "written")), null);
+
+    const mon = await monitor(admin, prefix);
+    try {
+      store.remove("written");
+      store.save(leg("pending", 1));
+      store.save(leg("pending", 2));
+      store.remove("pending"); // its SET never goes out
+      assert.equal(store.peek("written"), undefined);
+      assert.equal(store.peek("pending"), undefined);
+      assert.equal(await store.load("written"), undefined, "removed: not read back before the DEL");
+      await store.flush();
+      assert.equal(await admin.get(legKey(prefix, "written")), null);
+      assert.equal(await admin.get(legKey(prefix, "pending")), null);
+      await sleep(50);
+      assert.equal(
+        mon.commands.filter((c) => c[0] === "set").length,
+        0,
+        "no SET for a removed leg",
+      );
+      const dels = mon.commands.filter((c) => c[0] === "del");
+      assert.equal(dels.length, 1, "one DEL command for the batch");
+      assert.deepEqual(dels[0]?.slice(1).sort(), [
+        legKey(prefix, "pending"),
+        legKey(prefix, "written"),
+      ]);
+      assert.equal(op(store, "delete", "ok"), 2);
+    } finally {
+      mon.stop();
+    }
+  });
+
+  it("a leg saved again after remove() is written again (the later operation wins)", async () => {
+    const prefix = newPrefix();
+    const store = await newStore(prefix, { flushIntervalMs: 10_000 });
+    store.save(leg("again", 1));
+    await store.flush();
+    store.remove("again");
+    store.save(leg("again", 2));
+    await store.flush();
+    assert.deepEqual(JSON.parse((await admin.get(legKey(prefix, "again"))) ?? ""), leg("again", 2));
+  });
+
+  it("load() on a miss returns the state saved by another (restarted) agent", async () => {
+    const prefix = newPrefix();
+    const before = await newStore(prefix);
+    const state = leg("survivor", 7);
+    before.save(state);
+    await before.close(); // close() flushes
+    assert.equal(before.connected, false);
+
+    const restarted = await newStore(prefix);
+    assert.equal(restarted.peek("survivor"), undefined, "a new process starts empty");
+    const loaded = await restarted.load("survivor");
+    assert.deepEqual(loaded, state);
+    assert.deepEqual(restarted.peek("survivor"), state, "a hit goes into the hot map");
+    assert.equal(restarted.size, 1);
+    assert.equal(await restarted.load("never-seen"), undefined);
+    assert.equal(op(restarted, "load", "ok"), 2, "a hit and a clean miss");
+    assert.equal(op(restarted, "load", "error"), 0);
+    // Loading is not a change: nothing is written back.
+    assert.equal(restarted.pending, 0);
+  });
+
+  it("a corrupt or foreign value reads as undefined, counted as a load error, logged once", async () => {
+    const prefix = newPrefix();
+    const log = capturingLogger();
+    const store = await newStore(prefix, { logger: log.logger });
+    await admin.set(legKey(prefix, "corrupt"), "{not json");
+    await admin.set(legKey(prefix, "foreign"), JSON.stringify({ hello: "world" }));
+    await admin.set(legKey(prefix, "other-uuid"), JSON.stringify(leg("someone-else")));
+    const bad = { ...leg("bad-field"), jitterCount: "7" };
+    await admin.set(legKey(prefix, "bad-field"), JSON.stringify(bad));
+    await admin.hset(legKey(prefix, "wrong-type"), "a", "b");
+    for (const uuid of ["corrupt", "foreign", "other-uuid", "bad-field", "wrong-type"]) {
+      assert.equal(await store.load(uuid), undefined, uuid);
+      assert.equal(store.peek(uuid), undefined, uuid);
+    }
+    assert.equal(op(store, "load", "error"), 5);
+    assert.equal(op(store, "load", "ok"), 0);
+    const warnings = log.lines.filter((l) => l.level === 40);
+    assert.ok(warnings.length >= 1 && warnings.length <= 2, `rate-limited: ${warnings.length}`);
+  });
+
+  it("honours the key prefix: stores with different prefixes never see each other's legs", async () => {
+    const p1 = newPrefix();
+    const p2 = newPrefix();
+    const one = await newStore(p1);
+    const two = await newStore(p2);
+    one.save(leg("shared-uuid", 1));
+    two.save(leg("shared-uuid", 2));
+    await Promise.all([one.flush(), two.flush()]);
+    assert.deepEqual(await keysWith(admin, p1), [`${p1}leg:shared-uuid`]);
+    assert.deepEqual(await keysWith(admin, p2), [`${p2}leg:shared-uuid`]);
+    const third = await newStore(p1);
+    assert.equal((await third.load("shared-uuid"))?.jitterCount, 1);
+  });
+
+  it("close() flushes what is pending, then disconnects; later calls are harmless", async () => {
+    const prefix = newPrefix();
+    const store = await newStore(prefix, { flushIntervalMs: 60_000 });
+    store.save(leg("at-shutdown", 3));
+    const quits = countSocketWrites("$4\r\nquit\r\n");
+    try {
+      await store.close();
+    } finally {
+      quits.restore();
+    }
+    assert.equal(quits.count, 1, "a graceful QUIT, not a cut connection");
+    assert.equal(store.connected, false);
+    assert.deepEqual(
+      JSON.parse((await admin.get(legKey(prefix, "at-shutdown"))) ?? ""),
+      leg("at-shutdown", 3),
+    );
+    store.save(leg("after-close"));
+    store.remove("at-shutdown");
+    assert.equal(await store.load("x"), undefined);
+    await store.flush();
+    await store.close();
+  });
+
+  it("createLegStore builds a Redis store from StorageConfig", async () => {
+    const prefix = newPrefix();
+    const store = createLegStore(config(prefix), { logger: pino({ level: "silent" }) });
+    try {
+      assert.equal(store.kind, "redis");
+      assert.ok(store instanceof RedisStore);
+      store.save(leg("factory"));
+      await waitFor(() => store.connected, "connect");
+      await store.flush();
+      assert.notEqual(await admin.get(legKey(prefix, "factory")), null);
+      assert.deepEqual(
+        store.operations().map((o) => `${o.operation}:${o.status}`),
+        [
+          "save:ok",
+          "save:error",
+          "delete:ok",
+          "delete:error",
+          "load:ok",
+          "load:error",
+          "flush:ok",
+          "flush:error",
+        ],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("RedisStore when Redis goes away (private redis-server)", () => {
+  const PASSWORD = `pw-${randomUUID()}`;
+  let port: number;
+  let dir: { dir: string; remove(): void };
+  let server: ChildProcess | null = null;
+  let probe: Redis;
+
+  function startServer(): ChildProcess {
+    const child = spawn(
+      "redis-server",
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--dir",
+        dir.dir,
+        "--requirepass",
+        PASSWORD,
+      ],
+      { stdio: "ignore" },
+    );
+    child.on("error", () => {});
+    return child;
+  }
+
+  async function stopServer(): Promise<void> {
+    const child = server;
+    server = null;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once("exit", () => resolve());
+      child.kill("SIGKILL");
+    });
+  }
+
+  before(async () => {
+    port = await closedPort();
+    dir = tempDir();
+    server = startServer();
+    probe = new Redis({
+      host: "127.0.0.1",
+      port,
+      password: PASSWORD,
+      retryStrategy: () => 25,
+      maxRetriesPerRequest: null,
+      disconnectTimeout: 50, // else disconnect() while the server is down holds the process 2 s
+    });
+    probe.on("error", () => {});
+    assert.equal(await probe.ping(), "PONG");
+  });
+
+  after(async () => {
+    probe.disconnect();
+    await stopServer();
+    dir.remove();
+  });
+
+  it("a pipeline Redis refuses (OOM) is re-queued, retried at the flush pace, and written later", async () => {
+    const prefix = `oom-${randomUUID()}:`;
+    const store = new RedisStore(
+      {
+        type: "redis",
+        maxLegs: 1000,
+        legTtlMs: 60_000,
+        redis: { host: "127.0.0.1", port, password: PASSWORD, db: 0, keyPrefix: prefix },
+      },
+      { logger: pino({ level: "silent" }), flushIntervalMs: 50 },
+    );
+    try {
+      await waitFor(() => store.connected, "the first connection");
+      await probe.config("SET", "maxmemory", "1"); // noeviction (the default): writes refused
+      for (let i = 0; i < 10; i++) store.save(leg(`leg-${i}`, 1));
+      await waitFor(() => (op(store, "flush", "error") ?? 0) >= 2, "two refused flushes", 2000);
+      store.save(leg("leg-0", 2)); // newer state while refused: this one must be written
+      await sleep(300);
+      const attempts = op(store, "flush", "error") ?? 0;
+      assert.ok(attempts <= 12, `retried at the flush pace, not in a tight loop: ${attempts}`);
+      assert.equal(op(store, "save", "ok"), 0);
+      assert.ok((op(store, "save", "error") ?? 0) >= 20, "each refused key counted");
+      assert.equal(store.pending, 10, "still one pending write per leg");
+      await probe.config("SET", "maxmemory", "0");
+      await waitFor(() => store.pending === 0, "the re-queued writes", 2000);
+      assert.equal(op(store, "save", "ok"), 10);
+      assert.deepEqual(
+        JSON.parse((await probe.get(legKey(prefix, "leg-0"))) ?? ""),
+        leg("leg-0", 2),
+      );
+      assert.deepEqual(
+        JSON.parse((await probe.get(legKey(prefix, "leg-9"))) ?? ""),
+        leg("leg-9", 1),
+      );
+    } finally {
+      await probe.config("SET", "maxmemory", "0");
+      await store.close();
+    }
+  });
+
+  it("keeps working in memory, fails fast, recovers by itself and writes the pending state", async (t) => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (error: unknown) => unhandled.push(error);
+    process.on("unhandledRejection", onUnhandled);
+    process.on("uncaughtException", onUnhandled);
+    const log = capturingLogger();
+    const prefix = "fsagent:";
+    const store = new RedisStore(
+      {
+        type: "redis",
+        maxLegs: 20_000,
+        legTtlMs: 60_000,
+        redis: { host: "127.0.0.1", port, password: PASSWORD, db: 0, keyPrefix: prefix },
+      },
+      {
+        logger: log.logger,
+        flushIntervalMs: 50,
+        reconnect: { initialMs: 20, maxMs: 100 },
+        commandTimeoutMs: 500,
+      },
+    );
+    try {
+      await waitFor(() => store.connected, "the first connection");
+      for (let i = 0; i < 100; i++) store.save(leg(`leg-${i}`, 1));
+      await store.flush();
+      assert.equal(op(store, "save", "ok"), 100);
+
+      await stopServer();
+      await waitFor(() => !store.connected, "the store to notice Redis is gone", 2000);
+
+      // While Redis is down: saves keep working in memory with a smooth event loop.
+      const delay = monitorEventLoopDelay({ resolution: 1 });
+      delay.enable();
+      const LEGS = 5000;
+      for (let round = 2; round <= 6; round++) {
+        for (let i = 0; i < LEGS; i++) store.save(leg(`leg-${i}`, round));
+        await sleep(40);
+      }
+      const started = performance.now();
+      const missing = await store.load("not-in-memory");
+      const loadMs = performance.now() - started;
+      await sleep(200);
+      delay.disable();
+      const p99Ms = delay.percentile(99) / 1e6;
+      t.diagnostic(
+        `load() while down: ${loadMs.toFixed(2)} ms; event-loop delay p99 ${p99Ms.toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms`,
+      );
+
+      assert.equal(missing, undefined);
+      assert.ok(loadMs < 200, `load() while down took ${loadMs.toFixed(1)} ms`);
+      assert.ok(p99Ms < 50, `event-loop delay p99 ${p99Ms.toFixed(1)} ms`);
+      assert.equal(store.size, LEGS);
+      assert.equal(store.peek("leg-42")?.jitterCount, 6);
+      assert.ok(store.pending <= 20_000, "pending writes bounded by maxLegs");
+      assert.equal(store.pending, LEGS, "one pending write per leg, however many saves");
+      assert.ok((op(store, "load", "error") ?? 0) >= 1, "the failed load is counted");
+      assert.ok((op(store, "flush", "error") ?? 0) >= 1, "the failed flushes are counted");
+      assert.equal(op(store, "save", "ok"), 100, "nothing claimed as written meanwhile");
+      await store.flush(); // gives up at once (counted) rather than waiting for Redis
+      const down = log.lines.filter((l) => (l.level as number) >= 40);
+      assert.ok(down.length >= 1 && down.length <= 3, `warnings while down: ${down.length}`);
+
+      // Redis comes back on the same port: the store reconnects by itself and writes it all.
+      server = startServer();
+      const restarted = performance.now();
+      await waitFor(() => store.connected, "the store to reconnect by itself", 5000);
+      await waitFor(() => store.pending === 0, "the pending writes to go out", 5000);
+      t.diagnostic(
+        `reconnected and wrote ${LEGS} pending legs ${(performance.now() - restarted).toFixed(0)} ms after the restart`,
+      );
+      const keys = Array.from({ length: LEGS }, (_, i) => legKey(prefix, `leg-${i}`));
+      const values = await probe.mget(...keys);
+      const stale = values.filter((v, i) => v !== JSON.stringify(leg(`leg-${i}`, 6)));
+      assert.equal(stale.length, 0, `${stale.length} legs not written with their latest state`);
+      assert.ok(
+        log.lines.some((l) => l.level === 30 && String(l.msg).includes("recovered")),
+        "the recovery is logged at info",
+      );
+      assert.equal(unhandled.length, 0, `unhandled: ${unhandled.map(String).join("; ")}`);
+      assert.ok(!log.text().includes(PASSWORD), "the password never reaches the log");
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      process.off("uncaughtException", onUnhandled);
+      await store.close();
+    }
+  });
+
+  it("a frozen Redis (SIGSTOP: connected, silent) costs a bounded wait, then the same recovery", async () => {
+    const prefix = `frozen-${randomUUID()}:`;
+    const store = new RedisStore(
+      {
+        type: "redis",
+        maxLegs: 1000,
+        legTtlMs: 60_000,
+        redis: { host: "127.0.0.1", port, password: PASSWORD, db: 0, keyPrefix: prefix },
+      },
+      {
+        logger: pino({ level: "silent" }),
+        flushIntervalMs: 50,
+        commandTimeoutMs: 300,
+        socketTimeoutMs: 600,
+        connectTimeoutMs: 300,
+        reconnect: { initialMs: 20, maxMs: 100 },
+      },
+    );
+    const frozen = server;
+    try {
+      await waitFor(() => store.connected, "the first connection");
+      frozen?.kill("SIGSTOP");
+      for (let i = 0; i < 100; i++) store.save(leg(`leg-${i}`, 1));
+      const started = performance.now();
+      assert.equal(await store.load("not-in-memory"), undefined);
+      const waited = performance.now() - started;
+      assert.ok(waited < 600, `load() against a frozen Redis waited ${waited.toFixed(0)} ms`);
+      assert.equal(op(store, "load", "error"), 1);
+      // The dead connection is detected (socketTimeout) and replaced by reconnect attempts.
+      await waitFor(() => !store.connected, "the silent connection to be dropped", 3000);
+      for (let i = 0; i < 100; i++) store.save(leg(`leg-${i}`, 2));
+      frozen?.kill("SIGCONT");
+      await waitFor(() => store.connected && store.pending === 0, "recovery and the writes", 5000);
+      const values = await probe.mget(
+        ...Array.from({ length: 100 }, (_, i) => legKey(prefix, `leg-${i}`)),
+      );
+      assert.ok(values.every((v, i) => v === JSON.stringify(leg(`leg-${i}`, 2))));
+    } finally {
+      frozen?.kill("SIGCONT");
+      await store.close();
+    }
+  });
+
+  it("close() gives up within its bound when Redis is down", async () => {
+    await stopServer();
+    const store = new RedisStore(
+      {
+        type: "redis",
+        maxLegs: 100,
+        legTtlMs: 60_000,
+        redis: { host: "127.0.0.1", port, password: PASSWORD, db: 0, keyPrefix: "x:" },
+      },
+      { logger: pino({ level: "silent" }), reconnect: { initialMs: 20, maxMs: 50 } },
+    );
+    store.save(leg("lost"));
+    const started = performance.now();
+    await store.close();
+    assert.ok(performance.now() - started < 2500, "close() is bounded");
+    assert.equal(store.connected, false);
+    await yieldToLoop();
+  });
+});
