@@ -27,6 +27,9 @@ export interface AgentOptions {
   readonly metrics?: MetricsSink;
 }
 
+/** How long start() waits for Redis before consuming events anyway. */
+const STORE_READY_WAIT_MS = 5_000;
+
 interface Instance {
   readonly connection: EslConnection;
   readonly router: Router;
@@ -157,6 +160,14 @@ export class Agent implements AgentView {
       },
       `fsagent ${version} started: ${this.instanceList.length} FreeSWITCH instance(s), HTTP on ${this.http.url}`,
     );
+    // Consume events only once the durable copy can be read: otherwise the first report of every
+    // leg after a restart would miss its baseline and count the whole cumulative loss again.
+    if (!(await this.store.ready(STORE_READY_WAIT_MS))) {
+      logger.warn(
+        { storage: this.store.kind, waited_ms: STORE_READY_WAIT_MS },
+        "state store not reachable yet: starting without it; legs already in progress restart their loss baselines",
+      );
+    }
     for (const { connection } of this.instanceList) connection.start();
   }
 

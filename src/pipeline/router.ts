@@ -70,6 +70,7 @@ export class Router {
   /** Checked once: the level is fixed for the process, and the check is on the hot path. */
   private readonly debug: boolean;
   private lookupsInFlight = 0;
+  private readonly lookups = new Map<string, Promise<LegState>>();
   private readonly logger: Logger;
 
   constructor(private readonly options: RouterOptions) {
@@ -110,21 +111,30 @@ export class Router {
       if (!this.pending.add(uuid, event)) bump(counters.dropped, "leg_queue_full");
       return;
     }
-    if (this.options.store.peek(uuid) === undefined && this.needsFetch(name)) {
+    const leg = this.options.store.peek(uuid);
+    if (leg === undefined && this.needsFetch(name, event, uuid)) {
       this.fetch(uuid, event, name);
       return;
     }
-    this.process(event, name, uuid);
+    this.process(event, name, uuid, leg);
   }
 
   /**
    * Whether an event of a leg not in memory should wait for the leg's state. With Redis, any
-   * event but CREATE may find the leg there (agent restarted mid-call). Without it, only RTCP
-   * needs a FreeSWITCH look-up: channel events carry the leg's data themselves.
+   * event but CREATE may find the leg there (agent restarted mid-call), and a new B-leg (a
+   * transfer, a forward) may need an A-leg that is only there. Without Redis, only RTCP needs a
+   * FreeSWITCH look-up: channel events carry the leg's data themselves.
    */
-  private needsFetch(name: string): boolean {
-    if (this.options.store.kind === "redis") return name !== "CHANNEL_CREATE";
-    return isRtcp(name);
+  private needsFetch(name: string, event: EslEvent, uuid: string): boolean {
+    if (this.options.store.kind !== "redis") return isRtcp(name);
+    if (name !== "CHANNEL_CREATE") return true;
+    const callUuid = event.get("Channel-Call-UUID");
+    return (
+      callUuid !== undefined &&
+      callUuid !== "" &&
+      callUuid !== uuid &&
+      this.options.store.peek(callUuid) === undefined
+    );
   }
 
   private fetch(uuid: string, first: EslEvent, name: string): void {
@@ -136,14 +146,40 @@ export class Router {
     this.fetchLeg(uuid, callUuid, isRtcp(name))
       .catch((error: unknown) => {
         // fetchLeg handles its own failures; this is the last guard of an async path.
-        this.log.error(`fetch`, { err: String(error) }, "fetching a leg's state failed");
+        this.log.error("fetch", { err: String(error) }, "fetching a leg's state failed");
+        return false;
       })
-      .finally(() => {
-        for (const event of this.pending.close(uuid)) this.process(event, event.name, uuid);
-      });
+      .then((gone) => this.drain(uuid, gone));
   }
 
-  private async fetchLeg(uuid: string, callUuid: string | undefined, rtcp: boolean): Promise<void> {
+  /** Handles a leg's waiting events in order, each guarded: one failure must not strand the rest. */
+  private drain(uuid: string, gone: boolean): void {
+    for (const event of this.pending.close(uuid)) {
+      try {
+        this.process(event, event.name, uuid, this.options.store.peek(uuid));
+      } catch (error) {
+        bump(this.counters.dropped, "processing_error");
+        this.log.error(
+          "drain",
+          { err: error instanceof Error ? error.message : String(error) },
+          "an event of a fetched leg could not be processed",
+        );
+      }
+    }
+    // A leg FreeSWITCH no longer knows sent a late report: export it, but do not keep a state
+    // that nothing would remove before leg_ttl.
+    if (gone && this.options.store.peek(uuid)?.labelSource === "partial") {
+      this.options.store.remove(uuid);
+      this.options.sinks.legEnded(uuid);
+    }
+  }
+
+  /** Loads or looks up a leg; resolves true when FreeSWITCH said the leg does not exist. */
+  private async fetchLeg(
+    uuid: string,
+    callUuid: string | undefined,
+    rtcp: boolean,
+  ): Promise<boolean> {
     const { store } = this.options;
     // The A-leg's labels are inherited by a B-leg: fetch it too when it is not in memory.
     const aLegLoad =
@@ -154,12 +190,26 @@ export class Router {
         ? store.load(callUuid)
         : undefined;
     const [loaded] = await Promise.all([store.load(uuid), aLegLoad]);
-    if (loaded !== undefined || !rtcp) return;
-    store.save(await this.lookupLeg(uuid));
+    if (loaded !== undefined || !rtcp) return false;
+    const looked = await this.lookupLeg(uuid);
+    store.save(looked);
+    return looked.labelSource === "partial";
   }
 
-  /** One FreeSWITCH look-up per unknown leg; whatever happens, the leg gets the labels it has. */
-  private async lookupLeg(uuid: string): Promise<LegState> {
+  /**
+   * One FreeSWITCH look-up per unknown leg; whatever happens, the leg gets the labels it has.
+   * Concurrent requests for one leg share the look-up (a B-leg's look-up may fetch its A-leg
+   * while the A-leg's own reports wait for the same answer).
+   */
+  private lookupLeg(uuid: string): Promise<LegState> {
+    const running = this.lookups.get(uuid);
+    if (running !== undefined) return running;
+    const lookup = this.runLookup(uuid).finally(() => this.lookups.delete(uuid));
+    this.lookups.set(uuid, lookup);
+    return lookup;
+  }
+
+  private async runLookup(uuid: string): Promise<LegState> {
     if (this.lookupsInFlight >= MAX_LOOKUPS_IN_FLIGHT) {
       bump(this.counters.lookups, "skipped");
       return emptyLeg(uuid);
@@ -171,9 +221,11 @@ export class Router {
         bump(this.counters.lookups, "not_found");
         return emptyLeg(uuid);
       }
-      const callUuid =
-        typeof fields["Channel-Call-UUID"] === "string" ? fields["Channel-Call-UUID"] : undefined;
-      const aLeg = callUuid === undefined ? undefined : this.options.store.peek(callUuid);
+      const callUuid = fields["Channel-Call-UUID"];
+      const aLeg =
+        typeof callUuid === "string" && callUuid !== "" && callUuid !== uuid
+          ? await this.aLegForLookup(callUuid)
+          : undefined;
       const leg = legFromLookup(fields, undefined, aLeg);
       if (isUnusable(leg)) {
         bump(this.counters.lookups, "unusable");
@@ -194,9 +246,25 @@ export class Router {
     }
   }
 
-  private process(event: EslEvent, name: string, uuid: string): void {
+  /**
+   * The A-leg of a B-leg being looked up: a B-leg inherits the call's correlation_id and domain
+   * from it (SPEC §3), so when it is in neither memory nor Redis it is looked up too, and kept.
+   */
+  private async aLegForLookup(callUuid: string): Promise<LegState | undefined> {
     const { store } = this.options;
-    const leg = store.peek(uuid);
+    const known = store.peek(callUuid) ?? (await store.load(callUuid));
+    if (known !== undefined) return known;
+    const looked = await this.lookupLeg(callUuid);
+    if (looked.labelSource === "partial") return undefined;
+    // The A-leg's own events may have created its state meanwhile: theirs wins.
+    const current = store.peek(callUuid);
+    if (current !== undefined) return current;
+    store.save(looked);
+    return looked;
+  }
+
+  private process(event: EslEvent, name: string, uuid: string, leg: LegState | undefined): void {
+    const { store } = this.options;
     switch (name) {
       case "CHANNEL_CREATE":
       case "CHANNEL_ANSWER":
@@ -214,11 +282,12 @@ export class Router {
         if (!this.rtcp(event, leg)) return;
         break;
       case "CHANNEL_HANGUP_COMPLETE":
-        if (this.options.events.qos) this.qos(event, uuid, leg);
+        if (this.options.events.qos) this.qos(event, uuid, leg, true);
         break;
       case "CHANNEL_DESTROY":
         // DESTROY carries the same QoS variables: it reports a leg whose HANGUP_COMPLETE was missed.
-        if (this.options.events.qos && leg?.qosReported !== true) this.qos(event, uuid, leg);
+        // Nothing is saved: the leg is removed next (a save could evict a live leg from a full store).
+        if (this.options.events.qos && leg?.qosReported !== true) this.qos(event, uuid, leg, false);
         store.remove(uuid);
         this.options.sinks.legEnded(uuid);
         break;
@@ -254,7 +323,7 @@ export class Router {
   }
 
   /** Reports a leg's end-of-call QoS once: HANGUP_COMPLETE and DESTROY both carry it. */
-  private qos(event: EslEvent, uuid: string, leg: LegState | undefined): void {
+  private qos(event: EslEvent, uuid: string, leg: LegState | undefined, keep: boolean): void {
     if (leg?.qosReported === true) return;
     // The hangup event carries the leg's full channel data: it completes (or creates) the labels.
     const labelled = legFromChannelEvent(event, leg, this.aLegOf(event, uuid));
@@ -263,7 +332,7 @@ export class Router {
       return;
     }
     const values = computeQos(event, labelled);
-    this.options.store.save({ ...labelled, qosReported: true });
+    if (keep) this.options.store.save({ ...labelled, qosReported: true });
     if (isUnusable(values)) {
       this.unusable(values.unusable);
       return;

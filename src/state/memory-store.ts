@@ -110,6 +110,10 @@ export class MemoryStore implements LegStore {
     return this.legs.keys();
   }
 
+  ready(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
   flush(): Promise<void> {
     return Promise.resolve();
   }

@@ -182,6 +182,20 @@ export class RedisStore implements LegStore {
   }
 
   /** True while the connection is up and ready for commands (for /health). */
+  ready(timeoutMs: number): Promise<boolean> {
+    if (this.connected) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.client.off("ready", onReady);
+        resolve(ok);
+      };
+      const onReady = (): void => done(true);
+      const timer = setTimeout(() => done(this.connected), timeoutMs);
+      this.client.on("ready", onReady);
+    });
+  }
+
   get connected(): boolean {
     return !this.closed && this.client.status === "ready";
   }

@@ -29,6 +29,12 @@ export interface LegStore {
   readonly size: number;
   /** Every leg in memory (for reconciling against FreeSWITCH after a reconnect). */
   uuids(): IterableIterator<string>;
+  /**
+   * Resolves true once the durable copy can be read (at once for memory), false after
+   * `timeoutMs`. The agent waits on it before consuming events, so the first report of a leg
+   * after a restart finds its baseline instead of counting the whole cumulative loss again.
+   */
+  ready(timeoutMs: number): Promise<boolean>;
   /** Writes everything queued; resolves when done or when the store gave up (counted). */
   flush(): Promise<void>;
   close(): Promise<void>;

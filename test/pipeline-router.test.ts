@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import { PlainEvent } from "../src/esl/event.js";
+import { plainEventBody } from "../src/esl/wire.js";
+import { silentLogger } from "../src/log/logger.js";
+import { EventCounters } from "../src/pipeline/counters.js";
+import { LiveSummary } from "../src/pipeline/live-summary.js";
+import { type QualitySinks, Router } from "../src/pipeline/router.js";
+import type { QosObservation, RtcpObservation } from "../src/quality/types.js";
+import { MemoryStore } from "../src/state/memory-store.js";
+import { RedisStore } from "../src/state/redis-store.js";
+import type { LegStore } from "../src/state/store.js";
+import { waitFor } from "./support/wait.js";
+
+// The router driven directly with events in FreeSWITCH's plain format, real stores and a sink
+// that records what it is given.
+
+function event(name: string, headers: Array<[string, string]>): PlainEvent {
+  return new PlainEvent(plainEventBody([["Event-Name", name], ...headers]));
+}
+
+function channel(
+  name: string,
+  uuid: string,
+  callUuid: string,
+  vars: Array<[string, string]> = [],
+): PlainEvent {
+  return event(name, [
+    ["Unique-ID", uuid],
+    ["Call-Direction", uuid === callUuid ? "inbound" : "outbound"],
+    ["Channel-Call-UUID", callUuid],
+    ...vars,
+  ]);
+}
+
+function recv(uuid: string, lost: number): PlainEvent {
+  return event("RECV_RTCP_MESSAGE", [
+    ["Unique-ID", uuid],
+    ["SSRC", "0000abcd"],
+    ["RTP-Rate", "8000"],
+    ["Source0-SSRC", "12345678"],
+    ["Source0-Fraction", "0"],
+    ["Source0-Lost", String(lost)],
+    ["Source0-Jitter", "80"],
+  ]);
+}
+
+interface Rig {
+  router: Router;
+  counters: EventCounters;
+  rtcp: RtcpObservation[];
+  qos: QosObservation[];
+  lookups: string[];
+}
+
+function rig(
+  store: LegStore,
+  lookup: (uuid: string) => Record<string, unknown> | undefined = () => undefined,
+): Rig {
+  const rtcp: RtcpObservation[] = [];
+  const qos: QosObservation[] = [];
+  const lookups: string[] = [];
+  const sinks: QualitySinks = {
+    rtcp: (o) => rtcp.push(o),
+    qos: (o) => qos.push(o),
+    legEnded: () => undefined,
+  };
+  const counters = new EventCounters();
+  const router = new Router({
+    instance: "fs1",
+    counters,
+    store,
+    sinks,
+    summary: new LiveSummary(),
+    events: { rtcp: true, qos: true },
+    logger: silentLogger(),
+    lookup: async (uuid) => {
+      lookups.push(uuid);
+      return lookup(uuid);
+    },
+  });
+  return { router, counters, rtcp, qos, lookups };
+}
+
+const stores: LegStore[] = [];
+after(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+});
+
+function memory(maxLegs = 1000): MemoryStore {
+  const store = new MemoryStore({ maxLegs, legTtlMs: 3_600_000 });
+  stores.push(store);
+  return store;
+}
+
+describe("Router", () => {
+  it("a late report of a leg FreeSWITCH no longer knows is exported but not kept", async () => {
+    const store = memory();
+    const { router, rtcp, lookups } = rig(store);
+    router.handle(channel("CHANNEL_CREATE", "L1", "L1", [["variable_sip_call_id", "cid-1"]]));
+    router.handle(channel("CHANNEL_DESTROY", "L1", "L1"));
+    assert.equal(store.size, 0);
+    router.handle(recv("L1", 5));
+    await waitFor(() => rtcp.length === 1, "the late report");
+    assert.deepEqual(lookups, ["L1"]);
+    assert.equal(rtcp[0]?.labels.channelId, "L1");
+    assert.equal(store.size, 0, "the leg must not be resurrected until leg_ttl");
+  });
+
+  it("a CHANNEL_DESTROY of a leg never seen does not evict a live leg from a full store", () => {
+    const store = memory(100);
+    const { router } = rig(store);
+    for (let i = 0; i < 100; i++)
+      router.handle(channel("CHANNEL_CREATE", `live-${i}`, `live-${i}`));
+    assert.equal(store.size, 100);
+    router.handle(
+      channel("CHANNEL_DESTROY", "ghost", "ghost", [
+        ["variable_rtp_audio_in_packet_count", "0"],
+        ["variable_rtp_audio_out_packet_count", "0"],
+      ]),
+    );
+    assert.equal(store.evicted, 0);
+    assert.equal(store.size, 100);
+    assert.ok(store.peek("live-0") !== undefined);
+  });
+
+  it("reports QoS once when both CHANNEL_HANGUP_COMPLETE and CHANNEL_DESTROY carry it", () => {
+    const store = memory();
+    const { router, qos } = rig(store);
+    const vars: Array<[string, string]> = [
+      ["variable_sip_call_id", "cid-q"],
+      ["variable_rtp_audio_in_packet_count", "100"],
+      ["variable_rtp_audio_out_packet_count", "100"],
+      ["variable_rtp_audio_in_raw_bytes", "17200"],
+      ["variable_rtp_audio_out_raw_bytes", "17200"],
+      ["variable_rtp_audio_in_jitter_min_variance", "1.00"],
+      ["variable_rtp_audio_in_jitter_max_variance", "4.00"],
+      ["variable_rtp_audio_in_flaw_total", "0"],
+      ["variable_rtp_audio_in_mos", "4.50"],
+    ];
+    router.handle(channel("CHANNEL_CREATE", "Q1", "Q1", vars.slice(0, 1)));
+    router.handle(channel("CHANNEL_HANGUP_COMPLETE", "Q1", "Q1", vars));
+    router.handle(channel("CHANNEL_DESTROY", "Q1", "Q1", vars));
+    assert.equal(qos.length, 1);
+    assert.equal(qos[0]?.values.totalPackets, 200);
+    assert.equal(store.size, 0);
+  });
+
+  it("with Redis, a B-leg created after a restart inherits the A-leg's labels from Redis", async () => {
+    const keyPrefix = `fsagent-test-${randomUUID()}:`;
+    const config = {
+      type: "redis" as const,
+      maxLegs: 1000,
+      legTtlMs: 60_000,
+      redis: { host: "127.0.0.1", port: 6379, password: "", db: 0, keyPrefix },
+    };
+    const before = new RedisStore(config, { logger: silentLogger() });
+    assert.equal(await before.ready(5000), true);
+    const first = rig(before);
+    first.router.handle(
+      channel("CHANNEL_CREATE", "A1", "A1", [
+        ["variable_sip_call_id", "call-id-of-a"],
+        ["variable_domain_name", "tenant.example"],
+      ]),
+    );
+    await before.close(); // the agent stops: its state is flushed to Redis
+
+    const afterRestart = new RedisStore(config, { logger: silentLogger() });
+    stores.push(afterRestart);
+    assert.equal(await afterRestart.ready(5000), true);
+    const second = rig(afterRestart);
+    second.router.handle(
+      channel("CHANNEL_CREATE", "B1", "A1", [["variable_sip_from_host", "10.0.0.1"]]),
+    );
+    await waitFor(() => afterRestart.peek("B1") !== undefined, "the B-leg's state");
+    assert.equal(afterRestart.peek("B1")?.labels.correlationId, "call-id-of-a");
+    assert.equal(afterRestart.peek("B1")?.labels.domainName, "tenant.example");
+
+    const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true });
+    await redis.connect();
+    const keys = await redis.keys(`${keyPrefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+});
