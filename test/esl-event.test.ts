@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { type EslEvent, eventFromFrame, JsonEvent, PlainEvent } from "../src/esl/event.js";
+import { eventFromFrame, JsonEvent, PlainEvent } from "../src/esl/event.js";
 import { ContentType, Frame } from "../src/esl/frame.js";
 import { HeaderBlock } from "../src/esl/headers.js";
 import { eventFrame, type Headers, jsonEventBody, plainEventBody } from "../src/esl/wire.js";
 import {
   cgratesFrame,
+  eventFrom,
   jsonCdrFrame,
   libresbcFrame,
   libresbcHeaders,
@@ -16,17 +17,6 @@ import {
   webitelFrame,
   webitelHeaders,
 } from "./support/samples.js";
-
-/** Parses one framed event with the real parser and returns it. */
-function eventFrom(stream: Buffer): EslEvent {
-  const { frames, errors, parser } = parseStream(stream);
-  assert.deepEqual(errors, []);
-  assert.equal(frames.length, 1);
-  assert.equal(parser.bufferedBytes, 0);
-  const event = eventFromFrame(frames[0]!);
-  assert.ok(event !== undefined);
-  return event;
-}
 
 /** Naive decoder for the reference: every %XX of hex digits, then UTF-8. */
 function naiveDecode(value: string): string {

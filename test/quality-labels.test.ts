@@ -4,33 +4,21 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type EslEvent, eventFromFrame, JsonEvent, PlainEvent } from "../src/esl/event.js";
-import { jsonEventBody, plainEventBody } from "../src/esl/wire.js";
+import { JsonEvent } from "../src/esl/event.js";
+import { jsonEventBody } from "../src/esl/wire.js";
 import { emptyLeg, legFromChannelEvent, legFromLookup } from "../src/quality/labels.js";
 import { computeRtcp } from "../src/quality/rtcp.js";
 import type { LegState, Unusable } from "../src/quality/types.js";
 import { isUnusable, UNUSABLE_REASONS } from "../src/quality/unusable.js";
 import {
   cgratesFrame,
+  eventFrom,
   libresbcFrame,
   libresbcHeaders,
-  parseStream,
   SAMPLES,
+  toEvent,
   webitelFrame,
 } from "./support/samples.js";
-
-function eventFrom(stream: Buffer): EslEvent {
-  const { frames, errors } = parseStream(stream);
-  assert.deepEqual(errors, []);
-  assert.equal(frames.length, 1);
-  const event = eventFromFrame(frames[0]!);
-  assert.ok(event !== undefined);
-  return event;
-}
-
-function toEvent(headers: ReadonlyArray<readonly [string, string]>): EslEvent {
-  return new PlainEvent(plainEventBody(headers));
-}
 
 function ok(result: LegState | Unusable): LegState {
   if (isUnusable(result)) assert.fail(`unexpectedly unusable: ${result.unusable}`);

@@ -5,8 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { type EslEvent, eventFromFrame, PlainEvent } from "../src/esl/event.js";
-import { plainEventBody } from "../src/esl/wire.js";
+import type { EslEvent } from "../src/esl/event.js";
 import { emptyLeg } from "../src/quality/labels.js";
 import { computeQos, freeswitchMos, freeswitchR, mosFromR } from "../src/quality/qos.js";
 import { computeRtcp } from "../src/quality/rtcp.js";
@@ -15,27 +14,15 @@ import { isUnusable, UNUSABLE_REASONS } from "../src/quality/unusable.js";
 import { emptyQos, qosVariables } from "../src/sim/qos.js";
 import {
   cgratesFrame,
+  eventFrom,
   libresbcFrame,
   libresbcHeaders,
-  parseStream,
   readSample,
   SAMPLES,
+  toEvent,
   webitelFrame,
   webitelHeaders,
 } from "./support/samples.js";
-
-function eventFrom(stream: Buffer): EslEvent {
-  const { frames, errors } = parseStream(stream);
-  assert.deepEqual(errors, []);
-  assert.equal(frames.length, 1);
-  const event = eventFromFrame(frames[0]!);
-  assert.ok(event !== undefined);
-  return event;
-}
-
-function toEvent(headers: ReadonlyArray<readonly [string, string]>): EslEvent {
-  return new PlainEvent(plainEventBody(headers));
-}
 
 /** The webitel CHANNEL_DESTROY's headers with some variables replaced (undefined: removed). */
 function webitelWith(changes: Record<string, string | undefined>): EslEvent {

@@ -4,8 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { type EslEvent, PlainEvent } from "../src/esl/event.js";
-import { plainEventBody } from "../src/esl/wire.js";
+import type { EslEvent } from "../src/esl/event.js";
 import { emptyLeg } from "../src/quality/labels.js";
 import { lostSince, nextBaseline, readCumulativeLost } from "../src/quality/loss.js";
 import {
@@ -26,6 +25,7 @@ import {
   type SenderInfo,
   sendRtcpEvent,
 } from "../src/sim/events.js";
+import { toEvent } from "./support/samples.js";
 
 const T0 = Date.UTC(2024, 4, 1, 9, 30, 0);
 const UUID = "0b7c6a52-3c1e-4f7e-9a43-7f1d2e3c4b5a";
@@ -72,10 +72,6 @@ function block(b: BlockSpec = {}): RecvReportBlock {
     lossAvg: 0,
     rttAvg: 0,
   };
-}
-
-function toEvent(headers: HeaderList): EslEvent {
-  return new PlainEvent(plainEventBody(headers));
 }
 
 /** RECV_RTCP_MESSAGE headers in the SPEC §2 order. */

@@ -3,7 +3,7 @@
 
 import type { EslEvent } from "../esl/event.js";
 import { parseUint } from "./numbers.js";
-import type { LegState, Unusable } from "./types.js";
+import type { LegLabels, LegState, Unusable } from "./types.js";
 import { REFUSAL } from "./unusable.js";
 
 /** Read access to a leg's fields: an EslEvent, or a lookup result behind an adapter. */
@@ -76,27 +76,40 @@ export function legFromLookup(
  * result): channel_id and correlation_id are its Unique-ID, every other label is empty.
  */
 export function emptyLeg(uuid: string): LegState {
+  const labels = {
+    channelId: uuid,
+    correlationId: uuid,
+    domainName: "",
+    callDirection: "",
+    codecName: "",
+    srcIp: "",
+    dstIp: "",
+  };
+  return freshLeg(uuid, "", "", labels, 0, "partial");
+}
+
+/** A leg with labels and no media history yet. */
+function freshLeg(
+  uuid: string,
+  callUuid: string,
+  sipCallId: string,
+  labels: LegLabels,
+  rtpRate: number,
+  labelSource: LegState["labelSource"],
+): LegState {
   return {
     uuid,
-    callUuid: "",
-    sipCallId: "",
-    labels: {
-      channelId: uuid,
-      correlationId: uuid,
-      domainName: "",
-      callDirection: "",
-      codecName: "",
-      srcIp: "",
-      dstIp: "",
-    },
-    rtpRate: 0,
+    callUuid,
+    sipCallId,
+    labels,
+    rtpRate,
     inbound: null,
     outbound: null,
     jitterSumMs: 0,
     jitterCount: 0,
     farEndLost: 0,
     qosReported: false,
-    labelSource: "partial",
+    labelSource,
   };
 }
 
@@ -184,22 +197,7 @@ function buildLeg(
       : { channelId: uuid, correlationId, domainName, callDirection, codecName, srcIp, dstIp };
   const labelSource = known?.labelSource === "event" ? "event" : source;
 
-  if (known === undefined) {
-    return {
-      uuid,
-      callUuid,
-      sipCallId,
-      labels,
-      rtpRate,
-      inbound: null,
-      outbound: null,
-      jitterSumMs: 0,
-      jitterCount: 0,
-      farEndLost: 0,
-      qosReported: false,
-      labelSource,
-    };
-  }
+  if (known === undefined) return freshLeg(uuid, callUuid, sipCallId, labels, rtpRate, labelSource);
   return { ...known, uuid, callUuid, sipCallId, labels, rtpRate, labelSource };
 }
 

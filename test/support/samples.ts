@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { type EslEvent, eventFromFrame, PlainEvent } from "../../src/esl/event.js";
 import type { Frame } from "../../src/esl/frame.js";
 import { FrameParser, type FrameParserOptions, type ProtocolError } from "../../src/esl/parser.js";
 import { eventFrame, plainEventBody } from "../../src/esl/wire.js";
@@ -217,4 +218,20 @@ export function frameView(frame: Frame): { type: string; envelope: string; body:
     envelope: envelopeBytes(frame).toString("latin1"),
     body: frame.body === null ? null : frame.body.toString("latin1"),
   };
+}
+
+/** Parses one framed event with the real parser (asserting a clean, complete parse) and returns it. */
+export function eventFrom(stream: Buffer): EslEvent {
+  const { frames, errors, parser } = parseStream(stream);
+  assert.deepEqual(errors, []);
+  assert.equal(frames.length, 1);
+  assert.equal(parser.bufferedBytes, 0);
+  const event = eventFromFrame(frames[0]!);
+  assert.ok(event !== undefined);
+  return event;
+}
+
+/** An event in FreeSWITCH's plain format built from a header list. */
+export function toEvent(headers: ReadonlyArray<readonly [string, string]>): EslEvent {
+  return new PlainEvent(plainEventBody(headers));
 }
