@@ -78,6 +78,7 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
     serviceName: "fsagent",
     exportIntervalMs: 10_000,
     exportTimeoutMs: 5_000,
+    retryQueueSize: 10_000,
     resourceAttributes: {},
   },
   http: { host: "0.0.0.0", port: 8080 },
@@ -117,6 +118,7 @@ const FULL: Omit<Config, "source"> = {
     serviceName: "fsagent",
     exportIntervalMs: 15_000,
     exportTimeoutMs: 3_000,
+    retryQueueSize: 2_500,
     resourceAttributes: {},
   },
   http: { host: "127.0.0.1", port: 9090 },
@@ -253,6 +255,7 @@ describe("loadConfig: sources", () => {
         FSAGENT_REDIS_KEY_PREFIX: "env:",
         FSAGENT_OTEL_EXPORT_INTERVAL: "20s",
         FSAGENT_OTEL_EXPORT_TIMEOUT: "2s",
+        FSAGENT_OTEL_RETRY_QUEUE_SIZE: "0",
         FSAGENT_REDIS_HOST: "r.env",
         FSAGENT_REDIS_PORT: "7000",
         FSAGENT_REDIS_PASSWORD: "pw-redis-env",
@@ -302,6 +305,7 @@ describe("loadConfig: sources", () => {
         serviceName: "fsagent",
         exportIntervalMs: 20_000,
         exportTimeoutMs: 2_000,
+        retryQueueSize: 0,
         resourceAttributes: {},
       },
       http: { host: "::", port: 8181 },
@@ -1080,6 +1084,7 @@ describe("renderConfig and secretsOf", () => {
       headers: { "x-api-key": "***", "x-tenant": "***" },
       export_interval: "15s",
       export_timeout: "3s",
+      retry_queue_size: 2500,
     });
     assert.deepEqual(parsed.esl, {
       connect_timeout: "2500ms",
@@ -1132,7 +1137,7 @@ describe("ENV_VARS", () => {
     ]) {
       assert.ok(ENV_VARS.includes(name), name);
     }
-    assert.equal(ENV_VARS.length, 34);
+    assert.equal(ENV_VARS.length, 35);
   });
 
   it("ignores variables it does not list", () => {

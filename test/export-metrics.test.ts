@@ -62,6 +62,7 @@ function config(overrides: Partial<OpenTelemetryConfig> = {}): OpenTelemetryConf
     // Long by default: the tests export with forceFlush(), so every export is one they caused.
     exportIntervalMs: 60_000,
     exportTimeoutMs: 2_000,
+    retryQueueSize: 10_000,
     resourceAttributes: {},
     ...overrides,
   };
@@ -634,7 +635,15 @@ describe("metrics sink: transport settings", () => {
     s.legEnded("noop");
     await s.forceFlush();
     await s.shutdown();
-    assert.deepEqual(s.stats, { exports: 0, exportErrors: 0, lastError: null });
+    assert.deepEqual(s.stats, {
+      exports: 0,
+      exportErrors: 0,
+      lastError: null,
+      qosPointsRetried: 0,
+      qosPointsDropped: 0,
+      rtcpPointsDropped: 0,
+      retryQueued: 0,
+    });
     assert.equal(s.cachedLegs, 0);
     assert.equal(receiver.metricRequests.length, 0);
     assert.equal(process.getActiveResourcesInfo().filter((r) => r === "TCPWRAP").length, before);

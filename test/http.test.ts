@@ -22,7 +22,14 @@ class FakeAgent implements AgentView {
   list: InstanceView[] = [];
   storage: StorageOpCount[] = [];
   legs: LegStoreView = { legs: 0, evicted: 0, expired: 0 };
-  exports: ExportView = { exports: 0, exportErrors: 0 };
+  exports: ExportView = {
+    exports: 0,
+    exportErrors: 0,
+    qosPointsRetried: 0,
+    qosPointsDropped: 0,
+    rtcpPointsDropped: 0,
+    retryQueued: 0,
+  };
 
   add(name: string): { stats: ConnectionStats; events: EventCounters } {
     const instance = { stats: newConnectionStats(name), events: new EventCounters() };
@@ -323,7 +330,14 @@ describe("methods, paths, errors", () => {
       },
       storageOperations: () => [],
       legStore: () => ({ legs: 0, evicted: 0, expired: 0 }),
-      exporter: () => ({ exports: 0, exportErrors: 0 }),
+      exporter: () => ({
+        exports: 0,
+        exportErrors: 0,
+        qosPointsRetried: 0,
+        qosPointsDropped: 0,
+        rtcpPointsDropped: 0,
+        retryQueued: 0,
+      }),
     };
     const failing = await start(broken, new Registry(), logger);
     try {
@@ -484,7 +498,14 @@ describe("/metrics", () => {
     EventCounters.bump(fs1.events.lookups, "found");
     EventCounters.bump(fs1.events.lookups, "found");
     agent.legs = { legs: 42, evicted: 5, expired: 6 };
-    agent.exports = { exports: 9, exportErrors: 2 };
+    agent.exports = {
+      exports: 9,
+      exportErrors: 2,
+      qosPointsRetried: 14,
+      qosPointsDropped: 3,
+      rtcpPointsDropped: 21,
+      retryQueued: 7,
+    };
     agent.storage = [
       { operation: "get", status: "ok", count: 10 },
       { operation: "set", status: "error", count: 2 },
@@ -529,6 +550,10 @@ describe("/metrics", () => {
       ["fsagent_legs_expired_total", {}, 6],
       ["fsagent_exports_total", {}, 9],
       ["fsagent_export_errors_total", {}, 2],
+      ["fsagent_export_points_dropped_total", { kind: "qos" }, 3],
+      ["fsagent_export_points_dropped_total", { kind: "rtcp" }, 21],
+      ["fsagent_export_points_retried_total", {}, 14],
+      ["fsagent_export_retry_queue_points", {}, 7],
     ];
     for (const [name, labels, value] of expectations) {
       assert.equal(sampleValue(exp, name, labels), value, `${name}${JSON.stringify(labels)}`);
@@ -559,6 +584,7 @@ describe("/metrics", () => {
       fsagent_fs_last_event_timestamp_seconds: "gauge",
       fsagent_build_info: "gauge",
       fsagent_legs_active: "gauge",
+      fsagent_export_retry_queue_points: "gauge",
     };
     const allNames = new Set(expectations.map(([n]) => n));
     allNames.add("fsagent_events_unusable_total");

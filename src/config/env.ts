@@ -35,6 +35,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   bind("FSAGENT_OTEL_HEADERS", ["opentelemetry", "headers"], "pairs", true),
   bind("FSAGENT_OTEL_EXPORT_INTERVAL", ["opentelemetry", "export_interval"]),
   bind("FSAGENT_OTEL_EXPORT_TIMEOUT", ["opentelemetry", "export_timeout"]),
+  bind("FSAGENT_OTEL_RETRY_QUEUE_SIZE", ["opentelemetry", "retry_queue_size"]),
   bind("FSAGENT_HTTP_HOST", ["http", "host"]),
   bind("FSAGENT_HTTP_PORT", ["http", "port"]),
   bind("FSAGENT_LOG_LEVEL", ["logging", "level"]),

@@ -113,6 +113,7 @@ function toConfig(file: FileConfig, extras: Extras): Config {
       serviceName: extras.serviceName,
       exportIntervalMs: otel.export_interval,
       exportTimeoutMs: otel.export_timeout,
+      retryQueueSize: otel.retry_queue_size,
       resourceAttributes: extras.resourceAttributes,
     },
     http: { ...file.http },

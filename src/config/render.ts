@@ -41,6 +41,7 @@ export function renderConfig(config: Config): string {
       headers: Object.fromEntries(Object.keys(otel.headers).map((name) => [name, MASK])),
       export_interval: formatDuration(otel.exportIntervalMs),
       export_timeout: formatDuration(otel.exportTimeoutMs),
+      retry_queue_size: otel.retryQueueSize,
     },
     http: { host: config.http.host, port: config.http.port },
     logging: { level: config.logging.level, format: config.logging.format },

@@ -185,6 +185,9 @@ const opentelemetry = section({
   headers: headers.default({}),
   export_interval: duration.default(10_000),
   export_timeout: duration.default(5_000),
+  retry_queue_size: leaf("expected an integer from 0 to 1000000 (data points; 0 = no queue)", (v) =>
+    parseInteger(v, 0, 1_000_000),
+  ).default(10_000),
 }).prefault({});
 
 const http = section({

@@ -58,6 +58,11 @@ export interface OpenTelemetryConfig {
   readonly exportIntervalMs: number;
   /** How long one export may take before it is abandoned; at most exportIntervalMs. */
   readonly exportTimeoutMs: number;
+  /**
+   * End-of-call QoS data points kept through a Collector outage (the oldest dropped first when
+   * full); 0 disables the queue.
+   */
+  readonly retryQueueSize: number;
   /** Parsed OTEL_RESOURCE_ATTRIBUTES. */
   readonly resourceAttributes: Readonly<Record<string, string>>;
 }

@@ -8,6 +8,7 @@ import {
 import type { OpenTelemetryConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
+import type { RetryStats } from "./retry.js";
 
 // @opentelemetry/core's ExportResult, reached through the exporter interface: core is not one of
 // our direct dependencies, and its enum values (SUCCESS = 0, FAILED = 1) are part of the OTel JS
@@ -94,7 +95,7 @@ export function describeError(error: unknown, secrets: readonly string[]): strin
   return text.length > MAX_ERROR ? `${text.slice(0, MAX_ERROR)}…` : text;
 }
 
-export interface ExportStats {
+export interface ExportStats extends RetryStats {
   /** Exports completed, successful or not (fsagent_exports_total). */
   exports: number;
   /** Exports that failed: Collector unreachable, refused, or timed out (fsagent_export_errors_total). */
@@ -117,6 +118,8 @@ export interface CountingExporterOptions {
   readonly secrets: readonly string[];
   /** The reader's cardinality limit, for the overflow warning. */
   readonly cardinalityLimit: number;
+  /** Whether a retry queue keeps the QoS of failed exports (only changes the warning's words). */
+  readonly retrying?: boolean;
 }
 
 /**
@@ -224,7 +227,9 @@ export class CountingExporter implements PushMetricExporter {
     this.limited.warn(
       FAILURE_KEY,
       { endpoint: this.options.endpoint, error, exportErrors: this.stats.exportErrors },
-      "OTLP metrics export failed; the points of that interval are dropped (no retry)",
+      this.options.retrying === true
+        ? "OTLP metrics export failed; its RTCP points are dropped, its end-of-call QoS is queued for retry"
+        : "OTLP metrics export failed; the points of that interval are dropped (no retry)",
     );
   }
 }
@@ -237,6 +242,7 @@ export function createOtlpExporter(
     readonly logger: Logger;
     readonly timeoutMs: number;
     readonly cardinalityLimit: number;
+    readonly retrying?: boolean;
   },
 ): CountingExporter {
   const target = grpcTarget(config.endpoint, config.insecure);
@@ -254,5 +260,6 @@ export function createOtlpExporter(
     endpoint: target.display,
     secrets: Object.values(config.headers),
     cardinalityLimit: options.cardinalityLimit,
+    retrying: options.retrying === true,
   });
 }

@@ -7,6 +7,7 @@ import { VERSION } from "../version.js";
 import { routeOtelDiagnostics } from "./diag.js";
 import { createOtlpExporter, describeError, type ExportStats, grpcTarget } from "./exporter.js";
 import { buildResource } from "./resource.js";
+import { RetryingExporter } from "./retry.js";
 
 // The OTLP metrics sink (SPEC §4): RTCP reports and end-of-call QoS become OpenTelemetry points,
 // exported over OTLP/gRPC by the SDK's periodic reader.
@@ -20,8 +21,10 @@ import { buildResource } from "./resource.js";
 // - the cardinality limit bounds one collection's attribute sets per instrument; past it the SDK
 //   folds new sets into one `otel.metric.overflow` series, so it is sized from storage.max_legs;
 // - our own cache of attribute objects is bounded and emptied by legEnded().
-// While the Collector is down each collection is exported, fails and is dropped (the gRPC
-// exporter does not retry), so nothing queues up: memory stays at one interval's worth.
+// While the Collector is down each collection is exported and fails (the gRPC exporter does not
+// retry). Its RTCP points are dropped (counted); its end-of-call QoS points go to a retry queue
+// bounded by opentelemetry.retry_queue_size points (retry.ts), so memory stays at one interval's
+// worth plus that bound, whatever the length of the outage.
 
 export interface MetricsSinkStats {
   /** Exports completed, successful or not (fsagent_exports_total). */
@@ -30,6 +33,14 @@ export interface MetricsSinkStats {
   readonly exportErrors: number;
   /** The latest failure as one line, without secrets; null until the first. */
   readonly lastError: string | null;
+  /** QoS points delivered after a failed export (fsagent_export_points_retried_total). */
+  readonly qosPointsRetried: number;
+  /** QoS points given up: retry queue overflow or shutdown (..._dropped_total{kind="qos"}). */
+  readonly qosPointsDropped: number;
+  /** RTCP points of failed exports, never retried (..._dropped_total{kind="rtcp"}). */
+  readonly rtcpPointsDropped: number;
+  /** QoS points waiting in the retry queue now (fsagent_export_retry_queue_points). */
+  readonly retryQueued: number;
 }
 
 export interface MetricsSink {
@@ -55,6 +66,8 @@ export interface MetricsSinkOptions {
   readonly logger: Logger;
   /** service.instance.id; default: one random UUID per process (see resource.ts). */
   readonly instanceId?: string;
+  /** The retry timer's backoff (default ~1 s doubling to ~30 s); tests shorten it. */
+  readonly retryDelayMs?: { readonly initial: number; readonly max: number };
 }
 
 export const METER_NAME = "fsagent";
@@ -79,7 +92,7 @@ export function cardinalityLimit(maxLegs: number): number {
 
 /** A sink that does nothing: export disabled (`endpoint: ""`). Nothing connects. */
 export function createNoopMetricsSink(): MetricsSink {
-  const stats: MetricsSinkStats = { exports: 0, exportErrors: 0, lastError: null };
+  const stats: MetricsSinkStats = { ...emptyStats() };
   return {
     recordRtcp() {},
     recordQos() {},
@@ -88,6 +101,18 @@ export function createNoopMetricsSink(): MetricsSink {
     shutdown: () => Promise.resolve(),
     stats,
     cachedLegs: 0,
+  };
+}
+
+function emptyStats(): ExportStats {
+  return {
+    exports: 0,
+    exportErrors: 0,
+    lastError: null,
+    qosPointsRetried: 0,
+    qosPointsDropped: 0,
+    rtcpPointsDropped: 0,
+    retryQueued: 0,
   };
 }
 
@@ -223,10 +248,27 @@ export function createMetricsSink(
   // programmatic caller could pass one.
   const intervalMs = config.exportIntervalMs;
   const timeoutMs = Math.min(config.exportTimeoutMs, intervalMs);
-  const stats: ExportStats = { exports: 0, exportErrors: 0, lastError: null };
+  const stats = emptyStats();
   const limit = cardinalityLimit(options.maxLegs);
+  const retrying = new RetryingExporter(
+    createOtlpExporter(config, {
+      stats,
+      logger,
+      timeoutMs,
+      cardinalityLimit: limit,
+      retrying: config.retryQueueSize > 0,
+    }),
+    {
+      stats,
+      capacity: config.retryQueueSize,
+      maxPointsPerRequest: MAX_POINTS_PER_REQUEST,
+      ...(options.retryDelayMs === undefined
+        ? {}
+        : { initialDelayMs: options.retryDelayMs.initial, maxDelayMs: options.retryDelayMs.max }),
+    },
+  );
   const reader = new PeriodicExportingMetricReader({
-    exporter: createOtlpExporter(config, { stats, logger, timeoutMs, cardinalityLimit: limit }),
+    exporter: retrying,
     exportIntervalMillis: intervalMs,
     exportTimeoutMillis: timeoutMs,
     cardinalityLimits: { default: limit },
@@ -247,6 +289,7 @@ export function createMetricsSink(
       headers: Object.keys(config.headers),
       intervalMs,
       cardinalityLimit: limit,
+      retryQueueSize: config.retryQueueSize,
     },
     "OTLP metrics export configured",
   );
@@ -324,6 +367,7 @@ export function createMetricsSink(
 
   async function forceFlush(): Promise<void> {
     if (closed) return;
+    const failuresBefore = retrying.failures;
     try {
       await provider.forceFlush();
     } catch (error) {
@@ -331,6 +375,9 @@ export function createMetricsSink(
       // the SDK's own trouble, not worth failing the caller for.
       logger.debug({ error: describeError(error, []) }, "OTLP metrics flush failed");
     }
+    // The SDK exports nothing for an empty collection, so a flush after an outage would leave
+    // the queue to the retry timer; deliver it now, unless this very flush just failed.
+    if (retrying.failures === failuresBefore) await retrying.deliverQueue();
   }
 
   function shutdown(): Promise<void> {
@@ -338,14 +385,25 @@ export function createMetricsSink(
       closed = true;
       legs.clear();
       try {
-        // Flushes the last interval, then closes the gRPC channel. The SDK races all of it
-        // against timeoutMillis; what is still pending afterwards ends by its own gRPC deadline
-        // (the same timeout) in the background.
+        // Flushes the last interval (with queued QoS in it), makes one last attempt at what is
+        // still queued (RetryingExporter.shutdown), then closes the gRPC channel. The SDK races
+        // all of it against timeoutMillis; what is still pending afterwards ends by its own gRPC
+        // deadline (the same timeout) in the background.
         await provider.shutdown({ timeoutMillis: timeoutMs });
       } catch (error) {
         logger.warn(
           { endpoint: target.display, error: describeError(error, []) },
           `OTLP metrics: final flush did not finish within ${timeoutMs} ms; its points are dropped`,
+        );
+      }
+      // Whatever the last attempt did not deliver is given up (counted): nothing retries after
+      // shutdown.
+      const left = stats.retryQueued;
+      retrying.close();
+      if (left > 0) {
+        logger.warn(
+          { endpoint: target.display, queuedPoints: left },
+          "OTLP metrics: end-of-call QoS points still queued at shutdown are dropped",
         );
       }
     })();

@@ -175,6 +175,30 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
     labelNames: [],
     fill: (emit) => emit({}, view.exporter().exportErrors),
   });
+  counter(register, {
+    name: "fsagent_export_points_dropped_total",
+    help:
+      "Metric data points lost: kind=rtcp, those of failed exports; kind=qos, end-of-call " +
+      "points the retry queue could not keep (full, disabled, or shut down).",
+    labelNames: ["kind"],
+    fill(emit) {
+      const stats = view.exporter();
+      emit({ kind: "qos" }, stats.qosPointsDropped);
+      emit({ kind: "rtcp" }, stats.rtcpPointsDropped);
+    },
+  });
+  counter(register, {
+    name: "fsagent_export_points_retried_total",
+    help: "End-of-call QoS data points delivered by a later export after a failed one.",
+    labelNames: [],
+    fill: (emit) => emit({}, view.exporter().qosPointsRetried),
+  });
+  gauge(register, {
+    name: "fsagent_export_retry_queue_points",
+    help: "End-of-call QoS data points waiting in the retry queue for the Collector.",
+    labelNames: [],
+    fill: (emit) => emit({}, view.exporter().retryQueued),
+  });
 
   gauge(register, {
     name: "fsagent_fs_connections",

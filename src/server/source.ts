@@ -27,6 +27,14 @@ export interface LegStoreView {
 export interface ExportView {
   readonly exports: number;
   readonly exportErrors: number;
+  /** End-of-call QoS points delivered after a failed export. */
+  readonly qosPointsRetried: number;
+  /** QoS points given up: retry queue overflow, queue disabled, or shutdown. */
+  readonly qosPointsDropped: number;
+  /** RTCP points of failed exports (never retried). */
+  readonly rtcpPointsDropped: number;
+  /** QoS points in the retry queue now. */
+  readonly retryQueued: number;
 }
 
 export interface AgentView {
