@@ -27,6 +27,9 @@ export interface AgentOptions {
   readonly metrics?: MetricsSink;
 }
 
+/** How long stop() waits for legs whose state is being fetched. */
+const SETTLE_WAIT_MS = 2_000;
+
 /** How long start() waits for Redis before consuming events anyway. */
 const STORE_READY_WAIT_MS = 5_000;
 
@@ -179,6 +182,13 @@ export class Agent implements AgentView {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all(this.instanceList.map(({ connection }) => connection.stop()));
+    // Events waiting for a leg's state (a Redis read, a look-up the closed connection just
+    // failed) are processed now, bounded, so they reach the store and the exporter below.
+    const settled = Promise.all(this.instanceList.map(({ router }) => router.settle()));
+    await Promise.race([
+      settled,
+      new Promise((resolve) => setTimeout(resolve, SETTLE_WAIT_MS).unref()),
+    ]);
     await Promise.all([this.store.close(), this.metrics.shutdown()]);
     await this.http?.close();
     this.options.logger.info("fsagent stopped");

@@ -109,6 +109,32 @@ describe("Router", () => {
     assert.equal(store.size, 0, "the leg must not be resurrected until leg_ttl");
   });
 
+  it("settle() resolves once the events waiting for a leg's look-up are processed", async () => {
+    const store = memory();
+    const rtcp: RtcpObservation[] = [];
+    const router = new Router({
+      instance: "fs1",
+      counters: new EventCounters(),
+      store,
+      sinks: { rtcp: (o) => rtcp.push(o), qos: () => undefined, legEnded: () => undefined },
+      summary: new LiveSummary(),
+      events: { rtcp: true, qos: true },
+      logger: silentLogger(),
+      lookup: () =>
+        new Promise((resolve) =>
+          setTimeout(() => resolve({ "Unique-ID": "S1", "Channel-Call-UUID": "S1" }), 100),
+        ),
+    });
+    router.handle(recv("S1", 2));
+    router.handle(recv("S1", 4));
+    assert.equal(rtcp.length, 0, "waiting for the look-up");
+    await router.settle();
+    assert.deepEqual(
+      rtcp.map((o) => o.packetsLost),
+      [2, 2],
+    );
+  });
+
   it("a CHANNEL_DESTROY of a leg never seen does not evict a live leg from a full store", () => {
     const store = memory(100);
     const { router } = rig(store);

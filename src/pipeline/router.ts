@@ -71,6 +71,7 @@ export class Router {
   private readonly debug: boolean;
   private lookupsInFlight = 0;
   private readonly lookups = new Map<string, Promise<LegState>>();
+  private readonly fetching = new Set<Promise<void>>();
   private readonly logger: Logger;
 
   constructor(private readonly options: RouterOptions) {
@@ -143,13 +144,24 @@ export class Router {
       return;
     }
     const callUuid = first.get("Channel-Call-UUID");
-    this.fetchLeg(uuid, callUuid, isRtcp(name))
+    const fetching = this.fetchLeg(uuid, callUuid, isRtcp(name))
       .catch((error: unknown) => {
         // fetchLeg handles its own failures; this is the last guard of an async path.
         this.log.error("fetch", { err: String(error) }, "fetching a leg's state failed");
         return false;
       })
       .then((gone) => this.drain(uuid, gone));
+    this.fetching.add(fetching);
+    fetching.finally(() => this.fetching.delete(fetching));
+  }
+
+  /**
+   * Resolves once every leg whose state was being fetched has had its waiting events processed.
+   * Shutdown waits on it (after the connection stopped) so those events reach the store and the
+   * exporter before they close.
+   */
+  async settle(): Promise<void> {
+    while (this.fetching.size > 0) await Promise.all(this.fetching);
   }
 
   /** Handles a leg's waiting events in order, each guarded: one failure must not strand the rest. */
