@@ -68,7 +68,16 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
     type: "memory",
     maxLegs: 100_000,
     legTtlMs: 86_400_000,
-    redis: { host: "localhost", port: 6379, password: "", db: 0, keyPrefix: "fsagent:" },
+    redis: {
+      host: "localhost",
+      port: 6379,
+      password: "",
+      db: 0,
+      keyPrefix: "fsagent:",
+      username: "",
+      tls: false,
+      caFile: "",
+    },
   },
   opentelemetry: {
     endpoint: "localhost:4317",
@@ -79,6 +88,7 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
     exportIntervalMs: 10_000,
     exportTimeoutMs: 5_000,
     retryQueueSize: 10_000,
+    tls: { caFile: "", certFile: "", keyFile: "" },
     resourceAttributes: {},
   },
   http: { host: "0.0.0.0", port: 8080 },
@@ -108,6 +118,9 @@ const FULL: Omit<Config, "source"> = {
       password: "redis-pass",
       db: 3,
       keyPrefix: "voip:fsagent:",
+      username: "",
+      tls: false,
+      caFile: "",
     },
   },
   opentelemetry: {
@@ -119,6 +132,7 @@ const FULL: Omit<Config, "source"> = {
     exportIntervalMs: 15_000,
     exportTimeoutMs: 3_000,
     retryQueueSize: 2_500,
+    tls: { caFile: "", certFile: "", keyFile: "" },
     resourceAttributes: {},
   },
   http: { host: "127.0.0.1", port: 9090 },
@@ -295,7 +309,16 @@ describe("loadConfig: sources", () => {
         type: "memory",
         maxLegs: 5000,
         legTtlMs: 21_600_000,
-        redis: { host: "r.env", port: 7000, password: "pw-redis-env", db: 9, keyPrefix: "env:" },
+        redis: {
+          host: "r.env",
+          port: 7000,
+          password: "pw-redis-env",
+          db: 9,
+          keyPrefix: "env:",
+          username: "",
+          tls: false,
+          caFile: "",
+        },
       },
       opentelemetry: {
         endpoint: "collector.env:4317",
@@ -306,6 +329,7 @@ describe("loadConfig: sources", () => {
         exportIntervalMs: 20_000,
         exportTimeoutMs: 2_000,
         retryQueueSize: 0,
+        tls: { caFile: "", certFile: "", keyFile: "" },
         resourceAttributes: {},
       },
       http: { host: "::", port: 8181 },
@@ -1076,6 +1100,9 @@ describe("renderConfig and secretsOf", () => {
         password: "***",
         db: 3,
         key_prefix: "voip:fsagent:",
+        username: "",
+        tls: false,
+        ca_file: "",
       },
     });
     assert.deepEqual(parsed.opentelemetry, {
@@ -1085,6 +1112,7 @@ describe("renderConfig and secretsOf", () => {
       export_interval: "15s",
       export_timeout: "3s",
       retry_queue_size: 2500,
+      tls: { ca_file: "", cert_file: "", key_file: "" },
     });
     assert.deepEqual(parsed.esl, {
       connect_timeout: "2500ms",
@@ -1137,7 +1165,7 @@ describe("ENV_VARS", () => {
     ]) {
       assert.ok(ENV_VARS.includes(name), name);
     }
-    assert.equal(ENV_VARS.length, 35);
+    assert.equal(ENV_VARS.length, 41);
   });
 
   it("ignores variables it does not list", () => {
@@ -1217,4 +1245,48 @@ it("rejects a line break in a password: it would smuggle a second command into `
       error.message.includes("without line breaks") &&
       !error.message.includes("event plain"),
   );
+});
+
+it("reads the TLS and Redis ACL settings from env and checks the files exist", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "fsagent-tls-"));
+  const ca = path.join(dir, "ca.pem");
+  const cert = path.join(dir, "client.pem");
+  const key = path.join(dir, "client.key");
+  for (const file of [ca, cert, key]) writeFileSync(file, "-----BEGIN CERTIFICATE-----\n");
+  try {
+    const config = loadConfig({
+      env: {
+        FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES,
+        FSAGENT_OTEL_CA_FILE: ca,
+        FSAGENT_OTEL_CERT_FILE: cert,
+        FSAGENT_OTEL_KEY_FILE: key,
+        FSAGENT_REDIS_USERNAME: "fsagent",
+        FSAGENT_REDIS_TLS: "yes",
+        FSAGENT_REDIS_CA_FILE: ca,
+      },
+      cwd: dir,
+    });
+    assert.deepEqual(config.opentelemetry.tls, { caFile: ca, certFile: cert, keyFile: key });
+    assert.equal(config.storage.redis.username, "fsagent");
+    assert.equal(config.storage.redis.tls, true);
+    assert.equal(config.storage.redis.caFile, ca);
+
+    const failing = (env: Record<string, string>, needle: string): void => {
+      assert.throws(
+        () =>
+          loadConfig({ env: { FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES, ...env }, cwd: dir }),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          !error.message.includes("\n") &&
+          error.message.includes(needle),
+      );
+    };
+    failing({ FSAGENT_OTEL_CERT_FILE: cert }, "opentelemetry.tls.key_file");
+    failing({ FSAGENT_OTEL_KEY_FILE: key }, "opentelemetry.tls.cert_file");
+    failing({ FSAGENT_OTEL_CA_FILE: path.join(dir, "missing.pem") }, "no such file");
+    failing({ FSAGENT_REDIS_CA_FILE: path.join(dir, "missing.pem") }, "FSAGENT_REDIS_CA_FILE");
+    failing({ FSAGENT_REDIS_TLS: "maybe" }, "FSAGENT_REDIS_TLS");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -63,6 +63,7 @@ function config(overrides: Partial<OpenTelemetryConfig> = {}): OpenTelemetryConf
     exportIntervalMs: 60_000,
     exportTimeoutMs: 2_000,
     retryQueueSize: 10_000,
+    tls: { caFile: "", certFile: "", keyFile: "" },
     resourceAttributes: {},
     ...overrides,
   };

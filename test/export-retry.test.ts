@@ -36,6 +36,7 @@ function sink(
       exportIntervalMs: 60_000,
       exportTimeoutMs: 2_000,
       retryQueueSize: 10_000,
+      tls: { caFile: "", certFile: "", keyFile: "" },
       resourceAttributes: {},
       ...overrides,
     },

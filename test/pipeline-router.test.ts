@@ -180,7 +180,16 @@ describe("Router", () => {
       type: "redis" as const,
       maxLegs: 1000,
       legTtlMs: 60_000,
-      redis: { host: "127.0.0.1", port: 6379, password: "", db: 0, keyPrefix },
+      redis: {
+        host: "127.0.0.1",
+        port: 6379,
+        password: "",
+        db: 0,
+        keyPrefix,
+        username: "",
+        tls: false,
+        caFile: "",
+      },
     };
     const before = new RedisStore(config, { logger: silentLogger() });
     assert.equal(await before.ready(5000), true);

@@ -275,7 +275,16 @@ describe("createLegStore", () => {
         type: "memory",
         maxLegs: 2,
         legTtlMs: HOUR,
-        redis: { host: "127.0.0.1", port: 6379, password: "", db: 0, keyPrefix: "fsagent:" },
+        redis: {
+          host: "127.0.0.1",
+          port: 6379,
+          password: "",
+          db: 0,
+          keyPrefix: "fsagent:",
+          username: "",
+          tls: false,
+          caFile: "",
+        },
       },
       { logger: silentLogger() },
     );

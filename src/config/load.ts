@@ -103,6 +103,9 @@ function toConfig(file: FileConfig, extras: Extras): Config {
         password: storage.redis.password,
         db: storage.redis.db,
         keyPrefix: storage.redis.key_prefix,
+        username: storage.redis.username,
+        tls: storage.redis.tls,
+        caFile: storage.redis.ca_file,
       },
     },
     opentelemetry: {
@@ -114,6 +117,11 @@ function toConfig(file: FileConfig, extras: Extras): Config {
       exportIntervalMs: otel.export_interval,
       exportTimeoutMs: otel.export_timeout,
       retryQueueSize: otel.retry_queue_size,
+      tls: {
+        caFile: otel.tls.ca_file,
+        certFile: otel.tls.cert_file,
+        keyFile: otel.tls.key_file,
+      },
       resourceAttributes: extras.resourceAttributes,
     },
     http: { ...file.http },

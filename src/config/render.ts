@@ -33,6 +33,9 @@ export function renderConfig(config: Config): string {
         password: mask(storage.redis.password),
         db: storage.redis.db,
         key_prefix: storage.redis.keyPrefix,
+        username: storage.redis.username,
+        tls: storage.redis.tls,
+        ca_file: storage.redis.caFile,
       },
     },
     opentelemetry: {
@@ -42,6 +45,11 @@ export function renderConfig(config: Config): string {
       export_interval: formatDuration(otel.exportIntervalMs),
       export_timeout: formatDuration(otel.exportTimeoutMs),
       retry_queue_size: otel.retryQueueSize,
+      tls: {
+        ca_file: otel.tls.caFile,
+        cert_file: otel.tls.certFile,
+        key_file: otel.tls.keyFile,
+      },
     },
     http: { host: config.http.host, port: config.http.port },
     logging: { level: config.logging.level, format: config.logging.format },

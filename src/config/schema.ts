@@ -1,3 +1,4 @@
+import { accessSync, constants } from "node:fs";
 import { z } from "zod";
 import type { Path } from "./paths.js";
 import {
@@ -55,6 +56,8 @@ function section<S extends z.core.$ZodLooseShape>(shape: S) {
 
 const port = leaf(PORT, (v) => parseInteger(v, 1, 65535));
 const duration = leaf(DURATION, parseDuration);
+// A path to read at start-up; "" = not set. Whether it can be read is checked in crossCheck.
+const filePath = leaf("expected a file path (a string without line breaks)", parseSingleLine);
 const host = leaf(HOST, parseHost);
 const secret = leaf(SECRET, parseSingleLine);
 const boolean = leaf("expected one of true, false, 1, 0, yes, no", parseBoolean);
@@ -172,6 +175,10 @@ const storage = section({
     key_prefix: leaf("expected 1 to 64 characters without whitespace", (v) =>
       typeof v === "string" && /^\S{1,64}$/.test(v) ? v : undefined,
     ).default("fsagent:"),
+    // Redis 6 ACL user; "" = the default user (password-only AUTH).
+    username: leaf("expected a user name without line breaks", parseSingleLine).default(""),
+    tls: boolean.default(false),
+    ca_file: filePath.default(""),
   }).prefault({}),
 }).prefault({});
 
@@ -188,6 +195,11 @@ const opentelemetry = section({
   retry_queue_size: leaf("expected an integer from 0 to 1000000 (data points; 0 = no queue)", (v) =>
     parseInteger(v, 0, 1_000_000),
   ).default(10_000),
+  tls: section({
+    ca_file: filePath.default(""),
+    cert_file: filePath.default(""),
+    key_file: filePath.default(""),
+  }).prefault({}),
 }).prefault({});
 
 const http = section({
@@ -247,7 +259,38 @@ export function crossCheck(config: FileConfig, isSet: (path: Path) => boolean): 
       ["opentelemetry", "export_interval"],
       isSet,
     ),
+    ...pairedFiles(config.opentelemetry.tls.cert_file, config.opentelemetry.tls.key_file),
+    ...readable(["opentelemetry", "tls", "ca_file"], config.opentelemetry.tls.ca_file),
+    ...readable(["opentelemetry", "tls", "cert_file"], config.opentelemetry.tls.cert_file),
+    ...readable(["opentelemetry", "tls", "key_file"], config.opentelemetry.tls.key_file),
+    ...readable(["storage", "redis", "ca_file"], config.storage.redis.ca_file),
   ];
+}
+
+/** A client certificate needs its key and the other way round. */
+function pairedFiles(certFile: string, keyFile: string): CrossProblem[] {
+  if ((certFile === "") === (keyFile === "")) return [];
+  const missing = certFile === "" ? "cert_file" : "key_file";
+  const other = certFile === "" ? "key_file" : "cert_file";
+  return [
+    {
+      path: ["opentelemetry", "tls", missing],
+      message: `expected a file path: a client ${other === "key_file" ? "certificate" : "key"} needs opentelemetry.tls.${missing} too`,
+    },
+  ];
+}
+
+/** A configured file must be readable now: better a one-line error at start than a TLS failure later. */
+function readable(path: Path, file: string): CrossProblem[] {
+  if (file === "") return [];
+  try {
+    accessSync(file, constants.R_OK);
+    return [];
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code;
+    return [{ path, message: `expected a readable file (${why})` }];
+  }
 }
 
 /** `short` must not exceed `long`; blames whichever of the two the operator set. */

@@ -33,6 +33,21 @@ export interface RedisConfig {
   readonly db: number;
   /** Prepended to every key, so several agents (or other apps) can share one Redis. */
   readonly keyPrefix: string;
+  /** Redis 6 ACL user; "" = the default user. */
+  readonly username: string;
+  /** TLS to Redis (with the system CAs, or caFile). */
+  readonly tls: boolean;
+  /** A CA certificate (PEM) to trust for Redis TLS; "" = the default trust store. */
+  readonly caFile: string;
+}
+
+/** TLS material for the OTLP connection; each "" = not set. Read at start-up. */
+export interface OtlpTlsConfig {
+  /** A CA certificate (PEM) to trust instead of the default store (e.g. a private CA). */
+  readonly caFile: string;
+  /** A client certificate (PEM) and its key, for a Collector that requires mutual TLS. */
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 export interface StorageConfig {
@@ -63,6 +78,7 @@ export interface OpenTelemetryConfig {
    * full); 0 disables the queue.
    */
   readonly retryQueueSize: number;
+  readonly tls: OtlpTlsConfig;
   /** Parsed OTEL_RESOURCE_ATTRIBUTES. */
   readonly resourceAttributes: Readonly<Record<string, string>>;
 }
