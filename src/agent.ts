@@ -106,6 +106,14 @@ export class Agent implements AgentView {
         events,
         logger,
         onEvent: (event) => router.handle(event),
+        // Calls that ended while the agent was disconnected sent a DESTROY nobody read: after
+        // every (re)connection, drop the legs FreeSWITCH no longer has. reconcile never rejects.
+        onConnected: () => {
+          const current = connection;
+          if (current !== undefined && !this.stopped) {
+            void router.reconcile((command) => current.api(command));
+          }
+        },
       });
       return { connection, router };
     });

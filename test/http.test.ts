@@ -497,6 +497,7 @@ describe("/metrics", () => {
     EventCounters.bump(fs1.events.dropped, "pending_full");
     EventCounters.bump(fs1.events.lookups, "found");
     EventCounters.bump(fs1.events.lookups, "found");
+    fs1.events.legsReconciled = 8;
     agent.legs = { legs: 42, evicted: 5, expired: 6 };
     agent.exports = {
       exports: 9,
@@ -545,6 +546,8 @@ describe("/metrics", () => {
       ["fsagent_rtcp_extra_report_blocks_total", fs1L, 3],
       ["fsagent_events_dropped_total", { ...fs1L, reason: "pending_full" }, 1],
       ["fsagent_leg_lookups_total", { ...fs1L, result: "found" }, 2],
+      ["fsagent_legs_reconciled_total", fs1L, 8],
+      ["fsagent_legs_reconciled_total", fs2L, 0],
       ["fsagent_legs_active", {}, 42],
       ["fsagent_legs_evicted_total", {}, 5],
       ["fsagent_legs_expired_total", {}, 6],

@@ -1,3 +1,6 @@
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc";
 import {
@@ -5,7 +8,8 @@ import {
   type PushMetricExporter,
   type ResourceMetrics,
 } from "@opentelemetry/sdk-metrics";
-import type { OpenTelemetryConfig } from "../config/types.js";
+import { ConfigError } from "../config/errors.js";
+import type { OpenTelemetryConfig, OtlpTlsConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import type { RetryStats } from "./retry.js";
@@ -30,28 +34,102 @@ export interface GrpcTarget {
   readonly display: string;
 }
 
+/** Whether any opentelemetry.tls file is set (a CA, or a client certificate and key). */
+export function tlsFilesConfigured(tls: OtlpTlsConfig | undefined): boolean {
+  return tls !== undefined && (tls.caFile !== "" || tls.certFile !== "" || tls.keyFile !== "");
+}
+
 /**
  * Plaintext or TLS. A scheme decides by itself, whatever `insecure` says: `http://` is plaintext
  * and `https://` is TLS, as OTEL_EXPORTER_OTLP_ENDPOINT is specified (a URL that names its scheme
- * means it). A bare host:port follows `insecure` (true = plaintext, false = TLS, see
- * channelCredentials).
+ * means it). A bare host:port is TLS when any opentelemetry.tls file is configured (nobody
+ * configures a CA or a client certificate for a plaintext connection, so the files are the more
+ * deliberate setting and `insecure: true` is more likely a leftover default), and otherwise
+ * follows `insecure` (true = plaintext, false = TLS, see channelCredentials).
  */
-export function grpcTarget(endpoint: string, insecure: boolean): GrpcTarget {
+export function grpcTarget(endpoint: string, insecure: boolean, tls?: OtlpTlsConfig): GrpcTarget {
   const scheme = /^(https?):\/\//i.exec(endpoint)?.[1]?.toLowerCase();
-  const tls = scheme === undefined ? !insecure : scheme === "https";
+  const useTls = scheme === undefined ? !insecure || tlsFilesConfigured(tls) : scheme === "https";
   let display = endpoint;
   try {
     display = new URL(scheme === undefined ? `http://${endpoint}` : endpoint).host;
   } catch {
     // The config validated the endpoint; if URL still disagrees, the raw text is the best we have.
   }
-  return { url: endpoint, tls, display };
+  return { url: endpoint, tls: useTls, display };
 }
 
-export function channelCredentials(target: GrpcTarget): ChannelCredentials {
-  // createSsl() without arguments trusts Node's default CA store: its bundled Mozilla roots plus
-  // NODE_EXTRA_CA_CERTS (a private CA goes there). Node 20 does not read the OS trust store.
-  return target.tls ? credentials.createSsl() : credentials.createInsecure();
+/** The PEM contents of the configured TLS files; null where a file is not set. */
+export interface TlsMaterial {
+  readonly ca: Buffer | null;
+  readonly cert: Buffer | null;
+  readonly key: Buffer | null;
+}
+
+/**
+ * A TLS file that cannot be read or used; its message is one line and quotes no file content. A
+ * ConfigError, so the CLI exits 2 with the line, as for any other bad setting.
+ */
+export class OtlpTlsError extends ConfigError {}
+
+function readPem(setting: string, path: string): Buffer | null {
+  if (path === "") return null;
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    // The code (ENOENT, EACCES) says enough; Node's message would repeat the path.
+    const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new OtlpTlsError(`opentelemetry.tls.${setting}: cannot read ${path} (${code})`);
+  }
+}
+
+/**
+ * Reads the configured TLS files once, at sink creation: a file replaced later (a renewed
+ * certificate) takes effect at the next start. The loader has already checked that they are
+ * readable and that cert_file and key_file come together; this repeats both checks because a file
+ * can vanish between the two, and a programmatic caller skips the loader. The PEM is parsed here
+ * too, so a bad file or a key that does not match its certificate fails the start with one line
+ * instead of failing every export with a handshake error.
+ */
+export function readTlsMaterial(tls: OtlpTlsConfig): TlsMaterial {
+  if ((tls.certFile === "") !== (tls.keyFile === "")) {
+    throw new OtlpTlsError("opentelemetry.tls: cert_file and key_file must be set together");
+  }
+  const material: TlsMaterial = {
+    ca: readPem("ca_file", tls.caFile),
+    cert: readPem("cert_file", tls.certFile),
+    key: readPem("key_file", tls.keyFile),
+  };
+  if (material.ca !== null) {
+    const ca = material.ca;
+    // createSecureContext({ ca }) silently skips anything that is not a certificate, which would
+    // leave a TLS connection that trusts nothing; X509Certificate insists on one (the first of a
+    // bundle).
+    checkPem(() => new X509Certificate(ca), `ca_file ${tls.caFile}`);
+  }
+  if (material.cert !== null && material.key !== null) {
+    const pair = { cert: material.cert, key: material.key };
+    checkPem(() => createSecureContext(pair), `cert_file/key_file ${tls.certFile}`);
+  }
+  return material;
+}
+
+function checkPem(parse: () => void, what: string): void {
+  try {
+    parse();
+  } catch (error) {
+    // OpenSSL's reason ("no start line", "key values mismatch") never quotes the PEM itself.
+    const reason = error instanceof Error ? error.message.replace(/\s+/g, " ") : "invalid";
+    throw new OtlpTlsError(`opentelemetry.tls.${what}: not usable: ${reason}`);
+  }
+}
+
+export function channelCredentials(target: GrpcTarget, material?: TlsMaterial): ChannelCredentials {
+  if (!target.tls) return credentials.createInsecure();
+  // Without a CA file, createSsl() trusts Node's default CA store: its bundled Mozilla roots plus
+  // NODE_EXTRA_CA_CERTS. Node 20 does not read the OS trust store. A caFile replaces the defaults
+  // (as a Collector's own ca_file does), so a private CA does not also trust every public one.
+  return credentials.createSsl(material?.ca ?? null, material?.key ?? null, material?.cert ?? null);
 }
 
 /**
@@ -245,10 +323,12 @@ export function createOtlpExporter(
     readonly retrying?: boolean;
   },
 ): CountingExporter {
-  const target = grpcTarget(config.endpoint, config.insecure);
+  const target = grpcTarget(config.endpoint, config.insecure, config.tls);
+  // Only read for TLS: an http:// URL is plaintext whatever the files say (metrics.ts warns).
+  const material = target.tls ? readTlsMaterial(config.tls) : undefined;
   const inner = new OTLPMetricExporter({
     url: target.url,
-    credentials: channelCredentials(target),
+    credentials: channelCredentials(target, material),
     metadata: headerMetadata(config.headers, options.logger),
     // The gRPC deadline of one export. Equal to the reader's export timeout, so an export the
     // reader gave up on is also abandoned on the wire instead of piling up behind a dead peer.

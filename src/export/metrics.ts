@@ -5,7 +5,13 @@ import type { Logger } from "../log/logger.js";
 import type { LegLabels, QosObservation, RtcpObservation } from "../quality/types.js";
 import { VERSION } from "../version.js";
 import { routeOtelDiagnostics } from "./diag.js";
-import { createOtlpExporter, describeError, type ExportStats, grpcTarget } from "./exporter.js";
+import {
+  createOtlpExporter,
+  describeError,
+  type ExportStats,
+  grpcTarget,
+  tlsFilesConfigured,
+} from "./exporter.js";
 import { buildResource } from "./resource.js";
 import { RetryingExporter } from "./retry.js";
 
@@ -280,11 +286,22 @@ export function createMetricsSink(
     readers: [reader],
   });
   const ins = createInstruments(provider);
-  const target = grpcTarget(config.endpoint, config.insecure);
+  const target = grpcTarget(config.endpoint, config.insecure, config.tls);
+  if (!target.tls && tlsFilesConfigured(config.tls)) {
+    // Only an http:// URL gets here (a bare host:port with TLS files is TLS): the scheme wins,
+    // as it does over `insecure`, but a CA set for nothing is worth one line.
+    logger.warn(
+      { endpoint: target.display },
+      "opentelemetry.tls files are ignored: the endpoint's http:// scheme means plaintext",
+    );
+  }
   logger.info(
     {
       endpoint: target.display,
       tls: target.tls,
+      // Paths are not secret; the key's content never leaves readTlsMaterial.
+      ...(target.tls && config.tls.caFile !== "" ? { caFile: config.tls.caFile } : {}),
+      ...(target.tls && config.tls.certFile !== "" ? { clientCertFile: config.tls.certFile } : {}),
       // Names only: the values are credentials.
       headers: Object.keys(config.headers),
       intervalMs,

@@ -16,6 +16,11 @@ export class EventCounters {
   readonly dropped = new Map<string, number>();
   /** FreeSWITCH look-ups of legs the agent never saw, by result. */
   readonly lookups = new Map<string, number>();
+  /**
+   * Legs removed after a reconnect because FreeSWITCH no longer listed them: they ended while
+   * the agent was disconnected, so their DESTROY (and end-of-call QoS) was never seen.
+   */
+  legsReconciled = 0;
 
   static bump(map: Map<string, number>, key: string): void {
     map.set(key, (map.get(key) ?? 0) + 1);

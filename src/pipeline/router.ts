@@ -11,6 +11,7 @@ import type { LegStore } from "../state/store.js";
 import { EventCounters } from "./counters.js";
 import type { LiveSummary } from "./live-summary.js";
 import { PendingLegs } from "./pending.js";
+import { parseChannelUuids, SHOW_CHANNELS } from "./reconcile.js";
 
 const bump = EventCounters.bump;
 
@@ -28,6 +29,9 @@ const KNOWN_EVENTS = new Set([
 
 /** Look-ups of unknown legs allowed in flight at once; past it, the leg gets the labels it has. */
 const MAX_LOOKUPS_IN_FLIGHT = 100;
+
+/** `seen` is never swept below this size: a sweep walks the whole set. */
+const MIN_SEEN_SWEEP = 1024;
 
 /** Everything that consumes the pipeline's results. */
 export interface QualitySinks {
@@ -73,6 +77,15 @@ export class Router {
   private readonly lookups = new Map<string, Promise<LegState>>();
   private readonly fetching = new Set<Promise<void>>();
   private readonly logger: Logger;
+  /**
+   * Uuids of the legs this router put in the store. The store is shared by every instance and
+   * a leg's state does not say which instance it came from, so this is how a reconcile touches
+   * only this instance's legs. Entries leave on DESTROY; legs the store evicted or expired are
+   * swept lazily (see track), so the set stays within a small multiple of the store's size.
+   */
+  private readonly seen = new Set<string>();
+  /** Size of `seen` above which it is swept of legs the store no longer holds. */
+  private sweepAt = MIN_SEEN_SWEEP;
 
   constructor(private readonly options: RouterOptions) {
     this.counters = options.counters;
@@ -180,10 +193,7 @@ export class Router {
     }
     // A leg FreeSWITCH no longer knows sent a late report: export it, but do not keep a state
     // that nothing would remove before leg_ttl.
-    if (gone && this.options.store.peek(uuid)?.labelSource === "partial") {
-      this.options.store.remove(uuid);
-      this.options.sinks.legEnded(uuid);
-    }
+    if (gone && this.options.store.peek(uuid)?.labelSource === "partial") this.forget(uuid);
   }
 
   /** Loads or looks up a leg; resolves true when FreeSWITCH said the leg does not exist. */
@@ -204,7 +214,7 @@ export class Router {
     const [loaded] = await Promise.all([store.load(uuid), aLegLoad]);
     if (loaded !== undefined || !rtcp) return false;
     const looked = await this.lookupLeg(uuid);
-    store.save(looked);
+    this.save(looked);
     return looked.labelSource === "partial";
   }
 
@@ -271,12 +281,11 @@ export class Router {
     // The A-leg's own events may have created its state meanwhile: theirs wins.
     const current = store.peek(callUuid);
     if (current !== undefined) return current;
-    store.save(looked);
+    this.save(looked);
     return looked;
   }
 
   private process(event: EslEvent, name: string, uuid: string, leg: LegState | undefined): void {
-    const { store } = this.options;
     switch (name) {
       case "CHANNEL_CREATE":
       case "CHANNEL_ANSWER":
@@ -286,7 +295,7 @@ export class Router {
           this.unusable(next.unusable);
           return;
         }
-        store.save(next);
+        this.save(next);
         break;
       }
       case "RECV_RTCP_MESSAGE":
@@ -300,8 +309,7 @@ export class Router {
         // DESTROY carries the same QoS variables: it reports a leg whose HANGUP_COMPLETE was missed.
         // Nothing is saved: the leg is removed next (a save could evict a live leg from a full store).
         if (this.options.events.qos && leg?.qosReported !== true) this.qos(event, uuid, leg, false);
-        store.remove(uuid);
-        this.options.sinks.legEnded(uuid);
+        this.forget(uuid);
         break;
     }
     bump(this.counters.processed, name);
@@ -319,7 +327,7 @@ export class Router {
       this.unusable("rtcp_video");
       return false;
     }
-    this.options.store.save(result.leg);
+    this.save(result.leg);
     this.counters.rtcpProcessed++;
     this.counters.extraReportBlocks += result.extraBlocks;
     this.options.sinks.rtcp({
@@ -344,7 +352,7 @@ export class Router {
       return;
     }
     const values = computeQos(event, labelled);
-    if (keep) this.options.store.save({ ...labelled, qosReported: true });
+    if (keep) this.save({ ...labelled, qosReported: true });
     if (isUnusable(values)) {
       this.unusable(values.unusable);
       return;
@@ -352,6 +360,85 @@ export class Router {
     this.options.sinks.qos({ instance: this.options.instance, labels: labelled.labels, values });
     this.counters.qosGenerated++;
     if (values.mosScore !== undefined) this.options.summary.mos(values.mosScore);
+  }
+
+  /** Every leg state this router writes goes through here, so `seen` knows the leg. */
+  private save(state: LegState): void {
+    this.options.store.save(state);
+    this.track(state.uuid);
+  }
+
+  private track(uuid: string): void {
+    if (this.seen.has(uuid)) return;
+    this.seen.add(uuid);
+    if (this.seen.size < this.sweepAt) return;
+    // Legs the store dropped on its own (max_legs, leg_ttl) never pass through forget(). After a
+    // sweep only legs still in the store remain, and the next sweep waits for as many again:
+    // the cost per tracked leg stays constant.
+    const { store } = this.options;
+    for (const known of this.seen) if (store.peek(known) === undefined) this.seen.delete(known);
+    this.sweepAt = Math.max(MIN_SEEN_SWEEP, this.seen.size * 2);
+  }
+
+  /** The leg is over: out of the store and the sinks. */
+  private forget(uuid: string): void {
+    this.options.store.remove(uuid);
+    this.seen.delete(uuid);
+    this.options.sinks.legEnded(uuid);
+  }
+
+  /**
+   * After a (re)connection: removes this instance's legs that FreeSWITCH no longer lists. They
+   * ended while the agent was disconnected, so their DESTROY never came and nothing else would
+   * remove them before leg_ttl; their end-of-call QoS is lost (FreeSWITCH no longer has it).
+   * Only legs seen before the request was sent are candidates: a leg whose CREATE arrives
+   * while the listing is on its way may be missing from it and still be live. Resolves the
+   * number removed, or undefined when the listing could not be had or read. Never rejects.
+   */
+  async reconcile(list: (command: string) => Promise<string>): Promise<number | undefined> {
+    const snapshot = [...this.seen];
+    let output: string;
+    try {
+      output = await list(SHOW_CHANNELS);
+    } catch (error) {
+      this.log.warn(
+        "reconcile",
+        { err: error instanceof Error ? error.message : String(error) },
+        "cannot list FreeSWITCH's channels after reconnecting; legs that ended meanwhile stay until leg_ttl",
+      );
+      return undefined;
+    }
+    const live = parseChannelUuids(output);
+    if (live === undefined) {
+      this.log.warn(
+        "reconcile",
+        { reply: output.slice(0, 120) },
+        `unreadable '${SHOW_CHANNELS}' reply; legs that ended while disconnected stay until leg_ttl`,
+      );
+      return undefined;
+    }
+    this.log.clear("reconcile");
+    let removed = 0;
+    const { store } = this.options;
+    for (const uuid of snapshot) {
+      // Already gone (its DESTROY arrived meanwhile, or the store dropped it), or its events wait
+      // on a fetch that will decide for itself: not ours to remove.
+      if (store.peek(uuid) === undefined) {
+        this.seen.delete(uuid);
+        continue;
+      }
+      if (live.has(uuid) || this.pending.isWaiting(uuid)) continue;
+      this.forget(uuid);
+      removed++;
+    }
+    this.counters.legsReconciled += removed;
+    if (snapshot.length > 0) {
+      this.logger.info(
+        { legs_reconciled: removed, legs_checked: snapshot.length },
+        `reconciled with FreeSWITCH after reconnecting: ${removed} leg(s) ended while disconnected were removed (their end-of-call QoS is lost)`,
+      );
+    }
+    return removed;
   }
 
   private aLegOf(event: EslEvent, uuid: string): LegState | undefined {

@@ -145,6 +145,14 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
     labelNames: ["fs_instance", "result"],
     fill: perInstanceMap(view, "result", (i) => i.events.lookups),
   });
+  counter(register, {
+    name: "fsagent_legs_reconciled_total",
+    help:
+      "Legs forgotten after a reconnect because FreeSWITCH no longer listed them (they ended " +
+      "while the agent was disconnected; their end-of-call QoS is lost).",
+    labelNames: ["fs_instance"],
+    fill: perInstance(view, (i) => i.events.legsReconciled),
+  });
   gauge(register, {
     name: "fsagent_legs_active",
     help: "Call legs whose state the agent holds in memory.",

@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 import type { StorageConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
@@ -143,10 +146,15 @@ export class RedisStore implements LegStore {
     this.client = new Redis({
       host: config.redis.host,
       port: config.redis.port,
+      // An ACL user (Redis 6+) authenticates with AUTH <username> <password>; "" is the default
+      // user, for which a plain AUTH <password> is what older servers understand.
+      username: config.redis.username === "" ? undefined : config.redis.username,
       password: config.redis.password === "" ? undefined : config.redis.password,
+      tls: config.redis.tls ? this.tlsOptions(config) : undefined,
       db: config.redis.db,
       connectionName: "fsagent",
-      // Construction does no I/O and cannot throw; connect() below starts it in the background.
+      // Construction does no network I/O and cannot throw; connect() below starts it in the
+      // background.
       lazyConnect: true,
       // Fail fast instead of queueing behind a dead connection: a command issued while not
       // connected is rejected at once (the store keeps its own bounded pending sets instead).
@@ -179,6 +187,33 @@ export class RedisStore implements LegStore {
     this.client.connect().catch(() => {
       // Already reported through 'error'; the retry strategy keeps trying.
     });
+  }
+
+  /**
+   * TLS to Redis. The CA is read once here (the loader already checked that it is readable), so
+   * reconnects never touch the file system. If it cannot be read after all (removed since), the
+   * system CAs are used: that fails closed — a server signed by the private CA is refused and the
+   * failures are counted and logged — instead of throwing out of the constructor.
+   */
+  private tlsOptions(config: StorageConfig): ConnectionOptions {
+    const host = config.redis.host;
+    // Certificate verification stays on (Node's default). For a name, SNI and hostname checks
+    // use it; an IP address must not be sent as SNI (RFC 6066) and Node checks it against the
+    // certificate's IP SANs by itself.
+    const options: { servername?: string; ca?: Buffer } =
+      isIP(host) === 0 ? { servername: host } : {};
+    if (config.redis.caFile !== "") {
+      try {
+        options.ca = readFileSync(config.redis.caFile);
+      } catch (error) {
+        // The path and the error code only: never the file's contents.
+        this.logger.error(
+          { redis: this.where, caFile: config.redis.caFile, err: describe(error) },
+          "cannot read the Redis CA file; verifying Redis with the system CAs instead",
+        );
+      }
+    }
+    return options;
   }
 
   /** True while the connection is up and ready for commands (for /health). */

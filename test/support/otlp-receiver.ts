@@ -19,7 +19,10 @@
 // toObject with longs as strings, enums as their names) in `metricRequests` / `logRequests`,
 // with the gRPC metadata (headers) they came with.
 //
-// Plaintext only (the exporter must be configured `insecure: true` or with an http:// URL).
+// Plaintext by default (the exporter must be configured `insecure: true` or with an http://
+// URL). With `tls: { key, cert }` it serves TLS instead (the exporter needs `insecure: false` or
+// an https:// URL, and a CA that signed `cert`); `tls.clientCa` makes it require a client
+// certificate signed by that CA (mutual TLS), as a Collector with `client_ca_file` does.
 
 import { createRequire } from "node:module";
 import {
@@ -233,6 +236,15 @@ export interface ReceivedRequest<T> {
   readonly bytes: number;
 }
 
+/** PEM material for a TLS receiver. */
+export interface ReceiverTls {
+  /** The server's private key and certificate (chain). */
+  readonly key: Buffer | string;
+  readonly cert: Buffer | string;
+  /** When set, a client certificate signed by this CA is required (mutual TLS). */
+  readonly clientCa?: Buffer | string;
+}
+
 /** ok: accept; fail: answer UNAVAILABLE (a Collector in trouble); hang: never answer. */
 export type ReceiverBehaviour = "ok" | "fail" | "hang";
 
@@ -328,11 +340,18 @@ export class OtlpReceiver {
   private constructor(
     readonly host: string,
     private boundPort: number,
+    private readonly tls: ReceiverTls | null,
   ) {}
 
-  /** Starts a receiver on host (127.0.0.1) and port (0 = any free one). */
-  static async start(options: { host?: string; port?: number } = {}): Promise<OtlpReceiver> {
-    const receiver = new OtlpReceiver(options.host ?? "127.0.0.1", options.port ?? 0);
+  /** Starts a receiver on host (127.0.0.1) and port (0 = any free one), plaintext unless `tls`. */
+  static async start(
+    options: { host?: string; port?: number; tls?: ReceiverTls } = {},
+  ): Promise<OtlpReceiver> {
+    const receiver = new OtlpReceiver(
+      options.host ?? "127.0.0.1",
+      options.port ?? 0,
+      options.tls ?? null,
+    );
     await receiver.start();
     return receiver;
   }
@@ -341,7 +360,7 @@ export class OtlpReceiver {
     return this.boundPort;
   }
 
-  /** host:port, as the agent's opentelemetry.endpoint (use with insecure: true). */
+  /** host:port, as the agent's opentelemetry.endpoint (insecure: true, or false when TLS). */
   get endpoint(): string {
     return `${this.host}:${this.boundPort}`;
   }
@@ -372,10 +391,8 @@ export class OtlpReceiver {
     for (let attempt = 0; ; attempt++) {
       try {
         this.boundPort = await new Promise<number>((resolve, reject) => {
-          server.bindAsync(
-            `${this.host}:${this.boundPort}`,
-            ServerCredentials.createInsecure(),
-            (error, port) => (error === null ? resolve(port) : reject(error)),
+          server.bindAsync(`${this.host}:${this.boundPort}`, this.credentials(), (error, port) =>
+            error === null ? resolve(port) : reject(error),
           );
         });
         break;
@@ -385,6 +402,23 @@ export class OtlpReceiver {
       }
     }
     this.server = server;
+  }
+
+  /** Whether it serves TLS (and then whether it requires a client certificate). */
+  get servesTls(): boolean {
+    return this.tls !== null;
+  }
+
+  private credentials(): ServerCredentials {
+    if (this.tls === null) return ServerCredentials.createInsecure();
+    const { key, cert, clientCa } = this.tls;
+    // checkClientCertificate=true makes grpc-js (Node's requestCert + rejectUnauthorized) refuse
+    // a handshake without a certificate signed by rootCerts.
+    return ServerCredentials.createSsl(
+      clientCa === undefined ? null : Buffer.from(clientCa),
+      [{ private_key: Buffer.from(key), cert_chain: Buffer.from(cert) }],
+      clientCa !== undefined,
+    );
   }
 
   /** Stops listening and drops open connections at once (a Collector crash). The port is kept. */
