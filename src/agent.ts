@@ -28,7 +28,7 @@ export interface AgentOptions {
 }
 
 /** How long stop() waits for legs whose state is being fetched. */
-const SETTLE_WAIT_MS = 2_000;
+const SETTLE_WAIT_MS = 1_500;
 
 /** How long start() waits for Redis before consuming events anyway. */
 const STORE_READY_WAIT_MS = 5_000;

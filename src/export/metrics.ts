@@ -86,6 +86,9 @@ export const METER_NAME = "fsagent";
  */
 export const MAX_POINTS_PER_REQUEST = 4000;
 
+/** Longest the flush at shutdown may take: the agent's whole stop must end within 10 s. */
+export const MAX_FINAL_FLUSH_MS = 3_000;
+
 /**
  * Attribute sets (series) one instrument may hold within one export interval. RTCP series are
  * per leg and direction, so up to 2 × the legs alive during the interval; QoS series are per leg
@@ -397,6 +400,10 @@ export function createMetricsSink(
     if (retrying.failures === failuresBefore) await retrying.deliverQueue();
   }
 
+  // The final flush must fit in the process's 10 s stop budget whatever export_timeout says
+  // (it may be as long as export_interval): a hanging Collector must not turn SIGTERM into exit 1.
+  const finalFlushMs = Math.min(timeoutMs, MAX_FINAL_FLUSH_MS);
+
   function shutdown(): Promise<void> {
     shutdownPromise ??= (async () => {
       closed = true;
@@ -406,11 +413,11 @@ export function createMetricsSink(
         // still queued (RetryingExporter.shutdown), then closes the gRPC channel. The SDK races
         // all of it against timeoutMillis; what is still pending afterwards ends by its own gRPC
         // deadline (the same timeout) in the background.
-        await provider.shutdown({ timeoutMillis: timeoutMs });
+        await provider.shutdown({ timeoutMillis: finalFlushMs });
       } catch (error) {
         logger.warn(
           { endpoint: target.display, error: describeError(error, []) },
-          `OTLP metrics: final flush did not finish within ${timeoutMs} ms; its points are dropped`,
+          `OTLP metrics: final flush did not finish within ${finalFlushMs} ms; its points are dropped`,
         );
       }
       // Whatever the last attempt did not deliver is given up (counted): nothing retries after
