@@ -174,6 +174,27 @@ describe("Router", () => {
     assert.equal(store.size, 0);
   });
 
+  it("reports QoS once even when a full store evicts the leg between HANGUP_COMPLETE and DESTROY", () => {
+    const store = memory(100);
+    const { router, qos } = rig(store);
+    const vars: Array<[string, string]> = [
+      ["variable_rtp_audio_in_packet_count", "50"],
+      ["variable_rtp_audio_out_packet_count", "50"],
+      ["variable_rtp_audio_in_raw_bytes", "8600"],
+      ["variable_rtp_audio_out_raw_bytes", "8600"],
+      ["variable_rtp_audio_in_jitter_min_variance", "1.00"],
+      ["variable_rtp_audio_in_jitter_max_variance", "1.00"],
+      ["variable_rtp_audio_in_flaw_total", "0"],
+      ["variable_rtp_audio_in_mos", "4.50"],
+    ];
+    router.handle(channel("CHANNEL_CREATE", "E1", "E1"));
+    router.handle(channel("CHANNEL_HANGUP_COMPLETE", "E1", "E1", vars));
+    for (let i = 0; i < 100; i++) router.handle(channel("CHANNEL_CREATE", `new-${i}`, `new-${i}`));
+    assert.equal(store.peek("E1"), undefined, "evicted");
+    router.handle(channel("CHANNEL_DESTROY", "E1", "E1", vars));
+    assert.equal(qos.length, 1);
+  });
+
   it("with Redis, a B-leg created after a restart inherits the A-leg's labels from Redis", async () => {
     const keyPrefix = `fsagent-test-${randomUUID()}:`;
     const config = {

@@ -27,6 +27,9 @@ const KNOWN_EVENTS = new Set([
   "HEARTBEAT",
 ]);
 
+/** Bound of the set of legs between their QoS report and their DESTROY (normally milliseconds). */
+const MAX_QOS_REMEMBERED = 10_000;
+
 /** Look-ups of unknown legs allowed in flight at once; past it, the leg gets the labels it has. */
 const MAX_LOOKUPS_IN_FLIGHT = 100;
 
@@ -76,6 +79,11 @@ export class Router {
   private lookupsInFlight = 0;
   private readonly lookups = new Map<string, Promise<LegState>>();
   private readonly fetching = new Set<Promise<void>>();
+  /**
+   * Legs whose QoS was reported and whose DESTROY has not come yet. The leg state says so too,
+   * but a full store may evict it in between; this small set keeps DESTROY from reporting again.
+   */
+  private readonly qosReported = new Set<string>();
   private readonly logger: Logger;
   /**
    * Uuids of the legs this router put in the store. The store is shared by every instance and
@@ -309,6 +317,7 @@ export class Router {
         // DESTROY carries the same QoS variables: it reports a leg whose HANGUP_COMPLETE was missed.
         // Nothing is saved: the leg is removed next (a save could evict a live leg from a full store).
         if (this.options.events.qos && leg?.qosReported !== true) this.qos(event, uuid, leg, false);
+        this.qosReported.delete(uuid);
         this.forget(uuid);
         break;
     }
@@ -344,7 +353,8 @@ export class Router {
 
   /** Reports a leg's end-of-call QoS once: HANGUP_COMPLETE and DESTROY both carry it. */
   private qos(event: EslEvent, uuid: string, leg: LegState | undefined, keep: boolean): void {
-    if (leg?.qosReported === true) return;
+    if (leg?.qosReported === true || this.qosReported.has(uuid)) return;
+    this.rememberQos(uuid);
     // The hangup event carries the leg's full channel data: it completes (or creates) the labels.
     const labelled = legFromChannelEvent(event, leg, this.aLegOf(event, uuid));
     if (isUnusable(labelled)) {
@@ -439,6 +449,14 @@ export class Router {
       );
     }
     return removed;
+  }
+
+  private rememberQos(uuid: string): void {
+    if (this.qosReported.size >= MAX_QOS_REMEMBERED) {
+      const oldest = this.qosReported.values().next();
+      if (oldest.done !== true) this.qosReported.delete(oldest.value);
+    }
+    this.qosReported.add(uuid);
   }
 
   private aLegOf(event: EslEvent, uuid: string): LegState | undefined {
