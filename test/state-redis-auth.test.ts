@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -7,49 +7,23 @@ import { after, before, describe, it } from "node:test";
 import { Redis, type RedisOptions } from "ioredis";
 import { type Logger, pino } from "pino";
 import type { RedisConfig, StorageConfig } from "../src/config/types.js";
-import type { LegState } from "../src/quality/types.js";
 import { legKey, RedisStore } from "../src/state/redis-store.js";
 import type { StoreOpCount } from "../src/state/store.js";
 import { tempDir } from "./support/child.js";
 import { closedPort, pollUntil } from "./support/net.js";
+import {
+  capturingLogger,
+  killProcess,
+  type PrivateRedis,
+  sampleLeg,
+  spawnRedisServer,
+} from "./support/redis.js";
 import { waitFor } from "./support/wait.js";
 
 // Redis authentication and transport security, each against a private redis-server started here
 // (never the shared one on 6379: ACL users and TLS listeners are server-wide settings).
 
 const ADMIN_PASSWORD = `admin-${randomUUID()}`;
-
-function leg(uuid: string): LegState {
-  return {
-    uuid,
-    callUuid: `call-${uuid}`,
-    sipCallId: `${uuid}@sip.example.com`,
-    labels: {
-      channelId: uuid,
-      correlationId: `${uuid}@sip.example.com`,
-      domainName: "example.com",
-      callDirection: "inbound",
-      codecName: "PCMU",
-      srcIp: "192.0.2.1",
-      dstIp: "192.0.2.2",
-    },
-    rtpRate: 8000,
-    inbound: { ssrc: "1a2b3c4d", lastLost: 4 },
-    outbound: null,
-    jitterSumMs: 6,
-    jitterCount: 4,
-    farEndLost: 3,
-    qosReported: false,
-    labelSource: "event",
-  };
-}
-
-/** A pino logger at the most verbose level whose raw output the test can grep. */
-function capturingLogger(): { logger: Logger; text(): string } {
-  const raw: string[] = [];
-  const logger = pino({ level: "trace" }, { write: (line: string) => raw.push(line) });
-  return { logger, text: () => raw.join("") };
-}
 
 function storage(redis: Partial<RedisConfig> & Pick<RedisConfig, "port">): StorageConfig {
   return {
@@ -84,12 +58,6 @@ function op(store: { operations(): readonly StoreOpCount[] }, operation: string,
   return store.operations().find((o) => o.operation === operation && o.status === status)?.count;
 }
 
-interface Server {
-  readonly child: ChildProcess;
-  /** What redis-server printed (its log goes to stdout); bounded. */
-  output(): string;
-}
-
 const children = new Set<ChildProcess>();
 const dirs: { remove(): void }[] = [];
 
@@ -99,46 +67,15 @@ after(async () => {
   for (const dir of dirs) dir.remove();
 });
 
-function startServer(port: number, dir: string, extra: readonly string[]): Server {
-  const child = spawn(
-    "redis-server",
-    [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--daemonize",
-      "no",
-      "--dir",
-      dir,
-      "--requirepass",
-      ADMIN_PASSWORD,
-      ...extra,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  children.add(child);
-  child.on("error", () => {});
-  let output = "";
-  const collect = (chunk: Buffer): void => {
-    output = (output + chunk.toString("utf8")).slice(-8192);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  return { child, output: () => output };
+function startServer(port: number, dir: string, extra: readonly string[]): PrivateRedis {
+  const server = spawnRedisServer(port, dir, ADMIN_PASSWORD, extra);
+  children.add(server.child);
+  return server;
 }
 
 function kill(child: ChildProcess): Promise<void> {
   children.delete(child);
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  });
+  return killProcess(child);
 }
 
 /** An admin connection (default user, server password); retries while the server starts. */
@@ -164,7 +101,7 @@ async function admin(options: RedisOptions): Promise<Redis> {
 describe("RedisStore with an ACL user (private redis-server)", () => {
   const USER_PASSWORD = `secret-pw-${randomUUID()}`;
   let port: number;
-  let server: Server;
+  let server: PrivateRedis;
   let root: Redis;
 
   before(async () => {
@@ -200,17 +137,17 @@ describe("RedisStore with an ACL user (private redis-server)", () => {
       password: USER_PASSWORD,
       keyPrefix: prefix,
     });
-    const capture = capturingLogger();
+    const capture = capturingLogger("trace");
     const writer = newStore(config, capture.logger);
     try {
       await waitFor(() => writer.connected, "the ACL user's connection", 3000);
-      writer.save(leg("acl-1"));
+      writer.save(sampleLeg("acl-1", 4));
       await writer.flush();
       assert.equal(writer.pending, 0);
       assert.equal(op(writer, "flush", "error"), 0);
       assert.deepEqual(
         JSON.parse((await root.get(legKey(prefix, "acl-1"))) ?? "null"),
-        leg("acl-1"),
+        sampleLeg("acl-1", 4),
       );
     } finally {
       await writer.close();
@@ -219,7 +156,7 @@ describe("RedisStore with an ACL user (private redis-server)", () => {
     const reader = newStore(config, capture.logger);
     try {
       await waitFor(() => reader.connected, "the ACL user's second connection", 3000);
-      assert.deepEqual(await reader.load("acl-1"), leg("acl-1"));
+      assert.deepEqual(await reader.load("acl-1"), sampleLeg("acl-1", 4));
       assert.equal(op(reader, "load", "ok"), 1);
       assert.equal(op(reader, "load", "error"), 0);
     } finally {
@@ -239,12 +176,12 @@ describe("RedisStore with an ACL user (private redis-server)", () => {
     const store = newStore(config, pino({ level: "silent" }));
     try {
       await waitFor(() => store.connected, "the ACL user's connection", 3000);
-      store.save(leg("acl-2"));
+      store.save(sampleLeg("acl-2", 4));
       await store.flush();
       assert.equal(op(store, "flush", "error"), 1);
       assert.equal(op(store, "save", "error"), 1);
       assert.equal(store.pending, 1, "the write stays pending");
-      assert.deepEqual(store.peek("acl-2"), leg("acl-2"));
+      assert.deepEqual(store.peek("acl-2"), sampleLeg("acl-2", 4));
       assert.equal(await root.exists(legKey(prefix, "acl-2")), 0);
     } finally {
       await store.close();
@@ -254,7 +191,7 @@ describe("RedisStore with an ACL user (private redis-server)", () => {
   it("a wrong password: keeps working from memory, counts flush/load errors, never logs it", async () => {
     const wrong = `wrong-pw-${randomUUID()}`;
     const config = storage({ port, username: "fsagent", password: wrong });
-    const capture = capturingLogger();
+    const capture = capturingLogger("trace");
     const store = newStore(config, capture.logger);
     try {
       await waitFor(
@@ -263,8 +200,12 @@ describe("RedisStore with an ACL user (private redis-server)", () => {
         3000,
       );
       assert.equal(store.connected, false);
-      store.save(leg("acl-3"));
-      assert.deepEqual(store.peek("acl-3"), leg("acl-3"), "the hot path works from memory");
+      store.save(sampleLeg("acl-3", 4));
+      assert.deepEqual(
+        store.peek("acl-3"),
+        sampleLeg("acl-3", 4),
+        "the hot path works from memory",
+      );
       await store.flush();
       assert.ok((op(store, "flush", "error") ?? 0) >= 1, "the flush is counted as failed");
       assert.equal(await store.load("not-in-memory"), undefined);
@@ -288,7 +229,7 @@ interface TlsSetup {
   readonly port: number;
   readonly caFile: string;
   readonly ca: Buffer;
-  readonly server: Server;
+  readonly server: PrivateRedis;
   readonly root: Redis;
 }
 
@@ -402,17 +343,17 @@ describe("RedisStore over TLS (private redis-server)", {
       tls: true,
       caFile: setup.caFile,
     });
-    const capture = capturingLogger();
+    const capture = capturingLogger("trace");
     const writer = newStore(config, capture.logger);
     try {
       await waitFor(() => writer.connected, "the TLS connection", 3000);
-      writer.save(leg("tls-1"));
+      writer.save(sampleLeg("tls-1", 4));
       await writer.flush();
       assert.equal(writer.pending, 0);
       assert.equal(op(writer, "flush", "error"), 0);
       assert.deepEqual(
         JSON.parse((await setup.root.get(legKey(prefix, "tls-1"))) ?? "null"),
-        leg("tls-1"),
+        sampleLeg("tls-1", 4),
       );
     } finally {
       await writer.close();
@@ -420,7 +361,7 @@ describe("RedisStore over TLS (private redis-server)", {
     const reader = newStore(config, capture.logger);
     try {
       await waitFor(() => reader.connected, "the second TLS connection", 3000);
-      assert.deepEqual(await reader.load("tls-1"), leg("tls-1"));
+      assert.deepEqual(await reader.load("tls-1"), sampleLeg("tls-1", 4));
       assert.equal(op(reader, "load", "ok"), 1);
     } finally {
       await reader.close();
@@ -432,7 +373,7 @@ describe("RedisStore over TLS (private redis-server)", {
 
   it("without the CA (system trust store): the server is refused, counted, no crash", async () => {
     const config = storage({ port: setup.port, password: ADMIN_PASSWORD, tls: true });
-    const capture = capturingLogger();
+    const capture = capturingLogger("trace");
     const store = newStore(config, capture.logger);
     try {
       await waitFor(
@@ -441,12 +382,12 @@ describe("RedisStore over TLS (private redis-server)", {
         3000,
       );
       assert.equal(store.connected, false);
-      store.save(leg("tls-2"));
+      store.save(sampleLeg("tls-2", 4));
       await store.flush();
       assert.ok((op(store, "flush", "error") ?? 0) >= 1);
       assert.equal(await store.load("not-in-memory"), undefined);
       assert.equal(op(store, "load", "error"), 1);
-      assert.deepEqual(store.peek("tls-2"), leg("tls-2"));
+      assert.deepEqual(store.peek("tls-2"), sampleLeg("tls-2", 4));
     } finally {
       await store.close();
     }
@@ -462,7 +403,7 @@ describe("RedisStore over TLS (private redis-server)", {
       tls: true,
       caFile: setup.caFile,
     });
-    const capture = capturingLogger();
+    const capture = capturingLogger("trace");
     const store = newStore(config, capture.logger);
     try {
       await waitFor(

@@ -1,63 +1,25 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import net from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { after, afterEach, before, describe, it } from "node:test";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { Redis } from "ioredis";
-import { type Logger, pino } from "pino";
+import { pino } from "pino";
 import type { StorageConfig } from "../src/config/types.js";
-import type { LegState } from "../src/quality/types.js";
 import { createLegStore } from "../src/state/create-store.js";
 import { legKey, RedisStore, type RedisStoreOptions } from "../src/state/redis-store.js";
 import type { StoreOpCount } from "../src/state/store.js";
 import { tempDir } from "./support/child.js";
 import { closedPort, pollUntil } from "./support/net.js";
+import { capturingLogger, killProcess, sampleLeg, spawnRedisServer } from "./support/redis.js";
 import { sleep, waitFor } from "./support/wait.js";
 
 // Against real Redis: the shared server on 127.0.0.1:6379 (required in CI, never skipped), with
 // a unique key prefix per test, and a private redis-server for the fault test.
 
 const SHARED = { host: "127.0.0.1", port: 6379 };
-
-function leg(uuid: string, jitterCount = 0): LegState {
-  return {
-    uuid,
-    callUuid: `call-${uuid}`,
-    sipCallId: `${uuid}@sip.example.com`,
-    labels: {
-      channelId: uuid,
-      correlationId: `${uuid}@sip.example.com`,
-      domainName: "example.com",
-      callDirection: "inbound",
-      codecName: "PCMU",
-      srcIp: "192.0.2.1",
-      dstIp: "192.0.2.2",
-    },
-    rtpRate: 8000,
-    inbound: { ssrc: "1a2b3c4d", lastLost: jitterCount },
-    outbound: null,
-    jitterSumMs: jitterCount * 1.5,
-    jitterCount,
-    farEndLost: 3,
-    qosReported: false,
-    labelSource: "event",
-  };
-}
-
-/** A pino logger whose lines the test can read. */
-function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[]; text(): string } {
-  const raw: string[] = [];
-  const logger = pino({ level: "debug" }, { write: (line: string) => raw.push(line) });
-  return {
-    logger,
-    get lines() {
-      return raw.map((line) => JSON.parse(line) as Record<string, unknown>);
-    },
-    text: () => raw.join(""),
-  };
-}
 
 function config(keyPrefix: string, overrides: Partial<StorageConfig> = {}): StorageConfig {
   return {
@@ -174,7 +136,7 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
     const store = await newStore(prefix, { flushIntervalMs: 50 });
     const mon = await monitor(admin, prefix);
     try {
-      for (let i = 1; i <= 200; i++) store.save(leg("leg-1", i));
+      for (let i = 1; i <= 200; i++) store.save(sampleLeg("leg-1", i));
       assert.equal(store.peek("leg-1")?.jitterCount, 200, "the hot map has it at once");
       assert.equal(await admin.get(legKey(prefix, "leg-1")), null, "nothing written yet: behind");
       const json = await pollUntil(
@@ -183,14 +145,14 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
         "the flush timer to write the leg",
         2000,
       );
-      assert.deepEqual(JSON.parse(json ?? ""), leg("leg-1", 200));
+      assert.deepEqual(JSON.parse(json ?? ""), sampleLeg("leg-1", 200));
       await sleep(150); // several more flush intervals: nothing else is written
       const sets = mon.commands.filter((c) => c[0] === "set");
       assert.equal(sets.length, 1, `one SET, got ${sets.length}`);
       assert.deepEqual(sets[0], [
         "set",
         legKey(prefix, "leg-1"),
-        JSON.stringify(leg("leg-1", 200)),
+        JSON.stringify(sampleLeg("leg-1", 200)),
         "PX",
         "60000",
       ]);
@@ -209,7 +171,7 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
     const writes = countSocketWrites(prefix);
     try {
       // batchSize pending keys trigger the flush at once, without waiting for the interval.
-      for (let i = 0; i < 1000; i++) store.save(leg(`leg-${i}`, i));
+      for (let i = 0; i < 1000; i++) store.save(sampleLeg(`leg-${i}`, i));
       await waitFor(() => op(store, "save", "ok") === 1000, "1,000 keys written", 3000);
       assert.equal(writes.count, 1, `socket writes carrying the keys: ${writes.count}`);
       assert.equal(op(store, "flush", "ok"), 1);
@@ -225,7 +187,7 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
   it("a backlog larger than one batch goes out in consecutive batches of batchSize", async () => {
     const prefix = newPrefix();
     const store = await newStore(prefix, { flushIntervalMs: 10_000, batchSize: 100 });
-    for (let i = 0; i < 950; i++) store.save(leg(`leg-${i}`));
+    for (let i = 0; i < 950; i++) store.save(sampleLeg(`leg-${i}`));
     await store.flush();
     assert.equal(op(store, "save", "ok"), 950);
     assert.equal(op(store, "flush", "ok"), 10);
@@ -236,14 +198,14 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
   it("sets the TTL to legTtlMs and refreshes it on every write", async () => {
     const prefix = newPrefix();
     const store = await newStore(prefix, { flushIntervalMs: 10_000 }, { legTtlMs: 5_000 });
-    store.save(leg("leg-ttl", 1));
+    store.save(sampleLeg("leg-ttl", 1));
     await store.flush();
     const first = await admin.pttl(legKey(prefix, "leg-ttl"));
     assert.ok(first > 4_800 && first <= 5_000, `PTTL after the first write: ${first}`);
     await sleep(300);
     const aged = await admin.pttl(legKey(prefix, "leg-ttl"));
     assert.ok(aged <= first - 250, `PTTL counts down: ${aged}`);
-    store.save(leg("leg-ttl", 2));
+    store.save(sampleLeg("leg-ttl", 2));
     await store.flush();
     const refreshed = await admin.pttl(legKey(prefix, "leg-ttl"));
     assert.ok(refreshed > aged + 200, `PTTL refreshed by the next write: ${refreshed}`);
@@ -252,15 +214,15 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
   it("remove() deletes the key, and cancels a SET still pending", async () => {
     const prefix = newPrefix();
     const store = await newStore(prefix, { flushIntervalMs: 10_000 });
-    store.save(leg("written"));
+    store.save(sampleLeg("written"));
     await store.flush();
     assert.notEqual(await admin.get(legKey(prefix, "written")), null);
 
     const mon = await monitor(admin, prefix);
     try {
       store.remove("written");
-      store.save(leg("pending", 1));
-      store.save(leg("pending", 2));
+      store.save(sampleLeg("pending", 1));
+      store.save(sampleLeg("pending", 2));
       store.remove("pending"); // its SET never goes out
       assert.equal(store.peek("written"), undefined);
       assert.equal(store.peek("pending"), undefined);
@@ -289,18 +251,21 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
   it("a leg saved again after remove() is written again (the later operation wins)", async () => {
     const prefix = newPrefix();
     const store = await newStore(prefix, { flushIntervalMs: 10_000 });
-    store.save(leg("again", 1));
+    store.save(sampleLeg("again", 1));
     await store.flush();
     store.remove("again");
-    store.save(leg("again", 2));
+    store.save(sampleLeg("again", 2));
     await store.flush();
-    assert.deepEqual(JSON.parse((await admin.get(legKey(prefix, "again"))) ?? ""), leg("again", 2));
+    assert.deepEqual(
+      JSON.parse((await admin.get(legKey(prefix, "again"))) ?? ""),
+      sampleLeg("again", 2),
+    );
   });
 
   it("load() on a miss returns the state saved by another (restarted) agent", async () => {
     const prefix = newPrefix();
     const before = await newStore(prefix);
-    const state = leg("survivor", 7);
+    const state = sampleLeg("survivor", 7);
     before.save(state);
     await before.close(); // close() flushes
     assert.equal(before.connected, false);
@@ -324,8 +289,8 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
     const store = await newStore(prefix, { logger: log.logger });
     await admin.set(legKey(prefix, "corrupt"), "{not json");
     await admin.set(legKey(prefix, "foreign"), JSON.stringify({ hello: "world" }));
-    await admin.set(legKey(prefix, "other-uuid"), JSON.stringify(leg("someone-else")));
-    const bad = { ...leg("bad-field"), jitterCount: "7" };
+    await admin.set(legKey(prefix, "other-uuid"), JSON.stringify(sampleLeg("someone-else")));
+    const bad = { ...sampleLeg("bad-field"), jitterCount: "7" };
     await admin.set(legKey(prefix, "bad-field"), JSON.stringify(bad));
     await admin.hset(legKey(prefix, "wrong-type"), "a", "b");
     for (const uuid of ["corrupt", "foreign", "other-uuid", "bad-field", "wrong-type"]) {
@@ -343,8 +308,8 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
     const p2 = newPrefix();
     const one = await newStore(p1);
     const two = await newStore(p2);
-    one.save(leg("shared-uuid", 1));
-    two.save(leg("shared-uuid", 2));
+    one.save(sampleLeg("shared-uuid", 1));
+    two.save(sampleLeg("shared-uuid", 2));
     await Promise.all([one.flush(), two.flush()]);
     assert.deepEqual(await keysWith(admin, p1), [`${p1}leg:shared-uuid`]);
     assert.deepEqual(await keysWith(admin, p2), [`${p2}leg:shared-uuid`]);
@@ -355,7 +320,7 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
   it("close() flushes what is pending, then disconnects; later calls are harmless", async () => {
     const prefix = newPrefix();
     const store = await newStore(prefix, { flushIntervalMs: 60_000 });
-    store.save(leg("at-shutdown", 3));
+    store.save(sampleLeg("at-shutdown", 3));
     const quits = countSocketWrites("$4\r\nquit\r\n");
     try {
       await store.close();
@@ -366,9 +331,9 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
     assert.equal(store.connected, false);
     assert.deepEqual(
       JSON.parse((await admin.get(legKey(prefix, "at-shutdown"))) ?? ""),
-      leg("at-shutdown", 3),
+      sampleLeg("at-shutdown", 3),
     );
-    store.save(leg("after-close"));
+    store.save(sampleLeg("after-close"));
     store.remove("at-shutdown");
     assert.equal(await store.load("x"), undefined);
     await store.flush();
@@ -381,7 +346,7 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
     try {
       assert.equal(store.kind, "redis");
       assert.ok(store instanceof RedisStore);
-      store.save(leg("factory"));
+      store.save(sampleLeg("factory"));
       await waitFor(() => store.connected, "connect");
       await store.flush();
       assert.notEqual(await admin.get(legKey(prefix, "factory")), null);
@@ -412,38 +377,13 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
   let probe: Redis;
 
   function startServer(): ChildProcess {
-    const child = spawn(
-      "redis-server",
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "no",
-        "--dir",
-        dir.dir,
-        "--requirepass",
-        PASSWORD,
-      ],
-      { stdio: "ignore" },
-    );
-    child.on("error", () => {});
-    return child;
+    return spawnRedisServer(port, dir.dir, PASSWORD).child;
   }
 
   async function stopServer(): Promise<void> {
     const child = server;
     server = null;
-    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once("exit", () => resolve());
-      child.kill("SIGKILL");
-    });
+    if (child !== null) await killProcess(child);
   }
 
   before(async () => {
@@ -491,9 +431,9 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
     try {
       await waitFor(() => store.connected, "the first connection");
       await probe.config("SET", "maxmemory", "1"); // noeviction (the default): writes refused
-      for (let i = 0; i < 10; i++) store.save(leg(`leg-${i}`, 1));
+      for (let i = 0; i < 10; i++) store.save(sampleLeg(`leg-${i}`, 1));
       await waitFor(() => (op(store, "flush", "error") ?? 0) >= 2, "two refused flushes", 2000);
-      store.save(leg("leg-0", 2)); // newer state while refused: this one must be written
+      store.save(sampleLeg("leg-0", 2)); // newer state while refused: this one must be written
       await sleep(300);
       const attempts = op(store, "flush", "error") ?? 0;
       assert.ok(attempts <= 12, `retried at the flush pace, not in a tight loop: ${attempts}`);
@@ -505,11 +445,11 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
       assert.equal(op(store, "save", "ok"), 10);
       assert.deepEqual(
         JSON.parse((await probe.get(legKey(prefix, "leg-0"))) ?? ""),
-        leg("leg-0", 2),
+        sampleLeg("leg-0", 2),
       );
       assert.deepEqual(
         JSON.parse((await probe.get(legKey(prefix, "leg-9"))) ?? ""),
-        leg("leg-9", 1),
+        sampleLeg("leg-9", 1),
       );
     } finally {
       await probe.config("SET", "maxmemory", "0");
@@ -549,7 +489,7 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
     );
     try {
       await waitFor(() => store.connected, "the first connection");
-      for (let i = 0; i < 100; i++) store.save(leg(`leg-${i}`, 1));
+      for (let i = 0; i < 100; i++) store.save(sampleLeg(`leg-${i}`, 1));
       await store.flush();
       assert.equal(op(store, "save", "ok"), 100);
 
@@ -561,7 +501,7 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
       delay.enable();
       const LEGS = 5000;
       for (let round = 2; round <= 6; round++) {
-        for (let i = 0; i < LEGS; i++) store.save(leg(`leg-${i}`, round));
+        for (let i = 0; i < LEGS; i++) store.save(sampleLeg(`leg-${i}`, round));
         await sleep(40);
       }
       const started = performance.now();
@@ -598,7 +538,7 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
       );
       const keys = Array.from({ length: LEGS }, (_, i) => legKey(prefix, `leg-${i}`));
       const values = await probe.mget(...keys);
-      const stale = values.filter((v, i) => v !== JSON.stringify(leg(`leg-${i}`, 6)));
+      const stale = values.filter((v, i) => v !== JSON.stringify(sampleLeg(`leg-${i}`, 6)));
       assert.equal(stale.length, 0, `${stale.length} legs not written with their latest state`);
       assert.ok(
         log.lines.some((l) => l.level === 30 && String(l.msg).includes("recovered")),
@@ -644,7 +584,7 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
     try {
       await waitFor(() => store.connected, "the first connection");
       frozen?.kill("SIGSTOP");
-      for (let i = 0; i < 100; i++) store.save(leg(`leg-${i}`, 1));
+      for (let i = 0; i < 100; i++) store.save(sampleLeg(`leg-${i}`, 1));
       const started = performance.now();
       assert.equal(await store.load("not-in-memory"), undefined);
       const waited = performance.now() - started;
@@ -652,13 +592,13 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
       assert.equal(op(store, "load", "error"), 1);
       // The dead connection is detected (socketTimeout) and replaced by reconnect attempts.
       await waitFor(() => !store.connected, "the silent connection to be dropped", 3000);
-      for (let i = 0; i < 100; i++) store.save(leg(`leg-${i}`, 2));
+      for (let i = 0; i < 100; i++) store.save(sampleLeg(`leg-${i}`, 2));
       frozen?.kill("SIGCONT");
       await waitFor(() => store.connected && store.pending === 0, "recovery and the writes", 5000);
       const values = await probe.mget(
         ...Array.from({ length: 100 }, (_, i) => legKey(prefix, `leg-${i}`)),
       );
-      assert.ok(values.every((v, i) => v === JSON.stringify(leg(`leg-${i}`, 2))));
+      assert.ok(values.every((v, i) => v === JSON.stringify(sampleLeg(`leg-${i}`, 2))));
     } finally {
       frozen?.kill("SIGCONT");
       await store.close();
@@ -685,7 +625,7 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
       },
       { logger: pino({ level: "silent" }), reconnect: { initialMs: 20, maxMs: 50 } },
     );
-    store.save(leg("lost"));
+    store.save(sampleLeg("lost"));
     const started = performance.now();
     await store.close();
     assert.ok(performance.now() - started < 2500, "close() is bounded");
