@@ -7,11 +7,11 @@ import fc from "fast-check";
 import type { EslEvent } from "../src/esl/event.js";
 import { emptyLeg } from "../src/quality/labels.js";
 import { lostSince, nextBaseline, readCumulativeLost } from "../src/quality/loss.js";
+import { parseDecimal } from "../src/quality/numbers.js";
 import {
   computeRtcp,
   fractionLost,
   jitterMs,
-  parseDecimal,
   type RtcpResult,
   VIDEO_RTP_RATE,
 } from "../src/quality/rtcp.js";

@@ -12,20 +12,12 @@ import { EventCounters } from "./counters.js";
 import type { LiveSummary } from "./live-summary.js";
 import { PendingLegs } from "./pending.js";
 import { parseChannelUuids, SHOW_CHANNELS } from "./reconcile.js";
+import { AGENT_EVENTS } from "./subscriptions.js";
 
 const bump = EventCounters.bump;
 
 /** Event names that may become label values; anything else is counted as "other". */
-const KNOWN_EVENTS = new Set([
-  "CHANNEL_CREATE",
-  "CHANNEL_ANSWER",
-  "CHANNEL_BRIDGE",
-  "CHANNEL_HANGUP_COMPLETE",
-  "CHANNEL_DESTROY",
-  "RECV_RTCP_MESSAGE",
-  "SEND_RTCP_MESSAGE",
-  "HEARTBEAT",
-]);
+const KNOWN_EVENTS = new Set(AGENT_EVENTS);
 
 /** Bound of the set of legs between their QoS report and their DESTROY (normally milliseconds). */
 const MAX_QOS_REMEMBERED = 10_000;

@@ -16,3 +16,6 @@ export function eventsToSubscribe(events: EventsConfig): string[] {
   if (events.rtcp) names.push("RECV_RTCP_MESSAGE", "SEND_RTCP_MESSAGE");
   return names;
 }
+
+/** Every event the agent may subscribe to: the names a router accepts as label values. */
+export const AGENT_EVENTS: readonly string[] = eventsToSubscribe({ rtcp: true, qos: true });

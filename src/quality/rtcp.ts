@@ -8,8 +8,6 @@ import { parseUint } from "./numbers.js";
 import type { LegState, ReportDirection, Unusable } from "./types.js";
 import { REFUSAL } from "./unusable.js";
 
-export { parseDecimal } from "./numbers.js";
-
 /** Interarrival jitter in ms from RTP timestamp units and the stream's clock rate. */
 export function jitterMs(jitterTimestampUnits: number, rtpRate: number): number {
   return (jitterTimestampUnits * 1000) / rtpRate;

@@ -1,5 +1,6 @@
 import type { ConnectionStats } from "../esl/status.js";
 import type { EventCounters } from "../pipeline/counters.js";
+import type { StoreOpCount } from "../state/store.js";
 
 // What the operator endpoints read. The server never holds the connections or the pipeline
 // themselves: it reads their live counters at request time, so the hot path stays plain number
@@ -10,11 +11,8 @@ export interface InstanceView {
   readonly events: EventCounters;
 }
 
-export interface StorageOpCount {
-  operation: string;
-  status: "ok" | "error";
-  count: number;
-}
+/** fsagent_storage_operations_total's source: the store's own counts. */
+export type StorageOpCount = StoreOpCount;
 
 /** The leg store's figures. */
 export interface LegStoreView {
