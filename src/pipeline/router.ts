@@ -51,6 +51,13 @@ export interface RouterOptions {
   readonly logger: Logger;
 }
 
+/** The call's A-leg (Channel-Call-UUID) when it is another leg than `uuid`: the leg a B-leg inherits from. */
+function otherALeg(callUuid: unknown, uuid: string): string | undefined {
+  return typeof callUuid === "string" && callUuid !== "" && callUuid !== uuid
+    ? callUuid
+    : undefined;
+}
+
 function isRtcp(name: string): boolean {
   return name === "RECV_RTCP_MESSAGE" || name === "SEND_RTCP_MESSAGE";
 }
@@ -142,13 +149,8 @@ export class Router {
   private needsFetch(name: string, event: EslEvent, uuid: string): boolean {
     if (this.options.store.kind !== "redis") return isRtcp(name);
     if (name !== "CHANNEL_CREATE") return true;
-    const callUuid = event.get("Channel-Call-UUID");
-    return (
-      callUuid !== undefined &&
-      callUuid !== "" &&
-      callUuid !== uuid &&
-      this.options.store.peek(callUuid) === undefined
-    );
+    const aLegUuid = otherALeg(event.get("Channel-Call-UUID"), uuid);
+    return aLegUuid !== undefined && this.options.store.peek(aLegUuid) === undefined;
   }
 
   private fetch(uuid: string, first: EslEvent, name: string): void {
@@ -156,8 +158,8 @@ export class Router {
       bump(this.counters.dropped, "too_many_legs_waiting");
       return;
     }
-    const callUuid = first.get("Channel-Call-UUID");
-    const fetching = this.fetchLeg(uuid, callUuid, isRtcp(name))
+    const aLegUuid = otherALeg(first.get("Channel-Call-UUID"), uuid);
+    const fetching = this.fetchLeg(uuid, aLegUuid, isRtcp(name))
       .catch((error: unknown) => {
         // fetchLeg handles its own failures; this is the last guard of an async path.
         this.log.error("fetch", { err: String(error) }, "fetching a leg's state failed");
@@ -199,17 +201,14 @@ export class Router {
   /** Loads or looks up a leg; resolves true when FreeSWITCH said the leg does not exist. */
   private async fetchLeg(
     uuid: string,
-    callUuid: string | undefined,
+    aLegUuid: string | undefined,
     rtcp: boolean,
   ): Promise<boolean> {
     const { store } = this.options;
     // The A-leg's labels are inherited by a B-leg: fetch it too when it is not in memory.
     const aLegLoad =
-      callUuid !== undefined &&
-      callUuid !== "" &&
-      callUuid !== uuid &&
-      store.peek(callUuid) === undefined
-        ? store.load(callUuid)
+      aLegUuid !== undefined && store.peek(aLegUuid) === undefined
+        ? store.load(aLegUuid)
         : undefined;
     const [loaded] = await Promise.all([store.load(uuid), aLegLoad]);
     if (loaded !== undefined || !rtcp) return false;
@@ -243,11 +242,8 @@ export class Router {
         bump(this.counters.lookups, "not_found");
         return emptyLeg(uuid);
       }
-      const callUuid = fields["Channel-Call-UUID"];
-      const aLeg =
-        typeof callUuid === "string" && callUuid !== "" && callUuid !== uuid
-          ? await this.aLegForLookup(callUuid)
-          : undefined;
+      const aLegUuid = otherALeg(fields["Channel-Call-UUID"], uuid);
+      const aLeg = aLegUuid === undefined ? undefined : await this.aLegForLookup(aLegUuid);
       const leg = legFromLookup(fields, undefined, aLeg);
       if (isUnusable(leg)) {
         bump(this.counters.lookups, "unusable");
@@ -452,9 +448,8 @@ export class Router {
   }
 
   private aLegOf(event: EslEvent, uuid: string): LegState | undefined {
-    const callUuid = event.get("Channel-Call-UUID");
-    if (callUuid === undefined || callUuid === "" || callUuid === uuid) return undefined;
-    return this.options.store.peek(callUuid);
+    const aLegUuid = otherALeg(event.get("Channel-Call-UUID"), uuid);
+    return aLegUuid === undefined ? undefined : this.options.store.peek(aLegUuid);
   }
 
   private unusable(reason: string): void {
