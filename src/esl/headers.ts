@@ -45,7 +45,10 @@ export class HeaderBlock {
     const needle = needleFor(name);
     const { buf, start, end } = this;
     const firstLen = needle.length - 1;
+    // The first line has no LF before it. Checking its first byte before comparing keeps this
+    // to one byte read for every other header.
     if (
+      buf[start] === needle[1] &&
       end - start >= firstLen &&
       buf.compare(needle, 1, needle.length, start, start + firstLen) === 0
     ) {

@@ -1,4 +1,4 @@
-import { type Attributes, type Counter, type Gauge, ValueType } from "@opentelemetry/api";
+import { type Attributes, type Gauge, ValueType } from "@opentelemetry/api";
 import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import type { OpenTelemetryConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
@@ -14,19 +14,23 @@ import {
 } from "./exporter.js";
 import { buildResource } from "./resource.js";
 import { RetryingExporter } from "./retry.js";
+import { RtcpSeriesProducer } from "./rtcp-series.js";
 
 // The OTLP metrics sink (SPEC §4): RTCP reports and end-of-call QoS become OpenTelemetry points,
-// exported over OTLP/gRPC by the SDK's periodic reader.
+// exported over OTLP/gRPC by the SDK's periodic reader. End-of-call QoS (one report per leg) goes
+// through SDK instruments; RTCP (the hot path) is aggregated per leg by RtcpSeriesProducer
+// (rtcp-series.ts), which the reader collects with the instruments.
 //
 // Memory. Every series is per leg, so the design is about forgetting:
-// - every instrument uses DELTA temporality (CountingExporter.selectAggregationTemporality): the
+// - the instruments use DELTA temporality (CountingExporter.selectAggregationTemporality): the
 //   SDK exports an attribute set in the collection it was recorded in and then drops it
 //   (sdk-metrics state/DeltaMetricProcessor.collect() swaps in a fresh map each collection;
 //   state/TemporalMetricProcessor.buildMetrics() keeps only the last collection's map under
 //   DELTA, for start times, where CUMULATIVE merges everything ever seen);
 // - the cardinality limit bounds one collection's attribute sets per instrument; past it the SDK
 //   folds new sets into one `otel.metric.overflow` series, so it is sized from storage.max_legs;
-// - our own cache of attribute objects is bounded and emptied by legEnded().
+// - the RTCP series are exported in the interval they reported in, kept for at most 2 × max_legs
+//   legs between reports, and dropped by legEnded().
 // While the Collector is down each collection is exported and fails (the gRPC exporter does not
 // retry). Its RTCP points are dropped (counted); its end-of-call QoS points go to a retry queue
 // bounded by opentelemetry.retry_queue_size points (retry.ts), so memory stays at one interval's
@@ -125,25 +129,6 @@ function emptyStats(): ExportStats {
   };
 }
 
-/** One leg's RTCP attribute sets, built on first use per direction and reused for every point. */
-interface LegEntry {
-  labels: LegLabels;
-  instance: string;
-  inbound: Attributes | null;
-  outbound: Attributes | null;
-}
-
-function rtcpAttributes(instance: string, labels: LegLabels, direction: string): Attributes {
-  // Frozen: the SDK keeps the object as the key of its series; a change would corrupt its map.
-  return Object.freeze({
-    fs_instance: instance,
-    channel_id: labels.channelId,
-    correlation_id: labels.correlationId,
-    domain_name: labels.domainName,
-    direction,
-  });
-}
-
 function qosAttributes(instance: string, labels: LegLabels): Attributes {
   return Object.freeze({
     fs_instance: instance,
@@ -157,21 +142,7 @@ function qosAttributes(instance: string, labels: LegLabels): Attributes {
   });
 }
 
-/** Whether the cached RTCP attribute sets still describe these labels. */
-function sameRtcpLabels(entry: LegEntry, instance: string, labels: LegLabels): boolean {
-  if (entry.labels === labels && entry.instance === instance) return true;
-  const old = entry.labels;
-  return (
-    entry.instance === instance &&
-    old.correlationId === labels.correlationId &&
-    old.domainName === labels.domainName
-  );
-}
-
 interface Instruments {
-  readonly rtcpJitter: Gauge;
-  readonly rtcpFractionLost: Gauge;
-  readonly rtcpPacketsLost: Counter;
   readonly qosMos: Gauge;
   readonly qosJitterMin: Gauge;
   readonly qosJitterMax: Gauge;
@@ -185,23 +156,6 @@ function createInstruments(provider: MeterProvider): Instruments {
   const meter = provider.getMeter(METER_NAME, VERSION);
   const int = ValueType.INT;
   return {
-    rtcpJitter: meter.createGauge("freeswitch.rtcp.jitter", {
-      unit: "ms",
-      description: "Interarrival jitter from the latest RTCP report of the leg, in milliseconds.",
-    }),
-    rtcpFractionLost: meter.createGauge("freeswitch.rtcp.fraction_lost", {
-      unit: "1",
-      description: "Fraction of packets lost since the previous RTCP report (0 to 1).",
-    }),
-    // A Counter (a monotonic DELTA sum), not a gauge: the value is an increment ("lost since the
-    // previous report"), and two reports of one leg can fall in one export interval. A last-value
-    // gauge would export only the second increment and lose the first; a sum adds them, and a
-    // backend can sum or rate() it over any window.
-    rtcpPacketsLost: meter.createCounter("freeswitch.rtcp.packets_lost", {
-      unit: "{packet}",
-      valueType: int,
-      description: "Packets lost since the previous RTCP report of the same leg and direction.",
-    }),
     qosMos: meter.createGauge("freeswitch.qos.mos_score", {
       unit: "1",
       description:
@@ -276,7 +230,16 @@ export function createMetricsSink(
         : { initialDelayMs: options.retryDelayMs.initial, maxDelayMs: options.retryDelayMs.max }),
     },
   );
+  const resource = buildResource(config, options.instanceId);
+  // Bounded by twice the legs: a leg whose legEnded() was missed only costs a rebuild.
+  const rtcp = new RtcpSeriesProducer({
+    maxLegs: 2 * options.maxLegs,
+    cardinalityLimit: limit,
+    scope: { name: METER_NAME, version: VERSION },
+    resource,
+  });
   const reader = new PeriodicExportingMetricReader({
+    metricProducers: [rtcp],
     exporter: retrying,
     exportIntervalMillis: intervalMs,
     exportTimeoutMillis: timeoutMs,
@@ -285,7 +248,7 @@ export function createMetricsSink(
     maxExportBatchSize: MAX_POINTS_PER_REQUEST,
   });
   const provider = new MeterProvider({
-    resource: buildResource(config, options.instanceId),
+    resource,
     readers: [reader],
   });
   const ins = createInstruments(provider);
@@ -314,58 +277,11 @@ export function createMetricsSink(
     "OTLP metrics export configured",
   );
 
-  // Channel id → the leg's RTCP attribute sets. Insertion-ordered, so the first key is the
-  // oldest: the bound drops it when legEnded() was missed for many legs. A dropped live leg only
-  // costs a rebuild at its next report.
-  const legs = new Map<string, LegEntry>();
-  const maxCached = 2 * options.maxLegs;
   let closed = false;
   let shutdownPromise: Promise<void> | null = null;
 
-  function legEntry(o: RtcpObservation): LegEntry {
-    const labels = o.labels;
-    const id = labels.channelId;
-    let entry = legs.get(id);
-    if (entry !== undefined) {
-      if (sameRtcpLabels(entry, o.instance, labels)) {
-        // Adopt the newer labels object, so the next call takes the identity fast path.
-        entry.labels = labels;
-        return entry;
-      }
-      // The labels changed (e.g. the leg's correlation id became known): a new series.
-      entry.labels = labels;
-      entry.instance = o.instance;
-      entry.inbound = null;
-      entry.outbound = null;
-      return entry;
-    }
-    if (legs.size >= maxCached) {
-      const oldest = legs.keys().next();
-      if (oldest.done !== true) legs.delete(oldest.value);
-    }
-    entry = { labels, instance: o.instance, inbound: null, outbound: null };
-    legs.set(id, entry);
-    return entry;
-  }
-
   function recordRtcp(o: RtcpObservation): void {
-    if (closed) return;
-    const entry = legEntry(o);
-    let attributes: Attributes;
-    if (o.direction === "inbound") {
-      entry.inbound ??= rtcpAttributes(o.instance, entry.labels, "inbound");
-      attributes = entry.inbound;
-    } else {
-      entry.outbound ??= rtcpAttributes(o.instance, entry.labels, "outbound");
-      attributes = entry.outbound;
-    }
-    // Non-finite values are skipped: NaN would be exported as is, and a counter drops negatives
-    // only after a diag warning.
-    if (Number.isFinite(o.jitterMs)) ins.rtcpJitter.record(o.jitterMs, attributes);
-    if (Number.isFinite(o.fractionLost)) ins.rtcpFractionLost.record(o.fractionLost, attributes);
-    if (Number.isFinite(o.packetsLost) && o.packetsLost >= 0) {
-      ins.rtcpPacketsLost.add(o.packetsLost, attributes);
-    }
+    if (!closed) rtcp.record(o);
   }
 
   function recordQos(o: QosObservation): void {
@@ -407,7 +323,7 @@ export function createMetricsSink(
   function shutdown(): Promise<void> {
     shutdownPromise ??= (async () => {
       closed = true;
-      legs.clear();
+      rtcp.clear();
       try {
         // Flushes the last interval (with queued QoS in it), makes one last attempt at what is
         // still queued (RetryingExporter.shutdown), then closes the gRPC channel. The SDK races
@@ -438,13 +354,13 @@ export function createMetricsSink(
     recordRtcp,
     recordQos,
     legEnded(channelId: string): void {
-      legs.delete(channelId);
+      rtcp.legEnded(channelId);
     },
     forceFlush,
     shutdown,
     stats,
     get cachedLegs(): number {
-      return legs.size;
+      return rtcp.size;
     },
   };
 }
