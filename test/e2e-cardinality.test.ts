@@ -172,7 +172,11 @@ describe("e2e cardinality: 2,000 short calls", () => {
     );
     exported.delete(sentinel.uuid);
     assert.equal(exported.size, measured.legs, "series of every leg of the round exported");
-    assert.equal(agent.exporter().exportErrors, 0, "no export failed");
+    assert.equal(
+      agent.exporter().exportErrors,
+      0,
+      `no export failed: ${agent.metrics.stats.lastError}`,
+    );
     // ...and none is in the exports after the calls ended: only the sentinel's series are.
     const late = receiver.points().filter((p) => p.request >= mark);
     assert.ok(late.length > 0, "the later exports carry the sentinel's points");

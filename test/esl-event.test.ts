@@ -476,6 +476,28 @@ describe("lazy header lookup vs a naive reference", () => {
     );
   });
 
+  it("gives each of two events taking turns its own answers (the shared line index)", () => {
+    fc.assert(
+      fc.property(headerList, headerList, (first, second) => {
+        const a = new PlainEvent(plainEventBody(first));
+        const b = new PlainEvent(plainEventBody(second));
+        const names = [...new Set([...probes(first), ...probes(second)])];
+        // Alternating lookups: each one finds the index built for the other event.
+        for (const probe of names) {
+          assert.equal(a.get(probe), expectedValue(first, probe), `a: ${probe}`);
+          assert.equal(b.get(probe), expectedValue(second, probe), `b: ${probe}`);
+        }
+      }),
+    );
+  });
+
+  it("indexes an event of more lines than the index first holds", () => {
+    const headers: Headers = Array.from({ length: 1500 }, (_, i) => [`h${i}`, `v${i}`]);
+    const e = new PlainEvent(plainEventBody(headers));
+    for (const i of [0, 1, 511, 512, 513, 1023, 1024, 1499]) assert.equal(e.get(`h${i}`), `v${i}`);
+    assert.equal(e.get("h1500"), undefined);
+  });
+
   it("finds the last header with and without a trailing newline (fast-check)", () => {
     fc.assert(
       fc.property(

@@ -13,6 +13,7 @@ import type { OpenTelemetryConfig } from "../src/config/types.js";
 import { grpcTarget } from "../src/export/exporter.js";
 import { cardinalityLimit, createMetricsSink, type MetricsSink } from "../src/export/metrics.js";
 import { PROCESS_INSTANCE_ID } from "../src/export/resource.js";
+import { emodelMos } from "../src/quality/emodel.js";
 import type {
   LegLabels,
   QosObservation,
@@ -21,7 +22,12 @@ import type {
   RtcpObservation,
 } from "../src/quality/types.js";
 import { VERSION } from "../src/version.js";
-import { type MetricPoint, OtlpReceiver, otlpMessages } from "./support/otlp-receiver.js";
+import {
+  type HistogramPoint,
+  type MetricPoint,
+  OtlpReceiver,
+  otlpMessages,
+} from "./support/otlp-receiver.js";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -105,19 +111,35 @@ function rtcp(
   fractionLost: number,
   packetsLost: number,
   instance = "fs1",
+  rttMs?: number,
 ): RtcpObservation {
-  return { instance, labels: legLabels, direction, jitterMs, fractionLost, packetsLost };
+  const mos = emodelMos(jitterMs, fractionLost, rttMs);
+  return {
+    instance,
+    labels: legLabels,
+    direction,
+    jitterMs,
+    fractionLost,
+    packetsLost,
+    rttMs,
+    mos,
+  };
 }
 
 function qos(legLabels: LegLabels, values: QosValues, instance = "fs1"): QosObservation {
   return { instance, labels: legLabels, values };
 }
 
+/** The per-leg RTCP metrics: one point per leg and direction that reported in the interval. */
 const RTCP_NAMES = [
   "freeswitch.rtcp.fraction_lost",
   "freeswitch.rtcp.jitter",
+  "freeswitch.rtcp.mos",
   "freeswitch.rtcp.packets_lost",
+  "freeswitch.rtcp.rtt",
 ];
+/** The low-cardinality report histograms (cumulative). */
+const REPORT_NAMES = ["freeswitch.rtcp.report.fraction_lost", "freeswitch.rtcp.report.jitter"];
 const QOS_NAMES = [
   "freeswitch.qos.jitter_avg",
   "freeswitch.qos.jitter_max",
@@ -138,6 +160,23 @@ function valuesOf(name: string): { value: number; attributes: Record<string, str
 
 function key(attributes: Record<string, string>): string {
   return `${attributes.channel_id ?? ""}/${attributes.direction ?? ""}`;
+}
+
+/** Histogram points of a metric, sorted by their (aggregate) attributes. */
+function histogramsOf(name: string): HistogramPoint[] {
+  return receiver
+    .histogramPoints(name)
+    .sort((a, b) => JSON.stringify(a.attributes).localeCompare(JSON.stringify(b.attributes)));
+}
+
+function aggAttrs(direction: string, codec: string, callDirection: string, instance = "fs1") {
+  return {
+    call_direction: callDirection,
+    codec_name: codec,
+    direction,
+    domain_name: "pbx.example.com",
+    fs_instance: instance,
+  };
 }
 
 function channelsIn(points: readonly MetricPoint[]): Set<string> {
@@ -188,6 +227,9 @@ after(async () => {
 beforeEach(async () => {
   receiver.behave("ok");
   await receiver.start();
+  // The previous test's sinks stop here: a sink that saw RTCP exports its cumulative report
+  // histograms at every interval, which would land in the next test's receiver.
+  await Promise.all(sinks.splice(0).map((s) => s.shutdown()));
   receiver.clear();
 });
 
@@ -206,8 +248,8 @@ describe("metrics sink: what is exported", () => {
 
     // Two inbound reports of the A-leg in one interval: the jitter and fraction gauges keep the
     // last value, packets_lost adds up.
-    s.recordRtcp(rtcp(a, "inbound", 12.5, 0.25, 3));
-    s.recordRtcp(rtcp(a, "inbound", 20, 0.5, 4));
+    s.recordRtcp(rtcp(a, "inbound", 12.5, 0.25, 3, "fs1", 120));
+    s.recordRtcp(rtcp(a, "inbound", 20, 0.5, 4, "fs1", 80));
     s.recordRtcp(rtcp(a, "outbound", 2, 0, 0));
     s.recordRtcp(rtcp(b, "inbound", 1.25, 1 / 256, 1));
     s.recordQos(
@@ -237,7 +279,7 @@ describe("metrics sink: what is exported", () => {
 
     assert.deepEqual(receiver.decodeErrors, []);
     assert.equal(receiver.metricRequests.length, 1, "one export carried everything");
-    assert.deepEqual(receiver.metricNames(), [...QOS_NAMES, ...RTCP_NAMES].sort());
+    assert.deepEqual(receiver.metricNames(), [...QOS_NAMES, ...RTCP_NAMES, ...REPORT_NAMES].sort());
 
     assert.deepEqual(valuesOf("freeswitch.rtcp.jitter"), [
       { value: 20, attributes: rtcpAttrs("a-leg-1", "inbound") },
@@ -254,6 +296,45 @@ describe("metrics sink: what is exported", () => {
       { value: 0, attributes: rtcpAttrs("a-leg-1", "outbound") },
       { value: 1, attributes: rtcpAttrs("b-leg-1", "inbound") },
     ]);
+    // RTT only where a report had one (the last of the A-leg's inbound reports: 80 ms).
+    assert.deepEqual(valuesOf("freeswitch.rtcp.rtt"), [
+      { value: 80, attributes: rtcpAttrs("a-leg-1", "inbound") },
+    ]);
+    // MOS estimate of each series' last report: Le = 40 + 40 + 10 = 90, R = 90.95 − 125 < 0 → 1.
+    assert.deepEqual(valuesOf("freeswitch.rtcp.mos"), [
+      { value: 1, attributes: rtcpAttrs("a-leg-1", "inbound") },
+      { value: emodelMos(2, 0, undefined), attributes: rtcpAttrs("a-leg-1", "outbound") },
+      { value: emodelMos(1.25, 1 / 256, undefined), attributes: rtcpAttrs("b-leg-1", "inbound") },
+    ]);
+
+    // Report histograms: no per-leg labels, one observation per report. The A-leg's two inbound
+    // reports (12.5 and 20 ms) share a label set; bucket i holds (bounds[i-1], bounds[i]].
+    const jitterHist = histogramsOf("freeswitch.rtcp.report.jitter");
+    assert.deepEqual(
+      jitterHist.map((h) => h.attributes),
+      [
+        aggAttrs("inbound", "PCMA", "outbound"),
+        aggAttrs("inbound", "PCMU", "inbound"),
+        aggAttrs("outbound", "PCMU", "inbound"),
+      ],
+    );
+    const [bIn, aIn, aOut] = jitterHist;
+    assert.deepEqual(aIn?.bounds, [1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300]);
+    assert.deepEqual(aIn?.bucketCounts, [0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual([aIn?.count, aIn?.sum, aIn?.min, aIn?.max], [2, 32.5, 12.5, 20]);
+    assert.deepEqual(aOut?.bucketCounts, [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "2 ms is ≤ 2");
+    assert.deepEqual(bIn?.bucketCounts, [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    for (const h of jitterHist) {
+      assert.equal(h.temporality, "cumulative");
+      assert.equal(h.unit, "ms");
+    }
+    const lossHist = histogramsOf("freeswitch.rtcp.report.fraction_lost");
+    assert.deepEqual(lossHist[1]?.bounds, [0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5]);
+    // A inbound: 0.25 and 0.5 → (0.2, 0.5]; A outbound: 0 → the loss-free bucket; B: 1/256.
+    assert.deepEqual(lossHist[1]?.bucketCounts, [0, 0, 0, 0, 0, 0, 0, 0, 2, 0]);
+    assert.deepEqual(lossHist[2]?.bucketCounts, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(lossHist[0]?.bucketCounts, [0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.equal(lossHist[1]?.unit, "1");
 
     const qosExpected: Record<string, [number, number | null]> = {
       "freeswitch.qos.mos_score": [4.2, null],
@@ -274,6 +355,8 @@ describe("metrics sink: what is exported", () => {
       "freeswitch.rtcp.jitter": { unit: "ms", kind: "gauge", valueType: "double" },
       "freeswitch.rtcp.fraction_lost": { unit: "1", kind: "gauge", valueType: "double" },
       "freeswitch.rtcp.packets_lost": { unit: "{packet}", kind: "sum", valueType: "int" },
+      "freeswitch.rtcp.rtt": { unit: "ms", kind: "gauge", valueType: "double" },
+      "freeswitch.rtcp.mos": { unit: "1", kind: "gauge", valueType: "double" },
       "freeswitch.qos.mos_score": { unit: "1", kind: "gauge", valueType: "double" },
       "freeswitch.qos.jitter_min": { unit: "ms", kind: "gauge", valueType: "double" },
       "freeswitch.qos.jitter_max": { unit: "ms", kind: "gauge", valueType: "double" },
@@ -332,7 +415,20 @@ describe("metrics sink: what is exported", () => {
         ["freeswitch.rtcp.jitter", "outbound", 3],
         ["freeswitch.rtcp.fraction_lost", "outbound", 0.5],
         ["freeswitch.rtcp.packets_lost", "outbound", 2],
+        // No RTT was known; the MOS estimate of 3 ms jitter and 50 % loss is the floor, 1.
+        ["freeswitch.rtcp.mos", "outbound", 1],
       ],
+    );
+    const jitter = receiver.histogramPoints("freeswitch.rtcp.report.jitter");
+    assert.deepEqual(
+      jitter.map((h) => [h.attributes.direction, h.count, h.sum]),
+      [["outbound", 1, 3]],
+      "the NaN report left the inbound histogram out",
+    );
+    const loss = receiver.histogramPoints("freeswitch.rtcp.report.fraction_lost");
+    assert.deepEqual(
+      loss.map((h) => [h.attributes.direction, h.count]),
+      [["outbound", 1]],
     );
   });
 
@@ -418,20 +514,31 @@ describe("metrics sink: per-leg series are forgotten", () => {
     s.legEnded("leg-gone");
     await s.forceFlush();
     assert.equal(receiver.metricRequests.length, 1);
-    assert.equal(receiver.points().length, 10, "3 RTCP + 7 QoS points");
+    assert.equal(receiver.points().length, 11, "4 RTCP (no RTT) + 7 QoS points");
     assert.deepEqual(channelsIn(receiver.points()), new Set(["leg-gone"]));
 
-    // Nothing new recorded: a CUMULATIVE SDK would re-export the gauges here; DELTA exports
-    // nothing at all.
+    // Nothing new recorded: a CUMULATIVE SDK would re-export the per-leg gauges here; DELTA
+    // exports none of them. Only the report histograms, cumulative and without per-leg labels,
+    // are exported again, unchanged.
     await s.forceFlush();
     await s.forceFlush();
-    assert.equal(receiver.metricRequests.length, 1, "no export without new points");
+    assert.equal(receiver.metricRequests.length, 3);
+    assert.equal(receiver.points().length, 11, "no per-leg point after the first export");
+    const again = receiver.histogramPoints("freeswitch.rtcp.report.jitter");
+    assert.deepEqual(
+      again.map((h) => [h.request, h.count]),
+      [
+        [0, 1],
+        [1, 1],
+        [2, 1],
+      ],
+    );
 
     // Another leg's points: the export carries them and nothing of the ended leg.
     s.recordRtcp(rtcp(labels("leg-next"), "inbound", 1, 0, 0));
     await s.forceFlush();
-    assert.equal(receiver.metricRequests.length, 2);
-    const later = receiver.points().filter((p) => p.request === 1);
+    assert.equal(receiver.metricRequests.length, 4);
+    const later = receiver.points().filter((p) => p.request === 3);
     assert.deepEqual(channelsIn(later), new Set(["leg-next"]));
     assert.equal(s.cachedLegs, 1);
   });
@@ -514,11 +621,17 @@ describe("metrics sink: per-leg series are forgotten", () => {
     assert.equal(lost?.value, 101, "the overflow sum holds the folded legs' losses");
     const warns = lines.filter((l) => l.level === WARN && /cardinality limit/.test(l.msg));
     assert.equal(warns.length, 1);
-    assert.deepEqual(warns[0]?.metrics, [
+    // The export is split in batches; the one warning names the metrics of the first.
+    const named = warns[0]?.metrics as string[];
+    assert.deepEqual(named.slice(0, 3), [
       "freeswitch.rtcp.jitter",
       "freeswitch.rtcp.fraction_lost",
       "freeswitch.rtcp.packets_lost",
     ]);
+    assert.ok(
+      named.every((n) => RTCP_NAMES.includes(n)),
+      named.join(),
+    );
   });
 
   it("bounds the attribute cache at 2 × maxLegs when legEnded is missed", async () => {

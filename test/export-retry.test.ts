@@ -87,6 +87,8 @@ function rtcp(channelId: string): RtcpObservation {
     jitterMs: 3,
     fractionLost: 0.25,
     packetsLost: 2,
+    rttMs: undefined,
+    mos: 4.2,
   };
 }
 
@@ -144,6 +146,9 @@ after(async () => {
 beforeEach(async () => {
   receiver.behave("ok");
   await receiver.start();
+  // The previous test's sinks stop here: a sink that saw RTCP exports its cumulative report
+  // histograms at every interval, which would land in the next test's receiver.
+  await Promise.all(sinks.splice(0).map((s) => s.shutdown()));
   receiver.clear();
 });
 
@@ -166,8 +171,9 @@ describe("retry queue: end-of-call QoS survives a Collector outage", () => {
     assert.equal(receiver.rejected.metrics, 3, "no extra attempt right after a failure");
     assert.equal(s.stats.exportErrors, 3);
     assert.equal(s.stats.retryQueued, 6 * POINTS_PER_LEG);
-    // 3 RTCP points per leg (jitter, fraction lost, packets lost), none kept.
-    assert.equal(s.stats.rtcpPointsDropped, 6 * 3);
+    // 4 per-leg RTCP points per leg (jitter, fraction lost, packets lost, MOS estimate; no
+    // RTT was known), none kept. The report histograms are cumulative: not dropped, not queued.
+    assert.equal(s.stats.rtcpPointsDropped, 6 * 4);
     assert.equal(s.stats.qosPointsDropped, 0);
     const firstTimes = new Set<string>();
 

@@ -160,6 +160,8 @@ function rtcp(channelId: string, jitterMs: number): RtcpObservation {
     jitterMs,
     fractionLost: 0,
     packetsLost: 0,
+    rttMs: undefined,
+    mos: 4.2,
   };
 }
 

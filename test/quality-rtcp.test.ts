@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { EslEvent } from "../src/esl/event.js";
+import { emodelMos } from "../src/quality/emodel.js";
 import { emptyLeg } from "../src/quality/labels.js";
 import { lostSince, nextBaseline, readCumulativeLost } from "../src/quality/loss.js";
 import { parseDecimal } from "../src/quality/numbers.js";
@@ -17,14 +18,17 @@ import {
 } from "../src/quality/rtcp.js";
 import type { LegState, RtcpBaseline, Unusable } from "../src/quality/types.js";
 import { isUnusable, UNUSABLE_REASONS } from "../src/quality/unusable.js";
+import { CallGenerator } from "../src/sim/calls.js";
 import {
   EventFactory,
   type HeaderList,
   type RecvReportBlock,
   recvRtcpEvent,
   type SenderInfo,
+  type SimEvent,
   sendRtcpEvent,
 } from "../src/sim/events.js";
+import { ntpMiddle, toUnits65536 } from "../src/sim/ntp.js";
 import { toEvent } from "./support/samples.js";
 
 const T0 = Date.UTC(2024, 4, 1, 9, 30, 0);
@@ -697,5 +701,95 @@ describe("leg state", () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe("computeRtcp: RTT and E-model MOS per report (SPEC §7)", () => {
+  function rtcpOf(event: EslEvent, leg?: LegState): RtcpResult {
+    const result = computeRtcp(event, leg);
+    assert.ok(!isUnusable(result), JSON.stringify(result));
+    return result;
+  }
+
+  function recvWith(b: Partial<RecvReportBlock>, captureMs = T0): EslEvent {
+    return toEvent(
+      recvRtcpEvent(factory, captureMs, {
+        uniqueId: UUID,
+        sender: SR,
+        lastRtpTimestamp: 159840,
+        rtpRate: 8000,
+        captureTimeUs: captureMs * 1000,
+        blocks: [{ ...block({ jitter: 160, fraction: 25 }), ...b }],
+      }).headers,
+    );
+  }
+
+  it("takes RTT from LSR/DLSR against Capture-Time, and the MOS from jitter, loss and RTT", () => {
+    // The far end got our SR 80 ms of round trip + 250 ms of holding before this report.
+    const captureMs = T0 + 777;
+    const r = rtcpOf(
+      recvWith({ lsr: ntpMiddle(captureMs - 80 - 250), dlsr: toUnits65536(250) }, captureMs),
+    );
+    assert.ok(r.rttMs !== undefined && Math.abs(r.rttMs - 80) < 0.05, `rtt ${r.rttMs}`);
+    assert.equal(r.jitterMs, 20); // 160 units at 8 kHz
+    assert.equal(r.fractionLost, 25 / 256);
+    assert.equal(r.mos, emodelMos(20, 25 / 256, r.rttMs));
+    assert.ok(Math.abs(r.mos - 3.4306) < 0.0005, `mos ${r.mos}`);
+  });
+
+  it("falls back to Rtt-Avg when LSR is 0, and to unknown when that is 0 too", () => {
+    const avg = rtcpOf(recvWith({ lsr: 0, dlsr: 0, rttAvg: 0.0425 }));
+    assert.equal(avg.rttMs, 42.5);
+    const none = rtcpOf(recvWith({ lsr: 0, dlsr: 0, rttAvg: 0 }));
+    assert.equal(none.rttMs, undefined);
+    assert.equal(none.mos, emodelMos(20, 25 / 256, undefined));
+  });
+
+  it("keeps a report whose RTT headers are malformed, with RTT from what is usable", () => {
+    const headers = recvRtcpEvent(factory, T0, {
+      uniqueId: UUID,
+      sender: SR,
+      lastRtpTimestamp: 159840,
+      rtpRate: 8000,
+      captureTimeUs: T0 * 1000,
+      blocks: [{ ...block({ jitter: 80 }), lsr: 12345, dlsr: 10, rttAvg: 0.03 }],
+    }).headers;
+    const r = rtcpOf(toEvent(withHeader(headers, "Source0-LSR", "not-a-number")));
+    assert.equal(r.rttMs, 30, "Rtt-Avg used");
+    const bad = rtcpOf(
+      toEvent(withHeader(withHeader(headers, "Source0-LSR", "x"), "Rtt0-Avg", "nan")),
+    );
+    assert.equal(bad.rttMs, undefined);
+    assert.equal(bad.jitterMs, 10, "jitter and loss still computed");
+  });
+
+  it("gives SEND reports no RTT but still a MOS estimate", () => {
+    const r = rtcpOf(send({ jitter: 80, fraction: 12 }), knownLeg(8000));
+    assert.equal(r.direction, "outbound");
+    assert.equal(r.rttMs, undefined);
+    assert.equal(r.mos, emodelMos(10, 12 / 256, undefined));
+  });
+
+  it("computes RTT on the simulator's own reports to within the 1/65536 s resolution", () => {
+    // The simulator answers SRs with LSR/DLSR for its path's round trip (src/sim/media.ts).
+    // Only the "good" network profile: its round trip is 15..60 ms.
+    const events: SimEvent[] = [];
+    const generator = new CallGenerator({
+      factory,
+      sink: (e) => events.push(e),
+      seed: 7,
+      profileWeights: { good: 1 },
+    });
+    const call = generator.startCall({ bridged: false });
+    const rtts: number[] = [];
+    let leg: LegState | undefined;
+    for (let i = 0; i < 20; i++) {
+      const r = rtcpOf(toEvent(generator.sendRtcp(call.aLeg.uuid).headers), leg);
+      leg = r.leg;
+      if (r.rttMs !== undefined) rtts.push(r.rttMs);
+      assert.equal(r.mos, emodelMos(r.jitterMs, r.fractionLost, r.rttMs));
+    }
+    assert.ok(rtts.length >= 10, `${rtts.length} of 20 reports had an RTT`);
+    for (const rtt of rtts) assert.ok(rtt >= 14.9 && rtt <= 60.1, `rtt ${rtt}`);
   });
 });

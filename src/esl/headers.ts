@@ -2,6 +2,8 @@ import { urlDecodeBytes } from "./urlcodec.js";
 
 const LF = 0x0a;
 const CR = 0x0d;
+const COLON = 0x3a;
+const SPACE = 0x20;
 const UNDEF = "_undef_";
 
 // One needle per header name, built on first use. Code asks for a few dozen distinct names; the
@@ -21,10 +23,73 @@ function needleFor(name: string): Buffer {
 }
 
 /**
+ * One line index, shared: events are handled one at a time, so one index serves them all without
+ * an allocation per event. It belongs to the block that built it; another block that needs an
+ * index rebuilds it for itself, so a stale index is never read.
+ */
+class LineIndex {
+  owner: HeaderBlock | null = null;
+  count = 0;
+  /** Per header line: offset of its name, and of the ':' of its ": " separator. */
+  nameStart = new Int32Array(512);
+  colon = new Int32Array(512);
+  /** Per line, (name length << 16) | (first byte << 8) | last byte: most lines differ here. */
+  key = new Int32Array(512);
+
+  build(block: HeaderBlock): void {
+    const { buf, start, end } = block;
+    this.owner = block;
+    this.count = 0;
+    let lineStart = start;
+    while (lineStart < end) {
+      // Names are short and values long: step through the name here, then let memchr find the
+      // end of the line (measured: a third faster than a JS loop over every byte).
+      let i = lineStart;
+      while (i < end && buf[i] !== COLON && buf[i] !== LF) i++;
+      if (i < end && buf[i] === COLON) this.add(buf, lineStart, i);
+      const lf = buf.indexOf(LF, i);
+      if (lf === -1 || lf >= end) break;
+      lineStart = lf + 1;
+    }
+  }
+
+  private add(buf: Buffer, lineStart: number, colon: number): void {
+    // Only `Name: value` lines can match a lookup (the needle is "\nName: ").
+    if (colon <= lineStart || buf[colon + 1] !== SPACE) return;
+    if (this.count === this.key.length) this.grow();
+    const n = this.count++;
+    this.nameStart[n] = lineStart;
+    this.colon[n] = colon;
+    this.key[n] = lineKey(colon - lineStart, buf[lineStart]!, buf[colon - 1]!);
+  }
+
+  private grow(): void {
+    const size = this.key.length * 2;
+    const copy = (from: Int32Array) => {
+      const to = new Int32Array(size);
+      to.set(from);
+      return to;
+    };
+    this.nameStart = copy(this.nameStart);
+    this.colon = copy(this.colon);
+    this.key = copy(this.key);
+  }
+}
+
+function lineKey(length: number, first: number, last: number): number {
+  return (length << 16) | (first << 8) | last;
+}
+
+const index = new LineIndex();
+
+/**
  * A read-only view of `Name: value\n` lines inside a Buffer, as FreeSWITCH writes them in frame
  * envelopes and plain event bodies. Nothing is decoded up front: a lookup searches the bytes for
- * `\nName: ` natively and decodes only that value, because consumers read 5–10 of an event's
- * 100–300 headers. The first occurrence of a repeated header wins, as in switch_event_get_header.
+ * `\nName: ` natively and decodes only that value, because consumers read 5–20 of an event's
+ * 30–300 headers. From the second lookup on, one pass indexes the lines instead: a native search
+ * costs a call and a scan of the block each time, the index one scan for all the lookups (the
+ * agent reads 11 headers of each RTCP report). Either way the first occurrence of a repeated
+ * header wins, as in switch_event_get_header.
  */
 export class HeaderBlock {
   /**
@@ -40,6 +105,9 @@ export class HeaderBlock {
     readonly encoded: boolean,
   ) {}
 
+  /** Lookups past the first line so far: the second one builds the line index. */
+  private lookups = 0;
+
   /** Offset of the value of `name`, or -1. The value runs to the next LF. */
   private valueOffset(name: string): number {
     const needle = needleFor(name);
@@ -54,9 +122,25 @@ export class HeaderBlock {
     ) {
       return start + firstLen;
     }
-    const at = buf.indexOf(needle, start);
-    if (at === -1 || at + needle.length > end) return -1;
-    return at + needle.length;
+    if (++this.lookups === 1 && index.owner !== this) {
+      const at = buf.indexOf(needle, start);
+      if (at === -1 || at + needle.length > end) return -1;
+      return at + needle.length;
+    }
+    if (index.owner !== this) index.build(this);
+    // The needle is "\nName: ": the name is its bytes 1 .. length - 2.
+    const nameLength = needle.length - 3;
+    const key = lineKey(nameLength, needle[1]!, needle[nameLength]!);
+    const keys = index.key;
+    for (let n = 0; n < index.count; n++) {
+      if (keys[n] !== key) continue;
+      // Names are a dozen bytes: a loop beats a native compare's call overhead.
+      const at = index.nameStart[n]! - 1;
+      let k = 2;
+      while (k <= nameLength && buf[at + k] === needle[k]) k++;
+      if (k > nameLength) return index.colon[n]! + 2;
+    }
+    return -1;
   }
 
   private valueEnd(from: number): number {

@@ -90,6 +90,13 @@ export const METER_NAME = "fsagent";
  */
 export const MAX_POINTS_PER_REQUEST = 4000;
 
+/**
+ * Label sets of the low-cardinality aggregates (instance × domain × direction × codec × call
+ * direction). They are cumulative, so kept for the process's life: the bound is what a platform
+ * with many tenants needs, and a flood of made-up domains folds into one overflow set past it.
+ */
+export const MAX_AGGREGATE_SETS = 2000;
+
 /** Longest the flush at shutdown may take: the agent's whole stop must end within 10 s. */
 export const MAX_FINAL_FLUSH_MS = 3_000;
 
@@ -235,6 +242,8 @@ export function createMetricsSink(
   const rtcp = new RtcpSeriesProducer({
     maxLegs: 2 * options.maxLegs,
     cardinalityLimit: limit,
+    perLeg: true,
+    maxAggregates: MAX_AGGREGATE_SETS,
     scope: { name: METER_NAME, version: VERSION },
     resource,
   });

@@ -1,5 +1,4 @@
 import type {
-  AggregationTemporality,
   DataPoint,
   GaugeMetricData,
   InstrumentType,
@@ -9,7 +8,7 @@ import type {
   ScopeMetrics,
   SumMetricData,
 } from "@opentelemetry/sdk-metrics";
-import { DataPointType } from "@opentelemetry/sdk-metrics";
+import { AggregationTemporality, DataPointType } from "@opentelemetry/sdk-metrics";
 
 // The bounded retry queue for end-of-call QoS (SPEC §4, issue 4 item 6). The SDK's OTLP exporter
 // does not retry: a failed export loses its points. A leg's QoS is recorded once, at its end, so
@@ -294,6 +293,9 @@ export class RetryingExporter implements PushMetricExporter {
     for (const scope of metrics.scopeMetrics) {
       for (const metric of scope.metrics) {
         const name = metric.descriptor.name;
+        // A cumulative point (the aggregates) loses nothing when its export fails: the next
+        // export carries the same totals and more. Neither queued nor counted as dropped.
+        if (metric.aggregationTemporality === AggregationTemporality.CUMULATIVE) continue;
         if (name.startsWith(RTCP_PREFIX)) {
           this.stats.rtcpPointsDropped += metric.dataPoints.length;
         } else if (name.startsWith(QOS_PREFIX)) {

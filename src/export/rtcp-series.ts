@@ -9,6 +9,7 @@ import {
   type MetricProducer,
 } from "@opentelemetry/sdk-metrics";
 import type { LegLabels, RtcpObservation } from "../quality/types.js";
+import { HistogramCell } from "./histogram.js";
 
 // The freeswitch.rtcp.* points, aggregated by us and handed to the SDK's reader as a
 // MetricProducer (the SDK's extension point for metrics it does not record itself).
@@ -35,6 +36,32 @@ export const RTCP_METRICS = {
     valueType: ValueType.DOUBLE,
     description: "Fraction of packets lost since the previous RTCP report (0 to 1).",
   },
+  rtt: {
+    name: "freeswitch.rtcp.rtt",
+    unit: "ms",
+    valueType: ValueType.DOUBLE,
+    description:
+      "Round-trip time from the latest RTCP report the leg received (LSR/DLSR, else FreeSWITCH's Rtt-Avg), in milliseconds.",
+  },
+  mos: {
+    name: "freeswitch.rtcp.mos",
+    unit: "1",
+    valueType: ValueType.DOUBLE,
+    description:
+      "E-model MOS estimate (simplified ITU-T G.107) from the latest RTCP report's jitter, loss and RTT.",
+  },
+  reportJitter: {
+    name: "freeswitch.rtcp.report.jitter",
+    unit: "ms",
+    valueType: ValueType.DOUBLE,
+    description: "Jitter of every RTCP report, in milliseconds, without per-leg labels.",
+  },
+  reportFractionLost: {
+    name: "freeswitch.rtcp.report.fraction_lost",
+    unit: "1",
+    valueType: ValueType.DOUBLE,
+    description: "Fraction lost of every RTCP report (0 to 1), without per-leg labels.",
+  },
   // A sum, not a gauge: the value is an increment ("lost since the previous report"), and two
   // reports of one leg can fall in one export interval. A last-value gauge would export only
   // the second increment and lose the first; a sum adds them, and a backend can rate() it.
@@ -46,6 +73,18 @@ export const RTCP_METRICS = {
   },
 } as const;
 
+/**
+ * Bucket boundaries of the report histograms, chosen for voice: jitter is fine under 20 ms and
+ * bad over 50 ms (a jitter buffer rarely hides more); loss is fine under 1 %, audible at 3-5 %.
+ * The 0 bucket of fraction lost holds the loss-free reports.
+ */
+export const REPORT_JITTER_BUCKETS_MS: readonly number[] = [
+  1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300,
+];
+export const REPORT_FRACTION_LOST_BUCKETS: readonly number[] = [
+  0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5,
+];
+
 /** One leg and direction: its attribute set and what it reported in the current interval. */
 interface Series {
   readonly attributes: Attributes;
@@ -54,9 +93,19 @@ interface Series {
   jitterMs: number;
   fractionLost: number;
   packetsLost: number;
+  rttMs: number;
+  mos: number;
   hasJitter: boolean;
   hasFraction: boolean;
   hasLost: boolean;
+  hasRtt: boolean;
+  hasMos: boolean;
+}
+
+/** The report histograms of one aggregate label set (no per-leg labels). */
+interface Aggregate {
+  readonly jitter: HistogramCell;
+  readonly fractionLost: HistogramCell;
 }
 
 interface LegSeries {
@@ -64,6 +113,8 @@ interface LegSeries {
   instance: string;
   inbound: Series | null;
   outbound: Series | null;
+  aggregateIn: Aggregate | null;
+  aggregateOut: Aggregate | null;
 }
 
 function blankSeries(attributes: Attributes): Series {
@@ -73,9 +124,20 @@ function blankSeries(attributes: Attributes): Series {
     jitterMs: 0,
     fractionLost: 0,
     packetsLost: 0,
+    rttMs: 0,
+    mos: 0,
     hasJitter: false,
     hasFraction: false,
     hasLost: false,
+    hasRtt: false,
+    hasMos: false,
+  };
+}
+
+function newAggregate(attributes: Attributes): Aggregate {
+  return {
+    jitter: new HistogramCell(attributes, REPORT_JITTER_BUCKETS_MS),
+    fractionLost: new HistogramCell(attributes, REPORT_FRACTION_LOST_BUCKETS),
   };
 }
 
@@ -92,15 +154,39 @@ function newSeries(instance: string, labels: LegLabels, direction: string): Seri
   );
 }
 
-/** Whether the series built for `entry` still carry these labels. */
-function sameLabels(entry: LegSeries, instance: string, labels: LegLabels): boolean {
-  if (entry.labels === labels && entry.instance === instance) return true;
+/** Whether the per-leg series built for `entry` still carry these labels. */
+function sameSeriesLabels(entry: LegSeries, instance: string, labels: LegLabels): boolean {
   const old = entry.labels;
   return (
     entry.instance === instance &&
     old.correlationId === labels.correlationId &&
     old.domainName === labels.domainName
   );
+}
+
+/** Whether the aggregates `entry` points at still match these labels. */
+function sameAggregateLabels(entry: LegSeries, instance: string, labels: LegLabels): boolean {
+  const old = entry.labels;
+  return (
+    entry.instance === instance &&
+    old.domainName === labels.domainName &&
+    old.codecName === labels.codecName &&
+    old.callDirection === labels.callDirection
+  );
+}
+
+function gauge(
+  metrics: MetricData[],
+  descriptor: MetricData["descriptor"],
+  points: DataPoint<number>[],
+): void {
+  if (points.length === 0) return;
+  metrics.push({
+    descriptor,
+    aggregationTemporality: AggregationTemporality.DELTA,
+    dataPointType: DataPointType.GAUGE,
+    dataPoints: points,
+  });
 }
 
 function hrTime(ms: number): HrTime {
@@ -120,9 +206,15 @@ export interface RtcpSeriesOptions {
    * of legs within one interval cannot grow memory without bound.
    */
   readonly cardinalityLimit: number;
+  /** metrics.per_leg: false exports only the aggregates (no channel_id/correlation_id series). */
+  readonly perLeg: boolean;
+  /** Aggregate label sets kept (they are cumulative); past it, one overflow set takes the rest. */
+  readonly maxAggregates: number;
   /** Wall clock in ms, for the points' start and end times. */
   readonly now?: () => number;
 }
+
+const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ "otel.metric.overflow": true });
 
 export class RtcpSeriesProducer implements MetricProducer {
   /** Channel id → the leg's series; insertion-ordered, so the first key is the oldest. */
@@ -131,11 +223,16 @@ export class RtcpSeriesProducer implements MetricProducer {
   private reported: Series[] = [];
   private intervalStartMs: number;
   private readonly now: () => number;
-  private readonly overflow = blankSeries(Object.freeze({ "otel.metric.overflow": true }));
+  private readonly overflow = blankSeries(OVERFLOW_ATTRIBUTES);
+  /** Aggregate key → its histograms; kept for the process's life (cumulative temporality). */
+  private readonly aggregates = new Map<string, Aggregate>();
+  private aggregateOverflow: Aggregate | null = null;
+  private readonly startMs: number;
 
   constructor(private readonly options: RtcpSeriesOptions) {
     this.now = options.now ?? Date.now;
     this.intervalStartMs = this.now();
+    this.startMs = this.intervalStartMs;
   }
 
   /** Legs whose series are kept: bounded by maxLegs, 0 once every leg ended. */
@@ -151,8 +248,21 @@ export class RtcpSeriesProducer implements MetricProducer {
   /** Hot path: one call per RTCP report. */
   record(o: RtcpObservation): void {
     const entry = this.legEntry(o);
+    const inbound = o.direction === "inbound";
+    let aggregate = inbound ? entry.aggregateIn : entry.aggregateOut;
+    if (aggregate === null) {
+      aggregate = this.aggregateFor(o.instance, entry.labels, o.direction);
+      if (inbound) entry.aggregateIn = aggregate;
+      else entry.aggregateOut = aggregate;
+    }
+    if (Number.isFinite(o.jitterMs)) aggregate.jitter.record(o.jitterMs);
+    if (Number.isFinite(o.fractionLost)) aggregate.fractionLost.record(o.fractionLost);
+    if (this.options.perLeg) this.recordSeries(entry, o, inbound);
+  }
+
+  private recordSeries(entry: LegSeries, o: RtcpObservation, inbound: boolean): void {
     let series: Series;
-    if (o.direction === "inbound") {
+    if (inbound) {
       entry.inbound ??= newSeries(o.instance, entry.labels, "inbound");
       series = entry.inbound;
     } else {
@@ -179,10 +289,41 @@ export class RtcpSeriesProducer implements MetricProducer {
       series.hasLost = true;
       touched = true;
     }
+    if (o.rttMs !== undefined && Number.isFinite(o.rttMs)) {
+      series.rttMs = o.rttMs;
+      series.hasRtt = true;
+      touched = true;
+    }
+    if (Number.isFinite(o.mos)) {
+      series.mos = o.mos;
+      series.hasMos = true;
+      touched = true;
+    }
     if (touched && !series.listed) {
       series.listed = true;
       this.reported.push(series);
     }
+  }
+
+  private aggregateFor(instance: string, labels: LegLabels, direction: string): Aggregate {
+    const key = `${instance}\n${labels.domainName}\n${direction}\n${labels.codecName}\n${labels.callDirection}`;
+    let aggregate = this.aggregates.get(key);
+    if (aggregate !== undefined) return aggregate;
+    if (this.aggregates.size >= this.options.maxAggregates) {
+      this.aggregateOverflow ??= newAggregate(OVERFLOW_ATTRIBUTES);
+      return this.aggregateOverflow;
+    }
+    aggregate = newAggregate(
+      Object.freeze({
+        fs_instance: instance,
+        domain_name: labels.domainName,
+        direction,
+        codec_name: labels.codecName,
+        call_direction: labels.callDirection,
+      }),
+    );
+    this.aggregates.set(key, aggregate);
+    return aggregate;
   }
 
   /** Forgets the leg's series; what it reported in this interval is still exported. */
@@ -199,26 +340,65 @@ export class RtcpSeriesProducer implements MetricProducer {
     const id = labels.channelId;
     let entry = this.legs.get(id);
     if (entry !== undefined) {
-      if (sameLabels(entry, o.instance, labels)) {
+      if (entry.labels !== labels) {
+        // Labels may change mid-call (the correlation id or the domain becomes known, a
+        // re-INVITE changes the codec). Points already reported under the old series are still
+        // exported (they stay in `reported`); new ones go to new series.
+        if (!sameSeriesLabels(entry, o.instance, labels)) {
+          entry.inbound = null;
+          entry.outbound = null;
+        }
+        if (!sameAggregateLabels(entry, o.instance, labels)) {
+          entry.aggregateIn = null;
+          entry.aggregateOut = null;
+        }
         // Adopt the newer labels object, so the next call takes the identity fast path.
         entry.labels = labels;
-        return entry;
+        entry.instance = o.instance;
       }
-      // The labels changed (e.g. the leg's correlation id became known): new series. Points
-      // already reported under the old ones are still exported (they stay in `reported`).
-      entry.labels = labels;
-      entry.instance = o.instance;
-      entry.inbound = null;
-      entry.outbound = null;
       return entry;
     }
     if (this.legs.size >= this.options.maxLegs) {
       const oldest = this.legs.keys().next();
       if (oldest.done !== true) this.legs.delete(oldest.value);
     }
-    entry = { labels, instance: o.instance, inbound: null, outbound: null };
+    entry = {
+      labels,
+      instance: o.instance,
+      inbound: null,
+      outbound: null,
+      aggregateIn: null,
+      aggregateOut: null,
+    };
     this.legs.set(id, entry);
     return entry;
+  }
+
+  /** The report histograms: cumulative, so every label set is exported at every collection. */
+  private histograms(metrics: MetricData[], endTime: HrTime): void {
+    const cells = [...this.aggregates.values()];
+    if (this.aggregateOverflow !== null) cells.push(this.aggregateOverflow);
+    if (cells.length === 0) return;
+    const startTime = hrTime(this.startMs);
+    const cumulative = AggregationTemporality.CUMULATIVE;
+    metrics.push(
+      {
+        descriptor: RTCP_METRICS.reportJitter,
+        aggregationTemporality: cumulative,
+        dataPointType: DataPointType.HISTOGRAM,
+        dataPoints: cells
+          .filter((c) => c.jitter.observations > 0)
+          .map((c) => c.jitter.point(startTime, endTime)),
+      },
+      {
+        descriptor: RTCP_METRICS.reportFractionLost,
+        aggregationTemporality: cumulative,
+        dataPointType: DataPointType.HISTOGRAM,
+        dataPoints: cells
+          .filter((c) => c.fractionLost.observations > 0)
+          .map((c) => c.fractionLost.point(startTime, endTime)),
+      },
+    );
   }
 
   /** The points of every series that reported since the last call, which it then resets. */
@@ -233,15 +413,21 @@ export class RtcpSeriesProducer implements MetricProducer {
     const jitter: DataPoint<number>[] = [];
     const fraction: DataPoint<number>[] = [];
     const lost: DataPoint<number>[] = [];
+    const rtt: DataPoint<number>[] = [];
+    const mos: DataPoint<number>[] = [];
     for (const s of series) {
       const { attributes } = s;
       if (s.hasJitter) jitter.push({ startTime, endTime, attributes, value: s.jitterMs });
       if (s.hasFraction) fraction.push({ startTime, endTime, attributes, value: s.fractionLost });
       if (s.hasLost) lost.push({ startTime, endTime, attributes, value: s.packetsLost });
+      if (s.hasRtt) rtt.push({ startTime, endTime, attributes, value: s.rttMs });
+      if (s.hasMos) mos.push({ startTime, endTime, attributes, value: s.mos });
       s.listed = false;
       s.hasJitter = false;
       s.hasFraction = false;
       s.hasLost = false;
+      s.hasRtt = false;
+      s.hasMos = false;
       s.packetsLost = 0;
     }
     const metrics: MetricData[] = [];
@@ -271,6 +457,9 @@ export class RtcpSeriesProducer implements MetricProducer {
         dataPoints: lost,
       });
     }
+    gauge(metrics, RTCP_METRICS.rtt, rtt);
+    gauge(metrics, RTCP_METRICS.mos, mos);
+    this.histograms(metrics, endTime);
     return {
       resourceMetrics: {
         resource: this.options.resource,

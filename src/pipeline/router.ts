@@ -334,6 +334,8 @@ export class Router {
       jitterMs: result.jitterMs,
       fractionLost: result.fractionLost,
       packetsLost: result.packetsLost,
+      rttMs: result.rttMs,
+      mos: result.mos,
     });
     this.options.summary.rtcp(result.jitterMs, result.fractionLost);
     return true;

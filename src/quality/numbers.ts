@@ -13,6 +13,16 @@ export function parseUint(value: string | undefined): number | undefined {
   return Number(value);
 }
 
+/** Up to 16 digits: microsecond timestamps (Capture-Time) have 16 since 2001. */
+const TIMESTAMP = /^\d{1,16}$/;
+
+/** A microsecond timestamp such as Capture-Time; undefined past 2^53 or when not all digits. */
+export function parseTimestamp(value: string | undefined): number | undefined {
+  if (value === undefined || !TIMESTAMP.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 /** A non-negative fixed-point number (`%.2f`); undefined for anything else. */
 export function parseUfixed(value: string | undefined): number | undefined {
   if (value === undefined || !UNSIGNED_FIXED.test(value)) return undefined;

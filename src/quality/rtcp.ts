@@ -2,9 +2,10 @@
 // event and the leg's previous state in, the report's values and the leg's next state out.
 
 import type { EslEvent } from "../esl/event.js";
+import { emodelMos, reportRtt } from "./emodel.js";
 import { emptyLeg } from "./labels.js";
 import { lostSince, nextBaseline, readCumulativeLost } from "./loss.js";
-import { parseUint } from "./numbers.js";
+import { parseTimestamp, parseUfixed, parseUint } from "./numbers.js";
 import type { LegState, ReportDirection, Unusable } from "./types.js";
 import { REFUSAL } from "./unusable.js";
 
@@ -33,6 +34,13 @@ export interface RtcpResult {
   readonly fractionLost: number;
   /** Packets lost since the previous report of the same leg, direction and SSRC; ≥ 0. */
   readonly packetsLost: number;
+  /**
+   * Round-trip time in ms (SPEC §7): RECV reports only, from LSR/DLSR and Capture-Time, else
+   * FreeSWITCH's Rtt-Avg; undefined when unknown (always for SEND reports).
+   */
+  readonly rttMs: number | undefined;
+  /** E-model MOS estimate of this report (SPEC §7), 1..4.5; RTT taken as 0 when unknown. */
+  readonly mos: number;
   /** The SSRC reported on (block 0), as sent. */
   readonly ssrc: string;
   /** The RTP clock rate used: the report's RTP-Rate, else the leg's known rate. */
@@ -54,6 +62,14 @@ interface BlockHeaders {
   readonly lost: string;
   readonly jitter: string;
 }
+
+/** The headers RTT comes from (SPEC §7): RECV reports only, block 0. */
+const RECV_RTT = {
+  lsr: "Source0-LSR",
+  dlsr: "Source0-DLSR",
+  rttAvg: "Rtt0-Avg",
+  captureTime: "Capture-Time",
+} as const;
 
 /** RECV_RTCP_MESSAGE numbers its blocks; block 0 is the one exported. */
 const RECV_BLOCK: BlockHeaders = {
@@ -150,11 +166,15 @@ export function computeRtcp(event: EslEvent, leg: LegState | undefined): RtcpRes
 
   const baseline = direction === "inbound" ? before.inbound : before.outbound;
   const jitterValue = jitterMs(jitter, rate);
+  const fractionValue = fractionLost(fraction);
+  const rttMs = direction === "inbound" ? recvRtt(event) : undefined;
   const video = reportedRate === VIDEO_RTP_RATE;
   return {
     direction,
     jitterMs: jitterValue,
-    fractionLost: fractionLost(fraction),
+    fractionLost: fractionValue,
+    rttMs,
+    mos: emodelMos(jitterValue, fractionValue, rttMs),
     packetsLost: lostSince(baseline, ssrc, lost),
     ssrc,
     rtpRate: rate,
@@ -193,6 +213,26 @@ function afterAudioReport(
     // is no loss at all.
     farEndLost: inbound ? Math.max(lost, 0) : before.farEndLost,
   };
+}
+
+/**
+ * RTT of a RECV report. A malformed or absent RTT header makes the RTT unknown, not the report
+ * unusable: jitter and loss are still right.
+ */
+function recvRtt(event: EslEvent): number | undefined {
+  const lsr = u32(parseUint(event.get(RECV_RTT.lsr)));
+  // LSR 0: the far end has had no SR yet, so Capture-Time and DLSR are not worth reading.
+  const usable = lsr !== undefined && lsr !== 0;
+  return reportRtt({
+    captureMicros: usable ? parseTimestamp(event.get(RECV_RTT.captureTime)) : undefined,
+    lsr,
+    dlsr: usable ? u32(parseUint(event.get(RECV_RTT.dlsr))) : undefined,
+    rttAvgSeconds: parseUfixed(event.get(RECV_RTT.rttAvg)),
+  });
+}
+
+function u32(value: number | undefined): number | undefined {
+  return value !== undefined && value <= U32_MAX ? value : undefined;
 }
 
 /** Blocks 1..4 present, stopping at the first gap (FreeSWITCH writes them consecutively). */

@@ -62,6 +62,10 @@ export interface RtcpObservation {
   readonly fractionLost: number;
   /** Packets lost since the previous report of the same leg, direction and reported SSRC; ≥ 0. */
   readonly packetsLost: number;
+  /** Round-trip time in ms (SPEC §7); undefined when unknown (always for outbound reports). */
+  readonly rttMs: number | undefined;
+  /** E-model MOS estimate of the report (SPEC §7). */
+  readonly mos: number;
 }
 
 /** The seven freeswitch.qos.* values of one leg (SPEC §4). */

@@ -53,11 +53,13 @@ export const QOS_LABEL_KEYS = [
   "src_ip",
 ] as const;
 
-/** SPEC §4 instrument names and units. */
+/** SPEC §4 and §7 per-leg RTCP instrument names and units (rtt only when a report had one). */
 export const RTCP_METRICS = {
   jitter: { name: "freeswitch.rtcp.jitter", unit: "ms" },
   packetsLost: { name: "freeswitch.rtcp.packets_lost", unit: "{packet}" },
   fractionLost: { name: "freeswitch.rtcp.fraction_lost", unit: "1" },
+  rtt: { name: "freeswitch.rtcp.rtt", unit: "ms" },
+  mos: { name: "freeswitch.rtcp.mos", unit: "1" },
 } as const;
 export const QOS_METRICS = {
   mos: { name: "freeswitch.qos.mos_score", unit: "1" },

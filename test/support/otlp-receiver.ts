@@ -105,8 +105,26 @@ export interface PbMetric {
     aggregationTemporality?: string;
     isMonotonic?: boolean;
   };
+  histogram?: {
+    dataPoints?: PbHistogramDataPoint[];
+    aggregationTemporality?: string;
+  };
   /** Which of gauge / sum / histogram / exponentialHistogram / summary is set. */
   data?: string;
+}
+
+export interface PbHistogramDataPoint {
+  attributes?: PbKeyValue[];
+  startTimeUnixNano?: string;
+  timeUnixNano?: string;
+  /** uint64, as a decimal string. */
+  count?: string;
+  sum?: number;
+  /** uint64s, as decimal strings. */
+  bucketCounts?: string[];
+  explicitBounds?: number[];
+  min?: number;
+  max?: number;
 }
 
 export interface PbExportMetricsServiceRequest {
@@ -191,6 +209,23 @@ export type OtlpValue =
   | null
   | OtlpValue[]
   | { [key: string]: OtlpValue };
+
+export interface HistogramPoint {
+  readonly name: string;
+  readonly unit: string;
+  readonly description: string;
+  readonly temporality: "delta" | "cumulative" | "unspecified" | null;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly count: number;
+  readonly sum: number;
+  readonly bounds: readonly number[];
+  readonly bucketCounts: readonly number[];
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly startTimeUnixNano: string;
+  readonly timeUnixNano: string;
+  readonly request: number;
+}
 
 export interface MetricPoint {
   readonly name: string;
@@ -483,6 +518,41 @@ export class OtlpReceiver {
               for (const dp of metric.sum.dataPoints ?? []) {
                 out.push({ ...common, ...pointValue(dp), kind: "sum", temporality, monotonic });
               }
+            }
+          }
+        }
+      }
+    });
+    return out;
+  }
+
+  /** Every histogram data point received, in order, optionally only those of one metric name. */
+  histogramPoints(name?: string): HistogramPoint[] {
+    const out: HistogramPoint[] = [];
+    this.metricRequests.forEach((request, index) => {
+      for (const rm of request.body.resourceMetrics ?? []) {
+        for (const sm of rm.scopeMetrics ?? []) {
+          for (const metric of sm.metrics ?? []) {
+            if (metric.histogram === undefined) continue;
+            if (name !== undefined && metric.name !== name) continue;
+            const temporality = temporalityOf(metric.histogram.aggregationTemporality);
+            for (const dp of metric.histogram.dataPoints ?? []) {
+              out.push({
+                name: metric.name ?? "",
+                unit: metric.unit ?? "",
+                description: metric.description ?? "",
+                temporality,
+                attributes: stringAttributes(dp.attributes),
+                count: Number(dp.count ?? 0),
+                sum: dp.sum ?? 0,
+                bounds: dp.explicitBounds ?? [],
+                bucketCounts: (dp.bucketCounts ?? []).map(Number),
+                min: dp.min ?? null,
+                max: dp.max ?? null,
+                startTimeUnixNano: dp.startTimeUnixNano ?? "",
+                timeUnixNano: dp.timeUnixNano ?? "",
+                request: index,
+              });
             }
           }
         }
