@@ -53,6 +53,22 @@ export interface LegState {
   readonly labelSource: "event" | "lookup" | "partial";
 }
 
+/** A leg's RTCP reports of one direction, folded (summary.ts): for its quality record. */
+export interface RtcpSummary {
+  readonly reports: number;
+  readonly jitterMinMs: number;
+  readonly jitterMaxMs: number;
+  readonly jitterSumMs: number;
+  /** Sum of the reports' increments: packets lost over the call as the reports saw it. */
+  readonly packetsLost: number;
+  readonly worstFractionLost: number;
+  /** Sum and count of the reports whose RTT was known. */
+  readonly rttSumMs: number;
+  readonly rttCount: number;
+  readonly mosMin: number;
+  readonly mosSum: number;
+}
+
 /** One RTCP report turned into numbers, with the leg's labels. */
 export interface RtcpObservation {
   readonly instance: string;
