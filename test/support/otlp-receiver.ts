@@ -13,7 +13,8 @@
 //   opentelemetry.proto.collector.metrics.v1.MetricsService/Export (metrics, issue 3)
 //   opentelemetry.proto.collector.logs.v1.LogsService/Export       (log records, issue 8)
 // and decodes every request with the official generated protobuf root shipped by
-// @opentelemetry/otlp-transformer@0.57.2 (build/src/generated/root.js), not with hand-written
+// @opentelemetry/otlp-transformer@0.212.0 (build/src/generated/root.js; the last generation that
+// ships one, and it knows LogRecord.event_name), not with hand-written
 // decoding and not with the exporter's own serializer: a field the exporter encodes wrongly
 // shows up here as it would in a real Collector. Requests are kept decoded (protobufjs
 // toObject with longs as strings, enums as their names) in `metricRequests` / `logRequests`,
@@ -135,6 +136,8 @@ export interface PbExportMetricsServiceRequest {
 }
 
 export interface PbLogRecord {
+  /** LogRecord.event_name (field 12, OTLP 1.5). */
+  eventName?: string;
   timeUnixNano?: string;
   observedTimeUnixNano?: string;
   /** e.g. "SEVERITY_NUMBER_INFO". */
@@ -250,6 +253,7 @@ export interface MetricPoint {
 }
 
 export interface LogRecordView {
+  readonly eventName: string;
   readonly body: OtlpValue;
   readonly severityNumber: string;
   readonly severityText: string;
@@ -584,6 +588,7 @@ export class OtlpReceiver {
           const scope = { name: sl.scope?.name ?? "", version: sl.scope?.version ?? "" };
           for (const record of sl.logRecords ?? []) {
             out.push({
+              eventName: record.eventName ?? "",
               body: anyValue(record.body),
               severityNumber: record.severityNumber ?? "SEVERITY_NUMBER_UNSPECIFIED",
               severityText: record.severityText ?? "",

@@ -1,0 +1,288 @@
+import { SeverityNumber } from "@opentelemetry/api-logs";
+import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc";
+import {
+  BatchLogRecordProcessor,
+  LoggerProvider,
+  type LogRecordExporter,
+  type ReadableLogRecord,
+} from "@opentelemetry/sdk-logs";
+import type { OpenTelemetryConfig } from "../config/types.js";
+import type { Logger } from "../log/logger.js";
+import { RateLimitedLog } from "../log/rate-limit.js";
+import { QUALITY_RECORD_EVENT, type RecordAttributes } from "../quality/record.js";
+import { VERSION } from "../version.js";
+import {
+  channelCredentials,
+  describeError,
+  grpcTarget,
+  headerMetadata,
+  readTlsMaterial,
+} from "./exporter.js";
+import { buildResource } from "./resource.js";
+
+// The per-leg quality records (issue 8) as OpenTelemetry log records over OTLP/gRPC, to the same
+// Collector as the metrics. They are the data most worth keeping, so a failed export is not the
+// end of them: its records wait in a bounded queue (opentelemetry.retry_queue_size records) and
+// go out with the next export or on a backoff timer; past the bound the oldest are dropped and
+// counted. The SDK's batch processor gathers them first (one request per second, not per leg).
+
+type ExportResult = Parameters<Parameters<LogRecordExporter["export"]>[1]>[0];
+const SUCCESS: ExportResult["code"] = 0;
+
+export interface RecordStats {
+  /** Records handed to the sink (one per ended leg). */
+  emitted: number;
+  /** Records the Collector accepted. */
+  exported: number;
+  /** Records delivered after at least one failed export. */
+  retried: number;
+  /** Records given up: retry queue overflow or shutdown. */
+  dropped: number;
+  /** Failed export requests. */
+  exportErrors: number;
+  /** Records waiting in the retry queue now. */
+  queued: number;
+}
+
+export interface RecordSink {
+  /** One record per leg, at its end. Never throws. */
+  emit(attributes: RecordAttributes, body: string): void;
+  forceFlush(): Promise<void>;
+  /** Flushes, then stops, within the final-flush budget even if the Collector is unreachable. */
+  shutdown(): Promise<void>;
+  readonly stats: RecordStats;
+}
+
+export function emptyRecordStats(): RecordStats {
+  return { emitted: 0, exported: 0, retried: 0, dropped: 0, exportErrors: 0, queued: 0 };
+}
+
+/** A sink that keeps nothing: records disabled (logs.enabled false, events.qos false) or no endpoint. */
+export function createNoopRecordSink(): RecordSink {
+  return {
+    emit() {},
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+    stats: emptyRecordStats(),
+  };
+}
+
+export interface RetryingLogOptions {
+  readonly capacity: number;
+  readonly stats: RecordStats;
+  readonly logger: Logger;
+  readonly endpoint: string;
+  readonly secrets: readonly string[];
+  readonly initialDelayMs?: number;
+  readonly maxDelayMs?: number;
+}
+
+/**
+ * Keeps the records of failed exports (bounded, oldest dropped first) and sends them again with
+ * the next export or, when nothing else is exported, on a doubling timer.
+ */
+export class RetryingLogExporter implements LogRecordExporter {
+  private queue: ReadableLogRecord[] = [];
+  private readonly retriedRecords = new WeakSet<ReadableLogRecord>();
+  private timer: NodeJS.Timeout | null = null;
+  private delayMs: number;
+  private inFlight = 0;
+  private closed = false;
+  private readonly log: RateLimitedLog;
+
+  constructor(
+    private readonly inner: LogRecordExporter,
+    private readonly options: RetryingLogOptions,
+  ) {
+    this.delayMs = options.initialDelayMs ?? 1000;
+    this.log = new RateLimitedLog(options.logger);
+  }
+
+  export(records: ReadableLogRecord[], done: (result: ExportResult) => void): void {
+    const batch = this.queue.length === 0 ? records : this.queue.concat(records);
+    this.queue = [];
+    this.updateQueued();
+    this.send(batch, done);
+  }
+
+  private send(batch: ReadableLogRecord[], done: (result: ExportResult) => void): void {
+    const { stats } = this.options;
+    this.inFlight++;
+    this.inner.export(batch, (result) => {
+      this.inFlight--;
+      if (result.code === SUCCESS) {
+        stats.exported += batch.length;
+        for (const record of batch) if (this.retriedRecords.has(record)) stats.retried++;
+        this.delayMs = this.options.initialDelayMs ?? 1000;
+      } else {
+        stats.exportErrors++;
+        this.log.warn(
+          "records-export",
+          {
+            endpoint: this.options.endpoint,
+            records: batch.length,
+            error: describeError(result.error, this.options.secrets),
+          },
+          "OTLP log export of quality records failed; they wait in the retry queue",
+        );
+        this.keep(batch);
+      }
+      done(result);
+    });
+  }
+
+  private keep(records: ReadableLogRecord[]): void {
+    const { stats, capacity } = this.options;
+    if (this.closed || capacity === 0) {
+      stats.dropped += records.length;
+      return;
+    }
+    for (const record of records) this.retriedRecords.add(record);
+    this.queue = this.queue.concat(records);
+    const excess = this.queue.length - capacity;
+    if (excess > 0) {
+      this.queue = this.queue.slice(excess);
+      stats.dropped += excess;
+    }
+    this.updateQueued();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer !== null || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      // Another export carries the queue when one is running; the timer is for idle times.
+      if (this.queue.length === 0 || this.inFlight > 0) {
+        if (this.queue.length > 0) this.schedule();
+        return;
+      }
+      this.delayMs = Math.min(this.delayMs * 2, this.options.maxDelayMs ?? 30_000);
+      this.export([], () => {});
+    }, this.delayMs);
+    this.timer.unref();
+  }
+
+  private updateQueued(): void {
+    this.options.stats.queued = this.queue.length;
+  }
+
+  /** Sends what is queued now, once; resolves when that attempt ended. */
+  deliverQueue(): Promise<void> {
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.export([], () => resolve()));
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+
+  async shutdown(): Promise<void> {
+    await this.deliverQueue();
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.options.stats.dropped += this.queue.length;
+    this.queue = [];
+    this.updateQueued();
+    await this.inner.shutdown();
+  }
+}
+
+export interface RecordSinkOptions {
+  readonly logger: Logger;
+  readonly instanceId?: string;
+  /** The final flush's budget (the agent's stop must end within 10 s). */
+  readonly finalFlushMs: number;
+  readonly retryDelayMs?: { readonly initial: number; readonly max: number };
+  /** How often the batch processor exports; default 1 s. */
+  readonly scheduledDelayMs?: number;
+}
+
+export function createRecordSink(
+  config: OpenTelemetryConfig,
+  options: RecordSinkOptions,
+): RecordSink {
+  if (config.endpoint === "") return createNoopRecordSink();
+  const stats = emptyRecordStats();
+  const target = grpcTarget(config.endpoint, config.insecure, config.tls);
+  const material = target.tls ? readTlsMaterial(config.tls) : undefined;
+  const timeoutMs = Math.min(config.exportTimeoutMs, config.exportIntervalMs);
+  const retrying = new RetryingLogExporter(
+    new OTLPLogExporter({
+      url: target.url,
+      credentials: channelCredentials(target, material),
+      metadata: headerMetadata(config.headers, options.logger),
+      timeoutMillis: timeoutMs,
+    }),
+    {
+      capacity: config.retryQueueSize,
+      stats,
+      logger: options.logger,
+      endpoint: target.display,
+      secrets: Object.values(config.headers),
+      ...(options.retryDelayMs === undefined
+        ? {}
+        : { initialDelayMs: options.retryDelayMs.initial, maxDelayMs: options.retryDelayMs.max }),
+    },
+  );
+  // The processor's own queue drops silently when full; sized so that it only fills when far more
+  // legs end in one second than any platform has.
+  const processor = new BatchLogRecordProcessor({
+    exporter: retrying,
+    scheduledDelayMillis: options.scheduledDelayMs ?? 1000,
+    maxExportBatchSize: 1000,
+    maxQueueSize: 20_000,
+    exportTimeoutMillis: timeoutMs,
+  });
+  const provider = new LoggerProvider({
+    resource: buildResource(config, options.instanceId),
+    processors: [processor],
+  });
+  const logger = provider.getLogger("fsagent", VERSION);
+  let shutdownPromise: Promise<void> | null = null;
+
+  return {
+    emit(attributes, body) {
+      if (shutdownPromise !== null) {
+        stats.dropped++;
+        return;
+      }
+      stats.emitted++;
+      logger.emit({
+        eventName: QUALITY_RECORD_EVENT,
+        severityNumber: SeverityNumber.INFO,
+        severityText: "INFO",
+        body,
+        attributes,
+      });
+    },
+    async forceFlush() {
+      try {
+        await provider.forceFlush();
+      } catch (error) {
+        options.logger.debug({ error: describeError(error, []) }, "OTLP records flush failed");
+      }
+      await retrying.deliverQueue();
+    },
+    shutdown() {
+      shutdownPromise ??= (async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const budget = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, options.finalFlushMs);
+        });
+        await Promise.race([provider.shutdown().catch(() => {}), budget]);
+        clearTimeout(timer);
+        const left = stats.emitted - stats.exported - stats.dropped;
+        if (left > 0) {
+          options.logger.warn(
+            { endpoint: target.display, records: left },
+            "OTLP quality records not delivered at shutdown are dropped",
+          );
+        }
+      })();
+      return shutdownPromise;
+    },
+    stats,
+  };
+}
