@@ -7,7 +7,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { renderSuite, type Suite, type SuiteResult } from "./lib/result.js";
 
-const SUITES: Record<string, () => Promise<Suite>> = {};
+const SUITES: Record<string, () => Promise<Suite>> = {
+  esl: async () => (await import("./esl-clients.js")).eslClients,
+};
 
 function parseArgs(argv: readonly string[]): { quick: boolean; suites: string[] } {
   let quick = false;
