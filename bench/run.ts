@@ -9,6 +9,9 @@ import { renderSuite, type Suite, type SuiteResult } from "./lib/result.js";
 
 const SUITES: Record<string, () => Promise<Suite>> = {
   esl: async () => (await import("./esl-clients.js")).eslClients,
+  agent: async () => (await import("./agent-throughput.js")).agentThroughput,
+  latency: async () => (await import("./agent-latency.js")).agentLatency,
+  memory: async () => (await import("./agent-memory.js")).agentMemory,
 };
 
 function parseArgs(argv: readonly string[]): { quick: boolean; suites: string[] } {

@@ -1,0 +1,265 @@
+// The agent under test for the whole-agent suites, alone in its process (started by
+// bench/lib/agent-harness.ts with `node --expose-gc --import tsx bench/agent-child.ts <settings>`):
+// the real Agent, loaded from the BUILT dist/ (what `fsagent` runs; `npm run bench` builds first;
+// tsx would run a whitespace-minified transform of src/, so profiles would point at line 1), with
+// a real Config from the project's loader, ESL to the parent's simulator,
+// OTLP/gRPC to the parent's receiver. The only addition is a thin wrapper around the real OTLP
+// sink that counts (and, for the latency suite, timestamps) every recordRtcp call before passing
+// it on. The parent asks for counters, CPU time, heap and samples over the IPC channel.
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
+import type { Config } from "../src/config/types.js";
+import type { MetricsSink } from "../src/export/metrics.js";
+import type { QosObservation, RtcpObservation } from "../src/quality/types.js";
+import type {
+  ChildCommands,
+  ChildNotice,
+  ChildReply,
+  ChildRequest,
+  ChildSettings,
+  ChildStats,
+  CommandName,
+  LatencySamples,
+} from "./lib/agent-protocol.js";
+import { BENCH_INSTANCE, latencyKey } from "./lib/agent-protocol.js";
+
+/** The agent's modules from dist/, typed by their sources. */
+const dist = (file: string): string => new URL(`../dist/${file}`, import.meta.url).href;
+const [{ Agent }, { loadConfig }, { createMetricsSink }, { createLogger }] = await Promise.all([
+  import(dist("agent.js")) as Promise<typeof import("../src/agent.js")>,
+  import(dist("config/load.js")) as Promise<typeof import("../src/config/load.js")>,
+  import(dist("export/metrics.js")) as Promise<typeof import("../src/export/metrics.js")>,
+  import(dist("log/logger.js")) as Promise<typeof import("../src/log/logger.js")>,
+]);
+
+function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function send(message: ChildReply | ChildNotice): void {
+  process.send?.(message);
+}
+
+function parseSettings(text: string | undefined): ChildSettings {
+  if (text === undefined) throw new Error("usage: agent-child.ts <settings JSON>");
+  return JSON.parse(text) as ChildSettings;
+}
+
+/**
+ * The agent's configuration through the project's own loader (defaults, validation), from an
+ * environment built here: nothing of the parent's FSAGENT_* / OTEL_* variables leaks in, and an
+ * empty directory as cwd so that no config.yaml is picked up.
+ */
+function benchConfig(settings: ChildSettings): Config {
+  const dir = mkdtempSync(path.join(tmpdir(), "fsagent-bench-"));
+  const interval = `${settings.exportIntervalMs}ms`;
+  try {
+    return loadConfig({
+      cwd: dir,
+      env: {
+        FSAGENT_FREESWITCH_INSTANCES: JSON.stringify([
+          { name: BENCH_INSTANCE, host: "127.0.0.1", port: settings.simPort, password: "ClueCon" },
+        ]),
+        FSAGENT_STORAGE_TYPE: settings.storage,
+        FSAGENT_REDIS_HOST: "127.0.0.1",
+        FSAGENT_REDIS_PORT: String(settings.redisPort),
+        FSAGENT_REDIS_KEY_PREFIX: settings.redisKeyPrefix,
+        FSAGENT_OTEL_ENDPOINT: settings.otlpEndpoint,
+        FSAGENT_OTEL_INSECURE: "true",
+        FSAGENT_OTEL_EXPORT_INTERVAL: interval,
+        FSAGENT_OTEL_EXPORT_TIMEOUT: interval,
+        FSAGENT_HTTP_HOST: "127.0.0.1",
+        FSAGENT_HTTP_PORT: "0",
+        FSAGENT_LOG_LEVEL: "warn",
+        FSAGENT_ESL_BACKOFF_INITIAL: "50ms",
+        FSAGENT_ESL_BACKOFF_MAX: "500ms",
+      },
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Counts what reaches the sink and, when asked, files the wall-clock time of every RTCP record
+ * by leg and direction (the parent matches the nth record of a leg with the nth report it sent).
+ * A Proxy rather than a hand-written object: the sink's interface is being extended in parallel
+ * and everything but the two record calls must reach the real sink untouched.
+ */
+class RecordProbe {
+  rtcp = 0;
+  qos = 0;
+  readonly samples = new Map<string, number[]>();
+
+  constructor(private readonly track: boolean) {}
+
+  wrap(real: MetricsSink): MetricsSink {
+    const recordRtcp = (o: RtcpObservation): void => {
+      this.rtcp++;
+      if (this.track) {
+        const at = wallNow();
+        const key = latencyKey(o.labels.channelId, o.direction);
+        const times = this.samples.get(key);
+        if (times === undefined) this.samples.set(key, [at]);
+        else times.push(at);
+      }
+      real.recordRtcp(o);
+    };
+    const recordQos = (o: QosObservation): void => {
+      this.qos++;
+      real.recordQos(o);
+    };
+    const bound = new Map<PropertyKey, unknown>();
+    return new Proxy(real, {
+      get(target, property) {
+        if (property === "recordRtcp") return recordRtcp;
+        if (property === "recordQos") return recordQos;
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== "function") return value;
+        let fn = bound.get(property);
+        if (fn === undefined) {
+          fn = (value as (...args: unknown[]) => unknown).bind(target);
+          bound.set(property, fn);
+        }
+        return fn;
+      },
+    });
+  }
+}
+
+function sum(map: ReadonlyMap<string, number>): number {
+  let total = 0;
+  for (const value of map.values()) total += value;
+  return total;
+}
+
+/** Full collections until the heap stops shrinking (weak maps and finalizers need a second pass). */
+async function collect(): Promise<number> {
+  const gc = globalThis.gc;
+  if (gc === undefined) throw new Error("the child needs --expose-gc");
+  let last = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 5; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    const used = getHeapStatistics().used_heap_size;
+    if (used >= last - 1024) return used;
+    last = used;
+  }
+  return last;
+}
+
+async function main(): Promise<void> {
+  const settings = parseSettings(process.argv[2]);
+  const config = benchConfig(settings);
+  const logger = createLogger(config.logging, process.stderr);
+  const real = createMetricsSink(config.opentelemetry, {
+    maxLegs: config.storage.maxLegs,
+    logger,
+  });
+  const probe = new RecordProbe(settings.trackLatency);
+  const agent = new Agent({ config, logger, version: "bench", metrics: probe.wrap(real) });
+
+  const stats = async (gc: boolean): Promise<ChildStats> => {
+    const heapUsed = gc ? await collect() : -1;
+    const cpu = process.cpuUsage();
+    let received = 0;
+    let processed = 0;
+    let unusable = 0;
+    let dropped = 0;
+    for (const view of agent.instances()) {
+      received += sum(view.events.received);
+      processed += sum(view.events.processed);
+      unusable += sum(view.events.unusable);
+      dropped += sum(view.events.dropped);
+    }
+    return {
+      now: wallNow(),
+      cpuUserMs: cpu.user / 1000,
+      cpuSystemMs: cpu.system / 1000,
+      rtcpRecorded: probe.rtcp,
+      qosRecorded: probe.qos,
+      received,
+      processed,
+      unusable,
+      dropped,
+      legs: agent.store.size,
+      cachedLegs: real.cachedLegs,
+      heapUsed,
+      exports: real.stats.exports,
+      exportErrors: real.stats.exportErrors,
+      rtcpPointsDropped: real.stats.rtcpPointsDropped,
+      connected: agent.connections.every((c) => c.connected),
+    };
+  };
+
+  // The profiler runs only over a suite's measurement window, not over the setup.
+  let profiler: Session | undefined;
+  type Handlers = {
+    [K in CommandName]: (args: ChildCommands[K]["args"]) => Promise<ChildCommands[K]["result"]>;
+  };
+  const handlers: Handlers = {
+    stats: (args) => stats(args.gc),
+    ping: async () => ({ now: wallNow() }),
+    flush: async () => {
+      await real.forceFlush();
+      return { exports: real.stats.exports };
+    },
+    latency: async () => {
+      const samples: LatencySamples = {};
+      for (const [key, times] of probe.samples) samples[key] = times;
+      return { samples };
+    },
+    profileStart: async () => {
+      profiler ??= new Session();
+      profiler.connect();
+      await profiler.post("Profiler.enable");
+      await profiler.post("Profiler.start");
+      return { started: true };
+    },
+    profileStop: async ({ file }) => {
+      if (profiler === undefined) throw new Error("no profile running");
+      const { profile } = await profiler.post("Profiler.stop");
+      profiler.disconnect();
+      profiler = undefined;
+      writeFileSync(file, JSON.stringify(profile));
+      return { file };
+    },
+    stop: async () => {
+      await agent.stop();
+      return { stopped: true };
+    },
+  };
+
+  process.on("message", (message: ChildRequest) => {
+    const handler = handlers[message.cmd] as (args: unknown) => Promise<unknown>;
+    handler(message.args).then(
+      (result) => {
+        send({ id: message.id, ok: true, result });
+        // The reply must leave before the process does.
+        if (message.cmd === "stop") setTimeout(() => process.exit(0), 50);
+      },
+      (error: unknown) =>
+        send({
+          id: message.id,
+          ok: false,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    );
+  });
+  // The parent went away (crashed, killed): nothing left to measure for.
+  process.on("disconnect", () => process.exit(0));
+
+  await agent.start();
+  send({ notice: "ready", url: agent.url ?? "" });
+}
+
+main().catch((error: unknown) => {
+  send({ notice: "fatal", error: error instanceof Error ? error.message : String(error) });
+  process.exitCode = 1;
+  setTimeout(() => process.exit(1), 100);
+});
