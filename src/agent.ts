@@ -1,17 +1,22 @@
-import type { Config } from "./config/types.js";
+import type { Config, FreeswitchInstanceConfig } from "./config/types.js";
 import { NotConnectedError } from "./esl/commands.js";
 import { EslConnection } from "./esl/connection.js";
 import { createMetricsSink, type MetricsSink } from "./export/metrics.js";
+import { InstanceStats } from "./ha/instance-stats.js";
+import { LeaseManager } from "./ha/lease-manager.js";
+import { resolveReplicaId } from "./ha/replica-id.js";
 import type { Logger } from "./log/logger.js";
 import { EventCounters } from "./pipeline/counters.js";
 import { LiveSummary } from "./pipeline/live-summary.js";
 import { type QualitySinks, Router } from "./pipeline/router.js";
 import { eventsToSubscribe } from "./pipeline/subscriptions.js";
+import type { QosObservation } from "./quality/types.js";
 import { type HttpServerHandle, startHttpServer } from "./server/http.js";
 import { createInternalMetrics } from "./server/internal-metrics.js";
 import type {
   AgentView,
   ExportView,
+  HaView,
   InstanceView,
   LegStoreView,
   StorageOpCount,
@@ -33,9 +38,27 @@ const SETTLE_WAIT_MS = 1_500;
 /** How long start() waits for Redis before consuming events anyway. */
 const STORE_READY_WAIT_MS = 5_000;
 
+/**
+ * The Redis store's write-behind delay with HA (50 ms otherwise): how stale the leg state the
+ * next owner reads can be after a kill -9 (README "Running several replicas").
+ */
+const HA_WRITE_BEHIND_MS = 10;
+
+/** How long a hand-over or a stop waits for pending leg state to reach Redis. */
+const HA_FLUSH_WAIT_MS = 2_000;
+
+/** How long a stop waits for end-of-call QoS claims in flight. */
+const HA_CLAIMS_WAIT_MS = 1_000;
+
 interface Instance {
-  readonly connection: EslConnection;
+  readonly config: FreeswitchInstanceConfig;
   readonly router: Router;
+  readonly stats: InstanceStats;
+  readonly view: InstanceView;
+  /** The connection feeding the router; with HA only while this replica holds the lease. */
+  connection: EslConnection | null;
+  /** A disconnect (and, with HA, the hand-over of the legs) in progress; a connect waits for it. */
+  busy: Promise<void> | null;
 }
 
 /**
@@ -58,35 +81,99 @@ async function lookupLeg(
   }
 }
 
+/** Resolves once `promise` settles or after `ms`, whichever is first. Never rejects. */
+function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    );
+  });
+}
+
 /**
  * The running agent: one connection and one router per FreeSWITCH instance, one leg store and
  * one metrics sink shared by all, and the operator HTTP server. Instances are independent: each
  * connects, fails and retries on its own, so one instance's trouble never delays another's events.
+ *
+ * With `ha.enabled`, a LeaseManager decides which instances this replica consumes: an instance is
+ * connected while this replica holds its lease in Redis and disconnected when the lease is lost
+ * (at once) or handed over (after its pending state is written to Redis), so each FreeSWITCH
+ * has one consumer among the replicas.
  */
 export class Agent implements AgentView {
   readonly summary = new LiveSummary();
   readonly store: LegStore;
   readonly metrics: MetricsSink;
+  /** This replica's id with HA (also its service.instance.id), else undefined. */
+  readonly replicaId: string | undefined;
+  private readonly lease: LeaseManager | null;
   private readonly instanceList: Instance[];
-  private readonly views: readonly InstanceView[];
+  private readonly events: readonly string[];
   private http: HttpServerHandle | null = null;
   private stopped = false;
 
   constructor(private readonly options: AgentOptions) {
     const { config, logger } = options;
-    this.store = createLegStore(config.storage, { logger });
+    const ha = config.ha.enabled;
+    this.replicaId = ha ? resolveReplicaId(config.ha.replicaId) : undefined;
+    this.store = createLegStore(config.storage, {
+      logger,
+      ...(ha ? { redis: { flushIntervalMs: HA_WRITE_BEHIND_MS } } : {}),
+    });
     this.metrics =
       options.metrics ??
-      createMetricsSink(config.opentelemetry, { maxLegs: config.storage.maxLegs, logger });
+      createMetricsSink(config.opentelemetry, {
+        maxLegs: config.storage.maxLegs,
+        logger,
+        // Each replica is its own OTLP producer: the same series must not come from two
+        // producers that look like one.
+        ...(this.replicaId === undefined ? {} : { instanceId: this.replicaId }),
+      });
     const sinks: QualitySinks = {
       rtcp: (o) => this.metrics.recordRtcp(o),
-      qos: (o) => this.metrics.recordQos(o),
+      qos: (o) => this.reportQos(o),
       legEnded: (uuid) => this.metrics.legEnded(uuid),
     };
-    const events = eventsToSubscribe(config.events);
+    this.events = eventsToSubscribe(config.events);
+    const byName = new Map<string, Instance>();
+    this.lease =
+      this.replicaId === undefined
+        ? null
+        : new LeaseManager({
+            instances: config.freeswitchInstances.map((i) => i.name),
+            replicaId: this.replicaId,
+            leaseTtlMs: config.ha.leaseTtlMs,
+            redis: config.storage.redis,
+            logger,
+            hooks: {
+              acquired: (name) => {
+                const slot = byName.get(name);
+                if (slot !== undefined) this.connect(slot);
+              },
+              lost: (name) => {
+                const slot = byName.get(name);
+                if (slot !== undefined) void this.release(slot, false);
+              },
+              handOver: async (name) => {
+                const slot = byName.get(name);
+                if (slot !== undefined) await this.release(slot, true);
+              },
+            },
+          });
+    const lease = this.lease;
     this.instanceList = config.freeswitchInstances.map((instance) => {
-      // The router looks legs up through the connection, which delivers events to the router.
-      let connection: EslConnection | undefined;
+      const stats = new InstanceStats(instance.name);
+      // The router looks legs up through the current connection, which feeds the router.
+      let slot: Instance | undefined;
       const router = new Router({
         instance: instance.name,
         counters: new EventCounters(),
@@ -95,36 +182,37 @@ export class Agent implements AgentView {
         summary: this.summary,
         events: config.events,
         logger,
-        lookup: (uuid) =>
-          connection === undefined
+        lookup: (uuid) => {
+          const connection = slot?.connection ?? null;
+          return connection === null
             ? Promise.reject(new NotConnectedError(`${instance.name} is not connected`))
-            : lookupLeg(connection, uuid),
-      });
-      connection = new EslConnection({
-        instance,
-        esl: config.esl,
-        events,
-        logger,
-        onEvent: (event) => router.handle(event),
-        // Calls that ended while the agent was disconnected sent a DESTROY nobody read: after
-        // every (re)connection, drop the legs FreeSWITCH no longer has. reconcile never rejects.
-        onConnected: () => {
-          const current = connection;
-          if (current !== undefined && !this.stopped) {
-            void router.reconcile((command) => current.api(command));
-          }
+            : lookupLeg(connection, uuid);
         },
       });
-      return { connection, router };
+      const name = instance.name;
+      const view: InstanceView =
+        lease === null
+          ? { stats, events: router.counters }
+          : {
+              stats,
+              events: router.counters,
+              get owned() {
+                return lease.holds(name);
+              },
+              get owner() {
+                return lease.ownerOf(name);
+              },
+            };
+      slot = { config: instance, router, stats, view, connection: null, busy: null };
+      byName.set(name, slot);
+      // Without HA every instance is this agent's for good: its connection exists from now on.
+      if (lease === null) this.open(slot);
+      return slot;
     });
-    this.views = this.instanceList.map(({ connection, router }) => ({
-      stats: connection.stats,
-      events: router.counters,
-    }));
   }
 
   instances(): readonly InstanceView[] {
-    return this.views;
+    return this.instanceList.map((slot) => slot.view);
   }
 
   storageOperations(): readonly StorageOpCount[] {
@@ -139,8 +227,27 @@ export class Agent implements AgentView {
     return this.metrics.stats;
   }
 
+  ha(): HaView | undefined {
+    const lease = this.lease;
+    if (lease === null) return undefined;
+    const { stats } = lease;
+    return {
+      replicaId: lease.replicaId,
+      redisReachable: lease.redisReachable,
+      replicas: lease.replicas,
+      fairShare: lease.fairShare,
+      leasesHeld: lease.leasesHeld,
+      acquisitions: stats.acquisitions,
+      losses: stats.losses,
+      handovers: stats.handovers,
+      redisErrors: stats.redisErrors,
+      qosClaims: stats.qosClaims,
+    };
+  }
+
+  /** The connections that exist now (with HA: those of the instances this replica holds). */
   get connections(): readonly EslConnection[] {
-    return this.instanceList.map((i) => i.connection);
+    return this.instanceList.flatMap((slot) => (slot.connection === null ? [] : [slot.connection]));
   }
 
   /** The HTTP server's base URL once started. */
@@ -162,14 +269,19 @@ export class Agent implements AgentView {
       registry,
       logger,
     });
+    const ha =
+      this.replicaId === undefined
+        ? ""
+        : `, HA replica ${this.replicaId} (connects to the instances whose lease it holds)`;
     logger.info(
       {
         version,
         instances: this.instanceList.length,
         http: this.http.url,
         storage: this.store.kind,
+        ...(this.replicaId === undefined ? {} : { replica_id: this.replicaId }),
       },
-      `fsagent ${version} started: ${this.instanceList.length} FreeSWITCH instance(s), HTTP on ${this.http.url}`,
+      `fsagent ${version} started: ${this.instanceList.length} FreeSWITCH instance(s), HTTP on ${this.http.url}${ha}`,
     );
     // Consume events only once the durable copy can be read: otherwise the first report of every
     // leg after a restart would miss its baseline and count the whole cumulative loss again.
@@ -179,26 +291,142 @@ export class Agent implements AgentView {
         "state store not reachable yet: starting without it; legs already in progress restart their loss baselines",
       );
     }
-    for (const { connection } of this.instanceList) connection.start();
+    if (this.stopped) return;
+    if (this.lease !== null) this.lease.start();
+    else for (const slot of this.instanceList) slot.connection?.start();
   }
 
   /**
    * Says `exit` to every FreeSWITCH (no new events), then writes what is pending: leg state to
-   * the store and the last points to the Collector, and finally stops serving HTTP.
+   * the store and the last points to the Collector, and finally stops serving HTTP. With HA the
+   * leases are released once the leg state is in Redis, so the replicas taking over read it.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all(this.instanceList.map(({ connection }) => connection.stop()));
+    this.lease?.freeze();
+    await Promise.all(this.instanceList.map((slot) => this.disconnect(slot, false)));
     // Events waiting for a leg's state (a Redis read, a look-up the closed connection just
     // failed) are processed now, bounded, so they reach the store and the exporter below.
-    const settled = Promise.all(this.instanceList.map(({ router }) => router.settle()));
-    await Promise.race([
-      settled,
-      new Promise((resolve) => setTimeout(resolve, SETTLE_WAIT_MS).unref()),
-    ]);
+    await bounded(
+      Promise.all(this.instanceList.map(({ router }) => router.settle())),
+      SETTLE_WAIT_MS,
+    );
+    if (this.lease !== null) {
+      await bounded(this.lease.settleClaims(), HA_CLAIMS_WAIT_MS);
+      await bounded(this.store.flush(), HA_FLUSH_WAIT_MS);
+      await this.lease.stop();
+    }
     await Promise.all([this.store.close(), this.metrics.shutdown()]);
     await this.http?.close();
     this.options.logger.info("fsagent stopped");
+  }
+
+  // ---- connections, made and dropped as leases come and go --------------------------------
+
+  /** A new connection for the instance, feeding its router (not started). */
+  private open(slot: Instance): EslConnection {
+    const { config, logger } = this.options;
+    const lease = this.lease;
+    const name = slot.config.name;
+    const connection: EslConnection = new EslConnection({
+      instance: slot.config,
+      esl: config.esl,
+      events: this.events,
+      logger,
+      onEvent: (event) => {
+        // Only the current connection feeds the router, and with HA only while the lease is
+        // held: after a pause longer than the lease, events still buffered in the socket are
+        // another replica's to report.
+        if (slot.connection !== connection || (lease !== null && !lease.holds(name))) {
+          EventCounters.bump(slot.router.counters.dropped, "not_lease_holder");
+          return;
+        }
+        slot.router.handle(event);
+      },
+      // Calls that ended while the agent was disconnected sent a DESTROY nobody read: after
+      // every (re)connection, drop the legs FreeSWITCH no longer has. reconcile never rejects.
+      onConnected: () => {
+        if (slot.connection === connection && !this.stopped) {
+          void slot.router.reconcile((command) => connection.api(command));
+        }
+      },
+    });
+    slot.connection = connection;
+    slot.stats.attach(connection.stats);
+    return connection;
+  }
+
+  /** This replica took the instance's lease: connect (once a previous disconnect is over). */
+  private connect(slot: Instance): void {
+    if (this.stopped || slot.connection !== null) return;
+    if (slot.busy !== null) {
+      void slot.busy.then(() => {
+        if (this.lease?.holds(slot.config.name) === true) this.connect(slot);
+      });
+      return;
+    }
+    this.open(slot).start();
+  }
+
+  /**
+   * Stops the instance's connection. `immediate`: its events stop feeding the router at once
+   * (a lost lease); otherwise events keep flowing until FreeSWITCH has answered `exit`.
+   */
+  private disconnect(slot: Instance, immediate: boolean): Promise<void> {
+    const connection = slot.connection;
+    if (connection === null) return slot.busy ?? Promise.resolve();
+    if (immediate) slot.connection = null;
+    return connection.stop().then(() => {
+      if (slot.connection === connection) slot.connection = null;
+      slot.stats.detach();
+    });
+  }
+
+  /**
+   * HA: the instance is no longer this replica's. Disconnect; once the router has settled, a
+   * graceful hand-over also writes the pending leg state (the next owner reads it); then the
+   * instance's legs leave this replica's memory, so that taking the instance back later reads
+   * fresh state from Redis. Never rejects.
+   */
+  private release(slot: Instance, graceful: boolean): Promise<void> {
+    const previous = slot.busy ?? Promise.resolve();
+    const task = previous
+      .then(async () => {
+        await this.disconnect(slot, !graceful);
+        await bounded(slot.router.settle(), SETTLE_WAIT_MS);
+        if (graceful && this.lease !== null) {
+          await bounded(this.lease.settleClaims(), HA_CLAIMS_WAIT_MS);
+          await bounded(this.store.flush(), HA_FLUSH_WAIT_MS);
+        }
+        // Taken back meanwhile (a new connection exists): its legs are in use again.
+        if (slot.connection === null) slot.router.handOver();
+      })
+      .catch((error: unknown) => {
+        this.options.logger.error(
+          {
+            fs_instance: slot.config.name,
+            err: error instanceof Error ? error.message : String(error),
+          },
+          "HA: releasing an instance failed",
+        );
+      })
+      .finally(() => {
+        if (slot.busy === task) slot.busy = null;
+      });
+    slot.busy = task;
+    return task;
+  }
+
+  /** With HA an end-of-call report is exported only by the replica that claims it in Redis. */
+  private reportQos(observation: QosObservation): void {
+    const lease = this.lease;
+    if (lease === null) {
+      this.metrics.recordQos(observation);
+      return;
+    }
+    void lease.claimQos(observation.labels.channelId).then((first) => {
+      if (first) this.metrics.recordQos(observation);
+    });
   }
 }

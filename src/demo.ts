@@ -84,6 +84,8 @@ export async function runDemo(
       { name: DEMO_INSTANCE, host: "127.0.0.1", port: simulator.port, password },
     ],
     storage: { ...loaded.storage, type: "memory" },
+    // One agent and its own simulator: there is nothing to share.
+    ha: { ...loaded.ha, enabled: false },
   };
 
   // Export only to a Collector someone configured: the default localhost:4317 would just fail.

@@ -94,6 +94,7 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
   http: { host: "0.0.0.0", port: 8080 },
   logging: { level: "info", format: "json" },
   events: { rtcp: true, qos: true },
+  ha: { enabled: false, leaseTtlMs: 15_000, replicaId: "" },
 };
 
 const FULL: Omit<Config, "source"> = {
@@ -138,6 +139,7 @@ const FULL: Omit<Config, "source"> = {
   http: { host: "127.0.0.1", port: 9090 },
   logging: { level: "debug", format: "text" },
   events: { rtcp: true, qos: false },
+  ha: { enabled: true, leaseTtlMs: 20_000, replicaId: "agent-a" },
 };
 
 describe("loadConfig: valid files", () => {
@@ -291,6 +293,10 @@ describe("loadConfig: sources", () => {
         FSAGENT_ESL_BACKOFF_FACTOR: "3",
         FSAGENT_ESL_BACKOFF_MAX: "2m",
         FSAGENT_ESL_BACKOFF_RESET_AFTER: "1h",
+        // The file enables HA; with memory storage from the environment it must be off again.
+        FSAGENT_HA_ENABLED: "no",
+        FSAGENT_HA_LEASE_TTL: "7.5",
+        FSAGENT_HA_REPLICA_ID: "pod-fsagent-0",
       },
     });
     assert.deepEqual(config, {
@@ -335,6 +341,7 @@ describe("loadConfig: sources", () => {
       http: { host: "::", port: 8181 },
       logging: { level: "warn", format: "json" },
       events: { rtcp: false, qos: true },
+      ha: { enabled: false, leaseTtlMs: 7_500, replicaId: "pod-fsagent-0" },
       source: path.join(cwd, "config.yaml"),
     });
   });
@@ -921,6 +928,64 @@ const INVALID: readonly InvalidCase[] = [
     says: "percent-encoding",
   },
   {
+    name: "HA without Redis storage",
+    yaml: withInstance("ha: { enabled: true }"),
+    key: "ha.enabled",
+    value: "true",
+    says: "expected false while storage.type is memory: replicas share the FreeSWITCH instances through Redis",
+  },
+  {
+    name: "HA from env without Redis storage",
+    env: { FSAGENT_HA_ENABLED: "true" },
+    key: "FSAGENT_HA_ENABLED",
+    value: '"true"',
+    says: "(env): expected false while storage.type is memory",
+  },
+  {
+    name: "HA with storage switched back to memory from env",
+    yaml: withInstance("storage: { type: redis }\nha: { enabled: yes }"),
+    env: { FSAGENT_STORAGE_TYPE: "memory" },
+    key: "ha.enabled",
+    says: "set storage.type: redis",
+  },
+  {
+    name: "HA enabled is not a boolean",
+    env: { FSAGENT_HA_ENABLED: "sometimes" },
+    key: "FSAGENT_HA_ENABLED",
+    says: "expected one of true, false",
+  },
+  {
+    name: "lease TTL below one second",
+    env: { FSAGENT_STORAGE_TYPE: "redis", FSAGENT_HA_ENABLED: "1", FSAGENT_HA_LEASE_TTL: "0.5" },
+    key: "FSAGENT_HA_LEASE_TTL",
+    value: '"0.5"',
+    says: "expected a duration from 1s to 1h",
+  },
+  {
+    name: "lease TTL that is not a duration",
+    yaml: withInstance("ha: { lease_ttl: fifteen }"),
+    key: "ha.lease_ttl",
+    value: '"fifteen"',
+  },
+  {
+    name: "lease TTL above an hour",
+    yaml: withInstance("ha: { lease_ttl: 2h }"),
+    key: "ha.lease_ttl",
+  },
+  {
+    name: "replica id with a space",
+    env: { FSAGENT_HA_REPLICA_ID: "agent 1" },
+    key: "FSAGENT_HA_REPLICA_ID",
+    value: '"agent 1"',
+    says: "without whitespace",
+  },
+  {
+    name: "misspelt ha key",
+    yaml: withInstance("ha: { lease_tll: 10s }"),
+    key: "ha.lease_tll",
+    says: '(did you mean "lease_ttl"?)',
+  },
+  {
     name: "YAML syntax error",
     yaml: 'freeswitch_instances:\n  - name: fs1\n    password: "Unterminated-S3cret\n',
     key: "config.yaml:4:1: YAML syntax error",
@@ -1085,6 +1150,7 @@ describe("renderConfig and secretsOf", () => {
       "logging",
       "events",
       "esl",
+      "ha",
     ]);
     assert.deepEqual(parsed.freeswitch_instances, [
       { name: "fs1", host: "192.168.1.10", port: 8021, password: "***" },
@@ -1121,6 +1187,7 @@ describe("renderConfig and secretsOf", () => {
       max_frame_bytes: 1048576,
       backoff: { initial: "500ms", factor: 1.5, max: "90s", reset_after: "2h" },
     });
+    assert.deepEqual(parsed.ha, { enabled: true, lease_ttl: "20s", replica_id: "agent-a" });
     assert.match(text, /resource attributes: \{"deployment.environment":"prod"\}/);
   });
 
@@ -1165,7 +1232,7 @@ describe("ENV_VARS", () => {
     ]) {
       assert.ok(ENV_VARS.includes(name), name);
     }
-    assert.equal(ENV_VARS.length, 41);
+    assert.equal(ENV_VARS.length, 44);
   });
 
   it("ignores variables it does not list", () => {
@@ -1196,6 +1263,36 @@ it("config.example.yaml loads and equals the defaults for one instance", () => {
   const { source: _b, opentelemetry: otelB, ...restB } = defaults;
   assert.deepEqual(restA, restB);
   assert.deepEqual({ ...otelA, endpointExplicit: false }, otelB);
+});
+
+it("reads the HA settings: off by default, a 15 s lease TTL, the replica id resolved at start", () => {
+  const defaults = load({ env: { FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES } });
+  assert.deepEqual(defaults.ha, { enabled: false, leaseTtlMs: 15_000, replicaId: "" });
+  const env = {
+    FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES,
+    FSAGENT_STORAGE_TYPE: "redis",
+    FSAGENT_HA_ENABLED: "TRUE",
+  };
+  // FSAGENT_HA_LEASE_TTL is seconds, like every duration given as a bare number; units work too.
+  for (const [ttl, ms] of [
+    ["15", 15_000],
+    ["4.5", 4_500],
+    ["1", 1_000],
+    ["30s", 30_000],
+    ["2500ms", 2_500],
+    ["1h", 3_600_000],
+  ] as const) {
+    const config = load({ env: { ...env, FSAGENT_HA_LEASE_TTL: ttl } });
+    assert.deepEqual(config.ha, { enabled: true, leaseTtlMs: ms, replicaId: "" }, ttl);
+  }
+  const named = load({ env: { ...env, FSAGENT_HA_REPLICA_ID: "fsagent-7d9c5-x2k4q" } });
+  assert.equal(named.ha.replicaId, "fsagent-7d9c5-x2k4q");
+  const fromYaml = load({
+    cwd: dirWith({
+      "config.yaml": `${ONE_INSTANCE}storage: { type: redis }\nha: { enabled: true, lease_ttl: 3, replica_id: 7 }\n`,
+    }),
+  });
+  assert.deepEqual(fromYaml.ha, { enabled: true, leaseTtlMs: 3_000, replicaId: "7" });
 });
 
 it("takes OTEL_METRIC_EXPORT_INTERVAL/TIMEOUT (milliseconds) when nothing else sets them", () => {

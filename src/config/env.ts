@@ -56,6 +56,9 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   bind("FSAGENT_ESL_BACKOFF_FACTOR", ["esl", "backoff", "factor"]),
   bind("FSAGENT_ESL_BACKOFF_MAX", ["esl", "backoff", "max"]),
   bind("FSAGENT_ESL_BACKOFF_RESET_AFTER", ["esl", "backoff", "reset_after"]),
+  bind("FSAGENT_HA_ENABLED", ["ha", "enabled"]),
+  bind("FSAGENT_HA_LEASE_TTL", ["ha", "lease_ttl"]),
+  bind("FSAGENT_HA_REPLICA_ID", ["ha", "replica_id"]),
 ];
 
 /** The standard OpenTelemetry variables the agent honours (and only these). */

@@ -127,6 +127,11 @@ function toConfig(file: FileConfig, extras: Extras): Config {
     http: { ...file.http },
     logging: { ...file.logging },
     events: { ...file.events },
+    ha: {
+      enabled: file.ha.enabled,
+      leaseTtlMs: file.ha.lease_ttl,
+      replicaId: file.ha.replica_id,
+    },
     source: extras.source,
   };
 }

@@ -66,6 +66,11 @@ export function renderConfig(config: Config): string {
         reset_after: formatDuration(esl.backoff.resetAfterMs),
       },
     },
+    ha: {
+      enabled: config.ha.enabled,
+      lease_ttl: formatDuration(config.ha.leaseTtlMs),
+      replica_id: config.ha.replicaId,
+    },
   };
   const doc = new YAML.Document(tree);
   // JSON-quoted so that a path or attribute value with a line break cannot escape the comment.

@@ -219,6 +219,29 @@ const events = section({
   qos: boolean.default(true),
 }).prefault({});
 
+const LEASE_TTL_MIN_MS = 1_000;
+const LEASE_TTL_MAX_MS = 3_600_000;
+
+const ha = section({
+  enabled: boolean.default(false),
+  // Seconds as a number (FSAGENT_HA_LEASE_TTL=15) or a duration string, like every duration.
+  lease_ttl: leaf(
+    `expected a duration from 1s to 1h: seconds as a number, or a string with a unit (e.g. "15s")`,
+    (v) => {
+      const ms = parseDuration(v);
+      return ms !== undefined && ms >= LEASE_TTL_MIN_MS && ms <= LEASE_TTL_MAX_MS ? ms : undefined;
+    },
+  ).default(15_000),
+  // "" = <hostname>-<pid>, resolved when the agent starts (src/ha/replica-id.ts).
+  replica_id: leaf(
+    'expected up to 128 characters without whitespace ("" = <hostname>-<pid>)',
+    (v) => {
+      const text = typeof v === "number" && Number.isFinite(v) ? String(v) : v;
+      return typeof text === "string" && /^\S{0,128}$/.test(text) ? text : undefined;
+    },
+  ).default(""),
+}).prefault({});
+
 /** The whole file. `requireInstances` is false for the demo, which brings its own simulator. */
 export function fileSchema(options: { requireInstances: boolean }) {
   return section({
@@ -229,6 +252,7 @@ export function fileSchema(options: { requireInstances: boolean }) {
     logging,
     events,
     esl,
+    ha,
   });
 }
 
@@ -264,6 +288,18 @@ export function crossCheck(config: FileConfig, isSet: (path: Path) => boolean): 
     ...readable(["opentelemetry", "tls", "cert_file"], config.opentelemetry.tls.cert_file),
     ...readable(["opentelemetry", "tls", "key_file"], config.opentelemetry.tls.key_file),
     ...readable(["storage", "redis", "ca_file"], config.storage.redis.ca_file),
+    ...haNeedsRedis(config),
+  ];
+}
+
+/** Replicas coordinate through Redis: leases, presence and the leg state the next owner reads. */
+function haNeedsRedis(config: FileConfig): CrossProblem[] {
+  if (!config.ha.enabled || config.storage.type === "redis") return [];
+  return [
+    {
+      path: ["ha", "enabled"],
+      message: `expected false while storage.type is ${config.storage.type}: replicas share the FreeSWITCH instances through Redis (set storage.type: redis)`,
+    },
   ];
 }
 

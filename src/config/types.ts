@@ -100,6 +100,15 @@ export interface EventsConfig {
   readonly qos: boolean;
 }
 
+/** Several replicas sharing the FreeSWITCH instances through Redis leases (README "Running several replicas"). */
+export interface HaConfig {
+  readonly enabled: boolean;
+  /** A lease not renewed for this long expires; renewed every third of it. */
+  readonly leaseTtlMs: number;
+  /** This replica's name in leases and /health, and its service.instance.id; "" = <hostname>-<pid>. */
+  readonly replicaId: string;
+}
+
 export interface Config {
   readonly freeswitchInstances: readonly FreeswitchInstanceConfig[];
   readonly esl: EslConfig;
@@ -108,6 +117,7 @@ export interface Config {
   readonly http: HttpConfig;
   readonly logging: LoggingConfig;
   readonly events: EventsConfig;
+  readonly ha: HaConfig;
   /** Where the file came from, or null when env alone configured the agent. */
   readonly source: string | null;
 }

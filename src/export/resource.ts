@@ -30,7 +30,8 @@ export const PROCESS_INSTANCE_ID: string = randomUUID();
  * 4. service.name is always `config.serviceName`: the config already resolved it with the
  *    OTel rule (OTEL_SERVICE_NAME beats a service.name resource attribute);
  * 5. service.instance.id: `instanceId` when the caller gives one (an identity the agent chose on
- *    purpose), else one from OTEL_RESOURCE_ATTRIBUTES, else a random UUID per process.
+ *    purpose: with HA, the replica id, so that replicas exporting the same series never look
+ *    like one producer), else one from OTEL_RESOURCE_ATTRIBUTES, else a random UUID per process.
  */
 export function buildResource(config: OpenTelemetryConfig, instanceId?: string): Resource {
   const fromEnv = config.resourceAttributes;

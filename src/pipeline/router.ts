@@ -388,6 +388,21 @@ export class Router {
   }
 
   /**
+   * Another HA replica consumes this instance from now on: its legs leave this replica's memory
+   * (their Redis copies stay for the new owner) and the sinks forget them. Call it once the
+   * connection is stopped and settle() resolved.
+   */
+  handOver(): void {
+    const { store, sinks } = this.options;
+    for (const uuid of this.seen) {
+      store.unload(uuid);
+      sinks.legEnded(uuid);
+    }
+    this.seen.clear();
+    this.sweepAt = MIN_SEEN_SWEEP;
+  }
+
+  /**
    * After a (re)connection: removes this instance's legs that FreeSWITCH no longer lists. They
    * ended while the agent was disconnected, so their DESTROY never came and nothing else would
    * remove them before leg_ttl; their end-of-call QoS is lost (FreeSWITCH no longer has it).

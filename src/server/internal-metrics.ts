@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { CONNECTION_STATES } from "../esl/status.js";
-import type { AgentView, InstanceView } from "./source.js";
+import type { AgentView, HaView, InstanceView } from "./source.js";
 
 // The agent's own metrics for /metrics. The connections and the pipeline count with plain
 // numbers; these prom-client metrics copy those totals at scrape time, so the hot path never
@@ -289,6 +289,8 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
     fill: perInstance(view, (i) => i.stats.bytesReceived),
   });
 
+  if (view.ha?.() !== undefined) haMetrics(register, view);
+
   const buildInfo = new Gauge({
     name: "fsagent_build_info",
     help: "Always 1; the labels carry the agent and Node.js versions.",
@@ -298,4 +300,78 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
   buildInfo.set({ version: options?.version ?? "unknown", node_version: process.version }, 1);
 
   return register;
+}
+
+/** fsagent_ha_*: registered only when HA is enabled. */
+function haMetrics(register: Registry, view: AgentView): void {
+  const ha = (fill: (h: HaView, emit: Emit<string>) => void) => (emit: Emit<string>) => {
+    const h = view.ha?.();
+    if (h !== undefined) fill(h, emit);
+  };
+  gauge(register, {
+    name: "fsagent_ha_leases_held",
+    help: "FreeSWITCH instances whose lease this replica holds (and so consumes).",
+    labelNames: [],
+    fill: ha((h, emit) => emit({}, h.leasesHeld)),
+  });
+  gauge(register, {
+    name: "fsagent_ha_replicas",
+    help: "Live replicas seen in Redis at the last lease round, this one included.",
+    labelNames: [],
+    fill: ha((h, emit) => emit({}, h.replicas)),
+  });
+  gauge(register, {
+    name: "fsagent_ha_redis_up",
+    help: "Whether the last lease round reached Redis (1) or not (0).",
+    labelNames: [],
+    fill: ha((h, emit) => emit({}, h.redisReachable ? 1 : 0)),
+  });
+  gauge(register, {
+    name: "fsagent_ha_instance_owned",
+    help: "Whether this replica holds the FreeSWITCH instance's lease (1) or not (0).",
+    labelNames: ["fs_instance"],
+    fill(emit) {
+      for (const i of view.instances()) emit({ fs_instance: i.stats.instance }, i.owned ? 1 : 0);
+    },
+  });
+  counter(register, {
+    name: "fsagent_ha_lease_acquisitions_total",
+    help: "Leases this replica took (it then connected to the instance).",
+    labelNames: [],
+    fill: ha((h, emit) => emit({}, h.acquisitions)),
+  });
+  counter(register, {
+    name: "fsagent_ha_lease_losses_total",
+    help:
+      "Leases lost, by reason: refused (another replica holds it) or expired (not renewed in " +
+      "time, e.g. Redis unreachable); the instance was disconnected at once.",
+    labelNames: ["reason"],
+    fill: ha((h, emit) => {
+      emit({ reason: "refused" }, h.losses.refused);
+      emit({ reason: "expired" }, h.losses.expired);
+    }),
+  });
+  counter(register, {
+    name: "fsagent_ha_lease_handovers_total",
+    help: "Leases released on purpose, to balance the load or at shutdown.",
+    labelNames: [],
+    fill: ha((h, emit) => emit({}, h.handovers)),
+  });
+  counter(register, {
+    name: "fsagent_ha_redis_errors_total",
+    help: "Lease rounds that failed because Redis did not answer.",
+    labelNames: [],
+    fill: ha((h, emit) => emit({}, h.redisErrors)),
+  });
+  counter(register, {
+    name: "fsagent_ha_qos_claims_total",
+    help:
+      "End-of-call QoS reports claimed in Redis before export, by result: claimed (exported), " +
+      "duplicate (another replica reported the leg; not exported), unclaimed (Redis did not " +
+      "answer; exported anyway).",
+    labelNames: ["result"],
+    fill: ha((h, emit) => {
+      for (const [result, count] of Object.entries(h.qosClaims)) emit({ result }, count);
+    }),
+  });
 }

@@ -7,8 +7,29 @@ import type { StoreOpCount } from "../state/store.js";
 // increments and the server can be tested with hand-built objects.
 
 export interface InstanceView {
-  readonly stats: ConnectionStats;
+  readonly stats: Readonly<ConnectionStats>;
   readonly events: EventCounters;
+  /** HA only: whether this replica holds the instance's lease. */
+  readonly owned?: boolean;
+  /** HA only: the replica id holding the lease as far as this replica knows; null when free. */
+  readonly owner?: string | null;
+}
+
+/** The HA lease manager's figures (absent when ha.enabled is false). */
+export interface HaView {
+  readonly replicaId: string;
+  /** The last lease round reached Redis. */
+  readonly redisReachable: boolean;
+  /** Live replicas seen at the last round, this one included. */
+  readonly replicas: number;
+  /** ceil(instances / replicas): the most leases one replica holds while all are healthy. */
+  readonly fairShare: number;
+  readonly leasesHeld: number;
+  readonly acquisitions: number;
+  readonly losses: Readonly<Record<"refused" | "expired", number>>;
+  readonly handovers: number;
+  readonly redisErrors: number;
+  readonly qosClaims: Readonly<Record<"claimed" | "duplicate" | "unclaimed", number>>;
 }
 
 /** fsagent_storage_operations_total's source: the store's own counts. */
@@ -41,4 +62,6 @@ export interface AgentView {
   storageOperations(): readonly StorageOpCount[];
   legStore(): LegStoreView;
   exporter(): ExportView;
+  /** HA figures; undefined (or absent) when HA is off. */
+  ha?(): HaView | undefined;
 }

@@ -106,6 +106,11 @@ export class MemoryStore implements LegStore {
     this.savedAt.delete(uuid);
   }
 
+  /** No durable copy to keep: the same as remove(). */
+  unload(uuid: string): void {
+    this.remove(uuid);
+  }
+
   uuids(): IterableIterator<string> {
     return this.legs.keys();
   }

@@ -1,5 +1,3 @@
-import { readFileSync } from "node:fs";
-import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 import type { StorageConfig } from "../config/types.js";
@@ -8,6 +6,7 @@ import { RateLimitedLog } from "../log/rate-limit.js";
 import type { LegLabels, LegState, RtcpBaseline } from "../quality/types.js";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
 import { MemoryStore } from "./memory-store.js";
+import { redisTlsOptions } from "./redis-tls.js";
 import type { LegStore, StoreOpCount } from "./store.js";
 
 export interface RedisStoreOptions {
@@ -97,6 +96,8 @@ export class RedisStore implements LegStore {
   private readonly dirty = new Set<string>();
   /** Legs removed whose key is not yet deleted in Redis. */
   private readonly deletes = new Set<string>();
+  /** Unloaded legs kept in the hot map only until their pending write is sent (a subset of dirty). */
+  private readonly unloading = new Set<string>();
   private readonly counts = new Map<string, number>();
 
   private flushTimer: TimerHandle | null = null;
@@ -138,6 +139,7 @@ export class RedisStore implements LegStore {
       // (expiry) or stays readable for a later load() miss (eviction).
       onDrop: (uuid) => {
         this.dirty.delete(uuid);
+        this.unloading.delete(uuid);
       },
     });
 
@@ -189,31 +191,14 @@ export class RedisStore implements LegStore {
     });
   }
 
-  /**
-   * TLS to Redis. The CA is read once here (the loader already checked that it is readable), so
-   * reconnects never touch the file system. If it cannot be read after all (removed since), the
-   * system CAs are used: that fails closed — a server signed by the private CA is refused and the
-   * failures are counted and logged — instead of throwing out of the constructor.
-   */
+  /** TLS to Redis; an unreadable CA file is logged (path and error code only, never contents). */
   private tlsOptions(config: StorageConfig): ConnectionOptions {
-    const host = config.redis.host;
-    // Certificate verification stays on (Node's default). For a name, SNI and hostname checks
-    // use it; an IP address must not be sent as SNI (RFC 6066) and Node checks it against the
-    // certificate's IP SANs by itself.
-    const options: { servername?: string; ca?: Buffer } =
-      isIP(host) === 0 ? { servername: host } : {};
-    if (config.redis.caFile !== "") {
-      try {
-        options.ca = readFileSync(config.redis.caFile);
-      } catch (error) {
-        // The path and the error code only: never the file's contents.
-        this.logger.error(
-          { redis: this.where, caFile: config.redis.caFile, err: describe(error) },
-          "cannot read the Redis CA file; verifying Redis with the system CAs instead",
-        );
-      }
-    }
-    return options;
+    return redisTlsOptions(config.redis, (error) => {
+      this.logger.error(
+        { redis: this.where, caFile: config.redis.caFile, err: describe(error) },
+        "cannot read the Redis CA file; verifying Redis with the system CAs instead",
+      );
+    });
   }
 
   /** True while the connection is up and ready for commands (for /health). */
@@ -265,6 +250,7 @@ export class RedisStore implements LegStore {
     this.memory.save(state);
     const uuid = state.uuid;
     this.deletes.delete(uuid);
+    this.unloading.delete(uuid);
     this.dirty.add(uuid);
     if (this.closed) return;
     if (this.queued >= this.batchSize && this.connected) this.armFlush(0);
@@ -274,8 +260,23 @@ export class RedisStore implements LegStore {
   remove(uuid: string): void {
     this.memory.remove(uuid);
     this.dirty.delete(uuid);
+    this.unloading.delete(uuid);
     this.queueDelete(uuid);
     if (!this.closed) this.armFlush(this.flushIntervalMs);
+  }
+
+  /**
+   * The hot copy goes now, or once its pending write is sent: that write is the newest state of
+   * the leg and the next owner reads it (during a Redis outage it waits with the other pending
+   * writes). A write already in flight that then fails is not retried.
+   */
+  unload(uuid: string): void {
+    if (this.dirty.has(uuid) && !this.closed) {
+      this.unloading.add(uuid);
+      return;
+    }
+    this.unloading.delete(uuid);
+    this.memory.remove(uuid);
   }
 
   uuids(): IterableIterator<string> {
@@ -531,6 +532,15 @@ export class RedisStore implements LegStore {
       failed++;
       // Re-queue unless removed since; if saved since, it is already dirty (Set: no duplicate).
       if (!this.deletes.has(uuid) && this.memory.peek(uuid) !== undefined) this.dirty.add(uuid);
+    }
+    // Unloaded legs whose write went through leave the hot map now (unless saved again since).
+    if (this.unloading.size > 0) {
+      for (const uuid of written) {
+        if (this.unloading.has(uuid) && !this.dirty.has(uuid)) {
+          this.unloading.delete(uuid);
+          this.memory.remove(uuid);
+        }
+      }
     }
     this.count("save", "ok", written.length - failed);
     if (failed > 0) this.count("save", "error", failed);

@@ -25,6 +25,13 @@ export interface LegStore {
   save(state: LegState): void;
   /** Forgets the leg everywhere (its CHANNEL_DESTROY came), not left to the TTL. */
   remove(uuid: string): void;
+  /**
+   * Forgets the leg's hot copy but keeps its durable copy: another HA replica consumes its
+   * FreeSWITCH instance now, and reads the leg from Redis (if this replica takes the instance
+   * back later, it must read it again, not trust a copy that went stale meanwhile). A write still
+   * pending is sent first. Not counted as an eviction.
+   */
+  unload(uuid: string): void;
   /** Legs in memory. */
   readonly size: number;
   /** Every leg in memory (for reconciling against FreeSWITCH after a reconnect). */

@@ -1,0 +1,54 @@
+// The Redis side of HA: key names (under storage.redis.key_prefix, next to the leg state) and
+// the Lua scripts that make each lease operation atomic. Every script compares the lease's value
+// with this replica's member string first, so a replica never renews or releases a lease it lost.
+
+export interface HaKeys {
+  /** Sorted set of live replicas: member → Redis server time (ms) of its last heartbeat. */
+  readonly replicas: string;
+  /** The lease on one FreeSWITCH instance; its value is the holder's member string. */
+  lease(instance: string): string;
+  /** Claimed once per leg when its end-of-call QoS is exported. */
+  qos(uuid: string): string;
+}
+
+export function haKeys(prefix: string): HaKeys {
+  return {
+    replicas: `${prefix}ha:replicas`,
+    lease: (instance) => `${prefix}ha:lease:${instance}`,
+    qos: (uuid) => `${prefix}ha:qos:${uuid}`,
+  };
+}
+
+/**
+ * KEYS[1] the replicas set; ARGV[1] member, ARGV[2] TTL (ms), ARGV[3] "1" to (re)register the
+ * member, "0" only to read. Scores are Redis's own clock, so replicas' clocks never matter;
+ * members silent for a TTL are removed. Returns the live members.
+ */
+export const PRESENCE_SCRIPT = `
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ttl * 2)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`;
+
+/** KEYS[1] a lease; ARGV[1] member, ARGV[2] TTL (ms). 1 when renewed, 0 when not ours. */
+export const RENEW_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`;
+
+/** KEYS[1] a lease; ARGV[1] member. 1 when deleted, 0 when not ours (nothing touched). */
+export const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;

@@ -1,0 +1,308 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import { PlainEvent } from "../src/esl/event.js";
+import { newConnectionStats } from "../src/esl/status.js";
+import { plainEventBody } from "../src/esl/wire.js";
+import { InstanceStats } from "../src/ha/instance-stats.js";
+import { memberOf, replicaIdOf, resolveReplicaId } from "../src/ha/replica-id.js";
+import { silentLogger } from "../src/log/logger.js";
+import { EventCounters } from "../src/pipeline/counters.js";
+import { LiveSummary } from "../src/pipeline/live-summary.js";
+import { Router } from "../src/pipeline/router.js";
+import type { RtcpObservation } from "../src/quality/types.js";
+import { healthBody, readyBody } from "../src/server/health.js";
+import type { AgentView, HaView, InstanceView } from "../src/server/source.js";
+import { RedisStore } from "../src/state/redis-store.js";
+import { sampleLeg } from "./support/redis.js";
+import { sleep, waitFor } from "./support/wait.js";
+
+// The small parts of issue 7: replica ids, connection figures across connections, /health and
+// /ready with HA, and what a replica forgets when another one takes an instance over.
+
+describe("replica ids", () => {
+  it("defaults to <hostname>-<pid> and keeps a configured one; member strings carry a token", () => {
+    assert.match(resolveReplicaId(""), new RegExp(`-${process.pid}$`));
+    assert.equal(resolveReplicaId("fsagent-0"), "fsagent-0");
+    const member = memberOf("pod#1", "abcd0123");
+    assert.equal(member, "pod#1#abcd0123");
+    assert.equal(replicaIdOf(member), "pod#1");
+  });
+});
+
+describe("InstanceStats", () => {
+  it("adds up the connections an instance had, so counters never go back", () => {
+    const stats = new InstanceStats("fs1");
+    assert.equal(stats.state, "stopped", "no connection: stopped");
+    const first = newConnectionStats("fs1");
+    stats.attach(first);
+    first.state = "connected";
+    first.reconnects = 2;
+    first.bytesReceived = 100;
+    first.protocolErrors.malformed_header = 1;
+    first.lastEventAt = 1_000;
+    first.lastError = "boom";
+    assert.equal(stats.state, "connected");
+    assert.equal(stats.lastError, "boom");
+    stats.detach();
+    assert.equal(stats.state, "stopped");
+    assert.equal(stats.lastError, null);
+    assert.equal(stats.reconnects, 2);
+    const second = newConnectionStats("fs1");
+    stats.attach(second);
+    second.reconnects = 1;
+    second.bytesReceived = 50;
+    second.protocolErrors.malformed_header = 2;
+    assert.equal(stats.reconnects, 3);
+    assert.equal(stats.bytesReceived, 150);
+    assert.equal(stats.protocolErrors.malformed_header, 3);
+    assert.equal(stats.lastEventAt, 1_000, "the last event of an earlier connection");
+    second.lastEventAt = 2_000;
+    assert.equal(stats.lastEventAt, 2_000);
+  });
+});
+
+function haView(overrides: Partial<HaView> = {}): HaView {
+  return {
+    replicaId: "r1",
+    redisReachable: true,
+    replicas: 2,
+    fairShare: 1,
+    leasesHeld: 0,
+    acquisitions: 0,
+    losses: { refused: 0, expired: 0 },
+    handovers: 0,
+    redisErrors: 0,
+    qosClaims: { claimed: 0, duplicate: 0, unclaimed: 0 },
+    ...overrides,
+  };
+}
+
+function view(instances: InstanceView[], ha: HaView | undefined): AgentView {
+  return {
+    instances: () => instances,
+    storageOperations: () => [],
+    legStore: () => ({ legs: 0, evicted: 0, expired: 0 }),
+    exporter: () => ({
+      exports: 0,
+      exportErrors: 0,
+      qosPointsRetried: 0,
+      qosPointsDropped: 0,
+      rtcpPointsDropped: 0,
+      retryQueued: 0,
+    }),
+    ha: () => ha,
+  };
+}
+
+function instance(
+  name: string,
+  connected: boolean,
+  owner: string | null,
+  self = "r1",
+): InstanceView {
+  const stats = newConnectionStats(name);
+  stats.state = connected ? "connected" : "stopped";
+  return { stats, events: new EventCounters(), owned: owner === self, owner };
+}
+
+describe("/health and /ready with HA", () => {
+  it("shows per instance whether this replica owns it and who does", () => {
+    const body = healthBody(
+      view([instance("fs1", true, "r1"), instance("fs2", false, "r2")], haView({ leasesHeld: 1 })),
+    );
+    assert.deepEqual(JSON.parse(JSON.stringify(body)), {
+      status: "healthy",
+      connections: {
+        fs1: { connected: true, state: "connected", reconnects: 0, owned: true, owner: "r1" },
+        fs2: { connected: false, state: "stopped", reconnects: 0, owned: false, owner: "r2" },
+      },
+      ha: { replica_id: "r1", redis: "reachable", replicas: 2, leases_held: 1, fair_share: 1 },
+    });
+  });
+
+  it("judges a replica by the instances it owns; a standby is healthy and ready while Redis answers", () => {
+    const cases: [InstanceView[], boolean, string, boolean][] = [
+      // owned instances, Redis reachable, status, ready
+      [[instance("fs1", false, "r2")], true, "healthy", true],
+      [[instance("fs1", false, null)], false, "degraded", false],
+      [[instance("fs1", true, "r1"), instance("fs2", false, "r1")], true, "degraded", true],
+      [[instance("fs1", false, "r1")], true, "unhealthy", true],
+      [[instance("fs1", false, "r1")], false, "unhealthy", false],
+      [[instance("fs1", true, "r1")], false, "degraded", true],
+    ];
+    for (const [instances, reachable, status, ready] of cases) {
+      const v = view(instances, haView({ redisReachable: reachable }));
+      assert.equal(
+        healthBody(v).status,
+        status,
+        JSON.stringify([instances.map((i) => i.owner), reachable]),
+      );
+      assert.equal(readyBody(v).ready, ready);
+    }
+    // Without HA nothing changes: no owned/owner fields, no ha block.
+    const plain = healthBody(view([instance("fs1", true, null)], undefined));
+    assert.deepEqual(Object.keys(plain), ["status", "connections"]);
+    assert.deepEqual(Object.keys(plain.connections.fs1 ?? {}), [
+      "connected",
+      "state",
+      "reconnects",
+    ]);
+  });
+});
+
+function channel(name: string, uuid: string, callUuid: string): PlainEvent {
+  return new PlainEvent(
+    plainEventBody([
+      ["Event-Name", name],
+      ["Unique-ID", uuid],
+      ["Call-Direction", "inbound"],
+      ["Channel-Call-UUID", callUuid],
+      ["variable_sip_call_id", `${callUuid}@example.com`],
+      ["variable_domain_name", "example.com"],
+    ]),
+  );
+}
+
+function recv(uuid: string, lost: number): PlainEvent {
+  return new PlainEvent(
+    plainEventBody([
+      ["Event-Name", "RECV_RTCP_MESSAGE"],
+      ["Unique-ID", uuid],
+      ["SSRC", "0000abcd"],
+      ["RTP-Rate", "8000"],
+      ["Source0-SSRC", "12345678"],
+      ["Source0-Fraction", "0"],
+      ["Source0-Lost", String(lost)],
+      ["Source0-Jitter", "80"],
+    ]),
+  );
+}
+
+describe("handing an instance over: what the old owner forgets (Redis on 6379)", () => {
+  const prefix = `fsagent-ha-units-${randomUUID()}:`;
+  let redis: Redis;
+  const stores: RedisStore[] = [];
+
+  function store(): RedisStore {
+    const s = new RedisStore(
+      {
+        type: "redis",
+        maxLegs: 1000,
+        legTtlMs: 60_000,
+        redis: {
+          host: "127.0.0.1",
+          port: 6379,
+          password: "",
+          db: 0,
+          keyPrefix: prefix,
+          username: "",
+          tls: false,
+          caFile: "",
+        },
+      },
+      { logger: silentLogger(), flushIntervalMs: 10 },
+    );
+    stores.push(s);
+    return s;
+  }
+
+  before(async () => {
+    redis = new Redis({
+      host: "127.0.0.1",
+      port: 6379,
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+    });
+    await redis.connect();
+  });
+
+  after(async () => {
+    for (const s of stores) await s.close();
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it("unload drops the hot copy, after writing a pending change, and keeps the Redis copy", async () => {
+    const s = store();
+    await waitFor(() => s.connected, "Redis");
+    s.save(sampleLeg("clean", 1));
+    await waitFor(() => s.pending === 0, "the write");
+    s.unload("clean");
+    assert.equal(s.peek("clean"), undefined, "a written leg goes at once");
+    assert.equal(JSON.parse((await redis.get(`${prefix}leg:clean`)) ?? "{}").inbound.lastLost, 1);
+
+    s.save(sampleLeg("dirty", 5));
+    s.unload("dirty");
+    assert.equal(s.peek("dirty")?.inbound?.lastLost, 5, "kept until its write is sent");
+    await waitFor(() => s.peek("dirty") === undefined, "the hot copy to go after the write");
+    assert.equal(JSON.parse((await redis.get(`${prefix}leg:dirty`)) ?? "{}").inbound.lastLost, 5);
+
+    s.save(sampleLeg("again", 1));
+    s.unload("again");
+    s.save(sampleLeg("again", 2)); // taken back and saved before the write: it stays
+    await waitFor(() => s.pending === 0, "the write");
+    await sleep(30);
+    assert.equal(s.peek("again")?.inbound?.lastLost, 2);
+    assert.equal(s.evicted, 0, "not counted as evictions");
+  });
+
+  it("with HA's 10 ms write-behind, a change is in Redis within a few tens of ms (the kill -9 window)", async () => {
+    const s = store(); // flushIntervalMs 10, as the agent sets it with HA
+    await waitFor(() => s.connected, "Redis");
+    const lags: number[] = [];
+    for (let n = 1; n <= 40; n++) {
+      const savedAt = performance.now();
+      s.save(sampleLeg("lag", n));
+      for (;;) {
+        const text = await redis.get(`${prefix}leg:lag`);
+        if (text !== null && JSON.parse(text).inbound.lastLost === n) break;
+      }
+      lags.push(performance.now() - savedAt);
+      await sleep(Math.random() * 15);
+    }
+    lags.sort((x, y) => x - y);
+    const p50 = lags[20] ?? 0;
+    const max = lags[39] ?? 0;
+    console.log(`# HA write-behind lag: p50 ${p50.toFixed(1)} ms, max ${max.toFixed(1)} ms`);
+    assert.ok(p50 < 30, `p50 ${p50} ms`);
+    assert.ok(max < 150, `max ${max} ms`);
+  });
+
+  it("a router that hands over forgets its legs; taking the instance back reads them from Redis again", async () => {
+    const s = store();
+    await waitFor(() => s.connected, "Redis");
+    const rtcp: RtcpObservation[] = [];
+    const ended: string[] = [];
+    const router = new Router({
+      instance: "fs1",
+      counters: new EventCounters(),
+      store: s,
+      sinks: { rtcp: (o) => rtcp.push(o), qos: () => undefined, legEnded: (u) => ended.push(u) },
+      summary: new LiveSummary(),
+      events: { rtcp: true, qos: true },
+      logger: silentLogger(),
+      lookup: async () => undefined,
+    });
+    const leg = `leg-${randomUUID()}`;
+    router.handle(channel("CHANNEL_CREATE", leg, leg));
+    router.handle(recv(leg, 3));
+    await waitFor(() => rtcp.length === 1, "the first report");
+    router.handOver();
+    assert.deepEqual(ended, [leg], "the sinks forget the leg");
+    await waitFor(() => s.peek(leg) === undefined, "the leg to leave memory");
+
+    // Meanwhile the other replica moved the baseline on (its report with cumulative loss 8).
+    const stored = JSON.parse((await redis.get(`${prefix}leg:${leg}`)) ?? "{}");
+    stored.inbound.lastLost = 8;
+    await redis.set(`${prefix}leg:${leg}`, JSON.stringify(stored), "PX", 60_000);
+
+    // Back to this replica: the next report counts from the other replica's baseline.
+    router.handle(recv(leg, 10));
+    await waitFor(() => rtcp.length === 2, "the report after taking the instance back");
+    assert.equal(rtcp[1]?.packetsLost, 2, "10 − 8, not 10 − 3");
+    assert.equal(rtcp[1]?.labels.correlationId, `${leg}@example.com`);
+  });
+});
