@@ -1,7 +1,13 @@
 import type { Config, FreeswitchInstanceConfig } from "./config/types.js";
 import { NotConnectedError } from "./esl/commands.js";
 import { EslConnection } from "./esl/connection.js";
-import { createMetricsSink, type MetricsSink } from "./export/metrics.js";
+import {
+  type ActiveLegs,
+  createMetricsSink,
+  MAX_FINAL_FLUSH_MS,
+  type MetricsSink,
+} from "./export/metrics.js";
+import { createNoopRecordSink, createRecordSink, type RecordSink } from "./export/records.js";
 import { InstanceStats } from "./ha/instance-stats.js";
 import { LeaseManager } from "./ha/lease-manager.js";
 import { resolveReplicaId } from "./ha/replica-id.js";
@@ -10,6 +16,7 @@ import { EventCounters } from "./pipeline/counters.js";
 import { LiveSummary } from "./pipeline/live-summary.js";
 import { type QualitySinks, Router } from "./pipeline/router.js";
 import { eventsToSubscribe } from "./pipeline/subscriptions.js";
+import { qualityRecordBody, recordOf } from "./quality/record.js";
 import type { QosObservation } from "./quality/types.js";
 import { type HttpServerHandle, startHttpServer } from "./server/http.js";
 import { createInternalMetrics } from "./server/internal-metrics.js";
@@ -19,6 +26,7 @@ import type {
   HaView,
   InstanceView,
   LegStoreView,
+  RecordsView,
   StorageOpCount,
 } from "./server/source.js";
 import { createLegStore } from "./state/create-store.js";
@@ -30,6 +38,8 @@ export interface AgentOptions {
   readonly version: string;
   /** Replaces the OTLP sink built from config (the demo without a Collector, tests). */
   readonly metrics?: MetricsSink;
+  /** Replaces the OTLP quality-record sink built from config (tests). */
+  readonly records?: RecordSink;
 }
 
 /** How long stop() waits for legs whose state is being fetched. */
@@ -113,6 +123,7 @@ export class Agent implements AgentView {
   readonly summary = new LiveSummary();
   readonly store: LegStore;
   readonly metrics: MetricsSink;
+  readonly recordSink: RecordSink;
   /** This replica's id with HA (also its service.instance.id), else undefined. */
   readonly replicaId: string | undefined;
   private readonly lease: LeaseManager | null;
@@ -137,11 +148,23 @@ export class Agent implements AgentView {
         // Each replica is its own OTLP producer: the same series must not come from two
         // producers that look like one.
         ...(this.replicaId === undefined ? {} : { instanceId: this.replicaId }),
+        perLeg: config.metrics.perLeg,
+        activeLegs: () => this.activeLegs(),
       });
+    this.recordSink =
+      options.records ??
+      (config.logs.enabled && config.events.qos
+        ? createRecordSink(config.opentelemetry, {
+            logger,
+            finalFlushMs: MAX_FINAL_FLUSH_MS,
+            ...(this.replicaId === undefined ? {} : { instanceId: this.replicaId }),
+          })
+        : createNoopRecordSink());
     const sinks: QualitySinks = {
       rtcp: (o) => this.metrics.recordRtcp(o),
       qos: (o) => this.reportQos(o),
       legEnded: (uuid) => this.metrics.legEnded(uuid),
+      legCompleted: (instance, labels) => this.metrics.recordCompleted({ instance, labels }),
     };
     this.events = eventsToSubscribe(config.events);
     const byName = new Map<string, Instance>();
@@ -221,6 +244,10 @@ export class Agent implements AgentView {
 
   legStore(): LegStoreView {
     return { legs: this.store.size, evicted: this.store.evicted, expired: this.store.expired };
+  }
+
+  records(): RecordsView {
+    return this.recordSink.stats;
   }
 
   exporter(): ExportView {
@@ -317,7 +344,7 @@ export class Agent implements AgentView {
       await bounded(this.store.flush(), HA_FLUSH_WAIT_MS);
       await this.lease.stop();
     }
-    await Promise.all([this.store.close(), this.metrics.shutdown()]);
+    await Promise.all([this.store.close(), this.metrics.shutdown(), this.recordSink.shutdown()]);
     await this.http?.close();
     this.options.logger.info("fsagent stopped");
   }
@@ -422,11 +449,27 @@ export class Agent implements AgentView {
   private reportQos(observation: QosObservation): void {
     const lease = this.lease;
     if (lease === null) {
-      this.metrics.recordQos(observation);
+      this.exportQos(observation);
       return;
     }
     void lease.claimQos(observation.labels.channelId).then((first) => {
-      if (first) this.metrics.recordQos(observation);
+      if (first) this.exportQos(observation);
     });
+  }
+
+  /** A leg's end: its QoS points and its quality record. */
+  private exportQos(observation: QosObservation): void {
+    this.metrics.recordQos(observation);
+    const attributes = recordOf(observation);
+    this.recordSink.emit(attributes, qualityRecordBody(attributes));
+  }
+
+  /** freeswitch.calls.active: the legs each router holds, per domain. */
+  private *activeLegs(): Iterable<ActiveLegs> {
+    for (const slot of this.instanceList) {
+      for (const [domainName, legs] of slot.router.activeByDomain()) {
+        yield { instance: slot.config.name, domainName, legs };
+      }
+    }
   }
 }

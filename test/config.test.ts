@@ -94,6 +94,8 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
   http: { host: "0.0.0.0", port: 8080 },
   logging: { level: "info", format: "json" },
   events: { rtcp: true, qos: true },
+  metrics: { perLeg: true },
+  logs: { enabled: true },
   ha: { enabled: false, leaseTtlMs: 15_000, replicaId: "" },
 };
 
@@ -139,6 +141,8 @@ const FULL: Omit<Config, "source"> = {
   http: { host: "127.0.0.1", port: 9090 },
   logging: { level: "debug", format: "text" },
   events: { rtcp: true, qos: false },
+  metrics: { perLeg: false },
+  logs: { enabled: false },
   ha: { enabled: true, leaseTtlMs: 20_000, replicaId: "agent-a" },
 };
 
@@ -285,6 +289,8 @@ describe("loadConfig: sources", () => {
         FSAGENT_LOG_FORMAT: "json",
         FSAGENT_EVENTS_RTCP: "no",
         FSAGENT_EVENTS_QOS: "1",
+        FSAGENT_METRICS_PER_LEG: "true",
+        FSAGENT_LOGS_ENABLED: "yes",
         FSAGENT_ESL_CONNECT_TIMEOUT: "3",
         FSAGENT_ESL_COMMAND_TIMEOUT: "250ms",
         FSAGENT_ESL_IDLE_TIMEOUT: "45s",
@@ -341,6 +347,8 @@ describe("loadConfig: sources", () => {
       http: { host: "::", port: 8181 },
       logging: { level: "warn", format: "json" },
       events: { rtcp: false, qos: true },
+      metrics: { perLeg: true },
+      logs: { enabled: true },
       ha: { enabled: false, leaseTtlMs: 7_500, replicaId: "pod-fsagent-0" },
       source: path.join(cwd, "config.yaml"),
     });
@@ -1149,6 +1157,8 @@ describe("renderConfig and secretsOf", () => {
       "http",
       "logging",
       "events",
+      "metrics",
+      "logs",
       "esl",
       "ha",
     ]);
@@ -1232,7 +1242,7 @@ describe("ENV_VARS", () => {
     ]) {
       assert.ok(ENV_VARS.includes(name), name);
     }
-    assert.equal(ENV_VARS.length, 44);
+    assert.equal(ENV_VARS.length, 46);
   });
 
   it("ignores variables it does not list", () => {

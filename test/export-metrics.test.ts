@@ -126,8 +126,21 @@ function rtcp(
   };
 }
 
-function qos(legLabels: LegLabels, values: QosValues, instance = "fs1"): QosObservation {
-  return { instance, labels: legLabels, values };
+function qos(
+  legLabels: LegLabels,
+  values: QosValues,
+  instance = "fs1",
+  mosEstimate?: number,
+): QosObservation {
+  return {
+    instance,
+    labels: legLabels,
+    values,
+    mosEstimate,
+    rtcpIn: null,
+    rtcpOut: null,
+    hangup: { cause: "NORMAL_CLEARING", durationS: 30, billsec: 21 },
+  };
 }
 
 /** The per-leg RTCP metrics: one point per leg and direction that reported in the interval. */
@@ -140,6 +153,8 @@ const RTCP_NAMES = [
 ];
 /** The low-cardinality report histograms (cumulative). */
 const REPORT_NAMES = ["freeswitch.rtcp.report.fraction_lost", "freeswitch.rtcp.report.jitter"];
+/** The end-of-call histograms (cumulative); mos_estimate only for legs that had RTCP. */
+const CALL_NAMES = ["freeswitch.call.mos"];
 const QOS_NAMES = [
   "freeswitch.qos.jitter_avg",
   "freeswitch.qos.jitter_max",
@@ -279,7 +294,10 @@ describe("metrics sink: what is exported", () => {
 
     assert.deepEqual(receiver.decodeErrors, []);
     assert.equal(receiver.metricRequests.length, 1, "one export carried everything");
-    assert.deepEqual(receiver.metricNames(), [...QOS_NAMES, ...RTCP_NAMES, ...REPORT_NAMES].sort());
+    assert.deepEqual(
+      receiver.metricNames(),
+      [...QOS_NAMES, ...RTCP_NAMES, ...REPORT_NAMES, ...CALL_NAMES].sort(),
+    );
 
     assert.deepEqual(valuesOf("freeswitch.rtcp.jitter"), [
       { value: 20, attributes: rtcpAttrs("a-leg-1", "inbound") },
@@ -916,6 +934,7 @@ describe("test receiver", () => {
     assert.equal(receiver.logRequests[0]?.metadata.authorization, "Bearer t");
     assert.deepEqual(receiver.logRecords(), [
       {
+        eventName: "",
         body: "call ended",
         severityNumber: "SEVERITY_NUMBER_INFO",
         severityText: "INFO",

@@ -120,7 +120,12 @@ function router(store: MemoryStore, instance = "fs1"): { router: Router; ended: 
     instance,
     counters: new EventCounters(),
     store,
-    sinks: { rtcp: () => undefined, qos: () => undefined, legEnded: (uuid) => ended.push(uuid) },
+    sinks: {
+      rtcp: () => undefined,
+      qos: () => undefined,
+      legEnded: (uuid) => ended.push(uuid),
+      legCompleted: () => undefined,
+    },
     summary: new LiveSummary(),
     events: { rtcp: true, qos: true },
     logger: silentLogger(),

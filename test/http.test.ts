@@ -14,6 +14,7 @@ import type {
   ExportView,
   InstanceView,
   LegStoreView,
+  RecordsView,
   StorageOpCount,
 } from "../src/server/source.js";
 
@@ -47,6 +48,17 @@ class FakeAgent implements AgentView {
   }
   exporter(): ExportView {
     return this.exports;
+  }
+  recordStats: RecordsView = {
+    emitted: 0,
+    exported: 0,
+    retried: 0,
+    dropped: 0,
+    exportErrors: 0,
+    queued: 0,
+  };
+  records(): RecordsView {
+    return this.recordStats;
   }
 }
 
@@ -507,6 +519,14 @@ describe("/metrics", () => {
       rtcpPointsDropped: 21,
       retryQueued: 7,
     };
+    agent.recordStats = {
+      emitted: 40,
+      exported: 33,
+      retried: 5,
+      dropped: 2,
+      exportErrors: 3,
+      queued: 4,
+    };
     agent.storage = [
       { operation: "get", status: "ok", count: 10 },
       { operation: "set", status: "error", count: 2 },
@@ -557,6 +577,11 @@ describe("/metrics", () => {
       ["fsagent_export_points_dropped_total", { kind: "rtcp" }, 21],
       ["fsagent_export_points_retried_total", {}, 14],
       ["fsagent_export_retry_queue_points", {}, 7],
+      ["fsagent_quality_records_total", { result: "exported" }, 33],
+      ["fsagent_quality_records_total", { result: "retried" }, 5],
+      ["fsagent_quality_records_total", { result: "dropped" }, 2],
+      ["fsagent_quality_record_export_errors_total", {}, 3],
+      ["fsagent_quality_records_queued", {}, 4],
     ];
     for (const [name, labels, value] of expectations) {
       assert.equal(sampleValue(exp, name, labels), value, `${name}${JSON.stringify(labels)}`);
@@ -588,6 +613,7 @@ describe("/metrics", () => {
       fsagent_build_info: "gauge",
       fsagent_legs_active: "gauge",
       fsagent_export_retry_queue_points: "gauge",
+      fsagent_quality_records_queued: "gauge",
     };
     const allNames = new Set(expectations.map(([n]) => n));
     allNames.add("fsagent_events_unusable_total");

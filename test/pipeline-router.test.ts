@@ -8,7 +8,9 @@ import { silentLogger } from "../src/log/logger.js";
 import { EventCounters } from "../src/pipeline/counters.js";
 import { LiveSummary } from "../src/pipeline/live-summary.js";
 import { type QualitySinks, Router } from "../src/pipeline/router.js";
+import { emodelMos } from "../src/quality/emodel.js";
 import type { QosObservation, RtcpObservation } from "../src/quality/types.js";
+import { emptyQos, qosVariables } from "../src/sim/qos.js";
 import { MemoryStore } from "../src/state/memory-store.js";
 import { RedisStore } from "../src/state/redis-store.js";
 import type { LegStore } from "../src/state/store.js";
@@ -53,6 +55,8 @@ interface Rig {
   rtcp: RtcpObservation[];
   qos: QosObservation[];
   lookups: string[];
+  /** Legs counted as completed: [instance, channel id, domain]. */
+  completed: Array<[string, string, string]>;
 }
 
 function rig(
@@ -62,10 +66,13 @@ function rig(
   const rtcp: RtcpObservation[] = [];
   const qos: QosObservation[] = [];
   const lookups: string[] = [];
+  const completed: Array<[string, string, string]> = [];
   const sinks: QualitySinks = {
     rtcp: (o) => rtcp.push(o),
     qos: (o) => qos.push(o),
     legEnded: () => undefined,
+    legCompleted: (instance, labels) =>
+      completed.push([instance, labels.channelId, labels.domainName]),
   };
   const counters = new EventCounters();
   const router = new Router({
@@ -81,7 +88,7 @@ function rig(
       return lookup(uuid);
     },
   });
-  return { router, counters, rtcp, qos, lookups };
+  return { router, counters, rtcp, qos, lookups, completed };
 }
 
 const stores: LegStore[] = [];
@@ -109,6 +116,47 @@ describe("Router", () => {
     assert.equal(store.size, 0, "the leg must not be resurrected until leg_ttl");
   });
 
+  it("hands the leg's RTCP summary, mean MOS estimate and hangup to the QoS sink; counts ended legs; knows the live legs per domain", () => {
+    const store = memory();
+    const { router, qos, completed } = rig(store);
+    router.handle(channel("CHANNEL_CREATE", "A1", "A1", [["variable_domain_name", "a.example"]]));
+    router.handle(channel("CHANNEL_CREATE", "B1", "B1", [["variable_domain_name", "b.example"]]));
+    router.handle(channel("CHANNEL_CREATE", "B2", "B2", [["variable_domain_name", "b.example"]]));
+    router.handle(recv("A1", 0));
+    router.handle(recv("A1", 4));
+    assert.deepEqual([...router.activeByDomain()].sort(), [
+      ["a.example", 1],
+      ["b.example", 2],
+    ]);
+    const qosVars = qosVariables({ ...emptyQos(), inPacketCount: 1500, inMos: 4.2 }).map(
+      ([k, v]): [string, string] => [`variable_${k}`, v],
+    );
+    router.handle(
+      channel("CHANNEL_HANGUP_COMPLETE", "A1", "A1", [
+        ["Hangup-Cause", "NORMAL_CLEARING"],
+        ["variable_duration", "30"],
+        ["variable_billsec", "21"],
+        ["variable_domain_name", "a.example"],
+        ...qosVars,
+      ]),
+    );
+    assert.equal(qos.length, 1);
+    const o = qos[0]!;
+    // Two reports of 80 units at 8 kHz (10 ms), no loss fraction, no RTT: each MOS is the same.
+    assert.equal(o.rtcpIn?.reports, 2);
+    assert.equal(o.rtcpIn?.packetsLost, 4);
+    assert.equal(o.rtcpIn?.jitterMaxMs, 10);
+    assert.equal(o.rtcpOut, null);
+    assert.equal(o.mosEstimate, emodelMos(10, 0, undefined));
+    assert.deepEqual(o.hangup, { cause: "NORMAL_CLEARING", durationS: 30, billsec: 21 });
+    router.handle(channel("CHANNEL_DESTROY", "A1", "A1"));
+    assert.deepEqual(completed, [["fs1", "A1", "a.example"]]);
+    // A DESTROY of a leg never seen still counts, with the labels the event carries.
+    router.handle(channel("CHANNEL_DESTROY", "X9", "X9", [["variable_domain_name", "c.example"]]));
+    assert.deepEqual(completed.at(-1), ["fs1", "X9", "c.example"]);
+    assert.deepEqual([...router.activeByDomain()], [["b.example", 2]]);
+  });
+
   it("settle() resolves once the events waiting for a leg's look-up are processed", async () => {
     const store = memory();
     const rtcp: RtcpObservation[] = [];
@@ -116,7 +164,12 @@ describe("Router", () => {
       instance: "fs1",
       counters: new EventCounters(),
       store,
-      sinks: { rtcp: (o) => rtcp.push(o), qos: () => undefined, legEnded: () => undefined },
+      sinks: {
+        rtcp: (o) => rtcp.push(o),
+        qos: () => undefined,
+        legEnded: () => undefined,
+        legCompleted: () => undefined,
+      },
       summary: new LiveSummary(),
       events: { rtcp: true, qos: true },
       logger: silentLogger(),

@@ -36,7 +36,14 @@ const bLegEvent = () => eventFrom(libresbcFrame(SAMPLES.libresbcBLeg));
 function fresh(
   fields: Omit<
     LegState,
-    "inbound" | "outbound" | "jitterSumMs" | "jitterCount" | "farEndLost" | "qosReported"
+    | "inbound"
+    | "outbound"
+    | "jitterSumMs"
+    | "jitterCount"
+    | "farEndLost"
+    | "qosReported"
+    | "rtcpIn"
+    | "rtcpOut"
   >,
 ): LegState {
   return {
@@ -47,6 +54,8 @@ function fresh(
     jitterCount: 0,
     farEndLost: 0,
     qosReported: false,
+    rtcpIn: null,
+    rtcpOut: null,
   };
 }
 
@@ -554,6 +563,8 @@ describe("emptyLeg", () => {
       jitterSumMs: 0,
       jitterCount: 0,
       farEndLost: 0,
+      rtcpIn: null,
+      rtcpOut: null,
       qosReported: false,
       labelSource: "partial",
     });

@@ -631,6 +631,19 @@ describe("leg state", () => {
       jitterSumMs: 2, // 32 × 1000 / 16000
       jitterCount: 1,
       farEndLost: 2,
+      // No fraction, no RTT: the estimate of 2 ms jitter (Le = 14 ms, R = 92.85).
+      rtcpIn: {
+        reports: 1,
+        jitterMinMs: 2,
+        jitterMaxMs: 2,
+        jitterSumMs: 2,
+        packetsLost: 2,
+        worstFractionLost: 0,
+        rttSumMs: 0,
+        rttCount: 0,
+        mosMin: 1 + 0.035 * 92.85 + 0.000007 * 92.85 * 32.85 * 7.15,
+        mosSum: 1 + 0.035 * 92.85 + 0.000007 * 92.85 * 32.85 * 7.15,
+      },
     });
     assert.equal(r.leg.labelSource, "partial");
     assert.equal(r.leg.labels.correlationId, UUID);

@@ -61,6 +61,8 @@ function leg(uuid: string, jitterCount = 0): LegState {
     jitterCount,
     farEndLost: 0,
     qosReported: false,
+    rtcpIn: null,
+    rtcpOut: null,
     labelSource: "event",
   };
 }

@@ -48,6 +48,8 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   bind("FSAGENT_LOG_FORMAT", ["logging", "format"]),
   bind("FSAGENT_EVENTS_RTCP", ["events", "rtcp"]),
   bind("FSAGENT_EVENTS_QOS", ["events", "qos"]),
+  bind("FSAGENT_METRICS_PER_LEG", ["metrics", "per_leg"]),
+  bind("FSAGENT_LOGS_ENABLED", ["logs", "enabled"]),
   bind("FSAGENT_ESL_CONNECT_TIMEOUT", ["esl", "connect_timeout"]),
   bind("FSAGENT_ESL_COMMAND_TIMEOUT", ["esl", "command_timeout"]),
   bind("FSAGENT_ESL_IDLE_TIMEOUT", ["esl", "idle_timeout"]),

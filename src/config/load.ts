@@ -127,6 +127,8 @@ function toConfig(file: FileConfig, extras: Extras): Config {
     http: { ...file.http },
     logging: { ...file.logging },
     events: { ...file.events },
+    metrics: { perLeg: file.metrics.per_leg },
+    logs: { enabled: file.logs.enabled },
     ha: {
       enabled: file.ha.enabled,
       leaseTtlMs: file.ha.lease_ttl,

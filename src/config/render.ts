@@ -54,6 +54,8 @@ export function renderConfig(config: Config): string {
     http: { host: config.http.host, port: config.http.port },
     logging: { level: config.logging.level, format: config.logging.format },
     events: { rtcp: config.events.rtcp, qos: config.events.qos },
+    metrics: { per_leg: config.metrics.perLeg },
+    logs: { enabled: config.logs.enabled },
     esl: {
       connect_timeout: formatDuration(esl.connectTimeoutMs),
       command_timeout: formatDuration(esl.commandTimeoutMs),

@@ -219,6 +219,16 @@ const events = section({
   qos: boolean.default(true),
 }).prefault({});
 
+const metrics = section({
+  // false: only the low-cardinality aggregates, no series per leg (issue 8).
+  per_leg: boolean.default(true),
+}).prefault({});
+
+const logs = section({
+  // The per-leg quality records over OTLP logs.
+  enabled: boolean.default(true),
+}).prefault({});
+
 const LEASE_TTL_MIN_MS = 1_000;
 const LEASE_TTL_MAX_MS = 3_600_000;
 
@@ -251,6 +261,8 @@ export function fileSchema(options: { requireInstances: boolean }) {
     http,
     logging,
     events,
+    metrics,
+    logs,
     esl,
     ha,
   });

@@ -100,6 +100,16 @@ export interface EventsConfig {
   readonly qos: boolean;
 }
 
+export interface MetricsConfig {
+  /** false: no series with channel_id/correlation_id, only the aggregates (and the records). */
+  readonly perLeg: boolean;
+}
+
+export interface LogsConfig {
+  /** The per-leg quality records (OTLP log records); events.qos false stops them too. */
+  readonly enabled: boolean;
+}
+
 /** Several replicas sharing the FreeSWITCH instances through Redis leases (README "Running several replicas"). */
 export interface HaConfig {
   readonly enabled: boolean;
@@ -117,6 +127,8 @@ export interface Config {
   readonly http: HttpConfig;
   readonly logging: LoggingConfig;
   readonly events: EventsConfig;
+  readonly metrics: MetricsConfig;
+  readonly logs: LogsConfig;
   readonly ha: HaConfig;
   /** Where the file came from, or null when env alone configured the agent. */
   readonly source: string | null;

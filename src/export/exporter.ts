@@ -5,6 +5,7 @@ import { type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc";
 import {
   AggregationTemporality,
+  InstrumentType,
   type PushMetricExporter,
   type ResourceMetrics,
 } from "@opentelemetry/sdk-metrics";
@@ -240,13 +241,17 @@ export class CountingExporter implements PushMetricExporter {
   }
 
   /**
-   * DELTA for every instrument type (we create only gauges and counters). Under DELTA the SDK
-   * exports an attribute set in the collection it was recorded in and drops it afterwards; under
-   * CUMULATIVE it keeps every set it ever saw and re-exports it each interval, so a gauge of a
-   * call that ended hours ago would still be exported with its last value. See SPEC §4.
+   * DELTA for the gauges: they are the per-leg QoS series. Under DELTA the SDK exports an
+   * attribute set in the collection it was recorded in and drops it afterwards; under CUMULATIVE
+   * it keeps every set it ever saw and re-exports it each interval, so a gauge of a call that
+   * ended hours ago would still be exported with its last value (SPEC §4). CUMULATIVE for the
+   * histograms and counters: they are the bounded aggregates, which backends such as Prometheus
+   * expect cumulative. (The per-leg RTCP series are not SDK instruments: see rtcp-series.ts.)
    */
-  selectAggregationTemporality(): AggregationTemporality {
-    return AggregationTemporality.DELTA;
+  selectAggregationTemporality(type: InstrumentType): AggregationTemporality {
+    return type === InstrumentType.GAUGE
+      ? AggregationTemporality.DELTA
+      : AggregationTemporality.CUMULATIVE;
   }
 
   forceFlush(): Promise<void> {

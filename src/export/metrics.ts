@@ -1,4 +1,10 @@
-import { type Attributes, type Gauge, ValueType } from "@opentelemetry/api";
+import {
+  type Attributes,
+  type Counter,
+  type Gauge,
+  type Histogram,
+  ValueType,
+} from "@opentelemetry/api";
 import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import type { OpenTelemetryConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
@@ -60,6 +66,8 @@ export interface MetricsSink {
   recordQos(o: QosObservation): void;
   /** Forgets the leg's cached attribute sets. Call when the leg is destroyed. */
   legEnded(channelId: string): void;
+  /** Counts a leg that ended (freeswitch.calls.completed). Never throws. */
+  recordCompleted(o: CompletedLeg): void;
   /** Exports what was recorded so far. Never rejects; a failure is counted in stats. */
   forceFlush(): Promise<void>;
   /** Flushes, then stops, within config.exportTimeoutMs even if the Collector is unreachable. */
@@ -78,7 +86,30 @@ export interface MetricsSinkOptions {
   readonly instanceId?: string;
   /** The retry timer's backoff (default ~1 s doubling to ~30 s); tests shorten it. */
   readonly retryDelayMs?: { readonly initial: number; readonly max: number };
+  /** metrics.per_leg (default true): false exports no series with channel_id/correlation_id. */
+  readonly perLeg?: boolean;
+  /** Legs in progress per instance and domain, read at each collection (calls.active). */
+  readonly activeLegs?: () => Iterable<ActiveLegs>;
 }
+
+/** One freeswitch.calls.active point. */
+export interface ActiveLegs {
+  readonly instance: string;
+  readonly domainName: string;
+  readonly legs: number;
+}
+
+/** A leg that ended (CHANNEL_DESTROY, or found gone after a reconnection): calls.completed. */
+export interface CompletedLeg {
+  readonly instance: string;
+  readonly labels: LegLabels;
+}
+
+/**
+ * Bucket boundaries of the call MOS histograms: 3.5 is the usual "poor" line, 4.0 and above is
+ * good narrowband, 4.4 is near the E-model's ceiling (4.5); below 2.5 calls are unusable.
+ */
+export const CALL_MOS_BUCKETS: readonly number[] = [1.5, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.4];
 
 export const METER_NAME = "fsagent";
 
@@ -117,6 +148,7 @@ export function createNoopMetricsSink(): MetricsSink {
     recordRtcp() {},
     recordQos() {},
     legEnded() {},
+    recordCompleted() {},
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
     stats,
@@ -136,6 +168,16 @@ function emptyStats(): ExportStats {
   };
 }
 
+/** The labels of the per-call aggregates: no per-leg label. */
+function callAttributes(instance: string, labels: LegLabels): Attributes {
+  return {
+    fs_instance: instance,
+    domain_name: labels.domainName,
+    call_direction: labels.callDirection,
+    codec_name: labels.codecName,
+  };
+}
+
 function qosAttributes(instance: string, labels: LegLabels): Attributes {
   return Object.freeze({
     fs_instance: instance,
@@ -150,6 +192,9 @@ function qosAttributes(instance: string, labels: LegLabels): Attributes {
 }
 
 interface Instruments {
+  readonly callMos: Histogram;
+  readonly callMosEstimate: Histogram;
+  readonly callsCompleted: Counter;
   readonly qosMos: Gauge;
   readonly qosJitterMin: Gauge;
   readonly qosJitterMax: Gauge;
@@ -159,10 +204,52 @@ interface Instruments {
   readonly qosTotalBytes: Gauge;
 }
 
-function createInstruments(provider: MeterProvider): Instruments {
+function createInstruments(
+  provider: MeterProvider,
+  activeLegs: (() => Iterable<ActiveLegs>) | undefined,
+): Instruments {
   const meter = provider.getMeter(METER_NAME, VERSION);
   const int = ValueType.INT;
+  let lastActive = new Map<string, Attributes>();
+  if (activeLegs !== undefined) {
+    meter
+      .createObservableGauge("freeswitch.calls.active", {
+        unit: "{leg}",
+        valueType: int,
+        description: "Legs in progress, per FreeSWITCH instance and domain.",
+      })
+      .addCallback((result) => {
+        // A domain whose last leg ended reads 0 once rather than disappearing: a backend would
+        // otherwise show its last count until the series went stale.
+        const now = new Map<string, Attributes>();
+        for (const a of activeLegs()) {
+          const attributes = { fs_instance: a.instance, domain_name: a.domainName };
+          now.set(`${a.instance}\n${a.domainName}`, attributes);
+          result.observe(a.legs, attributes);
+        }
+        for (const [key, attributes] of lastActive) {
+          if (!now.has(key)) result.observe(0, attributes);
+        }
+        lastActive = now;
+      });
+  }
+  const mosAdvice = { explicitBucketBoundaries: [...CALL_MOS_BUCKETS] };
   return {
+    callMos: meter.createHistogram("freeswitch.call.mos", {
+      unit: "1",
+      description: "FreeSWITCH's end-of-call MOS of each leg that received audio.",
+      advice: mosAdvice,
+    }),
+    callMosEstimate: meter.createHistogram("freeswitch.call.mos_estimate", {
+      unit: "1",
+      description: "Mean E-model MOS estimate over each leg's RTCP reports, at the leg's end.",
+      advice: mosAdvice,
+    }),
+    callsCompleted: meter.createCounter("freeswitch.calls.completed", {
+      unit: "{leg}",
+      valueType: int,
+      description: "Legs that ended.",
+    }),
     qosMos: meter.createGauge("freeswitch.qos.mos_score", {
       unit: "1",
       description:
@@ -242,7 +329,7 @@ export function createMetricsSink(
   const rtcp = new RtcpSeriesProducer({
     maxLegs: 2 * options.maxLegs,
     cardinalityLimit: limit,
-    perLeg: true,
+    perLeg: options.perLeg ?? true,
     maxAggregates: MAX_AGGREGATE_SETS,
     scope: { name: METER_NAME, version: VERSION },
     resource,
@@ -260,7 +347,8 @@ export function createMetricsSink(
     resource,
     readers: [reader],
   });
-  const ins = createInstruments(provider);
+  const ins = createInstruments(provider, options.activeLegs);
+  const perLeg = options.perLeg ?? true;
   const target = grpcTarget(config.endpoint, config.insecure, config.tls);
   if (!target.tls && tlsFilesConfigured(config.tls)) {
     // Only an http:// URL gets here (a bare host:port with TLS files is TLS): the scheme wins,
@@ -295,9 +383,16 @@ export function createMetricsSink(
 
   function recordQos(o: QosObservation): void {
     if (closed) return;
+    const v = o.values;
+    const call = callAttributes(o.instance, o.labels);
+    if (v.mosScore !== undefined && Number.isFinite(v.mosScore))
+      ins.callMos.record(v.mosScore, call);
+    if (o.mosEstimate !== undefined && Number.isFinite(o.mosEstimate)) {
+      ins.callMosEstimate.record(o.mosEstimate, call);
+    }
+    if (!perLeg) return;
     // Built once for the leg's seven points and not cached: QoS comes once per leg.
     const attributes = qosAttributes(o.instance, o.labels);
-    const v = o.values;
     // No MOS when the leg received nothing: FreeSWITCH would report 4.5, a perfect call.
     if (v.mosScore !== undefined && Number.isFinite(v.mosScore)) {
       ins.qosMos.record(v.mosScore, attributes);
@@ -364,6 +459,9 @@ export function createMetricsSink(
     recordQos,
     legEnded(channelId: string): void {
       rtcp.legEnded(channelId);
+    },
+    recordCompleted(o: CompletedLeg): void {
+      if (!closed) ins.callsCompleted.add(1, callAttributes(o.instance, o.labels));
     },
     forceFlush,
     shutdown,

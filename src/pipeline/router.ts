@@ -4,8 +4,10 @@ import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { emptyLeg, legFromChannelEvent, legFromLookup } from "../quality/labels.js";
 import { computeQos } from "../quality/qos.js";
+import { hangupInfo } from "../quality/record.js";
 import { computeRtcp } from "../quality/rtcp.js";
-import type { LegState, QosObservation, RtcpObservation } from "../quality/types.js";
+import { meanMosEstimate } from "../quality/summary.js";
+import type { LegLabels, LegState, QosObservation, RtcpObservation } from "../quality/types.js";
 import { isUnusable } from "../quality/unusable.js";
 import type { LegStore } from "../state/store.js";
 import { EventCounters } from "./counters.js";
@@ -34,6 +36,8 @@ export interface QualitySinks {
   qos(observation: QosObservation): void;
   /** The leg is over: forget whatever was kept for it. */
   legEnded(uuid: string): void;
+  /** A leg ended (its DESTROY came, or FreeSWITCH no longer had it after a reconnection). */
+  legCompleted(instance: string, labels: LegLabels): void;
 }
 
 export interface RouterOptions {
@@ -306,6 +310,7 @@ export class Router {
         // Nothing is saved: the leg is removed next (a save could evict a live leg from a full store).
         if (this.options.events.qos && leg?.qosReported !== true) this.qos(event, uuid, leg, false);
         this.qosReported.delete(uuid);
+        this.completed(event, uuid, leg);
         this.forget(uuid);
         break;
     }
@@ -357,9 +362,40 @@ export class Router {
       this.unusable(values.unusable);
       return;
     }
-    this.options.sinks.qos({ instance: this.options.instance, labels: labelled.labels, values });
+    this.options.sinks.qos({
+      instance: this.options.instance,
+      labels: labelled.labels,
+      values,
+      mosEstimate: meanMosEstimate(labelled.rtcpIn, labelled.rtcpOut),
+      rtcpIn: labelled.rtcpIn,
+      rtcpOut: labelled.rtcpOut,
+      hangup: hangupInfo(event),
+    });
     this.counters.qosGenerated++;
     if (values.mosScore !== undefined) this.options.summary.mos(values.mosScore);
+  }
+
+  /** Counts an ended leg with the labels it had, or those its DESTROY carries. */
+  private completed(event: EslEvent, uuid: string, leg: LegState | undefined): void {
+    let labels = leg?.labels;
+    if (labels === undefined) {
+      const fromEvent = legFromChannelEvent(event, undefined, this.aLegOf(event, uuid));
+      labels = isUnusable(fromEvent) ? emptyLeg(uuid).labels : fromEvent.labels;
+    }
+    this.options.sinks.legCompleted(this.options.instance, labels);
+  }
+
+  /** Legs in progress on this instance, per domain (freeswitch.calls.active). */
+  activeByDomain(): Map<string, number> {
+    const counts = new Map<string, number>();
+    const { store } = this.options;
+    for (const uuid of this.seen) {
+      const leg = store.peek(uuid);
+      if (leg === undefined) continue;
+      const domain = leg.labels.domainName;
+      counts.set(domain, (counts.get(domain) ?? 0) + 1);
+    }
+    return counts;
   }
 
   /** Every leg state this router writes goes through here, so `seen` knows the leg. */
@@ -443,6 +479,8 @@ export class Router {
         continue;
       }
       if (live.has(uuid) || this.pending.isWaiting(uuid)) continue;
+      const ended = store.peek(uuid);
+      if (ended !== undefined) this.options.sinks.legCompleted(this.options.instance, ended.labels);
       this.forget(uuid);
       removed++;
     }

@@ -108,6 +108,8 @@ function freshLeg(
     jitterSumMs: 0,
     jitterCount: 0,
     farEndLost: 0,
+    rtcpIn: null,
+    rtcpOut: null,
     qosReported: false,
     labelSource,
   };

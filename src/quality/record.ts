@@ -6,19 +6,9 @@
 import type { EslEvent } from "../esl/event.js";
 import { parseUint } from "./numbers.js";
 import { meanMosEstimate } from "./summary.js";
-import type { LegLabels, QosValues, RtcpSummary } from "./types.js";
+import type { HangupInfo, LegLabels, QosObservation, QosValues, RtcpSummary } from "./types.js";
 
 export const QUALITY_RECORD_EVENT = "freeswitch.call.quality";
-
-/** How the call ended, from CHANNEL_HANGUP_COMPLETE / CHANNEL_DESTROY; absent fields unknown. */
-export interface HangupInfo {
-  /** Hangup-Cause (Q.850 name, e.g. NORMAL_CLEARING); "" when absent. */
-  readonly cause: string;
-  /** variable_duration: seconds from creation to hangup. */
-  readonly durationS: number | undefined;
-  /** variable_billsec: seconds from answer to hangup. */
-  readonly billsec: number | undefined;
-}
 
 export function hangupInfo(event: EslEvent): HangupInfo {
   return {
@@ -29,6 +19,18 @@ export function hangupInfo(event: EslEvent): HangupInfo {
 }
 
 export type RecordAttributes = Record<string, string | number>;
+
+/** The record of an end-of-call observation. */
+export function recordOf(o: QosObservation): RecordAttributes {
+  return qualityRecordAttributes({
+    instance: o.instance,
+    labels: o.labels,
+    qos: o.values,
+    inbound: o.rtcpIn,
+    outbound: o.rtcpOut,
+    hangup: o.hangup,
+  });
+}
 
 export interface QualityRecordInput {
   readonly instance: string;

@@ -6,6 +6,7 @@ import { emodelMos, reportRtt } from "./emodel.js";
 import { emptyLeg } from "./labels.js";
 import { lostSince, nextBaseline, readCumulativeLost } from "./loss.js";
 import { parseTimestamp, parseUfixed, parseUint } from "./numbers.js";
+import { addToSummary, type SummaryReport } from "./summary.js";
 import type { LegState, ReportDirection, Unusable } from "./types.js";
 import { REFUSAL } from "./unusable.js";
 
@@ -169,20 +170,25 @@ export function computeRtcp(event: EslEvent, leg: LegState | undefined): RtcpRes
   const fractionValue = fractionLost(fraction);
   const rttMs = direction === "inbound" ? recvRtt(event) : undefined;
   const video = reportedRate === VIDEO_RTP_RATE;
+  const report: SummaryReport = {
+    jitterMs: jitterValue,
+    fractionLost: fractionValue,
+    packetsLost: lostSince(baseline, ssrc, lost),
+    rttMs,
+    mos: emodelMos(jitterValue, fractionValue, rttMs),
+  };
   return {
     direction,
     jitterMs: jitterValue,
     fractionLost: fractionValue,
     rttMs,
-    mos: emodelMos(jitterValue, fractionValue, rttMs),
-    packetsLost: lostSince(baseline, ssrc, lost),
+    mos: report.mos,
+    packetsLost: report.packetsLost,
     ssrc,
     rtpRate: rate,
     video,
     extraBlocks: direction === "inbound" ? countExtraBlocks(event) : 0,
-    leg: video
-      ? before
-      : afterAudioReport(before, direction, ssrc, lost, reportedRate, jitterValue),
+    leg: video ? before : afterAudioReport(before, direction, ssrc, lost, reportedRate, report),
   };
 }
 
@@ -192,9 +198,10 @@ function afterAudioReport(
   ssrc: string,
   lost: number,
   reportedRate: number,
-  jitter: number,
+  report: SummaryReport,
 ): LegState {
   const inbound = direction === "inbound";
+  const jitter = report.jitterMs;
   // Every field written out rather than spread: this runs once per report, and a spread copy
   // was the calculator's largest cost (and a field added to LegState must be decided on here).
   return {
@@ -212,6 +219,8 @@ function afterAudioReport(
     // The far end's own count of what it lost of our stream; a negative count (duplicates)
     // is no loss at all.
     farEndLost: inbound ? Math.max(lost, 0) : before.farEndLost,
+    rtcpIn: inbound ? addToSummary(before.rtcpIn, report) : before.rtcpIn,
+    rtcpOut: inbound ? before.rtcpOut : addToSummary(before.rtcpOut, report),
   };
 }
 

@@ -47,6 +47,9 @@ export interface LegState {
   readonly jitterCount: number;
   /** The far end's last cumulative Source-Lost (RECV reports), for qos.packet_loss; 0 without RTCP. */
   readonly farEndLost: number;
+  /** The leg's RTCP reports so far, per direction (summary.ts); null before the first. */
+  readonly rtcpIn: RtcpSummary | null;
+  readonly rtcpOut: RtcpSummary | null;
   /** End-of-call QoS already exported (HANGUP_COMPLETE and DESTROY both carry it). */
   readonly qosReported: boolean;
   /** Where the labels came from: the leg's own channel events, a FreeSWITCH lookup, or neither. */
@@ -67,6 +70,16 @@ export interface RtcpSummary {
   readonly rttCount: number;
   readonly mosMin: number;
   readonly mosSum: number;
+}
+
+/** How a call ended, from CHANNEL_HANGUP_COMPLETE / CHANNEL_DESTROY; absent fields unknown. */
+export interface HangupInfo {
+  /** Hangup-Cause (Q.850 name, e.g. NORMAL_CLEARING); "" when absent. */
+  readonly cause: string;
+  /** variable_duration: seconds from creation to hangup. */
+  readonly durationS: number | undefined;
+  /** variable_billsec: seconds from answer to hangup. */
+  readonly billsec: number | undefined;
 }
 
 /** One RTCP report turned into numbers, with the leg's labels. */
@@ -100,6 +113,13 @@ export interface QosObservation {
   readonly instance: string;
   readonly labels: LegLabels;
   readonly values: QosValues;
+  /** The mean E-model MOS over the leg's RTCP reports (SPEC §7); undefined without reports. */
+  readonly mosEstimate: number | undefined;
+  /** The leg's RTCP summaries, for its quality record. */
+  readonly rtcpIn: RtcpSummary | null;
+  readonly rtcpOut: RtcpSummary | null;
+  /** How the call ended (hangup cause, duration, billsec), for its quality record. */
+  readonly hangup: HangupInfo;
 }
 
 /** A calculator's refusal: the event is counted as unusable under `reason` and skipped. */

@@ -201,6 +201,39 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
     labelNames: [],
     fill: (emit) => emit({}, view.exporter().qosPointsRetried),
   });
+  counter(register, {
+    name: "fsagent_quality_records_total",
+    help:
+      "Per-leg quality records (OTLP logs): result=exported (accepted by the Collector, " +
+      "retried ones included), retried (delivered after a failed export), dropped (retry " +
+      "queue full or shutdown).",
+    labelNames: ["result"],
+    fill(emit) {
+      const stats = view.records?.();
+      if (stats === undefined) return;
+      emit({ result: "exported" }, stats.exported);
+      emit({ result: "retried" }, stats.retried);
+      emit({ result: "dropped" }, stats.dropped);
+    },
+  });
+  counter(register, {
+    name: "fsagent_quality_record_export_errors_total",
+    help: "OTLP log export requests of quality records that failed.",
+    labelNames: [],
+    fill(emit) {
+      const stats = view.records?.();
+      if (stats !== undefined) emit({}, stats.exportErrors);
+    },
+  });
+  gauge(register, {
+    name: "fsagent_quality_records_queued",
+    help: "Quality records waiting in the retry queue for the Collector.",
+    labelNames: [],
+    fill(emit) {
+      const stats = view.records?.();
+      if (stats !== undefined) emit({}, stats.queued);
+    },
+  });
   gauge(register, {
     name: "fsagent_export_retry_queue_points",
     help: "End-of-call QoS data points waiting in the retry queue for the Collector.",

@@ -56,12 +56,28 @@ export interface ExportView {
   readonly retryQueued: number;
 }
 
+/** The quality-record (OTLP logs) exporter's figures. */
+export interface RecordsView {
+  /** Records handed to the sink, one per ended leg. */
+  readonly emitted: number;
+  readonly exported: number;
+  /** Delivered after at least one failed export. */
+  readonly retried: number;
+  /** Given up: retry queue overflow or shutdown. */
+  readonly dropped: number;
+  readonly exportErrors: number;
+  /** Waiting in the retry queue now. */
+  readonly queued: number;
+}
+
 export interface AgentView {
   instances(): readonly InstanceView[];
   /** Cumulative storage operation counts; empty until storage exists. */
   storageOperations(): readonly StorageOpCount[];
   legStore(): LegStoreView;
   exporter(): ExportView;
+  /** Quality records; absent in views that do not export them. */
+  records?(): RecordsView;
   /** HA figures; undefined (or absent) when HA is off. */
   ha?(): HaView | undefined;
 }

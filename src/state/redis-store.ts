@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import type { StorageConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
-import type { LegLabels, LegState, RtcpBaseline } from "../quality/types.js";
+import type { LegLabels, LegState, RtcpBaseline, RtcpSummary } from "../quality/types.js";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
 import { MemoryStore } from "./memory-store.js";
 import { redisTlsOptions } from "./redis-tls.js";
@@ -682,9 +682,35 @@ export function decodeLegState(text: string, uuid: string): LegState | undefined
     isNumber(value.jitterSumMs) &&
     isNumber(value.jitterCount) &&
     isNumber(value.farEndLost) &&
+    isSummary(value.rtcpIn) &&
+    isSummary(value.rtcpOut) &&
     typeof value.qosReported === "boolean" &&
     (value.labelSource === "event" ||
       value.labelSource === "lookup" ||
       value.labelSource === "partial");
-  return ok ? (value as unknown as LegState) : undefined;
+  if (!ok) return undefined;
+  const state = value as unknown as LegState;
+  // State written before the RTCP summaries existed has none: it starts them from here.
+  return { ...state, rtcpIn: state.rtcpIn ?? null, rtcpOut: state.rtcpOut ?? null };
+}
+
+const SUMMARY_FIELDS = [
+  "reports",
+  "jitterMinMs",
+  "jitterMaxMs",
+  "jitterSumMs",
+  "packetsLost",
+  "worstFractionLost",
+  "rttSumMs",
+  "rttCount",
+  "mosMin",
+  "mosSum",
+] as const satisfies readonly (keyof RtcpSummary)[];
+
+/** A stored RtcpSummary, null, or absent (state from before the summaries). */
+function isSummary(value: unknown): boolean {
+  if (value === undefined || value === null) return true;
+  if (!isObject(value)) return false;
+  for (const field of SUMMARY_FIELDS) if (!isNumber(value[field])) return false;
+  return true;
 }

@@ -402,7 +402,11 @@ export async function exportedOtlpMetrics(): Promise<OtlpMetricShape[]> {
       tls: { caFile: "", certFile: "", keyFile: "" },
       resourceAttributes: {},
     },
-    { maxLegs: 100, logger: silentLogger() },
+    {
+      maxLegs: 100,
+      logger: silentLogger(),
+      activeLegs: () => [{ instance: "fs1", domainName: "pbx.example.com", legs: 2 }],
+    },
   );
   try {
     const labels: LegLabels = {
@@ -431,6 +435,10 @@ export async function exportedOtlpMetrics(): Promise<OtlpMetricShape[]> {
     sink.recordQos({
       instance: "fs1",
       labels,
+      mosEstimate: 4.1,
+      rtcpIn: null,
+      rtcpOut: null,
+      hangup: { cause: "NORMAL_CLEARING", durationS: 30, billsec: 21 },
       values: {
         mosScore: 4.2,
         jitterMinMs: 1,
@@ -441,6 +449,7 @@ export async function exportedOtlpMetrics(): Promise<OtlpMetricShape[]> {
         totalBytes: 480_000,
       },
     });
+    sink.recordCompleted({ instance: "fs1", labels });
     await sink.forceFlush();
   } finally {
     await sink.shutdown();

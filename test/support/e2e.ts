@@ -86,6 +86,8 @@ export interface HarnessOptions {
   readonly exportIntervalMs?: number;
   /** Start and connect the agent at once (default true). */
   readonly connect?: boolean;
+  /** metrics.per_leg (default true). */
+  readonly perLeg?: boolean;
 }
 
 /**
@@ -133,6 +135,7 @@ export function e2eConfig(simPort: number, endpoint: string, options: HarnessOpt
     },
     http: { host: "127.0.0.1", port: 0 },
     events: { ...base.events, ...(options.events ?? {}) },
+    metrics: { perLeg: options.perLeg ?? true },
   };
 }
 
@@ -234,9 +237,9 @@ export class E2eHarness {
     );
   }
 
-  /** Exports what the agent recorded so far; resolves once the receiver has it. */
+  /** Exports what the agent recorded so far (metrics and quality records); resolves once the receiver has it. */
   async flush(): Promise<void> {
-    await this.current.metrics.forceFlush();
+    await Promise.all([this.current.metrics.forceFlush(), this.current.recordSink.forceFlush()]);
   }
 
   /** uuid_dump commands the simulator received for `uuid`. */

@@ -28,6 +28,8 @@ export function sampleLeg(uuid: string, n = 0): LegState {
     jitterCount: n,
     farEndLost: 3,
     qosReported: false,
+    rtcpIn: null,
+    rtcpOut: null,
     labelSource: "event",
   };
 }
