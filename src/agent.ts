@@ -3,6 +3,7 @@ import { NotConnectedError } from "./esl/commands.js";
 import { EslConnection } from "./esl/connection.js";
 import {
   type ActiveLegs,
+  CALL_MOS_BUCKETS,
   createMetricsSink,
   MAX_FINAL_FLUSH_MS,
   type MetricsSink,
@@ -15,18 +16,21 @@ import type { Logger } from "./log/logger.js";
 import { EventCounters } from "./pipeline/counters.js";
 import { LiveSummary } from "./pipeline/live-summary.js";
 import { type QualitySinks, Router } from "./pipeline/router.js";
+import { EndedLegs, StatusSampler } from "./pipeline/status-history.js";
 import { eventsToSubscribe } from "./pipeline/subscriptions.js";
 import { qualityRecordBody, recordOf } from "./quality/record.js";
 import type { QosObservation } from "./quality/types.js";
 import { type HttpServerHandle, startHttpServer } from "./server/http.js";
 import { createInternalMetrics } from "./server/internal-metrics.js";
 import type {
+  ActiveLegView,
   AgentView,
   ExportView,
   HaView,
   InstanceView,
   LegStoreView,
   RecordsView,
+  StatusSnapshot,
   StorageOpCount,
 } from "./server/source.js";
 import { createLegStore } from "./state/create-store.js";
@@ -40,6 +44,8 @@ export interface AgentOptions {
   readonly metrics?: MetricsSink;
   /** Replaces the OTLP quality-record sink built from config (tests). */
   readonly records?: RecordSink;
+  /** The status page's chart interval (default 5 s; tests shorten it). */
+  readonly statusSampleMs?: number;
 }
 
 /** How long stop() waits for legs whose state is being fetched. */
@@ -59,6 +65,11 @@ const HA_FLUSH_WAIT_MS = 2_000;
 
 /** How long a stop waits for end-of-call QoS claims in flight. */
 const HA_CLAIMS_WAIT_MS = 1_000;
+
+/** The status page: ended legs listed, chart interval and width (60 × 5 s = 5 minutes). */
+const ENDED_LEGS_KEPT = 50;
+const STATUS_SAMPLE_MS = 5_000;
+const STATUS_SAMPLES_KEPT = 60;
 
 interface Instance {
   readonly config: FreeswitchInstanceConfig;
@@ -131,6 +142,10 @@ export class Agent implements AgentView {
   private readonly events: readonly string[];
   private http: HttpServerHandle | null = null;
   private stopped = false;
+  private readonly startedAt = Date.now();
+  /** The status page's ended legs and chart samples (kept only with http.ui). */
+  private readonly ended = new EndedLegs(ENDED_LEGS_KEPT);
+  private readonly sampler: StatusSampler;
 
   constructor(private readonly options: AgentOptions) {
     const { config, logger } = options;
@@ -232,6 +247,12 @@ export class Agent implements AgentView {
       if (lease === null) this.open(slot);
       return slot;
     });
+    this.sampler = new StatusSampler({
+      intervalMs: options.statusSampleMs ?? STATUS_SAMPLE_MS,
+      capacity: STATUS_SAMPLES_KEPT,
+      mosBuckets: CALL_MOS_BUCKETS,
+      read: () => this.sampleFigures(),
+    });
   }
 
   instances(): readonly InstanceView[] {
@@ -252,6 +273,27 @@ export class Agent implements AgentView {
 
   exporter(): ExportView {
     return this.metrics.stats;
+  }
+
+  status(): StatusSnapshot {
+    const slots = this.instanceList;
+    return {
+      version: this.options.version,
+      startedAt: this.startedAt,
+      now: Date.now(),
+      *activeLegs(): Iterable<ActiveLegView> {
+        for (const slot of slots) {
+          const instance = slot.config.name;
+          for (const { leg, since } of slot.router.activeLegs()) {
+            yield { instance, labels: leg.labels, since, rtcpIn: leg.rtcpIn, rtcpOut: leg.rtcpOut };
+          }
+        }
+      },
+      endedLegs: this.ended.list(),
+      samples: this.sampler.samples(),
+      sampleIntervalMs: this.sampler.intervalMs,
+      mosBuckets: CALL_MOS_BUCKETS,
+    };
   }
 
   ha(): HaView | undefined {
@@ -292,10 +334,12 @@ export class Agent implements AgentView {
     this.http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
+      ui: config.http.ui,
       view: this,
       registry,
       logger,
     });
+    if (config.http.ui && !this.stopped) this.sampler.start();
     const ha =
       this.replicaId === undefined
         ? ""
@@ -331,6 +375,7 @@ export class Agent implements AgentView {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.sampler.stop();
     this.lease?.freeze();
     await Promise.all(this.instanceList.map((slot) => this.disconnect(slot, false)));
     // Events waiting for a leg's state (a Redis read, a look-up the closed connection just
@@ -457,11 +502,36 @@ export class Agent implements AgentView {
     });
   }
 
-  /** A leg's end: its QoS points and its quality record. */
+  /** A leg's end: its QoS points, its quality record, and the status page's ended legs. */
   private exportQos(observation: QosObservation): void {
     this.metrics.recordQos(observation);
     const attributes = recordOf(observation);
     this.recordSink.emit(attributes, qualityRecordBody(attributes));
+    if (!this.options.config.http.ui) return;
+    const { values } = observation;
+    this.ended.add({
+      instance: observation.instance,
+      labels: observation.labels,
+      mos: values.mosScore,
+      mosEstimate: observation.mosEstimate,
+      jitterAvgMs: values.jitterAvgMs,
+      packetLoss: values.packetLoss,
+      hangupCause: observation.hangup.cause,
+      durationS: observation.hangup.durationS,
+      endedAt: Date.now(),
+    });
+    if (values.mosScore !== undefined) this.sampler.endedMos(values.mosScore);
+  }
+
+  /** The status charts' figures: events read so far (all instances) and the legs in progress. */
+  private sampleFigures(): { events: number; activeLegs: number } {
+    let events = 0;
+    let activeLegs = 0;
+    for (const slot of this.instanceList) {
+      for (const count of slot.router.counters.received.values()) events += count;
+      for (const _ of slot.router.activeLegs()) activeLegs++;
+    }
+    return { events, activeLegs };
   }
 
   /** freeswitch.calls.active: the legs each router holds, per domain. */

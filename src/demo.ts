@@ -114,6 +114,9 @@ export async function runDemo(
     [
       "",
       `fsagent demo — the agent watching its embedded FreeSWITCH simulator on 127.0.0.1:${simulator.port}`,
+      config.http.ui
+        ? `  status   ${base}/   <- open this in a browser: live legs, quality and charts`
+        : "  status   page off (http.ui: false)",
       `  health   ${base}/health`,
       `  ready    ${base}/ready`,
       `  metrics  ${base}/metrics`,

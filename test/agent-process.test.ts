@@ -467,6 +467,24 @@ describe("fsagent demo", () => {
     assert.equal(body.status, "healthy");
     assert.deepEqual(Object.keys(body.connections), ["demo-fs"]);
 
+    // The status page's URL comes first: it is the way to watch the demo.
+    const urls = demo.lines().filter((l) => /^\s+\w+\s+http:\/\//.test(l));
+    assert.match(urls[0] ?? "", /^\s+status\s+http:\/\/127\.0\.0\.1:\d+\/\s/, urls.join("\n"));
+    const pageUrl = /(http:\/\/\S+\/)\s/.exec(urls[0] ?? "")?.[1] ?? "";
+    assert.equal(pageUrl, healthUrl.replace(/health$/, ""));
+    const page = await httpRequest(pageUrl);
+    assert.equal(page.status, 200);
+    assert.match(String(page.headers["content-type"]), /^text\/html/);
+    const status = JSON.parse((await httpRequest(`${pageUrl}api/status`)).body) as {
+      schema: number;
+      instances: { name: string }[];
+    };
+    assert.equal(status.schema, 1);
+    assert.deepEqual(
+      status.instances.map((i) => i.name),
+      ["demo-fs"],
+    );
+
     const summary = await demo.waitForLine(
       /^\d\d:\d\d:\d\d {2}demo-fs connected \| \d+ active legs \| [\d.]+ events\/s \| /,
       "a summary line",

@@ -91,7 +91,7 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
     tls: { caFile: "", certFile: "", keyFile: "" },
     resourceAttributes: {},
   },
-  http: { host: "0.0.0.0", port: 8080 },
+  http: { host: "0.0.0.0", port: 8080, ui: true },
   logging: { level: "info", format: "json" },
   events: { rtcp: true, qos: true },
   metrics: { perLeg: true },
@@ -138,7 +138,7 @@ const FULL: Omit<Config, "source"> = {
     tls: { caFile: "", certFile: "", keyFile: "" },
     resourceAttributes: {},
   },
-  http: { host: "127.0.0.1", port: 9090 },
+  http: { host: "127.0.0.1", port: 9090, ui: false },
   logging: { level: "debug", format: "text" },
   events: { rtcp: true, qos: false },
   metrics: { perLeg: false },
@@ -285,6 +285,7 @@ describe("loadConfig: sources", () => {
         FSAGENT_OTEL_HEADERS: "authorization=Basic dXNlcjpwYXNz==, x-org = acme",
         FSAGENT_HTTP_HOST: "::",
         FSAGENT_HTTP_PORT: "8181",
+        FSAGENT_HTTP_UI: "NO",
         FSAGENT_LOG_LEVEL: "warn",
         FSAGENT_LOG_FORMAT: "json",
         FSAGENT_EVENTS_RTCP: "no",
@@ -344,7 +345,7 @@ describe("loadConfig: sources", () => {
         tls: { caFile: "", certFile: "", keyFile: "" },
         resourceAttributes: {},
       },
-      http: { host: "::", port: 8181 },
+      http: { host: "::", port: 8181, ui: false },
       logging: { level: "warn", format: "json" },
       events: { rtcp: false, qos: true },
       metrics: { perLeg: true },
@@ -1242,7 +1243,7 @@ describe("ENV_VARS", () => {
     ]) {
       assert.ok(ENV_VARS.includes(name), name);
     }
-    assert.equal(ENV_VARS.length, 46);
+    assert.equal(ENV_VARS.length, 47);
   });
 
   it("ignores variables it does not list", () => {

@@ -62,6 +62,7 @@ interface Rig {
 function rig(
   store: LegStore,
   lookup: (uuid: string) => Record<string, unknown> | undefined = () => undefined,
+  now?: () => number,
 ): Rig {
   const rtcp: RtcpObservation[] = [];
   const qos: QosObservation[] = [];
@@ -87,6 +88,7 @@ function rig(
       lookups.push(uuid);
       return lookup(uuid);
     },
+    ...(now === undefined ? {} : { now }),
   });
   return { router, counters, rtcp, qos, lookups, completed };
 }
@@ -155,6 +157,31 @@ describe("Router", () => {
     router.handle(channel("CHANNEL_DESTROY", "X9", "X9", [["variable_domain_name", "c.example"]]));
     assert.deepEqual(completed.at(-1), ["fs1", "X9", "c.example"]);
     assert.deepEqual([...router.activeByDomain()], [["b.example", 2]]);
+  });
+
+  it("lists the live legs with when it first saw them and their latest reports (status page)", () => {
+    const store = memory();
+    let clock = 1_000;
+    const { router } = rig(store, undefined, () => clock);
+    router.handle(channel("CHANNEL_CREATE", "A1", "A1", [["variable_domain_name", "a.example"]]));
+    clock = 5_000;
+    router.handle(channel("CHANNEL_CREATE", "B1", "A1"));
+    clock = 9_000;
+    router.handle(channel("CHANNEL_ANSWER", "A1", "A1", [["variable_domain_name", "a.example"]]));
+    router.handle(recv("A1", 0));
+    router.handle(recv("A1", 4));
+    const live = new Map([...router.activeLegs()].map((l) => [l.leg.uuid, l]));
+    assert.deepEqual([...live.keys()].sort(), ["A1", "B1"]);
+    assert.equal(live.get("A1")?.since, 1_000, "first seen, not last updated");
+    assert.equal(live.get("B1")?.since, 5_000);
+    assert.equal(live.get("A1")?.leg.rtcpIn?.reports, 2);
+    assert.equal(live.get("A1")?.leg.rtcpIn?.lastJitterMs, 10);
+    assert.equal(live.get("B1")?.leg.rtcpIn, null);
+    router.handle(channel("CHANNEL_DESTROY", "A1", "A1"));
+    assert.deepEqual(
+      [...router.activeLegs()].map((l) => l.leg.uuid),
+      ["B1"],
+    );
   });
 
   it("settle() resolves once the events waiting for a leg's look-up are processed", async () => {

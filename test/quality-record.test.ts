@@ -39,7 +39,22 @@ describe("RTCP summary per direction", () => {
       rttCount: 2,
       mosMin: 3.9,
       mosSum: 4.3 + 3.9 + 4.2,
+      // The latest report, as it came: the status page shows these.
+      lastJitterMs: 2,
+      lastFractionLost: 0.02,
+      lastRttMs: 60,
+      lastMos: 4.2,
     });
+    const noRtt = addToSummary(s, {
+      jitterMs: 7,
+      fractionLost: 0,
+      packetsLost: 0,
+      rttMs: undefined,
+      mos: 4.1,
+    });
+    assert.equal(noRtt.lastRttMs, null, "a report without RTT: the latest RTT is unknown");
+    assert.equal(noRtt.rttSumMs, 100, "the RTT mean keeps the reports that had one");
+    assert.equal(noRtt.lastJitterMs, 7);
   });
 
   it("averages the MOS estimate over both directions' reports, undefined without any", () => {

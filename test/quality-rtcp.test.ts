@@ -643,6 +643,10 @@ describe("leg state", () => {
         rttCount: 0,
         mosMin: 1 + 0.035 * 92.85 + 0.000007 * 92.85 * 32.85 * 7.15,
         mosSum: 1 + 0.035 * 92.85 + 0.000007 * 92.85 * 32.85 * 7.15,
+        lastJitterMs: 2,
+        lastFractionLost: 0,
+        lastRttMs: null,
+        lastMos: 1 + 0.035 * 92.85 + 0.000007 * 92.85 * 32.85 * 7.15,
       },
     });
     assert.equal(r.leg.labelSource, "partial");

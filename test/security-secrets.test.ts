@@ -8,7 +8,8 @@ import { closedPort, httpRequest, pollUntil } from "./support/net.js";
 import { sleep } from "./support/wait.js";
 
 // Issue 4, Security: no secret (ESL passwords, Redis password, OTLP header values) ever appears
-// in the agent's logs at any level, /health, /metrics, check-config output or config errors.
+// in the agent's logs at any level, /health, /metrics, /api/status, the status page,
+// check-config output or config errors.
 // Every secret is distinctive and carries characters that URL-encoding and JSON-escaping change,
 // so a leak in any of those forms is caught, not just the raw text.
 
@@ -151,6 +152,10 @@ describe("secrets never leak", () => {
     const readyReply = await httpRequest(`${url}/ready`);
     const metricsReply = await httpRequest(`${url}/metrics`);
     assert.equal(metricsReply.status, 200);
+    const statusReply = await httpRequest(`${url}/api/status?limit=500`);
+    assert.equal(statusReply.status, 200);
+    const pageReply = await httpRequest(`${url}/`);
+    assert.equal(pageReply.status, 200);
     assert.equal(agent.running, true, `the agent survived the failures:\n${agent}`);
 
     // The failure paths really ran, or the absence of secrets would prove nothing.
@@ -161,6 +166,9 @@ describe("secrets never leak", () => {
     );
     assert.match(health, /authentication failed/);
     assert.match(health, /"fs3":\{"connected":false/);
+    // The status API shows the same failures, and the legs of fs1's calls.
+    assert.match(statusReply.body, /"name":"fs2","state":"[a-z_]+","connected":false/);
+    assert.match(statusReply.body, /"channel_id":"[0-9a-f-]{36}"/);
     assert.match(agent.stdout, /WRONGPASS|Redis unavailable/, "the Redis auth failure was logged");
     assert.match(agent.stdout + agent.stderr, /"level":(20|"debug")/, "debug lines were logged");
 
@@ -172,6 +180,8 @@ describe("secrets never leak", () => {
     assertNoSecret("/health", health, SECRETS);
     assertNoSecret("/ready", readyReply.body, SECRETS);
     assertNoSecret("/metrics", metricsReply.body, SECRETS);
+    assertNoSecret("/api/status", statusReply.body, SECRETS);
+    assertNoSecret("/ (status page)", pageReply.body, SECRETS);
 
     const check = await runCli(["check-config"], { cwd, env });
     assert.equal(check.code, 0, check.stderr);

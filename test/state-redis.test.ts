@@ -8,8 +8,14 @@ import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import type { StorageConfig } from "../src/config/types.js";
+import { addToSummary } from "../src/quality/summary.js";
 import { createLegStore } from "../src/state/create-store.js";
-import { legKey, RedisStore, type RedisStoreOptions } from "../src/state/redis-store.js";
+import {
+  decodeLegState,
+  legKey,
+  RedisStore,
+  type RedisStoreOptions,
+} from "../src/state/redis-store.js";
 import type { StoreOpCount } from "../src/state/store.js";
 import { tempDir } from "./support/child.js";
 import { closedPort, pollUntil } from "./support/net.js";
@@ -20,6 +26,62 @@ import { sleep, waitFor } from "./support/wait.js";
 // a unique key prefix per test, and a private redis-server for the fault test.
 
 const SHARED = { host: "127.0.0.1", port: 6379 };
+
+describe("stored leg state from earlier versions", () => {
+  const current = {
+    ...sampleLeg("older", 2),
+    rtcpIn: addToSummary(
+      addToSummary(null, { jitterMs: 4, fractionLost: 0.01, packetsLost: 1, rttMs: 40, mos: 4.2 }),
+      { jitterMs: 8, fractionLost: 0.03, packetsLost: 2, rttMs: 60, mos: 3.8 },
+    ),
+    rtcpOut: addToSummary(null, {
+      jitterMs: 2,
+      fractionLost: 0,
+      packetsLost: 0,
+      rttMs: undefined,
+      mos: 4.4,
+    }),
+  };
+
+  it("round-trips the summaries with the latest report's values", () => {
+    assert.deepEqual(decodeLegState(JSON.stringify(current), "older"), current);
+  });
+
+  it("loads summaries written before the latest values were kept: means stand in for them", () => {
+    const strip = (summary: object | null) => {
+      const { lastJitterMs, lastFractionLost, lastRttMs, lastMos, ...rest } = summary as Record<
+        string,
+        unknown
+      >;
+      return rest;
+    };
+    const stored = { ...current, rtcpIn: strip(current.rtcpIn), rtcpOut: strip(current.rtcpOut) };
+    const loaded = decodeLegState(JSON.stringify(stored), "older");
+    assert.ok(loaded !== undefined, "still loads");
+    assert.deepEqual(loaded.rtcpIn, {
+      ...current.rtcpIn,
+      lastJitterMs: 6,
+      lastFractionLost: 0.03,
+      lastRttMs: 50,
+      lastMos: (4.2 + 3.8) / 2,
+    });
+    assert.deepEqual(loaded.rtcpOut, { ...current.rtcpOut, lastRttMs: null });
+    // Before the summaries existed at all: none.
+    const { rtcpIn, rtcpOut, ...oldest } = current;
+    assert.deepEqual(decodeLegState(JSON.stringify(oldest), "older"), {
+      ...oldest,
+      rtcpIn: null,
+      rtcpOut: null,
+    });
+  });
+
+  it("refuses a summary whose latest values are not numbers", () => {
+    const bad = { ...current, rtcpIn: { ...current.rtcpIn, lastMos: "4.2" } };
+    assert.equal(decodeLegState(JSON.stringify(bad), "older"), undefined);
+    const badRtt = { ...current, rtcpIn: { ...current.rtcpIn, lastRttMs: "x" } };
+    assert.equal(decodeLegState(JSON.stringify(badRtt), "older"), undefined);
+  });
+});
 
 function config(keyPrefix: string, overrides: Partial<StorageConfig> = {}): StorageConfig {
   return {

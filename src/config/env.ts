@@ -44,6 +44,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   bind("FSAGENT_OTEL_KEY_FILE", ["opentelemetry", "tls", "key_file"]),
   bind("FSAGENT_HTTP_HOST", ["http", "host"]),
   bind("FSAGENT_HTTP_PORT", ["http", "port"]),
+  bind("FSAGENT_HTTP_UI", ["http", "ui"]),
   bind("FSAGENT_LOG_LEVEL", ["logging", "level"]),
   bind("FSAGENT_LOG_FORMAT", ["logging", "format"]),
   bind("FSAGENT_EVENTS_RTCP", ["events", "rtcp"]),

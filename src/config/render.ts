@@ -51,7 +51,7 @@ export function renderConfig(config: Config): string {
         key_file: otel.tls.keyFile,
       },
     },
-    http: { host: config.http.host, port: config.http.port },
+    http: { host: config.http.host, port: config.http.port, ui: config.http.ui },
     logging: { level: config.logging.level, format: config.logging.format },
     events: { rtcp: config.events.rtcp, qos: config.events.qos },
     metrics: { per_leg: config.metrics.perLeg },

@@ -207,6 +207,8 @@ const http = section({
   port: leaf("expected an integer from 0 to 65535 (0 = any free port)", (v) =>
     parseInteger(v, 0, 65535),
   ).default(8080),
+  // The status page at / and its JSON at /api/status (issue 9).
+  ui: boolean.default(true),
 }).prefault({});
 
 const logging = section({

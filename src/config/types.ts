@@ -86,6 +86,8 @@ export interface OpenTelemetryConfig {
 export interface HttpConfig {
   readonly host: string;
   readonly port: number;
+  /** The status page (/) and /api/status; false answers them 404. */
+  readonly ui: boolean;
 }
 
 export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -53,6 +53,15 @@ export interface RouterOptions {
    */
   readonly lookup: (uuid: string) => Promise<Record<string, unknown> | undefined>;
   readonly logger: Logger;
+  /** Wall clock (ms since epoch) for when a leg was first seen; default Date.now. */
+  readonly now?: () => number;
+}
+
+/** A leg in progress, as the status page lists it. */
+export interface ActiveLeg {
+  readonly leg: LegState;
+  /** When this router first saw the leg (ms since epoch). */
+  readonly since: number;
 }
 
 /** The call's A-leg (Channel-Call-UUID) when it is another leg than `uuid`: the leg a B-leg inherits from. */
@@ -93,8 +102,10 @@ export class Router {
    * a leg's state does not say which instance it came from, so this is how a reconcile touches
    * only this instance's legs. Entries leave on DESTROY; legs the store evicted or expired are
    * swept lazily (see track), so the set stays within a small multiple of the store's size.
+   * The value is when the leg was first seen (the status page's age).
    */
-  private readonly seen = new Set<string>();
+  private readonly seen = new Map<string, number>();
+  private readonly now: () => number;
   /** Size of `seen` above which it is swept of legs the store no longer holds. */
   private sweepAt = MIN_SEEN_SWEEP;
 
@@ -103,6 +114,7 @@ export class Router {
     this.logger = options.logger.child({ fs_instance: options.instance });
     this.debug = this.logger.isLevelEnabled("debug");
     this.log = new RateLimitedLog(this.logger);
+    this.now = options.now ?? Date.now;
   }
 
   handle(event: EslEvent): void {
@@ -389,13 +401,22 @@ export class Router {
   activeByDomain(): Map<string, number> {
     const counts = new Map<string, number>();
     const { store } = this.options;
-    for (const uuid of this.seen) {
+    for (const uuid of this.seen.keys()) {
       const leg = store.peek(uuid);
       if (leg === undefined) continue;
       const domain = leg.labels.domainName;
       counts.set(domain, (counts.get(domain) ?? 0) + 1);
     }
     return counts;
+  }
+
+  /** Legs in progress on this instance with when they were first seen (the status page). */
+  *activeLegs(): Iterable<ActiveLeg> {
+    const { store } = this.options;
+    for (const [uuid, since] of this.seen) {
+      const leg = store.peek(uuid);
+      if (leg !== undefined) yield { leg, since };
+    }
   }
 
   /** Every leg state this router writes goes through here, so `seen` knows the leg. */
@@ -406,13 +427,15 @@ export class Router {
 
   private track(uuid: string): void {
     if (this.seen.has(uuid)) return;
-    this.seen.add(uuid);
+    this.seen.set(uuid, this.now());
     if (this.seen.size < this.sweepAt) return;
     // Legs the store dropped on its own (max_legs, leg_ttl) never pass through forget(). After a
     // sweep only legs still in the store remain, and the next sweep waits for as many again:
     // the cost per tracked leg stays constant.
     const { store } = this.options;
-    for (const known of this.seen) if (store.peek(known) === undefined) this.seen.delete(known);
+    for (const known of this.seen.keys()) {
+      if (store.peek(known) === undefined) this.seen.delete(known);
+    }
     this.sweepAt = Math.max(MIN_SEEN_SWEEP, this.seen.size * 2);
   }
 
@@ -430,7 +453,7 @@ export class Router {
    */
   handOver(): void {
     const { store, sinks } = this.options;
-    for (const uuid of this.seen) {
+    for (const uuid of this.seen.keys()) {
       store.unload(uuid);
       sinks.legEnded(uuid);
     }
@@ -447,7 +470,7 @@ export class Router {
    * number removed, or undefined when the listing could not be had or read. Never rejects.
    */
   async reconcile(list: (command: string) => Promise<string>): Promise<number | undefined> {
-    const snapshot = [...this.seen];
+    const snapshot = [...this.seen.keys()];
     let output: string;
     try {
       output = await list(SHOW_CHANNELS);

@@ -1,5 +1,6 @@
 // A leg's RTCP history folded into a few numbers per direction, for its end-of-call quality
-// record and its mean E-model MOS (SPEC §7). Pure: a summary and a report in, a new summary out.
+// record, its mean E-model MOS (SPEC §7) and the status page (the latest report's values).
+// Pure: a summary and a report in, a new summary out.
 
 import type { RtcpSummary } from "./types.js";
 
@@ -27,6 +28,10 @@ export function addToSummary(before: RtcpSummary | null, r: SummaryReport): Rtcp
       rttCount: rttKnown ? 1 : 0,
       mosMin: r.mos,
       mosSum: r.mos,
+      lastJitterMs: r.jitterMs,
+      lastFractionLost: r.fractionLost,
+      lastRttMs: rttKnown ? r.rttMs! : null,
+      lastMos: r.mos,
     };
   }
   return {
@@ -40,6 +45,10 @@ export function addToSummary(before: RtcpSummary | null, r: SummaryReport): Rtcp
     rttCount: before.rttCount + (rttKnown ? 1 : 0),
     mosMin: Math.min(before.mosMin, r.mos),
     mosSum: before.mosSum + r.mos,
+    lastJitterMs: r.jitterMs,
+    lastFractionLost: r.fractionLost,
+    lastRttMs: rttKnown ? r.rttMs! : null,
+    lastMos: r.mos,
   };
 }
 

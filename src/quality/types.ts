@@ -70,6 +70,13 @@ export interface RtcpSummary {
   readonly rttCount: number;
   readonly mosMin: number;
   readonly mosSum: number;
+  /** The latest report's values (the status page's live figures). */
+  readonly lastJitterMs: number;
+  readonly lastFractionLost: number;
+  /** null when the latest report had no RTT (outbound reports never have one). */
+  readonly lastRttMs: number | null;
+  /** The latest report's E-model MOS estimate. */
+  readonly lastMos: number;
 }
 
 /** How a call ended, from CHANNEL_HANGUP_COMPLETE / CHANNEL_DESTROY; absent fields unknown. */

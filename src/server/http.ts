@@ -4,11 +4,15 @@ import type { Registry } from "prom-client";
 import type { Logger } from "../log/logger.js";
 import { healthBody, readyBody } from "./health.js";
 import type { AgentView } from "./source.js";
+import { parseLegLimit, statusBody } from "./status.js";
+import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page.js";
 
 export interface HttpServerOptions {
   host: string;
   /** 0 picks a free port; the bound one is on the handle. */
   port: number;
+  /** Serve the status page (/) and /api/status (http.ui); they need view.status. Default false. */
+  ui?: boolean;
   view: AgentView;
   registry: Registry;
   logger: Logger;
@@ -38,7 +42,7 @@ function json(status: number, value: unknown, headers?: Record<string, string>):
   return { status, contentType: JSON_TYPE, body: JSON.stringify(value), headers };
 }
 
-type Route = (options: HttpServerOptions) => Reply | Promise<Reply>;
+type Route = (options: HttpServerOptions, query: URLSearchParams) => Reply | Promise<Reply>;
 
 const routes: ReadonlyMap<string, Route> = new Map<string, Route>([
   ["/health", ({ view }) => json(200, healthBody(view))],
@@ -59,17 +63,48 @@ const routes: ReadonlyMap<string, Route> = new Map<string, Route>([
   ],
 ]);
 
+/** With http.ui: the status page and the JSON it polls (README "Status page"). */
+const uiRoutes: ReadonlyMap<string, Route> = new Map<string, Route>([
+  [
+    "/",
+    () => ({
+      status: 200,
+      contentType: "text/html; charset=utf-8",
+      body: STATUS_PAGE_HTML,
+      headers: STATUS_PAGE_HEADERS,
+    }),
+  ],
+  [
+    "/api/status",
+    ({ view }, query) => {
+      const limit = parseLegLimit(query.get("limit"));
+      if (typeof limit === "string") return json(400, { error: limit });
+      const snapshot = view.status?.();
+      if (snapshot === undefined) return json(404, { error: "not found" });
+      return json(200, statusBody(view, snapshot, limit));
+    },
+  ],
+]);
+
+function handlerFor(path: string, options: HttpServerOptions): Route | undefined {
+  const handler = routes.get(path);
+  if (handler !== undefined) return handler;
+  // http.ui false (or a view without status data): these paths do not exist.
+  return options.ui === true && options.view.status !== undefined ? uiRoutes.get(path) : undefined;
+}
+
 async function route(req: IncomingMessage, options: HttpServerOptions): Promise<Reply> {
-  // Only the path selects a route; a query string (e.g. a probe's cache buster) is ignored.
+  // Only the path selects a route; the query string is the route's (most ignore it, e.g. a
+  // probe's cache buster).
   const url = req.url ?? "/";
   const query = url.indexOf("?");
   const path = query === -1 ? url : url.slice(0, query);
-  const handler = routes.get(path);
+  const handler = handlerFor(path, options);
   if (handler === undefined) return json(404, { error: "not found" });
   if (req.method !== "GET" && req.method !== "HEAD") {
     return json(405, { error: "method not allowed" }, { Allow: ALLOW });
   }
-  return handler(options);
+  return handler(options, new URLSearchParams(query === -1 ? "" : url.slice(query + 1)));
 }
 
 function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
@@ -158,7 +193,7 @@ function closeServer(server: Server): Promise<void> {
 }
 
 /**
- * Serves /health, /ready and /metrics. Resolves once listening; rejects with a one-line message
+ * Serves /health, /ready and /metrics, and with `ui` the status page and /api/status. Resolves once listening; rejects with a one-line message
  * when the address cannot be bound. Node's own limits stay in place (e.g. oversized request
  * headers get 431 before reaching the handler).
  */

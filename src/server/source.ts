@@ -1,5 +1,7 @@
 import type { ConnectionStats } from "../esl/status.js";
 import type { EventCounters } from "../pipeline/counters.js";
+import type { EndedLeg, StatusSample } from "../pipeline/status-history.js";
+import type { LegLabels, RtcpSummary } from "../quality/types.js";
 import type { StoreOpCount } from "../state/store.js";
 
 // What the operator endpoints read. The server never holds the connections or the pipeline
@@ -70,6 +72,34 @@ export interface RecordsView {
   readonly queued: number;
 }
 
+/** A leg in progress, for the status page. */
+export interface ActiveLegView {
+  readonly instance: string;
+  readonly labels: LegLabels;
+  /** When the agent first saw the leg (ms since epoch). */
+  readonly since: number;
+  readonly rtcpIn: RtcpSummary | null;
+  readonly rtcpOut: RtcpSummary | null;
+}
+
+/** What the status page and /api/status are built from (src/server/status.ts). */
+export interface StatusSnapshot {
+  readonly version: string;
+  /** When the agent started (ms since epoch). */
+  readonly startedAt: number;
+  /** The time of the snapshot (ms since epoch). */
+  readonly now: number;
+  /** Every leg in progress, in no particular order (status.ts picks the worst). */
+  activeLegs(): Iterable<ActiveLegView>;
+  /** The last legs that ended, newest first. */
+  readonly endedLegs: readonly EndedLeg[];
+  /** Chart samples, oldest first. */
+  readonly samples: readonly StatusSample[];
+  readonly sampleIntervalMs: number;
+  /** Upper bounds of the MOS buckets of StatusSample.mosEnded. */
+  readonly mosBuckets: readonly number[];
+}
+
 export interface AgentView {
   instances(): readonly InstanceView[];
   /** Cumulative storage operation counts; empty until storage exists. */
@@ -80,4 +110,6 @@ export interface AgentView {
   records?(): RecordsView;
   /** HA figures; undefined (or absent) when HA is off. */
   ha?(): HaView | undefined;
+  /** The status page's data; absent in views without one (then / and /api/status are 404). */
+  status?(): StatusSnapshot;
 }

@@ -691,7 +691,11 @@ export function decodeLegState(text: string, uuid: string): LegState | undefined
   if (!ok) return undefined;
   const state = value as unknown as LegState;
   // State written before the RTCP summaries existed has none: it starts them from here.
-  return { ...state, rtcpIn: state.rtcpIn ?? null, rtcpOut: state.rtcpOut ?? null };
+  return {
+    ...state,
+    rtcpIn: withLatest(state.rtcpIn ?? null),
+    rtcpOut: withLatest(state.rtcpOut ?? null),
+  };
 }
 
 const SUMMARY_FIELDS = [
@@ -707,10 +711,43 @@ const SUMMARY_FIELDS = [
   "mosSum",
 ] as const satisfies readonly (keyof RtcpSummary)[];
 
+/** The latest report's values: absent in summaries written before the status page. */
+const LATEST_FIELDS = [
+  "lastJitterMs",
+  "lastFractionLost",
+  "lastMos",
+] as const satisfies readonly (keyof RtcpSummary)[];
+
 /** A stored RtcpSummary, null, or absent (state from before the summaries). */
 function isSummary(value: unknown): boolean {
   if (value === undefined || value === null) return true;
   if (!isObject(value)) return false;
   for (const field of SUMMARY_FIELDS) if (!isNumber(value[field])) return false;
-  return true;
+  for (const field of LATEST_FIELDS) {
+    if (value[field] !== undefined && !isNumber(value[field])) return false;
+  }
+  return value.lastRttMs === undefined || value.lastRttMs === null || isNumber(value.lastRttMs);
+}
+
+/**
+ * A summary written before the latest report's values were kept gets them from its means (the
+ * worst fraction lost for loss, no mean of it is kept) until the leg's next report replaces them.
+ */
+function withLatest(summary: RtcpSummary | null): RtcpSummary | null {
+  if (summary === null) return null;
+  const stored = summary as Partial<RtcpSummary> &
+    Omit<RtcpSummary, (typeof LATEST_FIELDS)[number] | "lastRttMs">;
+  const reports = Math.max(1, stored.reports);
+  return {
+    ...stored,
+    lastJitterMs: stored.lastJitterMs ?? stored.jitterSumMs / reports,
+    lastFractionLost: stored.lastFractionLost ?? stored.worstFractionLost,
+    lastRttMs:
+      stored.lastRttMs !== undefined
+        ? stored.lastRttMs
+        : stored.rttCount > 0
+          ? stored.rttSumMs / stored.rttCount
+          : null,
+    lastMos: stored.lastMos ?? stored.mosSum / reports,
+  };
 }

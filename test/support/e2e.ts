@@ -88,6 +88,10 @@ export interface HarnessOptions {
   readonly connect?: boolean;
   /** metrics.per_leg (default true). */
   readonly perLeg?: boolean;
+  /** The status page's chart interval (the agent's default 5 s when absent). */
+  readonly statusSampleMs?: number;
+  /** The agent's version (default "e2e"). */
+  readonly version?: string;
 }
 
 /**
@@ -133,7 +137,7 @@ export function e2eConfig(simPort: number, endpoint: string, options: HarnessOpt
       exportIntervalMs: interval,
       exportTimeoutMs: interval,
     },
-    http: { host: "127.0.0.1", port: 0 },
+    http: { ...base.http, host: "127.0.0.1", port: 0 },
     events: { ...base.events, ...(options.events ?? {}) },
     metrics: { perLeg: options.perLeg ?? true },
   };
@@ -151,6 +155,8 @@ export class E2eHarness {
   agent: Agent | undefined;
   config!: Config;
   receiver!: OtlpReceiver;
+  private statusSampleMs: number | undefined;
+  private version = "e2e";
   private readonly agents: Agent[] = [];
 
   private constructor() {
@@ -176,13 +182,20 @@ export class E2eHarness {
     const port = await h.server.listen(0, "127.0.0.1");
     h.receiver = await OtlpReceiver.start();
     h.config = e2eConfig(port, h.receiver.endpoint, options);
+    h.statusSampleMs = options.statusSampleMs;
+    h.version = options.version ?? h.version;
     if (options.connect !== false) await h.startAgent();
     return h;
   }
 
   /** A new Agent with the harness's config, started and subscribed at the simulator. */
   async startAgent(): Promise<Agent> {
-    const agent = new Agent({ config: this.config, logger: silentLogger(), version: "e2e" });
+    const agent = new Agent({
+      config: this.config,
+      logger: silentLogger(),
+      version: this.version,
+      ...(this.statusSampleMs === undefined ? {} : { statusSampleMs: this.statusSampleMs }),
+    });
     this.agents.push(agent);
     this.agent = agent;
     await agent.start();
