@@ -2,7 +2,6 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
-import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc";
 import {
   AggregationTemporality,
   InstrumentType,
@@ -13,6 +12,7 @@ import { ConfigError } from "../config/errors.js";
 import type { OpenTelemetryConfig, OtlpTlsConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
+import { GrpcMetricExporter, grpcAddress } from "./grpc-exporter.js";
 import type { RetryStats } from "./retry.js";
 
 // @opentelemetry/core's ExportResult, reached through the exporter interface: core is not one of
@@ -28,7 +28,7 @@ const MAX_ERROR = 240;
 
 /** Where and how to reach the Collector, derived once from the config. */
 export interface GrpcTarget {
-  /** What the OTLP exporter gets as `url` (it accepts host:port or an http(s) URL). */
+  /** The endpoint as configured: host:port or an http(s) URL (grpcAddress makes it host:port). */
   readonly url: string;
   readonly tls: boolean;
   /** host:port only (no scheme, path or user info): safe for logs. */
@@ -331,13 +331,22 @@ export function createOtlpExporter(
   const target = grpcTarget(config.endpoint, config.insecure, config.tls);
   // Only read for TLS: an http:// URL is plaintext whatever the files say (metrics.ts warns).
   const material = target.tls ? readTlsMaterial(config.tls) : undefined;
-  const inner = new OTLPMetricExporter({
-    url: target.url,
+  // Our exporter, not the SDK's OTLPMetricExporter (see grpc-exporter.ts for why). That one also
+  // read OTEL_EXPORTER_OTLP_[METRICS_]HEADERS and _COMPRESSION from the environment by itself,
+  // behind the config's back (`fsagent check-config` showed no such header, and the config
+  // tests assert that OTEL_EXPORTER_OTLP_HEADERS is ignored); the other variables it read were
+  // overridden by what we passed. That reading is gone: the config loader maps the OTEL_*
+  // variables the agent supports (config/env.ts), and headers come from opentelemetry.headers.
+  // No compression: the config has no setting for it, and the Collector is usually near.
+  const inner = new GrpcMetricExporter({
+    address: grpcAddress(target.url),
     credentials: channelCredentials(target, material),
     metadata: headerMetadata(config.headers, options.logger),
     // The gRPC deadline of one export. Equal to the reader's export timeout, so an export the
     // reader gave up on is also abandoned on the wire instead of piling up behind a dead peer.
-    timeoutMillis: options.timeoutMs,
+    timeoutMs: options.timeoutMs,
+    logger: options.logger,
+    endpoint: target.display,
   });
   return new CountingExporter(inner, {
     stats: options.stats,

@@ -1,0 +1,657 @@
+import { type Attributes, type HrTime, ValueType } from "@opentelemetry/api";
+import {
+  AggregationTemporality,
+  type DataPoint,
+  DataPointType,
+  type Histogram,
+  type MetricData,
+  type ResourceMetrics,
+  type ScopeMetrics,
+} from "@opentelemetry/sdk-metrics";
+
+// ExportMetricsServiceRequest protobuf bytes straight from the SDK's ResourceMetrics, for
+// grpc-exporter.ts. Field numbers are those of opentelemetry-proto v1 (metrics.proto, common.proto,
+// resource.proto, collector/metrics/v1/metrics_service.proto).
+//
+// Why not the SDK's serializer (@opentelemetry/otlp-transformer): it encodes every point's
+// attributes from scratch, though a per-leg series carries five strings that do not change for
+// the leg's life and is re-exported interval after interval; that was most of its cost per point.
+// Here the repeated-KeyValue bytes of a frozen attributes object are encoded once and kept in a
+// WeakMap (gone with the object), so a point costs three fixed64s and one copy: measured on
+// 20,000 series × 5 gauges, ~0.3-0.4 µs per point against ~1.9 µs for the SDK's 0.223 serializer.
+//
+// Two passes over the request: sizes first (a nested message's length precedes its body), then
+// one exact allocation and the writes. The sizing pass records each message's body size in
+// pre-order in `sizes`; the writing pass walks the same tree in the same order and takes them
+// back. Points are not recorded there: their size is a few additions, recomputed when written.
+//
+// Every tag here is one byte (field numbers <= 15).
+
+const VARINT = 0;
+const I64 = 1;
+const LEN = 2;
+
+function tag(field: number, wire: number): number {
+  return (field << 3) | wire;
+}
+
+// ExportMetricsServiceRequest
+const REQUEST_RESOURCE_METRICS = tag(1, LEN);
+// ResourceMetrics
+const RM_RESOURCE = tag(1, LEN);
+const RM_SCOPE_METRICS = tag(2, LEN);
+const RM_SCHEMA_URL = tag(3, LEN);
+// Resource
+const RESOURCE_ATTRIBUTES = 1;
+// ScopeMetrics
+const SM_SCOPE = tag(1, LEN);
+const SM_METRICS = tag(2, LEN);
+const SM_SCHEMA_URL = tag(3, LEN);
+// InstrumentationScope
+const SCOPE_NAME = tag(1, LEN);
+const SCOPE_VERSION = tag(2, LEN);
+// Metric
+const METRIC_NAME = tag(1, LEN);
+const METRIC_DESCRIPTION = tag(2, LEN);
+const METRIC_UNIT = tag(3, LEN);
+const METRIC_GAUGE = tag(5, LEN);
+const METRIC_SUM = tag(7, LEN);
+const METRIC_HISTOGRAM = tag(9, LEN);
+// Gauge, Sum, Histogram
+const DATA_POINTS = tag(1, LEN);
+const DATA_TEMPORALITY = tag(2, VARINT);
+const SUM_MONOTONIC = tag(3, VARINT);
+// NumberDataPoint
+const NDP_START = tag(2, I64);
+const NDP_TIME = tag(3, I64);
+const NDP_AS_DOUBLE = tag(4, I64);
+const NDP_AS_INT = tag(6, I64);
+const NDP_ATTRIBUTES = 7;
+// HistogramDataPoint
+const HDP_START = tag(2, I64);
+const HDP_TIME = tag(3, I64);
+const HDP_COUNT = tag(4, I64);
+const HDP_SUM = tag(5, I64);
+const HDP_BUCKET_COUNTS = tag(6, LEN);
+const HDP_EXPLICIT_BOUNDS = tag(7, LEN);
+const HDP_ATTRIBUTES = 9;
+const HDP_MIN = tag(11, I64);
+const HDP_MAX = tag(12, I64);
+// KeyValue, AnyValue
+const KV_KEY = tag(1, LEN);
+const KV_VALUE = tag(2, LEN);
+const ANY_STRING = tag(1, LEN);
+const ANY_BOOL = tag(2, VARINT);
+const ANY_INT = tag(3, VARINT);
+const ANY_DOUBLE = tag(4, I64);
+
+/** opentelemetry.proto.metrics.v1.AggregationTemporality (the SDK numbers them differently). */
+const PROTO_DELTA = 1;
+const PROTO_CUMULATIVE = 2;
+
+const TWO_32 = 4294967296;
+const TWO_63 = 2 ** 63;
+
+/** A tag and a 64-bit value (fixed64, sfixed64 or double). */
+const FIXED_FIELD = 9;
+
+function varintSize(value: number): number {
+  // Lengths only: non-negative and far below 2^32.
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x200000) return 3;
+  if (value < 0x10000000) return 4;
+  return 5;
+}
+
+/** Bytes of a length-delimited field with a one-byte tag and a body of `body` bytes. */
+function lengthField(body: number): number {
+  return 1 + varintSize(body) + body;
+}
+
+function stringField(value: string | undefined): number {
+  return value === undefined || value === "" ? 0 : lengthField(Buffer.byteLength(value, "utf8"));
+}
+
+function temporality(t: AggregationTemporality): number {
+  return t === AggregationTemporality.DELTA ? PROTO_DELTA : PROTO_CUMULATIVE;
+}
+
+/** Whether the attribute value goes out as AnyValue.int_value, as the SDK's serializer decides. */
+function isInt64(value: number): boolean {
+  return Number.isInteger(value) && value >= -TWO_63 && value < TWO_63;
+}
+
+function varint64Size(low: number, high: number): number {
+  let size = 1;
+  while (high !== 0 || low > 0x7f) {
+    low = ((low >>> 7) | (high << 25)) >>> 0;
+    high >>>= 7;
+    size++;
+  }
+  return size;
+}
+
+/**
+ * An attribute value as OTLP can carry it. Arrays and anything else the API types do not promise
+ * become a string (JSON where it has one): the agent sets none, and a readable value beats a
+ * dropped one.
+ */
+function scalar(value: unknown): string | number | boolean {
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+    return value;
+  }
+  try {
+    const json = JSON.stringify(value);
+    if (typeof json === "string") return json;
+  } catch {
+    // A cycle or a BigInt: String() below still says something.
+  }
+  return String(value);
+}
+
+/** Sequential writes into a buffer sized beforehand. */
+class Writer {
+  pos = 0;
+  constructor(readonly buf: Buffer) {}
+
+  byte(value: number): void {
+    this.buf[this.pos++] = value;
+  }
+
+  varint(value: number): void {
+    while (value > 0x7f) {
+      this.buf[this.pos++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    this.buf[this.pos++] = value;
+  }
+
+  varint64(low: number, high: number): void {
+    while (high !== 0 || low > 0x7f) {
+      this.buf[this.pos++] = (low & 0x7f) | 0x80;
+      low = ((low >>> 7) | (high << 25)) >>> 0;
+      high >>>= 7;
+    }
+    this.buf[this.pos++] = low;
+  }
+
+  fixed64(low: number, high: number): void {
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = low;
+    b[p++] = low >>> 8;
+    b[p++] = low >>> 16;
+    b[p++] = low >>> 24;
+    b[p++] = high;
+    b[p++] = high >>> 8;
+    b[p++] = high >>> 16;
+    b[p++] = high >>> 24;
+    this.pos = p;
+  }
+
+  /** An integral number in [-2^63, 2^63) as 64-bit two's complement (fixed64 or sfixed64). */
+  int64(value: number): void {
+    // ToUint32 is an exact modulo 2^32, and the division by 2^32 is exact, so both words are
+    // right for any integral double, negative ones included (floor gives the borrow).
+    this.fixed64(value >>> 0, Math.floor(value / TWO_32) >>> 0);
+  }
+
+  double(value: number): void {
+    this.pos = this.buf.writeDoubleLE(value, this.pos);
+  }
+
+  /** HrTime as nanoseconds since the epoch (fixed64), exactly: seconds × 1e9 passes 2^53. */
+  hrTime(time: HrTime): void {
+    const seconds = time[0];
+    // seconds = sHigh × 2^16 + sLow, so nanos = (sHigh × 1e9) × 2^16 + (sLow × 1e9 + ns), and
+    // every product stays below 2^53 until the year 20,000.
+    const sHigh = Math.floor(seconds / 65536);
+    const a = (seconds - sHigh * 65536) * 1e9 + Math.trunc(time[1]);
+    const b = sHigh * 1e9;
+    const bHigh = Math.floor(b / 65536);
+    const t = (b - bHigh * 65536) * 65536 + a;
+    this.fixed64(t >>> 0, (bHigh + Math.floor(t / TWO_32)) >>> 0);
+  }
+
+  /** A length-delimited string field; `bytes` is its UTF-8 length, already known. */
+  stringField(fieldTag: number, value: string, bytes: number): void {
+    this.byte(fieldTag);
+    this.varint(bytes);
+    this.pos += this.buf.write(value, this.pos, bytes, "utf8");
+  }
+
+  optionalString(fieldTag: number, value: string | undefined): void {
+    if (value === undefined || value === "") return;
+    this.stringField(fieldTag, value, Buffer.byteLength(value, "utf8"));
+  }
+
+  /** Bytes kept as a latin1 string (see AttributeSets). */
+  latin1(bytes: string): void {
+    this.pos += this.buf.write(bytes, this.pos, bytes.length, "latin1");
+  }
+}
+
+/**
+ * Encoded attribute sets for one field number (each KeyValue carries the tag of the field it is
+ * repeated in, so the bytes differ per field).
+ *
+ * The bytes are kept as latin1 strings, one char per byte, rather than Buffers. Measured for a
+ * 200-byte set: ~220 B of heap as a string, ~390 B as a Buffer of its own (object, ArrayBuffer,
+ * backing store) and ~300 B as a slice of Node's 8 KiB pool, which also pins its whole slab as
+ * long as any set in it lives. There are two sets per active leg, so this is most of what the
+ * cache costs. Copying one into the request is a memcpy either way.
+ */
+class AttributeSets {
+  /** Frozen objects only: a frozen object's own values cannot change, so its bytes stay right. */
+  private readonly frozen = new WeakMap<Attributes, string>();
+  /** Other objects, for the current request only: they may be mutated before the next one. */
+  private readonly transient = new Map<Attributes, string>();
+
+  constructor(
+    private readonly field: number,
+    private readonly counter: { encoded: number },
+  ) {}
+
+  bytes(attributes: Attributes): string {
+    const cached = this.frozen.get(attributes);
+    if (cached !== undefined) return cached;
+    const kept = this.transient.get(attributes);
+    if (kept !== undefined) return kept;
+    const { bytes, cacheable } = this.encode(attributes);
+    // A frozen object holding an array could still see the array change.
+    if (cacheable && Object.isFrozen(attributes)) this.frozen.set(attributes, bytes);
+    else this.transient.set(attributes, bytes);
+    return bytes;
+  }
+
+  /** Forgets the non-frozen sets of the request just encoded. */
+  endRequest(): void {
+    this.transient.clear();
+  }
+
+  private encode(attributes: Attributes): { bytes: string; cacheable: boolean } {
+    this.counter.encoded++;
+    let cacheable = true;
+    let size = 0;
+    const entries: [string, number, string | number | boolean, number][] = [];
+    for (const key in attributes) {
+      if (!Object.hasOwn(attributes, key)) continue;
+      const raw: unknown = attributes[key];
+      // No AnyValue for "no value": the SDK's serializer sends an empty one, which a backend
+      // reads as an empty string at best.
+      if (raw === undefined || raw === null) continue;
+      if (typeof raw === "object") cacheable = false;
+      const value = scalar(raw);
+      const keyBytes = Buffer.byteLength(key, "utf8");
+      let valueSize: number;
+      if (typeof value === "string") {
+        valueSize = lengthField(Buffer.byteLength(value, "utf8"));
+      } else if (typeof value === "boolean") {
+        valueSize = 2;
+      } else if (isInt64(value)) {
+        valueSize = 1 + varint64Size(value >>> 0, Math.floor(value / TWO_32) >>> 0);
+      } else {
+        valueSize = FIXED_FIELD;
+      }
+      const kv = lengthField(keyBytes) + lengthField(valueSize);
+      size += lengthField(kv);
+      entries.push([key, keyBytes, value, kv]);
+    }
+    const w = new Writer(Buffer.allocUnsafe(size));
+    const kvTag = tag(this.field, LEN);
+    for (const [key, keyBytes, value, kv] of entries) {
+      w.byte(kvTag);
+      w.varint(kv);
+      w.stringField(KV_KEY, key, keyBytes);
+      w.byte(KV_VALUE);
+      if (typeof value === "string") {
+        const bytes = Buffer.byteLength(value, "utf8");
+        w.varint(lengthField(bytes));
+        w.stringField(ANY_STRING, value, bytes);
+      } else if (typeof value === "boolean") {
+        w.varint(2);
+        w.byte(ANY_BOOL);
+        w.byte(value ? 1 : 0);
+      } else if (isInt64(value)) {
+        const low = value >>> 0;
+        const high = Math.floor(value / TWO_32) >>> 0;
+        w.varint(1 + varint64Size(low, high));
+        w.byte(ANY_INT);
+        w.varint64(low, high);
+      } else {
+        w.varint(FIXED_FIELD);
+        w.byte(ANY_DOUBLE);
+        w.double(value);
+      }
+    }
+    return { bytes: w.buf.toString("latin1", 0, w.pos), cacheable };
+  }
+}
+
+function numberPointSize(attributes: string): number {
+  return lengthField(3 * FIXED_FIELD + attributes.length);
+}
+
+/**
+ * Encodes ResourceMetrics into ExportMetricsServiceRequest bytes. One per exporter: it owns the
+ * attribute caches, which live as long as the attribute objects do.
+ */
+export class MetricsRequestEncoder {
+  private readonly counter = { encoded: 0 };
+  private readonly pointSets = new AttributeSets(NDP_ATTRIBUTES, this.counter);
+  private readonly histogramSets = new AttributeSets(HDP_ATTRIBUTES, this.counter);
+  private readonly resourceSets = new AttributeSets(RESOURCE_ATTRIBUTES, this.counter);
+  /** Body sizes of the request's messages in pre-order (see the top of this file). */
+  private sizes: number[] = [];
+  private next = 0;
+
+  /** Attribute sets encoded so far (cache misses): lets tests see the cache work. */
+  get attributeSetsEncoded(): number {
+    return this.counter.encoded;
+  }
+
+  encode(metrics: ResourceMetrics): Buffer {
+    try {
+      this.sizes.length = 0;
+      this.next = 0;
+      const total = lengthField(this.sizeResourceMetrics(metrics));
+      const w = new Writer(Buffer.allocUnsafe(total));
+      w.byte(REQUEST_RESOURCE_METRICS);
+      w.varint(this.take());
+      this.writeResourceMetrics(w, metrics);
+      // The buffer is uninitialised memory: a sizing bug must not send what was there before.
+      if (w.pos !== total) throw new Error(`OTLP encoding: sized ${total} bytes, wrote ${w.pos}`);
+      return w.buf;
+    } finally {
+      this.pointSets.endRequest();
+      this.histogramSets.endRequest();
+      this.resourceSets.endRequest();
+    }
+  }
+
+  // ---- sizing -------------------------------------------------------------------------------
+
+  private reserve(): number {
+    this.sizes.push(0);
+    return this.sizes.length - 1;
+  }
+
+  private sizeResourceMetrics(metrics: ResourceMetrics): number {
+    const slot = this.reserve();
+    let size = lengthField(this.resourceSets.bytes(metrics.resource.attributes).length);
+    for (const scope of metrics.scopeMetrics) size += lengthField(this.sizeScopeMetrics(scope));
+    size += stringField(metrics.resource.schemaUrl);
+    this.sizes[slot] = size;
+    return size;
+  }
+
+  private sizeScopeMetrics(scopeMetrics: ScopeMetrics): number {
+    const slot = this.reserve();
+    const { scope } = scopeMetrics;
+    let size = lengthField(stringField(scope.name) + stringField(scope.version));
+    for (const metric of scopeMetrics.metrics) size += lengthField(this.sizeMetric(metric));
+    size += stringField(scope.schemaUrl);
+    this.sizes[slot] = size;
+    return size;
+  }
+
+  private sizeMetric(metric: MetricData): number {
+    const slot = this.reserve();
+    const { descriptor } = metric;
+    let size =
+      lengthField(Buffer.byteLength(descriptor.name, "utf8")) +
+      stringField(descriptor.description) +
+      stringField(descriptor.unit);
+    const dataSlot = this.reserve();
+    let data = 0;
+    switch (metric.dataPointType) {
+      case DataPointType.GAUGE:
+        for (const point of metric.dataPoints) {
+          data += numberPointSize(this.pointSets.bytes(point.attributes));
+        }
+        break;
+      case DataPointType.SUM:
+        for (const point of metric.dataPoints) {
+          data += numberPointSize(this.pointSets.bytes(point.attributes));
+        }
+        data += 2 + (metric.isMonotonic ? 2 : 0);
+        break;
+      case DataPointType.HISTOGRAM:
+        for (const point of metric.dataPoints) data += lengthField(this.histogramPointSize(point));
+        data += 2;
+        break;
+      case DataPointType.EXPONENTIAL_HISTOGRAM:
+        // The agent configures no view that makes one; failing the export says so loudly.
+        throw new Error(`OTLP encoding: exponential histogram ${descriptor.name} not supported`);
+    }
+    this.sizes[dataSlot] = data;
+    size += lengthField(data);
+    this.sizes[slot] = size;
+    return size;
+  }
+
+  private histogramPointSize(point: DataPoint<Histogram>): number {
+    const h = point.value;
+    let size = 3 * FIXED_FIELD + this.histogramSets.bytes(point.attributes).length;
+    if (h.sum !== undefined) size += FIXED_FIELD;
+    if (h.buckets.counts.length > 0) size += lengthField(8 * h.buckets.counts.length);
+    if (h.buckets.boundaries.length > 0) size += lengthField(8 * h.buckets.boundaries.length);
+    if (h.min !== undefined) size += FIXED_FIELD;
+    if (h.max !== undefined) size += FIXED_FIELD;
+    return size;
+  }
+
+  // ---- writing ------------------------------------------------------------------------------
+
+  private take(): number {
+    const size = this.sizes[this.next++];
+    if (size === undefined) throw new Error("OTLP encoding: the request changed while encoded");
+    return size;
+  }
+
+  // A message's writer writes its body; the parent wrote its tag and the size taken from `sizes`.
+
+  private writeResourceMetrics(w: Writer, metrics: ResourceMetrics): void {
+    const resource = this.resourceSets.bytes(metrics.resource.attributes);
+    w.byte(RM_RESOURCE);
+    w.varint(resource.length);
+    w.latin1(resource);
+    for (const scope of metrics.scopeMetrics) {
+      w.byte(RM_SCOPE_METRICS);
+      w.varint(this.take());
+      this.writeScopeMetrics(w, scope);
+    }
+    w.optionalString(RM_SCHEMA_URL, metrics.resource.schemaUrl);
+  }
+
+  private writeScopeMetrics(w: Writer, scopeMetrics: ScopeMetrics): void {
+    const { scope } = scopeMetrics;
+    w.byte(SM_SCOPE);
+    w.varint(stringField(scope.name) + stringField(scope.version));
+    w.optionalString(SCOPE_NAME, scope.name);
+    w.optionalString(SCOPE_VERSION, scope.version);
+    for (const metric of scopeMetrics.metrics) {
+      w.byte(SM_METRICS);
+      w.varint(this.take());
+      this.writeMetric(w, metric);
+    }
+    w.optionalString(SM_SCHEMA_URL, scope.schemaUrl);
+  }
+
+  private writeMetric(w: Writer, metric: MetricData): void {
+    const { descriptor } = metric;
+    w.stringField(METRIC_NAME, descriptor.name, Buffer.byteLength(descriptor.name, "utf8"));
+    w.optionalString(METRIC_DESCRIPTION, descriptor.description);
+    w.optionalString(METRIC_UNIT, descriptor.unit);
+    switch (metric.dataPointType) {
+      case DataPointType.GAUGE:
+        w.byte(METRIC_GAUGE);
+        w.varint(this.take());
+        this.writeNumberPoints(w, metric.dataPoints, descriptor.valueType);
+        break;
+      case DataPointType.SUM:
+        w.byte(METRIC_SUM);
+        w.varint(this.take());
+        this.writeNumberPoints(w, metric.dataPoints, descriptor.valueType);
+        w.byte(DATA_TEMPORALITY);
+        w.byte(temporality(metric.aggregationTemporality));
+        if (metric.isMonotonic) {
+          w.byte(SUM_MONOTONIC);
+          w.byte(1);
+        }
+        break;
+      case DataPointType.HISTOGRAM:
+        w.byte(METRIC_HISTOGRAM);
+        w.varint(this.take());
+        for (const point of metric.dataPoints) this.writeHistogramPoint(w, point);
+        w.byte(DATA_TEMPORALITY);
+        w.byte(temporality(metric.aggregationTemporality));
+        break;
+      case DataPointType.EXPONENTIAL_HISTOGRAM:
+        // Refused while sizing; unreachable.
+        break;
+    }
+  }
+
+  private writeNumberPoints(w: Writer, points: DataPoint<number>[], valueType: ValueType): void {
+    const ints = valueType === ValueType.INT;
+    for (const point of points) {
+      const attributes = this.pointSets.bytes(point.attributes);
+      w.byte(DATA_POINTS);
+      w.varint(3 * FIXED_FIELD + attributes.length);
+      w.byte(NDP_START);
+      w.hrTime(point.startTime);
+      w.byte(NDP_TIME);
+      w.hrTime(point.endTime);
+      const value = point.value;
+      // An INT instrument's value that is not an int64 (NaN, a fraction, beyond 2^63) goes out
+      // as a double: as_int would have to invent a number.
+      if (ints && isInt64(value)) {
+        w.byte(NDP_AS_INT);
+        w.int64(value);
+      } else {
+        w.byte(NDP_AS_DOUBLE);
+        w.double(value);
+      }
+      w.latin1(attributes);
+    }
+  }
+
+  private writeHistogramPoint(w: Writer, point: DataPoint<Histogram>): void {
+    const h = point.value;
+    w.byte(DATA_POINTS);
+    w.varint(this.histogramPointSize(point));
+    w.byte(HDP_START);
+    w.hrTime(point.startTime);
+    w.byte(HDP_TIME);
+    w.hrTime(point.endTime);
+    w.byte(HDP_COUNT);
+    w.int64(h.count);
+    if (h.sum !== undefined) {
+      w.byte(HDP_SUM);
+      w.double(h.sum);
+    }
+    const { counts, boundaries } = h.buckets;
+    if (counts.length > 0) {
+      w.byte(HDP_BUCKET_COUNTS);
+      w.varint(8 * counts.length);
+      for (const count of counts) w.int64(count);
+    }
+    if (boundaries.length > 0) {
+      w.byte(HDP_EXPLICIT_BOUNDS);
+      w.varint(8 * boundaries.length);
+      for (const bound of boundaries) w.double(bound);
+    }
+    w.latin1(this.histogramSets.bytes(point.attributes));
+    if (h.min !== undefined) {
+      w.byte(HDP_MIN);
+      w.double(h.min);
+    }
+    if (h.max !== undefined) {
+      w.byte(HDP_MAX);
+      w.double(h.max);
+    }
+  }
+}
+
+/** ExportMetricsServiceResponse.partial_success, when the Collector refused part of a request. */
+export interface PartialSuccess {
+  readonly rejectedDataPoints: number;
+  readonly errorMessage: string;
+}
+
+/**
+ * The partial_success of an ExportMetricsServiceResponse; null when absent or empty (the spec
+ * says a full success sends none, or an empty one). Throws on malformed bytes.
+ */
+export function decodePartialSuccess(response: Uint8Array): PartialSuccess | null {
+  const outer = new Reader(response);
+  let partial: Uint8Array | null = null;
+  while (!outer.done) {
+    const [field, wire] = outer.key();
+    if (field === 1 && wire === LEN) partial = outer.bytes();
+    else outer.skip(wire);
+  }
+  if (partial === null) return null;
+  const inner = new Reader(partial);
+  let rejectedDataPoints = 0;
+  let errorMessage = "";
+  while (!inner.done) {
+    const [field, wire] = inner.key();
+    if (field === 1 && wire === VARINT) rejectedDataPoints = inner.varint();
+    else if (field === 2 && wire === LEN)
+      errorMessage = Buffer.from(inner.bytes()).toString("utf8");
+    else inner.skip(wire);
+  }
+  return rejectedDataPoints === 0 && errorMessage === ""
+    ? null
+    : { rejectedDataPoints, errorMessage };
+}
+
+/** Just enough protobuf reading for an Export response. */
+class Reader {
+  private pos = 0;
+  constructor(private readonly buf: Uint8Array) {}
+
+  get done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+
+  key(): [field: number, wire: number] {
+    const key = this.varint();
+    return [Math.floor(key / 8), key % 8];
+  }
+
+  /** Exact up to 2^53, which a count of points never reaches. */
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      const b = this.buf[this.pos++];
+      if (b === undefined) throw new Error("truncated protobuf");
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) return value;
+      scale *= 128;
+    }
+    throw new Error("varint too long");
+  }
+
+  bytes(): Uint8Array {
+    const length = this.varint();
+    const end = this.pos + length;
+    if (end > this.buf.length) throw new Error("truncated protobuf");
+    const out = this.buf.subarray(this.pos, end);
+    this.pos = end;
+    return out;
+  }
+
+  skip(wire: number): void {
+    if (wire === VARINT) this.varint();
+    else if (wire === LEN) this.bytes();
+    else if (wire === I64 || wire === 5) {
+      this.pos += wire === I64 ? 8 : 4;
+      if (this.pos > this.buf.length) throw new Error("truncated protobuf");
+    } else throw new Error(`unsupported wire type ${wire}`);
+  }
+}
