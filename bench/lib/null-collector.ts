@@ -32,6 +32,17 @@ const METRICS_SERVICE: ServiceDefinition = {
   },
 };
 
+/**
+ * The logs service too: the agent sends one quality record per ended leg; a Collector without it
+ * would make the agent queue and retry them, which is not what is measured here.
+ */
+const LOGS_SERVICE: ServiceDefinition = {
+  Export: {
+    ...METRICS_SERVICE.Export!,
+    path: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+  },
+};
+
 /** Reads a varint at `at`; returns [value, next offset]. Values above 2^53 are not needed here. */
 function varint(buf: Buffer, at: number): [number, number] {
   let value = 0;
@@ -104,6 +115,8 @@ export class NullCollector {
   requests = 0;
   bytes = 0;
   points = 0;
+  /** Quality-record (logs) requests received. */
+  logRequests = 0;
 
   private constructor(
     private readonly server: Server,
@@ -122,6 +135,12 @@ export class NullCollector {
           collector.bytes += call.request.length;
           collector.points += countDataPoints(call.request);
         }
+        reply(null, EMPTY);
+      },
+    });
+    server.addService(LOGS_SERVICE, {
+      Export: (_call: ServerUnaryCall<Buffer, Buffer>, reply: sendUnaryData<Buffer>) => {
+        if (collector !== undefined) collector.logRequests++;
         reply(null, EMPTY);
       },
     });
