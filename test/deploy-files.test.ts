@@ -485,7 +485,7 @@ describe("Kubernetes manifests", () => {
     assert.equal(security.runAsNonRoot, true);
     assert.equal(String(security.runAsUser), user);
     const resources = tree(container.resources, "resources");
-    assert.deepEqual(resources.requests, { cpu: "100m", memory: "128Mi" });
+    assert.deepEqual(resources.requests, { cpu: "250m", memory: "256Mi" });
     assert.deepEqual(resources.limits, { cpu: "1", memory: "512Mi" });
     assert.ok(Number(pod.terminationGracePeriodSeconds) >= 10, "the agent stops within 10 s");
   });
