@@ -8,6 +8,7 @@ import {
 import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import type { OpenTelemetryConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
+import { legLabelAttributes } from "../quality/record.js";
 import type { LegLabels, QosObservation, RtcpObservation } from "../quality/types.js";
 import { VERSION } from "../version.js";
 import { routeOtelDiagnostics } from "./diag.js";
@@ -179,16 +180,7 @@ function callAttributes(instance: string, labels: LegLabels): Attributes {
 }
 
 function qosAttributes(instance: string, labels: LegLabels): Attributes {
-  return Object.freeze({
-    fs_instance: instance,
-    channel_id: labels.channelId,
-    correlation_id: labels.correlationId,
-    domain_name: labels.domainName,
-    call_direction: labels.callDirection,
-    codec_name: labels.codecName,
-    src_ip: labels.srcIp,
-    dst_ip: labels.dstIp,
-  });
+  return Object.freeze(legLabelAttributes(instance, labels));
 }
 
 interface Instruments {

@@ -4,7 +4,7 @@ import type { RedisConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { redisTlsOptions } from "../state/redis-tls.js";
-import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
+import { type Clock, systemClock, type TimerHandle, withTimeout } from "../util/clock.js";
 import { type BalancePlan, planBalance } from "./balance.js";
 import {
   type HaKeys,
@@ -706,22 +706,4 @@ function describe(error: unknown): string {
 
 function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
-}
-
-/** Resolves with the promise's value, or undefined after `ms` (the promise keeps running). */
-function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    const timer = clock.setTimeout(() => resolve(undefined), ms);
-    timer.unref?.();
-    promise.then(
-      (value) => {
-        clock.clearTimeout(timer);
-        resolve(value);
-      },
-      () => {
-        clock.clearTimeout(timer);
-        resolve(undefined);
-      },
-    );
-  });
 }

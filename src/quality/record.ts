@@ -46,17 +46,8 @@ export interface QualityRecordInput {
  * missing `mos_score` (the leg received nothing) must not read as the worst possible call.
  */
 export function qualityRecordAttributes(input: QualityRecordInput): RecordAttributes {
-  const { labels, qos, hangup } = input;
-  const out: RecordAttributes = {
-    fs_instance: input.instance,
-    channel_id: labels.channelId,
-    correlation_id: labels.correlationId,
-    domain_name: labels.domainName,
-    call_direction: labels.callDirection,
-    codec_name: labels.codecName,
-    src_ip: labels.srcIp,
-    dst_ip: labels.dstIp,
-  };
+  const { qos, hangup } = input;
+  const out: RecordAttributes = legLabelAttributes(input.instance, input.labels);
   if (qos.mosScore !== undefined) out.mos_score = qos.mosScore;
   out.jitter_min_ms = qos.jitterMinMs;
   out.jitter_max_ms = qos.jitterMaxMs;
@@ -86,6 +77,20 @@ function summarize(out: RecordAttributes, direction: string, s: RtcpSummary | nu
   if (s.rttCount > 0) out[`${direction}_rtt_avg_ms`] = s.rttSumMs / s.rttCount;
   out[`${direction}_mos_min`] = s.mosMin;
   out[`${direction}_mos_avg`] = s.mosSum / s.reports;
+}
+
+/** Every label of a leg under its SPEC §3 name: the QoS metrics' attributes and the record's. */
+export function legLabelAttributes(instance: string, labels: LegLabels): Record<string, string> {
+  return {
+    fs_instance: instance,
+    channel_id: labels.channelId,
+    correlation_id: labels.correlationId,
+    domain_name: labels.domainName,
+    call_direction: labels.callDirection,
+    codec_name: labels.codecName,
+    src_ip: labels.srcIp,
+    dst_ip: labels.dstIp,
+  };
 }
 
 /** A one-line body for viewers that show only the body. */

@@ -4,7 +4,7 @@ import type { StorageConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import type { LegLabels, LegState, RtcpBaseline, RtcpSummary } from "../quality/types.js";
-import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
+import { type Clock, systemClock, type TimerHandle, withTimeout } from "../util/clock.js";
 import { MemoryStore } from "./memory-store.js";
 import { redisTlsOptions } from "./redis-tls.js";
 import type { LegStore, StoreOpCount } from "./store.js";
@@ -607,24 +607,6 @@ function describe(error: unknown): string {
     return typeof code === "string" ? `${code}: ${error.message}` : error.message;
   }
   return String(error);
-}
-
-/** Resolves with the promise's value, or undefined after `ms` (the promise keeps running). */
-function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    const timer = clock.setTimeout(() => resolve(undefined), ms);
-    timer.unref?.();
-    promise.then(
-      (value) => {
-        clock.clearTimeout(timer);
-        resolve(value);
-      },
-      () => {
-        clock.clearTimeout(timer);
-        resolve(undefined);
-      },
-    );
-  });
 }
 
 // ---- Validation of what comes back from Redis ----------------------------------------------

@@ -17,3 +17,25 @@ export const systemClock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** Resolves with the promise's value, or undefined after `ms` (the promise keeps running). */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  clock: Clock,
+): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(() => resolve(undefined), ms);
+    timer.unref?.();
+    promise.then(
+      (value) => {
+        clock.clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clock.clearTimeout(timer);
+        resolve(undefined);
+      },
+    );
+  });
+}
