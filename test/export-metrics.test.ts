@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { hostname } from "node:os";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
@@ -25,9 +25,10 @@ import { VERSION } from "../src/version.js";
 import {
   type HistogramPoint,
   type MetricPoint,
-  OtlpReceiver,
+  type OtlpReceiver,
   otlpMessages,
 } from "./support/otlp-receiver.js";
+import { shareReceiver } from "./support/receiver-hooks.js";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -230,22 +231,8 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-before(async () => {
-  receiver = await OtlpReceiver.start();
-});
-
-after(async () => {
-  await Promise.all(sinks.map((s) => s.shutdown()));
-  await receiver.close();
-});
-
-beforeEach(async () => {
-  receiver.behave("ok");
-  await receiver.start();
-  // The previous test's sinks stop here: a sink that saw RTCP exports its cumulative report
-  // histograms at every interval, which would land in the next test's receiver.
-  await Promise.all(sinks.splice(0).map((s) => s.shutdown()));
-  receiver.clear();
+shareReceiver(sinks, (started) => {
+  receiver = started;
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -3,12 +3,13 @@
 // bounded retry queue through a Collector outage.
 
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import pino from "pino";
 import type { OpenTelemetryConfig } from "../src/config/types.js";
 import { createRecordSink, type RecordSink } from "../src/export/records.js";
 import { QUALITY_RECORD_EVENT, type RecordAttributes } from "../src/quality/record.js";
-import { OtlpReceiver } from "./support/otlp-receiver.js";
+import type { OtlpReceiver } from "./support/otlp-receiver.js";
+import { shareReceiver } from "./support/receiver-hooks.js";
 
 let receiver: OtlpReceiver;
 const sinks: RecordSink[] = [];
@@ -56,20 +57,8 @@ function record(channelId: string, mos: number): RecordAttributes {
   };
 }
 
-before(async () => {
-  receiver = await OtlpReceiver.start();
-});
-
-after(async () => {
-  await Promise.all(sinks.map((s) => s.shutdown()));
-  await receiver.close();
-});
-
-beforeEach(async () => {
-  receiver.behave("ok");
-  await receiver.start();
-  await Promise.all(sinks.splice(0).map((s) => s.shutdown()));
-  receiver.clear();
+shareReceiver(sinks, (started) => {
+  receiver = started;
 });
 
 describe("quality records over OTLP logs", () => {

@@ -2,7 +2,7 @@
 // OTLP/gRPC receiver decoding with the official protobuf root. The exporter is never mocked.
 
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { pino } from "pino";
 import type { OpenTelemetryConfig } from "../src/config/types.js";
 import {
@@ -16,7 +16,8 @@ import type {
   QosValues,
   RtcpObservation,
 } from "../src/quality/types.js";
-import { type MetricPoint, OtlpReceiver } from "./support/otlp-receiver.js";
+import type { MetricPoint, OtlpReceiver } from "./support/otlp-receiver.js";
+import { shareReceiver } from "./support/receiver-hooks.js";
 
 let receiver: OtlpReceiver;
 const sinks: MetricsSink[] = [];
@@ -142,22 +143,8 @@ function assertDeliveredOnce(legs: ReadonlyMap<string, number>): void {
   }
 }
 
-before(async () => {
-  receiver = await OtlpReceiver.start();
-});
-
-after(async () => {
-  await Promise.all(sinks.map((s) => s.shutdown()));
-  await receiver.close();
-});
-
-beforeEach(async () => {
-  receiver.behave("ok");
-  await receiver.start();
-  // The previous test's sinks stop here: a sink that saw RTCP exports its cumulative report
-  // histograms at every interval, which would land in the next test's receiver.
-  await Promise.all(sinks.splice(0).map((s) => s.shutdown()));
-  receiver.clear();
+shareReceiver(sinks, (started) => {
+  receiver = started;
 });
 
 describe("retry queue: end-of-call QoS survives a Collector outage", () => {

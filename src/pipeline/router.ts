@@ -400,10 +400,7 @@ export class Router {
   /** Legs in progress on this instance, per domain (freeswitch.calls.active). */
   activeByDomain(): Map<string, number> {
     const counts = new Map<string, number>();
-    const { store } = this.options;
-    for (const uuid of this.seen.keys()) {
-      const leg = store.peek(uuid);
-      if (leg === undefined) continue;
+    for (const { leg } of this.activeLegs()) {
       const domain = leg.labels.domainName;
       counts.set(domain, (counts.get(domain) ?? 0) + 1);
     }
