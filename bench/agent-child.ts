@@ -7,12 +7,12 @@
 // sink that counts (and, for the latency suite, timestamps) every recordRtcp call before passing
 // it on. The parent asks for counters, CPU time, heap and samples over the IPC channel.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { getHeapStatistics } from "node:v8";
+import { getHeapStatistics, writeHeapSnapshot } from "node:v8";
 import type { Config } from "../src/config/types.js";
 import type { MetricsSink } from "../src/export/metrics.js";
 import type { QosObservation, RtcpObservation } from "../src/quality/types.js";
@@ -132,6 +132,41 @@ class RecordProbe {
   }
 }
 
+/** CPU ms (utime + stime) of one thread of this process; -1 where /proc is not Linux's. */
+function threadCpuMs(tid: string): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    // Fields after the ")" that closes the thread name: state is the 1st, utime the 12th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    // USER_HZ is 100 on every Linux build Node supports.
+    return Number.isFinite(ticks) ? ticks * 10 : -1;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * CPU ms of the main thread and of all the others together (Node 20 names every thread "node":
+ * they are V8's GC and compiler workers, libuv's pool and the inspector).
+ */
+function threadsCpuMs(): ChildStats["threadsCpuMs"] {
+  const out = { main: -1, others: 0 };
+  let tids: string[];
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const ms = threadCpuMs(tid);
+    if (ms < 0) continue;
+    if (tid === String(process.pid)) out.main = ms;
+    else out.others += ms;
+  }
+  return out;
+}
+
 function sum(map: ReadonlyMap<string, number>): number {
   let total = 0;
   for (const value of map.values()) total += value;
@@ -181,6 +216,7 @@ async function main(): Promise<void> {
       now: wallNow(),
       cpuUserMs: cpu.user / 1000,
       cpuSystemMs: cpu.system / 1000,
+      threadsCpuMs: threadsCpuMs(),
       rtcpRecorded: probe.rtcp,
       qosRecorded: probe.qos,
       received,
@@ -228,6 +264,10 @@ async function main(): Promise<void> {
       profiler = undefined;
       writeFileSync(file, JSON.stringify(profile));
       return { file };
+    },
+    heapSnapshot: async ({ file }) => {
+      await collect();
+      return { file: writeHeapSnapshot(file) };
     },
     stop: async () => {
       await agent.stop();

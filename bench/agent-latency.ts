@@ -41,6 +41,9 @@ type Figures = Record<
   | "p99 ms"
   | "max ms"
   | "agent cpu %"
+  | "of it sys %"
+  | "main thread %"
+  | "other threads %"
   | "cpu ms/1k ev"
   | "pts out/s"
   | "unmatched"
@@ -80,7 +83,7 @@ async function run(timing: Timing, index: number): Promise<Figures> {
     const measureFrom = wallNow();
     const before = await bench.child.stats();
     const pointsBefore = bench.collector.points;
-    await paced(RATE, timing.windowMs, send);
+    await paced(RATE, timing.windowMs, send, Number(process.env.BENCH_TICK_MS ?? 10));
     const after = await bench.child.stats();
     const pointsAfter = bench.collector.points;
     await bench.stopProfile(`latency-${timing.exportIntervalMs}ms-${index + 1}`);
@@ -113,6 +116,9 @@ async function run(timing: Timing, index: number): Promise<Figures> {
       "p99 ms": percentile(latencies, 99),
       "max ms": percentile(latencies, 100),
       "agent cpu %": (cpuMs / wallMs) * 100,
+      "of it sys %": ((after.cpuSystemMs - before.cpuSystemMs) / wallMs) * 100,
+      "main thread %": ((after.threadsCpuMs.main - before.threadsCpuMs.main) / wallMs) * 100,
+      "other threads %": ((after.threadsCpuMs.others - before.threadsCpuMs.others) / wallMs) * 100,
       "cpu ms/1k ev": (cpuMs / events) * 1000,
       "pts out/s": ((pointsAfter - pointsBefore) / wallMs) * 1000,
       unmatched,

@@ -106,6 +106,7 @@ async function run(churnCalls: number, index: number): Promise<RunResult> {
     await bench.drain(120_000);
     await exportTwice(bench);
     const baseline = await settledHeap(bench);
+    if (index === 0) await bench.heapSnapshot("memory-baseline");
 
     const active = await bench.createCalls(templates, ACTIVE_CALLS);
     await feed(bench, reports(active, 0));
@@ -118,6 +119,7 @@ async function run(churnCalls: number, index: number): Promise<RunResult> {
     }
     await exportTwice(bench);
     const idle = await settledHeap(bench);
+    if (index === 0) await bench.heapSnapshot("memory-active-idle");
     const legs = 2 * ACTIVE_CALLS;
     const result = {
       baselineMiB: baseline.heapUsed / 2 ** 20,
@@ -139,6 +141,7 @@ async function run(churnCalls: number, index: number): Promise<RunResult> {
     await bench.stopProfile("memory-churn");
     await exportTwice(bench);
     const after = await settledHeap(bench);
+    await bench.heapSnapshot("memory-after-churn");
     return {
       ...result,
       churn: {

@@ -47,6 +47,12 @@ export function cpuProfDir(): string | undefined {
   return dir === undefined || dir === "" ? undefined : dir;
 }
 
+/** Where heap snapshots go: FSAGENT_BENCH_HEAP_SNAPSHOT=<dir> (memory suite), else none. */
+export function heapSnapshotDir(): string | undefined {
+  const dir = process.env.FSAGENT_BENCH_HEAP_SNAPSHOT;
+  return dir === undefined || dir === "" ? undefined : dir;
+}
+
 /** Wall clock in ms, comparable across processes (up to the offset clockOffset() measures). */
 export function wallNow(): number {
   return performance.timeOrigin + performance.now();
@@ -377,6 +383,19 @@ export class AgentBench {
       file: path.resolve(dir, `${name}.cpuprofile`),
     });
     console.error(`  cpu profile: ${file}`);
+  }
+
+  /** Writes <dir>/<name>.heapsnapshot when FSAGENT_BENCH_HEAP_SNAPSHOT is set (see heapSnapshotDir). */
+  async heapSnapshot(name: string): Promise<void> {
+    const dir = heapSnapshotDir();
+    if (dir === undefined) return;
+    mkdirSync(dir, { recursive: true });
+    const { file } = await this.child.request(
+      "heapSnapshot",
+      { file: path.resolve(dir, `${name}.heapsnapshot`) },
+      300_000,
+    );
+    console.error(`  heap snapshot: ${file}`);
   }
 
   /** Stops the agent (gracefully, else killed), the simulator and the receiver; removes Redis keys. */

@@ -28,6 +28,11 @@ export interface ChildStats {
   readonly now: number;
   readonly cpuUserMs: number;
   readonly cpuSystemMs: number;
+  /**
+   * CPU ms (user + system) of the main thread (JavaScript, I/O) and of the others (V8's GC and
+   * compiler workers, libuv's pool), from /proc/self/task (Linux; main is -1 elsewhere).
+   */
+  readonly threadsCpuMs: { readonly main: number; readonly others: number };
   /** recordRtcp calls that reached the metrics sink (one per usable RTCP report). */
   readonly rtcpRecorded: number;
   readonly qosRecorded: number;
@@ -63,6 +68,8 @@ export interface ChildCommands {
   profileStart: { args: Record<string, never>; result: { started: true } };
   /** Stops it and writes the .cpuprofile to `file`. */
   profileStop: { args: { file: string }; result: { file: string } };
+  /** Full collections, then v8.writeHeapSnapshot(file). */
+  heapSnapshot: { args: { file: string }; result: { file: string } };
   /** agent.stop(), then the process exits. */
   stop: { args: Record<string, never>; result: { stopped: true } };
 }
