@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { JsonEvent } from "../src/esl/event.js";
 import { jsonEventBody } from "../src/esl/wire.js";
 import { emptyLeg, legFromChannelEvent, legFromLookup } from "../src/quality/labels.js";
-import { computeRtcp } from "../src/quality/rtcp.js";
+import { applyRtcp, computeRtcp } from "../src/quality/rtcp.js";
 import type { LegState, Unusable } from "../src/quality/types.js";
 import { isUnusable, UNUSABLE_REASONS } from "../src/quality/unusable.js";
 import {
@@ -283,6 +283,7 @@ describe("refinement across a leg's events", () => {
     ]);
     const r = computeRtcp(report, answered);
     assert.ok(!isUnusable(r));
+    applyRtcp(r);
     const withRtcp: LegState = { ...r.leg, qosReported: true };
     const bridged = ok(legFromChannelEvent(bridgeEmpty, withRtcp, undefined));
     assert.deepEqual(bridged.inbound, { ssrc: "0a0b0c0d", lastLost: 4 });

@@ -10,6 +10,7 @@ import { emptyLeg } from "../src/quality/labels.js";
 import { lostSince, nextBaseline, readCumulativeLost } from "../src/quality/loss.js";
 import { parseDecimal } from "../src/quality/numbers.js";
 import {
+  applyRtcp,
   computeRtcp,
   fractionLost,
   jitterMs,
@@ -156,13 +157,35 @@ function refused(result: RtcpResult | Unusable): string {
   return result.unusable;
 }
 
-/** Feeds events in order, threading the leg state; returns every result. */
+/**
+ * The leg's state as it is now: applyRtcp updates the state, its baselines and summaries in
+ * place, so a result kept for later assertions holds a copy (labels stay the same object).
+ */
+function snapshot(leg: LegState): LegState {
+  return {
+    ...leg,
+    inbound: leg.inbound && { ...leg.inbound },
+    outbound: leg.outbound && { ...leg.outbound },
+    rtcpIn: leg.rtcpIn && { ...leg.rtcpIn },
+    rtcpOut: leg.rtcpOut && { ...leg.rtcpOut },
+  };
+}
+
+/** What the router does with a report: computeRtcp, then applyRtcp; `leg` is a snapshot after it. */
+function applied(event: EslEvent, leg: LegState | undefined): RtcpResult {
+  const r = ok(computeRtcp(event, leg));
+  applyRtcp(r);
+  return { ...r, leg: snapshot(r.leg) };
+}
+
+/** Feeds events in order, threading the leg state; returns every result (legs as snapshots). */
 function run(events: EslEvent[], leg: LegState | undefined): RtcpResult[] {
   const results: RtcpResult[] = [];
   let state = leg;
   for (const e of events) {
     const r = ok(computeRtcp(e, state));
-    results.push(r);
+    applyRtcp(r);
+    results.push({ ...r, leg: snapshot(r.leg) });
     state = r.leg;
   }
   return results;
@@ -317,12 +340,17 @@ describe("packets_lost per leg, direction and reported SSRC", () => {
     );
   });
 
-  it("an unchanged baseline is the same object (no allocation per report)", () => {
-    const [a, b] = run(
-      [recv({ blocks: [{ lost: 7 }] }), recv({ blocks: [{ lost: 7 }] })],
-      knownLeg(8000),
-    );
-    assert.equal(b!.leg.inbound, a!.leg.inbound);
+  it("a direction's baseline and summary are one object each, updated in place", () => {
+    const leg = knownLeg(8000);
+    applyRtcp(ok(computeRtcp(recv({ blocks: [{ lost: 7 }] }), leg)));
+    const baseline = leg.inbound;
+    const summary = leg.rtcpIn;
+    applyRtcp(ok(computeRtcp(recv({ blocks: [{ lost: 9 }] }), leg)));
+    assert.equal(leg.inbound, baseline);
+    assert.equal(leg.rtcpIn, summary);
+    assert.deepEqual(leg.inbound, { ssrc: "1a2b3c4d", lastLost: 9 });
+    assert.equal(leg.rtcpIn?.reports, 2);
+    assert.equal(leg.rtcpIn?.packetsLost, 9);
   });
 
   it("a new SSRC starts a new baseline; going back to the old one starts again", () => {
@@ -391,7 +419,7 @@ describe("packets_lost per leg, direction and reported SSRC", () => {
           for (const [value, form24] of steps) {
             // The builder prints `>>> 0` (the 32-bit form); the 24-bit form is the raw field.
             const printed = form24 ? value & 0xffffff : value;
-            const r = ok(computeRtcp(recv({ blocks: [{ lost: printed }] }), leg));
+            const r = applied(recv({ blocks: [{ lost: printed }] }), leg);
             assert.ok(r.packetsLost >= 0);
             assert.ok(Number.isInteger(r.packetsLost));
             sum += r.packetsLost;
@@ -539,7 +567,7 @@ describe("report blocks", () => {
 
 describe("RTP clock rate", () => {
   it("a RECV report's RTP-Rate becomes the leg's rate", () => {
-    const r = ok(computeRtcp(recv({ rate: 48000 }), knownLeg(0)));
+    const r = applied(recv({ rate: 48000 }), knownLeg(0));
     assert.equal(r.leg.rtpRate, 48000);
   });
 
@@ -547,7 +575,7 @@ describe("RTP clock rate", () => {
     const e = toEvent(
       withHeader(recvHeaders({ blocks: [{ jitter: 320 }] }), "RTP-Rate", undefined),
     );
-    const r = ok(computeRtcp(e, knownLeg(16000)));
+    const r = applied(e, knownLeg(16000));
     assert.equal(r.rtpRate, 16000);
     assert.equal(r.jitterMs, 20); // 320 × 1000 / 16000
     assert.equal(r.leg.rtpRate, 16000);
@@ -556,7 +584,7 @@ describe("RTP clock rate", () => {
   it("RTP-Rate 0 or empty is 'not said': the leg's rate again", () => {
     for (const value of ["0", ""]) {
       const e = toEvent(withHeader(recvHeaders({ blocks: [{ jitter: 80 }] }), "RTP-Rate", value));
-      const r = ok(computeRtcp(e, knownLeg(8000)));
+      const r = applied(e, knownLeg(8000));
       assert.equal(r.jitterMs, 10, value); // 80 × 1000 / 8000
       assert.equal(r.leg.rtpRate, 8000);
     }
@@ -569,7 +597,7 @@ describe("RTP clock rate", () => {
   });
 
   it("a SEND report uses the leg's codec rate", () => {
-    const r = ok(computeRtcp(send({ jitter: 160, fraction: 32, lost: 4 }), knownLeg(16000)));
+    const r = applied(send({ jitter: 160, fraction: 32, lost: 4 }), knownLeg(16000));
     assert.equal(r.direction, "outbound");
     assert.equal(r.rtpRate, 16000);
     assert.equal(r.jitterMs, 10); // 160 × 1000 / 16000
@@ -616,14 +644,15 @@ describe("leg state", () => {
     assert.equal(last.sipCallId, leg.sipCallId);
     assert.equal(last.labelSource, "event");
     assert.equal(last.qosReported, false);
-    // The input states are never mutated.
-    assert.equal(leg.jitterCount, 0);
-    assert.equal(leg.inbound, null);
     assert.equal(results[0]!.leg.jitterCount, 1);
+    // computeRtcp alone changes nothing: only applyRtcp does.
+    const untouched = knownLeg(8000, { qosReported: false });
+    ok(computeRtcp(recv({ blocks: [{ jitter: 80, lost: 3 }] }), untouched));
+    assert.deepEqual(untouched, knownLeg(8000, { qosReported: false }));
   });
 
   it("a leg known nowhere gets a partial state from the report's Unique-ID", () => {
-    const r = ok(computeRtcp(recv({ rate: 16000, blocks: [{ lost: 2, jitter: 32 }] }), undefined));
+    const r = applied(recv({ rate: 16000, blocks: [{ lost: 2, jitter: 32 }] }), undefined);
     assert.deepEqual(r.leg, {
       ...emptyLeg(UUID),
       rtpRate: 16000,
@@ -676,7 +705,13 @@ describe("leg state", () => {
     assert.equal(r.jitterMs, 10); // 900 × 1000 / 90000
     assert.equal(r.fractionLost, 0.0625); // 16 / 256
     assert.equal(r.packetsLost, 40); // another SSRC than the audio baseline: its whole count
-    assert.equal(r.leg, leg, "same object: audio baseline, rate, jitter history untouched");
+    assert.equal(r.leg, leg);
+    applyRtcp(r);
+    assert.deepEqual(
+      leg,
+      knownLeg(8000, { inbound: { ssrc: "1a2b3c4d", lastLost: 3 }, farEndLost: 3 }),
+      "audio baseline, rate, jitter history untouched",
+    );
     // The audio stream's next report still counts against its own baseline.
     const audio = ok(computeRtcp(recv({ blocks: [{ lost: 5 }] }), r.leg));
     assert.equal(audio.packetsLost, 2);
@@ -725,6 +760,7 @@ describe("computeRtcp: RTT and E-model MOS per report (SPEC §7)", () => {
   function rtcpOf(event: EslEvent, leg?: LegState): RtcpResult {
     const result = computeRtcp(event, leg);
     assert.ok(!isUnusable(result), JSON.stringify(result));
+    applyRtcp(result);
     return result;
   }
 

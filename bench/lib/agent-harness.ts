@@ -194,7 +194,12 @@ export class AgentProcess {
         PATH: process.env.PATH ?? "",
         ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
       },
-      stdio: ["ignore", "ignore", "pipe", "ipc"],
+      stdio: [
+        "ignore",
+        process.env.FSAGENT_BENCH_CHILD_STDOUT ? "inherit" : "ignore",
+        "pipe",
+        "ipc",
+      ],
     });
     liveChildren.add(child);
     const agent = new AgentProcess(child);

@@ -5,7 +5,7 @@ import { RateLimitedLog } from "../log/rate-limit.js";
 import { emptyLeg, legFromChannelEvent, legFromLookup } from "../quality/labels.js";
 import { computeQos } from "../quality/qos.js";
 import { hangupInfo } from "../quality/record.js";
-import { computeRtcp } from "../quality/rtcp.js";
+import { applyRtcp, computeRtcp } from "../quality/rtcp.js";
 import { meanMosEstimate } from "../quality/summary.js";
 import type { LegLabels, LegState, QosObservation, RtcpObservation } from "../quality/types.js";
 import { isUnusable } from "../quality/unusable.js";
@@ -341,6 +341,7 @@ export class Router {
       this.unusable("rtcp_video");
       return false;
     }
+    applyRtcp(result);
     this.save(result.leg);
     this.counters.rtcpProcessed++;
     this.counters.extraReportBlocks += result.extraBlocks;

@@ -57,12 +57,18 @@ export function lostSince(baseline: RtcpBaseline | null, ssrc: string, lost: num
   return Math.max(lost - previous, 0);
 }
 
-/** The baseline after a report: the same object when nothing changed (no allocation). */
+/**
+ * The baseline after a report: the same object updated in place (see applyRtcp in rtcp.ts), a
+ * new one only for a direction's first report.
+ */
 export function nextBaseline(
   baseline: RtcpBaseline | null,
   ssrc: string,
   lost: number,
 ): RtcpBaseline {
-  if (baseline !== null && baseline.ssrc === ssrc && baseline.lastLost === lost) return baseline;
-  return { ssrc, lastLost: lost };
+  if (baseline === null) return { ssrc, lastLost: lost };
+  // The same SSRC string again is usually another string object: keep the one already held.
+  if (baseline.ssrc !== ssrc) baseline.ssrc = ssrc;
+  baseline.lastLost = lost;
+  return baseline;
 }

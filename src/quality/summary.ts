@@ -1,6 +1,7 @@
 // A leg's RTCP history folded into a few numbers per direction, for its end-of-call quality
 // record, its mean E-model MOS (SPEC §7) and the status page (the latest report's values).
-// Pure: a summary and a report in, a new summary out.
+// Updated in place per report (see applyRtcp in rtcp.ts): a new object only for a direction's
+// first report.
 
 import type { RtcpSummary } from "./types.js";
 
@@ -34,22 +35,23 @@ export function addToSummary(before: RtcpSummary | null, r: SummaryReport): Rtcp
       lastMos: r.mos,
     };
   }
-  return {
-    reports: before.reports + 1,
-    jitterMinMs: Math.min(before.jitterMinMs, r.jitterMs),
-    jitterMaxMs: Math.max(before.jitterMaxMs, r.jitterMs),
-    jitterSumMs: before.jitterSumMs + r.jitterMs,
-    packetsLost: before.packetsLost + r.packetsLost,
-    worstFractionLost: Math.max(before.worstFractionLost, r.fractionLost),
-    rttSumMs: before.rttSumMs + (rttKnown ? r.rttMs! : 0),
-    rttCount: before.rttCount + (rttKnown ? 1 : 0),
-    mosMin: Math.min(before.mosMin, r.mos),
-    mosSum: before.mosSum + r.mos,
-    lastJitterMs: r.jitterMs,
-    lastFractionLost: r.fractionLost,
-    lastRttMs: rttKnown ? r.rttMs! : null,
-    lastMos: r.mos,
-  };
+  before.reports += 1;
+  before.jitterMinMs = Math.min(before.jitterMinMs, r.jitterMs);
+  before.jitterMaxMs = Math.max(before.jitterMaxMs, r.jitterMs);
+  before.jitterSumMs += r.jitterMs;
+  before.packetsLost += r.packetsLost;
+  before.worstFractionLost = Math.max(before.worstFractionLost, r.fractionLost);
+  if (rttKnown) {
+    before.rttSumMs += r.rttMs!;
+    before.rttCount += 1;
+  }
+  before.mosMin = Math.min(before.mosMin, r.mos);
+  before.mosSum += r.mos;
+  before.lastJitterMs = r.jitterMs;
+  before.lastFractionLost = r.fractionLost;
+  before.lastRttMs = rttKnown ? r.rttMs! : null;
+  before.lastMos = r.mos;
+  return before;
 }
 
 /** The mean E-model MOS over every report of the leg (both directions); undefined without any. */

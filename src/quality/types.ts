@@ -22,14 +22,15 @@ export interface LegLabels {
 /** Loss baseline of one report direction of one leg: per reported SSRC (SPEC §4). */
 export interface RtcpBaseline {
   /** Source0-SSRC / Source-SSRC of the last report, as sent (lowercase hex). */
-  readonly ssrc: string;
+  ssrc: string;
   /** Last cumulative loss, already read as signed. */
-  readonly lastLost: number;
+  lastLost: number;
 }
 
 /**
  * Everything the agent remembers about a live leg. Serializable as JSON (it is what Redis
- * stores), so: plain fields only, no Maps, no class instances.
+ * stores), so: plain fields only, no Maps, no class instances. The RTCP fields (not readonly)
+ * are updated in place by applyRtcp (rtcp.ts); everything else is replaced by a new state.
  */
 export interface LegState {
   readonly uuid: string;
@@ -39,44 +40,44 @@ export interface LegState {
   readonly sipCallId: string;
   readonly labels: LegLabels;
   /** RTP clock rate known for the leg (RTP-Rate of a RECV report, else the codec's rate); 0 = unknown. */
-  readonly rtpRate: number;
-  readonly inbound: RtcpBaseline | null;
-  readonly outbound: RtcpBaseline | null;
+  rtpRate: number;
+  inbound: RtcpBaseline | null;
+  outbound: RtcpBaseline | null;
   /** Sum and count of every RTCP jitter value (ms) seen on the leg, both directions: jitter_avg. */
-  readonly jitterSumMs: number;
-  readonly jitterCount: number;
+  jitterSumMs: number;
+  jitterCount: number;
   /** The far end's last cumulative Source-Lost (RECV reports), for qos.packet_loss; 0 without RTCP. */
-  readonly farEndLost: number;
+  farEndLost: number;
   /** The leg's RTCP reports so far, per direction (summary.ts); null before the first. */
-  readonly rtcpIn: RtcpSummary | null;
-  readonly rtcpOut: RtcpSummary | null;
+  rtcpIn: RtcpSummary | null;
+  rtcpOut: RtcpSummary | null;
   /** End-of-call QoS already exported (HANGUP_COMPLETE and DESTROY both carry it). */
   readonly qosReported: boolean;
   /** Where the labels came from: the leg's own channel events, a FreeSWITCH lookup, or neither. */
   readonly labelSource: "event" | "lookup" | "partial";
 }
 
-/** A leg's RTCP reports of one direction, folded (summary.ts): for its quality record. */
+/** A leg's RTCP reports of one direction, folded in place (summary.ts): for its quality record. */
 export interface RtcpSummary {
-  readonly reports: number;
-  readonly jitterMinMs: number;
-  readonly jitterMaxMs: number;
-  readonly jitterSumMs: number;
+  reports: number;
+  jitterMinMs: number;
+  jitterMaxMs: number;
+  jitterSumMs: number;
   /** Sum of the reports' increments: packets lost over the call as the reports saw it. */
-  readonly packetsLost: number;
-  readonly worstFractionLost: number;
+  packetsLost: number;
+  worstFractionLost: number;
   /** Sum and count of the reports whose RTT was known. */
-  readonly rttSumMs: number;
-  readonly rttCount: number;
-  readonly mosMin: number;
-  readonly mosSum: number;
+  rttSumMs: number;
+  rttCount: number;
+  mosMin: number;
+  mosSum: number;
   /** The latest report's values (the status page's live figures). */
-  readonly lastJitterMs: number;
-  readonly lastFractionLost: number;
+  lastJitterMs: number;
+  lastFractionLost: number;
   /** null when the latest report had no RTT (outbound reports never have one). */
-  readonly lastRttMs: number | null;
+  lastRttMs: number | null;
   /** The latest report's E-model MOS estimate. */
-  readonly lastMos: number;
+  lastMos: number;
 }
 
 /** How a call ended, from CHANNEL_HANGUP_COMPLETE / CHANNEL_DESTROY; absent fields unknown. */
