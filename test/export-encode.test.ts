@@ -695,6 +695,29 @@ describe("OTLP metrics encoder: the attribute cache", () => {
     ]);
   });
 
+  it("keeps a frozen set's bytes right while later requests reuse the space of unfrozen ones", () => {
+    const encoder = new MetricsRequestEncoder();
+    const kept = Object.freeze({ domain_name: "tenant-1.example", direction: "inbound" });
+    roundTrip(request([gauge("g", [point(1, kept)])]), encoder);
+    // Many unfrozen sets, long enough to overflow and replace the encoder's 64 KiB arena.
+    for (let round = 0; round < 3; round++) {
+      const legs = Array.from({ length: 400 }, (_, i) =>
+        point(i, { channel_id: `leg-${round}-${i}`.padEnd(200, "x"), direction: "outbound" }),
+      );
+      roundTrip(request([gauge("g", legs)]), encoder);
+    }
+    const view = roundTrip(
+      request([gauge("g", [point(2, kept), point(3, { other: "é unicode ✓" })])]),
+      encoder,
+    );
+    const points = view.scopes[0]?.metrics[0]?.points;
+    assert.deepEqual(points?.[0]?.attributes, [
+      ["domain_name", { string: "tenant-1.example" }],
+      ["direction", { string: "inbound" }],
+    ]);
+    assert.deepEqual(points?.[1]?.attributes, [["other", { string: "é unicode ✓" }]]);
+  });
+
   it("keeps a frozen set apart per field: the same object on a gauge and a histogram", () => {
     const encoder = new MetricsRequestEncoder();
     const shared = Object.freeze({ k: "v" });

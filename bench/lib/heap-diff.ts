@@ -46,6 +46,9 @@ function buckets(file: string): Map<string, Bucket> {
   return out;
 }
 
+// Piped into head: stop quietly when the reader goes.
+process.stdout.on("error", () => process.exit(0));
+
 const [beforeFile, afterFile, perText] = process.argv.slice(2);
 if (beforeFile === undefined || afterFile === undefined) {
   console.error("usage: heap-diff.ts <before.heapsnapshot> <after.heapsnapshot> [per]");

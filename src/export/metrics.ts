@@ -179,8 +179,12 @@ function callAttributes(instance: string, labels: LegLabels): Attributes {
   };
 }
 
+/**
+ * Not frozen: a leg's QoS is exported once, so the OTLP encoder has no reason to keep its
+ * encoded set between exports (it keeps frozen sets).
+ */
 function qosAttributes(instance: string, labels: LegLabels): Attributes {
-  return Object.freeze(legLabelAttributes(instance, labels));
+  return legLabelAttributes(instance, labels);
 }
 
 interface Instruments {

@@ -201,24 +201,45 @@ class Writer {
     this.pos = this.buf.writeDoubleLE(value, this.pos);
   }
 
+  /**
+   * The last HrTime written and its words: a collection's points share their time arrays. A
+   * Writer lives for one synchronous encode, so nothing can change the array in between.
+   */
+  private lastTime: HrTime | null = null;
+  private lastLow = 0;
+  private lastHigh = 0;
+
   /** HrTime as nanoseconds since the epoch (fixed64), exactly: seconds × 1e9 passes 2^53. */
   hrTime(time: HrTime): void {
-    const seconds = time[0];
-    // seconds = sHigh × 2^16 + sLow, so nanos = (sHigh × 1e9) × 2^16 + (sLow × 1e9 + ns), and
-    // every product stays below 2^53 until the year 20,000.
-    const sHigh = Math.floor(seconds / 65536);
-    const a = (seconds - sHigh * 65536) * 1e9 + Math.trunc(time[1]);
-    const b = sHigh * 1e9;
-    const bHigh = Math.floor(b / 65536);
-    const t = (b - bHigh * 65536) * 65536 + a;
-    this.fixed64(t >>> 0, (bHigh + Math.floor(t / TWO_32)) >>> 0);
+    if (time !== this.lastTime) {
+      const seconds = time[0];
+      // seconds = sHigh × 2^16 + sLow, so nanos = (sHigh × 1e9) × 2^16 + (sLow × 1e9 + ns), and
+      // every product stays below 2^53 until the year 20,000.
+      const sHigh = Math.floor(seconds / 65536);
+      const a = (seconds - sHigh * 65536) * 1e9 + Math.trunc(time[1]);
+      const b = sHigh * 1e9;
+      const bHigh = Math.floor(b / 65536);
+      const t = (b - bHigh * 65536) * 65536 + a;
+      this.lastLow = t >>> 0;
+      this.lastHigh = (bHigh + Math.floor(t / TWO_32)) >>> 0;
+      this.lastTime = time;
+    }
+    this.fixed64(this.lastLow, this.lastHigh);
   }
 
   /** A length-delimited string field; `bytes` is its UTF-8 length, already known. */
   stringField(fieldTag: number, value: string, bytes: number): void {
     this.byte(fieldTag);
     this.varint(bytes);
-    this.pos += this.buf.write(value, this.pos, bytes, "utf8");
+    if (bytes === value.length && bytes <= 64) {
+      // ASCII: a short loop beats a call into C++ per string.
+      const b = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < bytes; i++) b[p++] = value.charCodeAt(i);
+      this.pos = p;
+    } else {
+      this.pos += this.buf.write(value, this.pos, bytes, "utf8");
+    }
   }
 
   optionalString(fieldTag: number, value: string | undefined): void {
@@ -226,9 +247,10 @@ class Writer {
     this.stringField(fieldTag, value, Buffer.byteLength(value, "utf8"));
   }
 
-  /** Bytes kept as a latin1 string (see AttributeSets). */
-  latin1(bytes: string): void {
-    this.pos += this.buf.write(bytes, this.pos, bytes.length, "latin1");
+  /** Bytes encoded beforehand (an attribute set). */
+  bytes(bytes: Uint8Array): void {
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
   }
 }
 
@@ -236,57 +258,86 @@ class Writer {
  * Encoded attribute sets for one field number (each KeyValue carries the tag of the field it is
  * repeated in, so the bytes differ per field).
  *
- * The bytes are kept as latin1 strings, one char per byte, rather than Buffers. Measured for a
- * 200-byte set: ~220 B of heap as a string, ~390 B as a Buffer of its own (object, ArrayBuffer,
- * backing store) and ~300 B as a slice of Node's 8 KiB pool, which also pins its whole slab as
- * long as any set in it lives. There are two sets per active leg, so this is most of what the
- * cache costs. Copying one into the request is a memcpy either way.
+ * Two lifetimes:
+ * - frozen sets whose values are all scalars are kept between requests (a WeakMap: they go when
+ *   the object does). A frozen object's own values cannot change, so its bytes stay right. The
+ *   few long-lived sets (the resource, the aggregates' label sets) are frozen by their owners.
+ * - any other set is encoded once per request, into an arena reused from request to request,
+ *   and shared by all its points in that request. The per-leg RTCP series are left unfrozen on
+ *   purpose (rtcp-series.ts): keeping two ~200-byte sets per active leg between exports cost
+ *   ~500 bytes per leg, a quarter of issue 5's heap budget, to save ~1 µs per series per export.
  */
 class AttributeSets {
-  /** Frozen objects only: a frozen object's own values cannot change, so its bytes stay right. */
-  private readonly frozen = new WeakMap<Attributes, string>();
-  /** Other objects, for the current request only: they may be mutated before the next one. */
-  private readonly transient = new Map<Attributes, string>();
+  private readonly frozen = new WeakMap<Attributes, Uint8Array>();
+  private readonly transient = new Map<Attributes, Uint8Array>();
+  /** Where this request's transient sets are written; reused by the next request. */
+  private arena: Buffer = Buffer.allocUnsafe(64 * 1024);
+  private arenaPos = 0;
 
   constructor(
     private readonly field: number,
     private readonly counter: { encoded: number },
   ) {}
 
-  bytes(attributes: Attributes): string {
+  bytes(attributes: Attributes): Uint8Array {
     const cached = this.frozen.get(attributes);
     if (cached !== undefined) return cached;
     const kept = this.transient.get(attributes);
     if (kept !== undefined) return kept;
     const { bytes, cacheable } = this.encode(attributes);
     // A frozen object holding an array could still see the array change.
-    if (cacheable && Object.isFrozen(attributes)) this.frozen.set(attributes, bytes);
-    else this.transient.set(attributes, bytes);
+    if (cacheable && Object.isFrozen(attributes)) {
+      // A copy out of the arena, which the next request writes over (Buffer's slice() would
+      // share the memory; the Uint8Array constructor copies).
+      const own = new Uint8Array(bytes);
+      this.frozen.set(attributes, own);
+      return own;
+    }
+    this.transient.set(attributes, bytes);
     return bytes;
   }
 
-  /** Forgets the non-frozen sets of the request just encoded. */
+  /** Forgets the non-frozen sets of the request just encoded; their arena is reused. */
   endRequest(): void {
     this.transient.clear();
+    this.arenaPos = 0;
   }
 
-  private encode(attributes: Attributes): { bytes: string; cacheable: boolean } {
+  private encode(attributes: Attributes): { bytes: Uint8Array; cacheable: boolean } {
     this.counter.encoded++;
     let cacheable = true;
-    let size = 0;
-    const entries: [string, number, string | number | boolean, number][] = [];
+    // Worst case of every KeyValue: 3 bytes of UTF-8 per UTF-16 unit, 5-byte lengths, tags.
+    let bound = 0;
+    for (const key in attributes) {
+      if (!Object.hasOwn(attributes, key)) continue;
+      const raw: unknown = attributes[key];
+      if (raw === undefined || raw === null) continue;
+      if (typeof raw === "object") cacheable = false;
+      const value = scalar(raw);
+      bound += 3 * key.length + (typeof value === "string" ? 3 * value.length : 10) + 32;
+    }
+    if (this.arena.length - this.arenaPos < bound) {
+      // Sets already handed out keep the old arena alive until the request ends.
+      this.arena = Buffer.allocUnsafe(Math.max(64 * 1024, bound));
+      this.arenaPos = 0;
+    }
+    const start = this.arenaPos;
+    const w = new Writer(this.arena);
+    w.pos = start;
+    const kvTag = tag(this.field, LEN);
     for (const key in attributes) {
       if (!Object.hasOwn(attributes, key)) continue;
       const raw: unknown = attributes[key];
       // No AnyValue for "no value": the SDK's serializer sends an empty one, which a backend
       // reads as an empty string at best.
       if (raw === undefined || raw === null) continue;
-      if (typeof raw === "object") cacheable = false;
       const value = scalar(raw);
-      const keyBytes = Buffer.byteLength(key, "utf8");
+      const keyBytes = utf8Length(key);
       let valueSize: number;
+      let valueBytes = 0;
       if (typeof value === "string") {
-        valueSize = lengthField(Buffer.byteLength(value, "utf8"));
+        valueBytes = utf8Length(value);
+        valueSize = lengthField(valueBytes);
       } else if (typeof value === "boolean") {
         valueSize = 2;
       } else if (isInt64(value)) {
@@ -294,42 +345,40 @@ class AttributeSets {
       } else {
         valueSize = FIXED_FIELD;
       }
-      const kv = lengthField(keyBytes) + lengthField(valueSize);
-      size += lengthField(kv);
-      entries.push([key, keyBytes, value, kv]);
-    }
-    const w = new Writer(Buffer.allocUnsafe(size));
-    const kvTag = tag(this.field, LEN);
-    for (const [key, keyBytes, value, kv] of entries) {
       w.byte(kvTag);
-      w.varint(kv);
+      w.varint(lengthField(keyBytes) + lengthField(valueSize));
       w.stringField(KV_KEY, key, keyBytes);
       w.byte(KV_VALUE);
+      w.varint(valueSize);
       if (typeof value === "string") {
-        const bytes = Buffer.byteLength(value, "utf8");
-        w.varint(lengthField(bytes));
-        w.stringField(ANY_STRING, value, bytes);
+        w.stringField(ANY_STRING, value, valueBytes);
       } else if (typeof value === "boolean") {
-        w.varint(2);
         w.byte(ANY_BOOL);
         w.byte(value ? 1 : 0);
       } else if (isInt64(value)) {
-        const low = value >>> 0;
-        const high = Math.floor(value / TWO_32) >>> 0;
-        w.varint(1 + varint64Size(low, high));
         w.byte(ANY_INT);
-        w.varint64(low, high);
+        w.varint64(value >>> 0, Math.floor(value / TWO_32) >>> 0);
       } else {
-        w.varint(FIXED_FIELD);
         w.byte(ANY_DOUBLE);
         w.double(value);
       }
     }
-    return { bytes: w.buf.toString("latin1", 0, w.pos), cacheable };
+    this.arenaPos = w.pos;
+    return { bytes: this.arena.subarray(start, w.pos), cacheable };
   }
 }
 
-function numberPointSize(attributes: string): number {
+/** UTF-8 length of a string: counted in JS for ASCII (label values nearly always are). */
+function utf8Length(value: string): number {
+  const n = value.length;
+  if (n > 64) return Buffer.byteLength(value, "utf8");
+  for (let i = 0; i < n; i++) {
+    if (value.charCodeAt(i) > 0x7f) return Buffer.byteLength(value, "utf8");
+  }
+  return n;
+}
+
+function numberPointSize(attributes: Uint8Array): number {
   return lengthField(3 * FIXED_FIELD + attributes.length);
 }
 
@@ -456,7 +505,7 @@ export class MetricsRequestEncoder {
     const resource = this.resourceSets.bytes(metrics.resource.attributes);
     w.byte(RM_RESOURCE);
     w.varint(resource.length);
-    w.latin1(resource);
+    w.bytes(resource);
     for (const scope of metrics.scopeMetrics) {
       w.byte(RM_SCOPE_METRICS);
       w.varint(this.take());
@@ -534,7 +583,7 @@ export class MetricsRequestEncoder {
         w.byte(NDP_AS_DOUBLE);
         w.double(value);
       }
-      w.latin1(attributes);
+      w.bytes(attributes);
     }
   }
 
@@ -563,7 +612,7 @@ export class MetricsRequestEncoder {
       w.varint(8 * boundaries.length);
       for (const bound of boundaries) w.double(bound);
     }
-    w.latin1(this.histogramSets.bytes(point.attributes));
+    w.bytes(this.histogramSets.bytes(point.attributes));
     if (h.min !== undefined) {
       w.byte(HDP_MIN);
       w.double(h.min);

@@ -10,6 +10,7 @@ import { meanMosEstimate } from "../quality/summary.js";
 import type { LegLabels, LegState, QosObservation, RtcpObservation } from "../quality/types.js";
 import { isUnusable } from "../quality/unusable.js";
 import type { LegStore } from "../state/store.js";
+import { StringPool } from "../util/string-pool.js";
 import { EventCounters } from "./counters.js";
 import type { LiveSummary } from "./live-summary.js";
 import { PendingLegs } from "./pending.js";
@@ -106,6 +107,9 @@ export class Router {
    */
   private readonly seen = new Map<string, number>();
   private readonly now: () => number;
+  /** Shared copies of the label values many legs carry (domain, codec, direction, local IP). */
+  private readonly labelValues = new StringPool();
+  private readonly intern = (value: string): string => this.labelValues.intern(value);
   /** Size of `seen` above which it is swept of legs the store no longer holds. */
   private sweepAt = MIN_SEEN_SWEEP;
 
@@ -260,7 +264,7 @@ export class Router {
       }
       const aLegUuid = otherALeg(fields["Channel-Call-UUID"], uuid);
       const aLeg = aLegUuid === undefined ? undefined : await this.aLegForLookup(aLegUuid);
-      const leg = legFromLookup(fields, undefined, aLeg);
+      const leg = legFromLookup(fields, undefined, aLeg, this.intern);
       if (isUnusable(leg)) {
         bump(this.counters.lookups, "unusable");
         return emptyLeg(uuid);
@@ -302,7 +306,7 @@ export class Router {
       case "CHANNEL_CREATE":
       case "CHANNEL_ANSWER":
       case "CHANNEL_BRIDGE": {
-        const next = legFromChannelEvent(event, leg, this.aLegOf(event, uuid));
+        const next = legFromChannelEvent(event, leg, this.aLegOf(event, uuid), this.intern);
         if (isUnusable(next)) {
           this.unusable(next.unusable);
           return;
@@ -364,7 +368,7 @@ export class Router {
     if (leg?.qosReported === true || this.qosReported.has(uuid)) return;
     this.rememberQos(uuid);
     // The hangup event carries the leg's full channel data: it completes (or creates) the labels.
-    const labelled = legFromChannelEvent(event, leg, this.aLegOf(event, uuid));
+    const labelled = legFromChannelEvent(event, leg, this.aLegOf(event, uuid), this.intern);
     if (isUnusable(labelled)) {
       this.unusable(labelled.unusable);
       return;
@@ -392,7 +396,12 @@ export class Router {
   private completed(event: EslEvent, uuid: string, leg: LegState | undefined): void {
     let labels = leg?.labels;
     if (labels === undefined) {
-      const fromEvent = legFromChannelEvent(event, undefined, this.aLegOf(event, uuid));
+      const fromEvent = legFromChannelEvent(
+        event,
+        undefined,
+        this.aLegOf(event, uuid),
+        this.intern,
+      );
       labels = isUnusable(fromEvent) ? emptyLeg(uuid).labels : fromEvent.labels;
     }
     this.options.sinks.legCompleted(this.options.instance, labels);

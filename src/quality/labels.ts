@@ -6,6 +6,14 @@ import { parseUint } from "./numbers.js";
 import type { LegLabels, LegState, Unusable } from "./types.js";
 import { REFUSAL } from "./unusable.js";
 
+/**
+ * Returns the one shared copy of a low-cardinality label value (see util/string-pool.ts); the
+ * identity by default. Injected so this module stays free of state.
+ */
+export type Intern = (value: string) => string;
+
+const asIs: Intern = (value) => value;
+
 /** Read access to a leg's fields: an EslEvent, or a lookup result behind an adapter. */
 interface Fields {
   get(name: string): string | undefined;
@@ -36,6 +44,7 @@ const LOCAL_MEDIA_IP = "variable_local_media_ip";
  *              QoS-reported flag are kept as they are.
  * @param aLeg  the state of the call's A-leg (the leg whose Unique-ID is this leg's
  *              Channel-Call-UUID), if known; ignored when it is another leg or this leg itself.
+ * @param intern shares the copies of domain, direction, codec and local media IP between legs.
  * @returns the next state (labelSource "event"), or `missing_unique_id`.
  *
  * correlation_id: an A-leg (Unique-ID = Channel-Call-UUID, or no Channel-Call-UUID known) uses
@@ -51,8 +60,9 @@ export function legFromChannelEvent(
   event: EslEvent,
   known: LegState | undefined,
   aLeg: LegState | undefined,
+  intern: Intern = asIs,
 ): LegState | Unusable {
-  return buildLeg(event, known, aLeg, "event");
+  return buildLeg(event, known, aLeg, "event", intern);
 }
 
 /**
@@ -67,8 +77,9 @@ export function legFromLookup(
   fields: Readonly<Record<string, unknown>>,
   known: LegState | undefined,
   aLeg: LegState | undefined,
+  intern: Intern = asIs,
 ): LegState | Unusable {
-  return buildLeg(new LookupFields(fields), known, aLeg, "lookup");
+  return buildLeg(new LookupFields(fields), known, aLeg, "lookup", intern);
 }
 
 /**
@@ -144,18 +155,35 @@ class LookupFields implements Fields {
   }
 }
 
+/**
+ * `next`, or the string already held when it is the same text: every event's header values are
+ * new strings, and a leg keeps its state for the whole call.
+ */
+function kept(held: string | undefined, next: string): string {
+  return held === next ? held : next;
+}
+
 function buildLeg(
   src: Fields,
   known: LegState | undefined,
   aLeg: LegState | undefined,
   source: "event" | "lookup",
+  intern: Intern,
 ): LegState | Unusable {
-  const uuid = src.get(UNIQUE_ID);
-  if (uuid === undefined || uuid === "") return REFUSAL.missingUniqueId;
+  const read = src.get(UNIQUE_ID);
+  if (read === undefined || read === "") return REFUSAL.missingUniqueId;
+  const uuid = kept(known?.uuid, read);
   const k = known?.labels;
 
-  const callUuid = src.get(CALL_UUID) || known?.callUuid || "";
-  const sipCallId = src.get(SIP_CALL_ID) || known?.sipCallId || "";
+  const readCallUuid = src.get(CALL_UUID) || known?.callUuid || "";
+  // An A-leg's call UUID is its own Unique-ID, a B-leg's the A-leg's: one string for all of them.
+  const callUuid =
+    readCallUuid === uuid
+      ? uuid
+      : aLeg !== undefined && aLeg.uuid === readCallUuid
+        ? aLeg.uuid
+        : kept(known?.callUuid, readCallUuid);
+  const sipCallId = kept(known?.sipCallId, src.get(SIP_CALL_ID) || known?.sipCallId || "");
   // Without Channel-Call-UUID nothing says the leg is a B-leg: it stands for its own call.
   const isALeg = callUuid === "" || callUuid === uuid;
   const a = !isALeg && aLeg !== undefined && aLeg.uuid === callUuid ? aLeg.labels : undefined;
@@ -165,17 +193,19 @@ function buildLeg(
   const correlationId = isALeg
     ? sipCallId || callUuid || uuid
     : a?.correlationId || keptCorrelation?.correlationId || callUuid;
-  const domainName =
+  const domainName = intern(
     src.get(DOMAIN_NAME) ||
-    a?.domainName ||
-    k?.domainName ||
-    src.get(SIP_FROM_HOST) ||
-    src.get(SIP_TO_HOST) ||
-    "";
-  const callDirection = src.get(CALL_DIRECTION) || k?.callDirection || "";
-  const codecName = src.get(CODEC_NAME) || src.get(READ_CODEC_NAME) || k?.codecName || "";
-  const srcIp = src.get(REMOTE_MEDIA_IP) || k?.srcIp || "";
-  const dstIp = src.get(LOCAL_MEDIA_IP) || k?.dstIp || "";
+      a?.domainName ||
+      k?.domainName ||
+      src.get(SIP_FROM_HOST) ||
+      src.get(SIP_TO_HOST) ||
+      "",
+  );
+  const callDirection = intern(src.get(CALL_DIRECTION) || k?.callDirection || "");
+  const codecName = intern(src.get(CODEC_NAME) || src.get(READ_CODEC_NAME) || k?.codecName || "");
+  // The far end's address has as many values as there are peers: not pooled.
+  const srcIp = kept(k?.srcIp, src.get(REMOTE_MEDIA_IP) || k?.srcIp || "");
+  const dstIp = intern(src.get(LOCAL_MEDIA_IP) || k?.dstIp || "");
 
   // The RTP clock, which RTCP jitter is counted in. variable_rtp_use_codec_rate is the SDP
   // rtpmap rate, i.e. the RTP clock; Channel-Read-Codec-Rate is the codec's sampling rate, which
