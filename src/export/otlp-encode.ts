@@ -282,7 +282,7 @@ class AttributeSets {
     // A frozen object holding an array could still see the array change.
     if (cacheable && Object.isFrozen(attributes)) {
       // A copy out of the arena, which the next request writes over (Buffer's slice() would
-      // share the memory; the Uint8Array constructor copies).
+      // share the memory). A Buffer like the arena's views: one typed-array kind at every use.
       const own = Buffer.from(bytes);
       this.frozen.set(attributes, own);
       return own;
