@@ -60,6 +60,9 @@ const MAX_DEADLINES_IN_A_ROW = 5;
 
 const PARTIAL_KEY = "otlp-metrics-partial-success";
 
+/** A request buffer larger than this is not kept for the next export (a spike's, say). */
+const MAX_SPARE_BYTES = 64 * 1024 * 1024;
+
 /** host:port from the configured endpoint (host:port, or an http(s) URL, perhaps with a path). */
 export function grpcAddress(url: string): string {
   // Not URL.host: it drops a port equal to the scheme's default, and grpc-js would then dial 443.
@@ -94,6 +97,8 @@ export class GrpcMetricExporter implements PushMetricExporter {
   /** One per export in flight; resolves (never rejects) once its result was passed on. */
   private readonly inFlight = new Set<Promise<void>>();
   private deadlinesInARow = 0;
+  /** A finished request's buffer, written over by the next export (see encode's scratch). */
+  private spare: Buffer | undefined;
   private shutdownPromise: Promise<void> | null = null;
   private readonly limited: RateLimitedLog;
 
@@ -115,15 +120,21 @@ export class GrpcMetricExporter implements PushMetricExporter {
     }
     let request: Buffer;
     let client: Client;
+    // Taken while this request uses it: exports in flight at once never share a buffer.
+    const scratch = this.spare;
+    this.spare = undefined;
     try {
-      request = this.encoder.encode(metrics);
+      request = this.encoder.encode(metrics, scratch);
       client = this.connect();
     } catch (error) {
+      this.spare = scratch;
       resultCallback({ code: FAILED, error: asError(error) });
       return;
     }
     const sent = new Promise<void>((resolve) => {
       const finish = (result: ExportResult): void => {
+        // grpc-js has framed (copied) the message once the call ended: the buffer is free.
+        this.keepSpare(request);
         try {
           resultCallback(result);
         } finally {
@@ -172,6 +183,20 @@ export class GrpcMetricExporter implements PushMetricExporter {
       this.client = null;
     })();
     return this.shutdownPromise;
+  }
+
+  /**
+   * Keeps the larger of the spare and `request`'s whole buffer, up to MAX_SPARE_BYTES. The
+   * encoder allocates outside Node's shared pool, so the whole ArrayBuffer is this request's.
+   */
+  private keepSpare(request: Buffer): void {
+    const whole = Buffer.from(
+      request.buffer,
+      request.byteOffset,
+      request.buffer.byteLength - request.byteOffset,
+    );
+    if (whole.length > MAX_SPARE_BYTES) return;
+    if (this.spare === undefined || this.spare.length < whole.length) this.spare = whole;
   }
 
   private connect(): Client {

@@ -384,12 +384,24 @@ export class MetricsRequestEncoder {
     return this.counter.encoded;
   }
 
-  encode(metrics: ResourceMetrics): Buffer {
+  /**
+   * The request's bytes. Written into `scratch` when it is large enough (the result is then a
+   * view of it), else into a new buffer with room to spare for a somewhat larger next request:
+   * an exporter that hands the previous request's buffer back (see GrpcMetricExporter) allocates
+   * no new external memory per export, which otherwise piles up in the old generation until a
+   * full GC (measured: several back-to-back mark-compacts after each 20 MB export).
+   */
+  encode(metrics: ResourceMetrics, scratch?: Buffer): Buffer {
     try {
       this.sizes.length = 0;
       this.next = 0;
       const total = lengthField(this.sizeResourceMetrics(metrics));
-      const w = new Writer(Buffer.allocUnsafe(total));
+      const target =
+        scratch !== undefined && scratch.length >= total
+          ? scratch
+          : // Never from Node's shared pool: the exporter reuses the whole underlying memory.
+            Buffer.allocUnsafeSlow(total + (total >> 2));
+      const w = new Writer(target.subarray(0, total));
       w.byte(REQUEST_RESOURCE_METRICS);
       w.varint(this.take());
       this.writeResourceMetrics(w, metrics);
