@@ -94,19 +94,33 @@ function benchConfig(settings: ChildSettings): Config {
 class RecordProbe {
   rtcp = 0;
   qos = 0;
-  readonly samples = new Map<string, number[]>();
+  /**
+   * Every record, in order: the leg's channel id, its direction and the time. Kept flat (no
+   * per-record string or map lookup) so the probe costs the agent's process as little as
+   * possible while CPU is measured; filed by leg only when the parent asks (latency command).
+   */
+  private readonly channels: string[] = [];
+  private readonly inbound: boolean[] = [];
+  private readonly times: number[] = [];
 
   constructor(private readonly track: boolean) {}
+
+  samples(): LatencySamples {
+    const out: LatencySamples = {};
+    for (let i = 0; i < this.times.length; i++) {
+      const key = latencyKey(this.channels[i]!, this.inbound[i]! ? "inbound" : "outbound");
+      (out[key] ??= []).push(this.times[i]!);
+    }
+    return out;
+  }
 
   wrap(real: MetricsSink): MetricsSink {
     const recordRtcp = (o: RtcpObservation): void => {
       this.rtcp++;
       if (this.track) {
-        const at = wallNow();
-        const key = latencyKey(o.labels.channelId, o.direction);
-        const times = this.samples.get(key);
-        if (times === undefined) this.samples.set(key, [at]);
-        else times.push(at);
+        this.times.push(wallNow());
+        this.channels.push(o.labels.channelId);
+        this.inbound.push(o.direction === "inbound");
       }
       real.recordRtcp(o);
     };
@@ -246,9 +260,7 @@ async function main(): Promise<void> {
       return { exports: real.stats.exports };
     },
     latency: async () => {
-      const samples: LatencySamples = {};
-      for (const [key, times] of probe.samples) samples[key] = times;
-      return { samples };
+      return { samples: probe.samples() };
     },
     profileStart: async () => {
       profiler ??= new Session();
