@@ -467,6 +467,8 @@ describe("lazy header lookup vs a naive reference", () => {
         const e = new PlainEvent(plainEventBody(headers));
         for (const probe of probes(headers)) {
           assert.equal(e.get(probe), expectedValue(headers, probe), probe);
+          // has() answers without decoding, and agrees with get() ("_undef_" is present, "").
+          assert.equal(e.has(probe), expectedValue(headers, probe) !== undefined, probe);
         }
         assert.deepEqual(e.entries(), expectedEntries(headers));
         assert.equal(e.name, expectedValue(headers, "Event-Name") ?? "");

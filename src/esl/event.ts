@@ -14,6 +14,8 @@ export interface EslEvent {
   /** Event-Name, `""` when the event has none (counted as unusable by consumers). */
   readonly name: string;
   get(header: string): string | undefined;
+  /** Whether the event has the header, without decoding its value. */
+  has(header: string): boolean;
   /** The event's own body (e.g. a BACKGROUND_JOB's command output), when it has one. */
   readonly body: string | undefined;
   /** All headers in order, decoded: for diagnostics and tests, not for the hot path. */
@@ -51,6 +53,10 @@ export class PlainEvent implements EslEvent {
 
   get(header: string): string | undefined {
     return this.headers.get(header);
+  }
+
+  has(header: string): boolean {
+    return this.headers.has(header);
   }
 
   get body(): string | undefined {
@@ -103,6 +109,10 @@ export class JsonEvent implements EslEvent {
     const v = this.fields[header];
     if (v === undefined || v === null) return undefined;
     return typeof v === "string" ? v : String(v);
+  }
+
+  has(header: string): boolean {
+    return this.get(header) !== undefined;
   }
 
   get body(): string | undefined {

@@ -1,3 +1,4 @@
+import { utf8Text } from "./slice.js";
 import { urlDecodeBytes } from "./urlcodec.js";
 
 const LF = 0x0a;
@@ -161,9 +162,7 @@ export class HeaderBlock {
   }
 
   private decode(from: number, to: number): string {
-    const value = this.encoded
-      ? urlDecodeBytes(this.buf, from, to)
-      : this.buf.toString("utf8", from, to);
+    const value = this.encoded ? urlDecodeBytes(this.buf, from, to) : utf8Text(this.buf, from, to);
     return value === UNDEF ? "" : value;
   }
 

@@ -2,6 +2,8 @@
 // decoder that never throws: a malformed `%` sequence stays literal (decodeURIComponent would
 // throw on it, and FreeSWITCH does emit such values when a variable holds a stray '%').
 
+import { utf8Text } from "./slice.js";
+
 const PERCENT = 0x25;
 const HEX = "0123456789ABCDEF";
 
@@ -48,7 +50,7 @@ export function urlDecodeBytes(buf: Buffer, start: number, end: number): string 
   // A loop over the (short) value, not buf.indexOf, which would scan on to the end of the event.
   let pct = start;
   while (pct < end && buf[pct] !== PERCENT) pct++;
-  if (pct === end) return buf.toString("utf8", start, end);
+  if (pct === end) return utf8Text(buf, start, end);
   const out = Buffer.allocUnsafe(end - start);
   let n = buf.copy(out, 0, start, pct);
   for (let i = pct; i < end; i++) {

@@ -260,7 +260,7 @@ function u32(value: number | undefined): number | undefined {
 function countExtraBlocks(event: EslEvent): number {
   let n = 0;
   for (const header of EXTRA_BLOCK_SSRC) {
-    if (event.get(header) === undefined) break;
+    if (!event.has(header)) break;
     n++;
   }
   return n;
