@@ -109,7 +109,9 @@ class RecordProbe {
     const out: LatencySamples = {};
     for (let i = 0; i < this.times.length; i++) {
       const key = latencyKey(this.channels[i]!, this.inbound[i]! ? "inbound" : "outbound");
-      (out[key] ??= []).push(this.times[i]!);
+      const times = out[key];
+      if (times === undefined) out[key] = [this.times[i]!];
+      else times.push(this.times[i]!);
     }
     return out;
   }
