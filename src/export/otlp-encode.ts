@@ -264,6 +264,11 @@ class Writer {
 class AttributeSets {
   private readonly frozen = new WeakMap<Attributes, Uint8Array>();
   private readonly transient = new Map<Attributes, Uint8Array>();
+  /**
+   * Each attribute key's encoded `key` field (tag, length, UTF-8): a handful of distinct keys,
+   * copied by a typed-array set instead of two calls into C++ (length, write) per key per set.
+   */
+  private readonly keyFields = new Map<string, Uint8Array>();
   /** Where this request's transient sets are written; reused by the next request. */
   private arena: Buffer = Buffer.allocUnsafe(64 * 1024);
   private arenaPos = 0;
@@ -326,7 +331,7 @@ class AttributeSets {
       // reads as an empty string at best.
       if (raw === undefined || raw === null) continue;
       const value = scalar(raw);
-      const keyBytes = Buffer.byteLength(key, "utf8");
+      const keyField = this.keyField(key);
       let valueSize: number;
       let valueBytes = 0;
       if (typeof value === "string") {
@@ -340,8 +345,8 @@ class AttributeSets {
         valueSize = FIXED_FIELD;
       }
       w.byte(kvTag);
-      w.varint(lengthField(keyBytes) + lengthField(valueSize));
-      w.stringField(KV_KEY, key, keyBytes);
+      w.varint(keyField.length + lengthField(valueSize));
+      w.bytes(keyField);
       w.byte(KV_VALUE);
       w.varint(valueSize);
       if (typeof value === "string") {
@@ -360,7 +365,22 @@ class AttributeSets {
     this.arenaPos = w.pos;
     return { bytes: this.arena.subarray(start, w.pos), cacheable };
   }
+
+  private keyField(key: string): Uint8Array {
+    let field = this.keyFields.get(key);
+    if (field === undefined) {
+      const bytes = Buffer.byteLength(key, "utf8");
+      const w = new Writer(Buffer.allocUnsafeSlow(lengthField(bytes)));
+      w.stringField(KV_KEY, key, bytes);
+      field = w.buf;
+      // Keys come from the agent's own code; the bound only matters if they ever did not.
+      if (this.keyFields.size < MAX_KEY_FIELDS) this.keyFields.set(key, field);
+    }
+    return field;
+  }
 }
+
+const MAX_KEY_FIELDS = 256;
 
 function numberPointSize(attributes: Uint8Array): number {
   return lengthField(3 * FIXED_FIELD + attributes.length);
