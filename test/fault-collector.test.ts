@@ -319,6 +319,13 @@ async function recover(
     }
   }
   const drainedAfterMs = Date.now() - restartAt;
+  // The export that drained the queue may have been the retry timer's (QoS only), right after
+  // a periodic export that carried the call's latest RTCP failed on the still-reconnecting
+  // channel: one more report, exported on the channel now known to work, before the hangup.
+  traffic.sendRtcp();
+  traffic.nextTick();
+  await traffic.settled();
+  await h.flush();
   const legs = traffic.hangupDue(true);
   await traffic.settled();
   // Two more exports: a second point of any leg would show up.
