@@ -32,8 +32,11 @@ export const VIDEO_RTP_RATE = 90000;
 
 const U32_MAX = 0xffffffff;
 
-/** One RTCP report turned into numbers, with what applyRtcp needs to fold it into the leg. */
-export interface RtcpResult {
+/**
+ * One RTCP report turned into numbers, with what applyRtcp needs to fold it into the leg. Its
+ * values are what the report adds to the direction's summary (a SummaryReport).
+ */
+export interface RtcpResult extends SummaryReport {
   /** `inbound` for RECV_RTCP_MESSAGE, `outbound` for SEND_RTCP_MESSAGE (SPEC §2). */
   readonly direction: ReportDirection;
   /** Source-Jitter × 1000 / rate. */
@@ -69,8 +72,6 @@ export interface RtcpResult {
   readonly cumulativeLost: number;
   /** The report's RTP-Rate (RECV only); 0 when it had none. */
   readonly reportedRate: number;
-  /** What the report adds to the direction's summary. */
-  readonly summary: SummaryReport;
 }
 
 interface BlockHeaders {
@@ -114,7 +115,7 @@ const EXTRA_BLOCK_SSRC = ["Source1-SSRC", "Source2-SSRC", "Source3-SSRC", "Sourc
  * @param leg   the leg's state before the report (read, never changed), or undefined when the
  *              leg is known nowhere: then the report is computed against emptyLeg(Unique-ID)
  *              (no baselines, no rate), and the returned `leg` is that partial state.
- * @returns the report's values and the leg's next state, or a refusal (see unusable.ts):
+ * @returns the report's values and the leg they are about, or a refusal (see unusable.ts):
  *   `rtcp_no_report_block` (no block 0), `rtcp_malformed` (a block field absent, not a number or
  *   out of its wire range; RTP-Rate present but not a number), `rtcp_rate_unknown` (no RTP-Rate
  *   and no rate known for the leg: always the case for a SEND report on a leg with no codec
@@ -126,8 +127,8 @@ const EXTRA_BLOCK_SSRC = ["Source1-SSRC", "Source2-SSRC", "Source3-SSRC", "Sourc
  * - RECV: `rtpRate` becomes the report's RTP-Rate when it has one, and `farEndLost` the new
  *   cumulative lost clamped at 0 (qos.packet_loss).
  *
- * Video (RTP-Rate 90000) is computed the same way but applyRtcp changes no state for it: the leg keeps ONE
- * baseline per direction, so letting audio and video reports (different SSRCs) take turns on
+ * Video (RTP-Rate 90000) is computed the same way but applyRtcp changes no state for it: the
+ * leg keeps ONE baseline per direction, so letting audio and video reports (different SSRCs) take turns on
  * it would restart the baseline at every report and count each stream's whole cumulative loss
  * again and again; and the rate, jitter history and far-end loss feed the leg's audio QoS
  * (`rtp_audio_*`). As a consequence a video report's packetsLost is its stream's whole
@@ -186,20 +187,13 @@ export function computeRtcp(event: EslEvent, leg: LegState | undefined): RtcpRes
   const fractionValue = fractionLost(fraction);
   const rttMs = direction === "inbound" ? recvRtt(event) : undefined;
   const video = reportedRate === VIDEO_RTP_RATE;
-  const report: SummaryReport = {
-    jitterMs: jitterValue,
-    fractionLost: fractionValue,
-    packetsLost: lostSince(baseline, ssrc, lost),
-    rttMs,
-    mos: emodelMos(jitterValue, fractionValue, rttMs),
-  };
   return {
     direction,
     jitterMs: jitterValue,
     fractionLost: fractionValue,
     rttMs,
-    mos: report.mos,
-    packetsLost: report.packetsLost,
+    mos: emodelMos(jitterValue, fractionValue, rttMs),
+    packetsLost: lostSince(baseline, ssrc, lost),
     ssrc,
     rtpRate: rate,
     video,
@@ -207,7 +201,6 @@ export function computeRtcp(event: EslEvent, leg: LegState | undefined): RtcpRes
     leg: before,
     cumulativeLost: lost,
     reportedRate,
-    summary: report,
   };
 }
 
@@ -219,20 +212,19 @@ export function computeRtcp(event: EslEvent, leg: LegState | undefined): RtcpRes
 export function applyRtcp(result: RtcpResult): void {
   if (result.video) return;
   const leg = result.leg;
-  const report = result.summary;
   const lost = result.cumulativeLost;
   if (result.reportedRate > 0) leg.rtpRate = result.reportedRate;
-  leg.jitterSumMs += report.jitterMs;
+  leg.jitterSumMs += result.jitterMs;
   leg.jitterCount += 1;
   if (result.direction === "inbound") {
     leg.inbound = nextBaseline(leg.inbound, result.ssrc, lost);
     // The far end's own count of what it lost of our stream; a negative count (duplicates)
     // is no loss at all.
     leg.farEndLost = Math.max(lost, 0);
-    leg.rtcpIn = addToSummary(leg.rtcpIn, report);
+    leg.rtcpIn = addToSummary(leg.rtcpIn, result);
   } else {
     leg.outbound = nextBaseline(leg.outbound, result.ssrc, lost);
-    leg.rtcpOut = addToSummary(leg.rtcpOut, report);
+    leg.rtcpOut = addToSummary(leg.rtcpOut, result);
   }
 }
 
