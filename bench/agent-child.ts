@@ -211,6 +211,7 @@ async function main(): Promise<void> {
   const real = createMetricsSink(config.opentelemetry, {
     maxLegs: config.storage.maxLegs,
     logger,
+    perLeg: config.metrics.perLeg,
   });
   const probe = new RecordProbe(settings.trackLatency);
   const agent = new Agent({ config, logger, version: "bench", metrics: probe.wrap(real) });

@@ -28,6 +28,8 @@ import {
 } from "@opentelemetry/sdk-metrics";
 import fc from "fast-check";
 import { pino } from "pino";
+import { splitRequests } from "../src/export/batches.js";
+import { isColumnMetric, pointCount } from "../src/export/column-points.js";
 import {
   CHANNEL_OPTIONS,
   EXPORT_METHOD,
@@ -647,6 +649,104 @@ describe("OTLP metrics encoder: decoded by the official protobuf root", () => {
       p.attributes.some(([k]) => k === "otel.metric.overflow"),
     );
     assert.ok(overflow, "the overflow series is there");
+  });
+});
+
+describe("per-leg points stored by column", () => {
+  async function collected() {
+    const producer = new RtcpSeriesProducer({
+      maxLegs: 1000,
+      cardinalityLimit: 1000,
+      perLeg: true,
+      maxAggregates: 10,
+      scope: { name: "fsagent", version: "0.1.0" },
+      resource,
+      now: () => 1_764_000_000_000,
+    });
+    for (let i = 0; i < 50; i++) {
+      const labels: LegLabels = {
+        channelId: `leg-${i}`,
+        correlationId: `call-${i >> 1}`,
+        domainName: `tenant-${i % 3}.example`,
+        callDirection: i % 2 === 0 ? "inbound" : "outbound",
+        codecName: "PCMA",
+        srcIp: "198.51.100.7",
+        dstIp: "203.0.113.5",
+      };
+      for (const direction of ["inbound", "outbound"] as const) {
+        producer.record({
+          instance: "fs1",
+          labels,
+          direction,
+          jitterMs: i / 7,
+          fractionLost: (i % 5) / 256,
+          packetsLost: i,
+          rttMs: direction === "inbound" ? 10 + i / 3 : undefined,
+          mos: 4.1 + i / 1000,
+        });
+      }
+    }
+    return (await producer.collect()).resourceMetrics;
+  }
+
+  /** The same metrics with every column metric replaced by its SDK-shaped points. */
+  function asPlainPoints(rm: ResourceMetrics): ResourceMetrics {
+    return {
+      resource: rm.resource,
+      scopeMetrics: rm.scopeMetrics.map((s) => ({
+        scope: s.scope,
+        metrics: s.metrics.map((m) =>
+          m.dataPointType === DataPointType.SUM
+            ? {
+                descriptor: m.descriptor,
+                aggregationTemporality: m.aggregationTemporality,
+                dataPointType: m.dataPointType,
+                isMonotonic: m.isMonotonic,
+                dataPoints: [...m.dataPoints],
+              }
+            : ({ ...m, dataPoints: [...m.dataPoints] } as MetricData),
+        ),
+      })),
+    };
+  }
+
+  it("encodes exactly the bytes of the same points as DataPoint objects", async () => {
+    const rm = await collected();
+    const columns = rm.scopeMetrics[0]!.metrics.filter(isColumnMetric);
+    assert.equal(columns.length, 5, "jitter, fraction lost, packets lost, rtt, mos");
+    assert.equal(pointCount(columns[3]!), 50, "rtt: inbound reports only");
+    const fast = new MetricsRequestEncoder().encode(rm);
+    const plain = new MetricsRequestEncoder().encode(asPlainPoints(rm));
+    assert.ok(fast.equals(plain));
+    const view = roundTrip(rm);
+    const jitter = view.scopes[0]?.metrics.find((m) => m.name === "freeswitch.rtcp.jitter");
+    assert.equal(jitter?.points.length, 100);
+  });
+
+  it("splits into requests of at most N points, slicing columns as views, nothing lost", async () => {
+    const rm = await collected();
+    const requests = splitRequests(rm, 37);
+    let total = 0;
+    const encoder = new MetricsRequestEncoder();
+    const byName = new Map<string, number>();
+    for (const request of requests) {
+      let n = 0;
+      for (const scope of request.scopeMetrics) {
+        for (const metric of scope.metrics) {
+          n += pointCount(metric);
+        }
+      }
+      assert.ok(n <= 37, `${n} points`);
+      total += n;
+      for (const m of roundTrip(request, encoder).scopes.flatMap((s) => s.metrics)) {
+        byName.set(m.name, (byName.get(m.name) ?? 0) + m.points.length);
+      }
+    }
+    let expected = 0;
+    for (const metric of rm.scopeMetrics[0]!.metrics) expected += pointCount(metric);
+    assert.equal(total, expected);
+    assert.equal(byName.get("freeswitch.rtcp.jitter"), 100);
+    assert.equal(byName.get("freeswitch.rtcp.rtt"), 50);
   });
 });
 

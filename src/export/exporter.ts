@@ -2,6 +2,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import { type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
+import type { Attributes } from "@opentelemetry/api";
 import {
   AggregationTemporality,
   InstrumentType,
@@ -12,6 +13,7 @@ import { ConfigError } from "../config/errors.js";
 import type { OpenTelemetryConfig, OtlpTlsConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
+import { someAttributes } from "./column-points.js";
 import { GrpcMetricExporter, grpcAddress } from "./grpc-exporter.js";
 import type { RetryStats } from "./retry.js";
 
@@ -188,6 +190,10 @@ const OVERFLOW_KEY = "otlp-metrics-overflow";
 /** The attribute of the series the SDK folds attribute sets beyond the cardinality limit into. */
 const OVERFLOW_ATTRIBUTE = "otel.metric.overflow";
 
+function isOverflow(attributes: Attributes): boolean {
+  return attributes[OVERFLOW_ATTRIBUTE] === true;
+}
+
 export interface CountingExporterOptions {
   readonly stats: ExportStats;
   readonly logger: Logger;
@@ -271,12 +277,9 @@ export class CountingExporter implements PushMetricExporter {
     let names: string[] | null = null;
     for (const scope of metrics.scopeMetrics) {
       for (const metric of scope.metrics) {
-        for (const point of metric.dataPoints) {
-          if (point.attributes[OVERFLOW_ATTRIBUTE] === true) {
-            names ??= [];
-            names.push(metric.descriptor.name);
-            break;
-          }
+        if (someAttributes(metric, isOverflow)) {
+          names ??= [];
+          names.push(metric.descriptor.name);
         }
       }
     }

@@ -11,6 +11,7 @@ import type { Logger } from "../log/logger.js";
 import { legLabelAttributes } from "../quality/record.js";
 import type { LegLabels, QosObservation, RtcpObservation } from "../quality/types.js";
 import { VERSION } from "../version.js";
+import { BatchingExporter } from "./batches.js";
 import { routeOtelDiagnostics } from "./diag.js";
 import {
   createOtlpExporter,
@@ -332,12 +333,14 @@ export function createMetricsSink(
   });
   const reader = new PeriodicExportingMetricReader({
     metricProducers: [rtcp],
-    exporter: retrying,
+    // Requests are sent one after the other; each counts as one export in stats.
+    exporter: new BatchingExporter(retrying, {
+      maxPointsPerRequest: MAX_POINTS_PER_REQUEST,
+      timeoutMs,
+    }),
     exportIntervalMillis: intervalMs,
     exportTimeoutMillis: timeoutMs,
     cardinalityLimits: { default: limit },
-    // Batches are sent one after the other; each counts as one export in stats.
-    maxExportBatchSize: MAX_POINTS_PER_REQUEST,
   });
   const provider = new MeterProvider({
     resource,

@@ -9,6 +9,8 @@ import type {
   SumMetricData,
 } from "@opentelemetry/sdk-metrics";
 import { AggregationTemporality, DataPointType } from "@opentelemetry/sdk-metrics";
+import type { BatchTarget } from "./batches.js";
+import { pointCount } from "./column-points.js";
 
 // The bounded retry queue for end-of-call QoS (SPEC §4, issue 4 item 6). The SDK's OTLP exporter
 // does not retry: a failed export loses its points. A leg's QoS is recorded once, at its end, so
@@ -65,10 +67,10 @@ function isNumberMetric(metric: MetricData): metric is NumberMetric {
   return metric.dataPointType === DataPointType.GAUGE || metric.dataPointType === DataPointType.SUM;
 }
 
-function pointCount(metrics: ResourceMetrics): number {
+function requestPoints(metrics: ResourceMetrics): number {
   let n = 0;
   for (const scope of metrics.scopeMetrics) {
-    for (const metric of scope.metrics) n += metric.dataPoints.length;
+    for (const metric of scope.metrics) n += pointCount(metric);
   }
   return n;
 }
@@ -133,7 +135,7 @@ function mergeEntries(
  * an empty collection, so an idle agent would otherwise keep its queue forever. A point leaves
  * the queue only when an export carrying it succeeds.
  */
-export class RetryingExporter implements PushMetricExporter {
+export class RetryingExporter implements BatchTarget {
   private readonly stats: RetryStats;
   private readonly capacity: number;
   private readonly maxPoints: number;
@@ -164,10 +166,22 @@ export class RetryingExporter implements PushMetricExporter {
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
     this.resource = metrics.resource;
-    const taken = this.take(this.maxPoints - pointCount(metrics));
+    const taken = this.take(this.maxPoints - requestPoints(metrics));
     const outgoing =
       taken.length === 0 ? metrics : mergeEntries(metrics.resource, metrics.scopeMetrics, taken);
     this.send(outgoing, taken, metrics, resultCallback);
+  }
+
+  /**
+   * A request the batching layer did not send (the export's time was up): its points are
+   * accounted as a failed request's are, but it is no export and no failure of the Collector's.
+   */
+  unsent(metrics: ResourceMetrics): void {
+    this.resource = metrics.resource;
+    this.keepFresh(metrics);
+    this.trim();
+    this.updateQueued();
+    if (this.queue.length > 0) this.schedule(this.delayMs);
   }
 
   selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
@@ -297,10 +311,10 @@ export class RetryingExporter implements PushMetricExporter {
         // export carries the same totals and more. Neither queued nor counted as dropped.
         if (metric.aggregationTemporality === AggregationTemporality.CUMULATIVE) continue;
         if (name.startsWith(RTCP_PREFIX)) {
-          this.stats.rtcpPointsDropped += metric.dataPoints.length;
+          this.stats.rtcpPointsDropped += pointCount(metric);
         } else if (name.startsWith(QOS_PREFIX)) {
           if (this.closed || this.capacity === 0 || !isNumberMetric(metric)) {
-            this.stats.qosPointsDropped += metric.dataPoints.length;
+            this.stats.qosPointsDropped += pointCount(metric);
             continue;
           }
           // A copy without the points: an entry holding the SDK's object would keep that

@@ -3,12 +3,12 @@ import type { Resource } from "@opentelemetry/resources";
 import {
   AggregationTemporality,
   type CollectionResult,
-  type DataPoint,
   DataPointType,
   type MetricData,
   type MetricProducer,
 } from "@opentelemetry/sdk-metrics";
 import type { LegLabels, RtcpObservation } from "../quality/types.js";
+import { ColumnGauge, ColumnSum, SeriesColumns } from "./column-points.js";
 import { HistogramCell } from "./histogram.js";
 
 // The freeswitch.rtcp.* points, aggregated by us and handed to the SDK's reader as a
@@ -176,18 +176,22 @@ function sameAggregateLabels(entry: LegSeries, instance: string, labels: LegLabe
   );
 }
 
+/** The per-leg columns of a collection (column-points.ts), in export order. */
+const JITTER = 0;
+const FRACTION_LOST = 1;
+const PACKETS_LOST = 2;
+const RTT = 3;
+const MOS = 4;
+const FIELDS = 5;
+
 function gauge(
   metrics: MetricData[],
   descriptor: MetricData["descriptor"],
-  points: DataPoint<number>[],
+  columns: SeriesColumns,
+  field: number,
 ): void {
-  if (points.length === 0) return;
-  metrics.push({
-    descriptor,
-    aggregationTemporality: AggregationTemporality.DELTA,
-    dataPointType: DataPointType.GAUGE,
-    dataPoints: points,
-  });
+  const count = columns.count(field);
+  if (count > 0) metrics.push(new ColumnGauge(descriptor, columns, field, 0, count));
 }
 
 function hrTime(ms: number): HrTime {
@@ -402,7 +406,10 @@ export class RtcpSeriesProducer implements MetricProducer {
     );
   }
 
-  /** The points of every series that reported since the last call, which it then resets. */
+  /**
+   * The points of every series that reported since the last call, which it then resets: stored
+   * by column (column-points.ts), one column per per-leg metric, no object per point.
+   */
   async collect(): Promise<CollectionResult> {
     const series = this.reported;
     this.reported = [];
@@ -411,55 +418,33 @@ export class RtcpSeriesProducer implements MetricProducer {
     const endTime = hrTime(endMs);
     this.intervalStartMs = endMs;
 
-    const jitter: DataPoint<number>[] = [];
-    const fraction: DataPoint<number>[] = [];
-    const lost: DataPoint<number>[] = [];
-    const rtt: DataPoint<number>[] = [];
-    const mos: DataPoint<number>[] = [];
-    for (const s of series) {
-      const { attributes } = s;
-      if (s.hasJitter) jitter.push({ startTime, endTime, attributes, value: s.jitterMs });
-      if (s.hasFraction) fraction.push({ startTime, endTime, attributes, value: s.fractionLost });
-      if (s.hasLost) lost.push({ startTime, endTime, attributes, value: s.packetsLost });
-      if (s.hasRtt) rtt.push({ startTime, endTime, attributes, value: s.rttMs });
-      if (s.hasMos) mos.push({ startTime, endTime, attributes, value: s.mos });
-      s.listed = false;
-      s.hasJitter = false;
-      s.hasFraction = false;
-      s.hasLost = false;
-      s.hasRtt = false;
-      s.hasMos = false;
-      s.packetsLost = 0;
-    }
     const metrics: MetricData[] = [];
-    const delta = AggregationTemporality.DELTA;
-    if (jitter.length > 0) {
-      metrics.push({
-        descriptor: RTCP_METRICS.jitter,
-        aggregationTemporality: delta,
-        dataPointType: DataPointType.GAUGE,
-        dataPoints: jitter,
-      });
+    if (series.length > 0) {
+      const columns = new SeriesColumns(series.length, FIELDS, startTime, endTime);
+      for (const s of series) {
+        const row = columns.addRow(s.attributes);
+        if (s.hasJitter) columns.add(JITTER, row, s.jitterMs);
+        if (s.hasFraction) columns.add(FRACTION_LOST, row, s.fractionLost);
+        if (s.hasLost) columns.add(PACKETS_LOST, row, s.packetsLost);
+        if (s.hasRtt) columns.add(RTT, row, s.rttMs);
+        if (s.hasMos) columns.add(MOS, row, s.mos);
+        s.listed = false;
+        s.hasJitter = false;
+        s.hasFraction = false;
+        s.hasLost = false;
+        s.hasRtt = false;
+        s.hasMos = false;
+        s.packetsLost = 0;
+      }
+      gauge(metrics, RTCP_METRICS.jitter, columns, JITTER);
+      gauge(metrics, RTCP_METRICS.fractionLost, columns, FRACTION_LOST);
+      const lost = columns.count(PACKETS_LOST);
+      if (lost > 0) {
+        metrics.push(new ColumnSum(RTCP_METRICS.packetsLost, columns, PACKETS_LOST, 0, lost, true));
+      }
+      gauge(metrics, RTCP_METRICS.rtt, columns, RTT);
+      gauge(metrics, RTCP_METRICS.mos, columns, MOS);
     }
-    if (fraction.length > 0) {
-      metrics.push({
-        descriptor: RTCP_METRICS.fractionLost,
-        aggregationTemporality: delta,
-        dataPointType: DataPointType.GAUGE,
-        dataPoints: fraction,
-      });
-    }
-    if (lost.length > 0) {
-      metrics.push({
-        descriptor: RTCP_METRICS.packetsLost,
-        aggregationTemporality: delta,
-        dataPointType: DataPointType.SUM,
-        isMonotonic: true,
-        dataPoints: lost,
-      });
-    }
-    gauge(metrics, RTCP_METRICS.rtt, rtt);
-    gauge(metrics, RTCP_METRICS.mos, mos);
     this.histograms(metrics, endTime);
     return {
       resourceMetrics: {
