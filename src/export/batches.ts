@@ -7,6 +7,7 @@ import type {
   ScopeMetrics,
 } from "@opentelemetry/sdk-metrics";
 import { pointCount, slicePoints } from "./column-points.js";
+import { type ExportResult, FAILED, SUCCESS, wrappedTemporality } from "./export-result.js";
 
 // One collection → requests of at most MAX_POINTS_PER_REQUEST points, sent one after the other.
 //
@@ -16,10 +17,6 @@ import { pointCount, slicePoints } from "./column-points.js";
 // requests still unsent when the export's time is up are handed to the retry layer as failed
 // (their RTCP points counted as dropped, their QoS queued), where the SDK's reader stopped
 // without a word and the points vanished from every counter.
-
-type ExportResult = Parameters<Parameters<PushMetricExporter["export"]>[1]>[0];
-const SUCCESS: ExportResult["code"] = 0;
-const FAILED: ExportResult["code"] = 1;
 
 /** The exporter each request goes to (the retry layer). */
 export interface BatchTarget extends PushMetricExporter {
@@ -131,9 +128,7 @@ export class BatchingExporter implements PushMetricExporter {
   }
 
   selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
-    const select = this.inner.selectAggregationTemporality;
-    if (select === undefined) throw new Error("the wrapped exporter chooses no temporality");
-    return select.call(this.inner, instrumentType);
+    return wrappedTemporality(this.inner, instrumentType);
   }
 
   forceFlush(): Promise<void> {

@@ -14,16 +14,9 @@ import type { OpenTelemetryConfig, OtlpTlsConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { someAttributes } from "./column-points.js";
+import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
 import { GrpcMetricExporter, grpcAddress } from "./grpc-exporter.js";
 import type { RetryStats } from "./retry.js";
-
-// @opentelemetry/core's ExportResult, reached through the exporter interface: core is not one of
-// our direct dependencies, and its enum values (SUCCESS = 0, FAILED = 1) are part of the OTel JS
-// API contract, so restating the two we need is safer than importing a transitive package.
-type ExportResult = Parameters<Parameters<PushMetricExporter["export"]>[1]>[0];
-type ExportResultCode = ExportResult["code"];
-const SUCCESS: ExportResultCode = 0;
-const FAILED: ExportResultCode = 1;
 
 /** Longest lastError kept: enough for a gRPC status line, not for a stack. */
 const MAX_ERROR = 240;

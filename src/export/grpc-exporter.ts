@@ -10,6 +10,7 @@ import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-met
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { VERSION } from "../version.js";
+import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
 import { decodePartialSuccess, MetricsRequestEncoder } from "./otlp-encode.js";
 
 // The OTLP/gRPC metrics exporter: our encoder (otlp-encode.ts) and one grpc-js Client. It replaces
@@ -20,10 +21,6 @@ import { decodePartialSuccess, MetricsRequestEncoder } from "./otlp-encode.js";
 // unreachable (no wait-for-ready), no retry of its own (retry.ts decides what is worth
 // re-sending), the cap on exports in flight, a fresh channel after repeated deadlines, and a
 // warning on a partial success.
-
-type ExportResult = Parameters<Parameters<PushMetricExporter["export"]>[1]>[0];
-const SUCCESS: ExportResult["code"] = 0;
-const FAILED: ExportResult["code"] = 1;
 
 export const EXPORT_METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 

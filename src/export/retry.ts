@@ -11,6 +11,7 @@ import type {
 import { AggregationTemporality, DataPointType } from "@opentelemetry/sdk-metrics";
 import type { BatchTarget } from "./batches.js";
 import { pointCount } from "./column-points.js";
+import { type ExportResult, FAILED, SUCCESS, wrappedTemporality } from "./export-result.js";
 
 // The bounded retry queue for end-of-call QoS (SPEC §4, issue 4 item 6). The SDK's OTLP exporter
 // does not retry: a failed export loses its points. A leg's QoS is recorded once, at its end, so
@@ -18,10 +19,6 @@ import { pointCount } from "./column-points.js";
 // while the call lasts, so those are only counted. The queue holds QoS data points as the SDK
 // made them (attributes, value, start and end time): DELTA gauges, so re-sending one later with
 // its original timestamps is exactly the point that would have arrived.
-
-type ExportResult = Parameters<Parameters<PushMetricExporter["export"]>[1]>[0];
-const SUCCESS: ExportResult["code"] = 0;
-const FAILED: ExportResult["code"] = 1;
 
 export const QOS_PREFIX = "freeswitch.qos.";
 export const RTCP_PREFIX = "freeswitch.rtcp.";
@@ -185,10 +182,7 @@ export class RetryingExporter implements BatchTarget {
   }
 
   selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
-    // The wrapped CountingExporter chooses (DELTA); the reader asks whoever it was given.
-    const select = this.inner.selectAggregationTemporality;
-    if (select === undefined) throw new Error("the wrapped exporter chooses no temporality");
-    return select.call(this.inner, instrumentType);
+    return wrappedTemporality(this.inner, instrumentType);
   }
 
   forceFlush(): Promise<void> {
