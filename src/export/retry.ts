@@ -175,10 +175,7 @@ export class RetryingExporter implements BatchTarget {
    */
   unsent(metrics: ResourceMetrics): void {
     this.resource = metrics.resource;
-    this.keepFresh(metrics);
-    this.trim();
-    this.updateQueued();
-    if (this.queue.length > 0) this.schedule(this.delayMs);
+    this.keepLost(metrics);
   }
 
   selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
@@ -286,14 +283,21 @@ export class RetryingExporter implements BatchTarget {
       // Back in front: they are older than anything queued since they were taken.
       this.queue = taken.concat(this.queue);
     }
+    // A timer already waiting keeps its time; the next one after a failure waits twice as long.
+    if (this.keepLost(fresh)) this.delayMs = Math.min(this.delayMs * 2, this.maxDelayMs);
+  }
+
+  /**
+   * Keeps what a request that did not arrive carried (`fresh`: its QoS queued, its RTCP counted
+   * as dropped), within the capacity, and schedules a retry. Whether a retry is scheduled.
+   */
+  private keepLost(fresh: ResourceMetrics | null): boolean {
     if (fresh !== null) this.keepFresh(fresh);
     this.trim();
     this.updateQueued();
-    if (this.queue.length > 0) {
-      // A timer already waiting keeps its time; the next one waits twice as long.
-      this.schedule(this.delayMs);
-      this.delayMs = Math.min(this.delayMs * 2, this.maxDelayMs);
-    }
+    if (this.queue.length === 0) return false;
+    this.schedule(this.delayMs);
+    return true;
   }
 
   /** Queues the QoS points of a failed request and counts its RTCP points as dropped. */
