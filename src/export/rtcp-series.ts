@@ -144,8 +144,8 @@ function newAggregate(attributes: Attributes): Aggregate {
 function newSeries(instance: string, labels: LegLabels, direction: string): Series {
   // Not frozen, on purpose: the OTLP encoder keeps the bytes of frozen sets between exports, and
   // at two sets per active leg that cache was a quarter of the per-leg heap budget (issue 5).
-  // Unfrozen, a series' set is encoded once per export it appears in. Nothing changes the
-  // object after this.
+  // Per-leg points reach the encoder as columns, whose row sets are encoded once per collection
+  // (ColumnRowSets) whatever their frozenness. Nothing changes the object after this.
   return blankSeries({
     fs_instance: instance,
     channel_id: labels.channelId,
