@@ -25,6 +25,7 @@ import type {
   ChildStats,
   CommandName,
   LatencySamples,
+  ProfileKind,
 } from "./lib/agent-protocol.js";
 import { BENCH_INSTANCE, latencyKey } from "./lib/agent-protocol.js";
 
@@ -85,6 +86,14 @@ function benchConfig(settings: ChildSettings): Config {
   }
 }
 
+const CHUNK = 65_536;
+
+class RecordChunk {
+  readonly times = new Float64Array(CHUNK);
+  readonly channels = new Array<string>(CHUNK);
+  readonly inbound = new Uint8Array(CHUNK);
+}
+
 /**
  * Counts what reaches the sink and, when asked, files the wall-clock time of every RTCP record
  * by leg and direction (the parent matches the nth record of a leg with the nth report it sent).
@@ -96,34 +105,43 @@ class RecordProbe {
   qos = 0;
   /**
    * Every record, in order: the leg's channel id, its direction and the time. Kept flat (no
-   * per-record string or map lookup) so the probe costs the agent's process as little as
-   * possible while CPU is measured; filed by leg only when the parent asks (latency command).
+   * per-record string or map lookup) and in fixed-size chunks (no array growing by copies, which
+   * lands in the old generation and sets off the full GCs the CPU figure would then include),
+   * so the probe costs the agent's process as little as possible while CPU is measured; filed
+   * by leg only when the parent asks (latency command).
    */
-  private readonly channels: string[] = [];
-  private readonly inbound: boolean[] = [];
-  private readonly times: number[] = [];
+  private readonly chunks: RecordChunk[] = [];
+  private count = 0;
 
   constructor(private readonly track: boolean) {}
 
   samples(): LatencySamples {
     const out: LatencySamples = {};
-    for (let i = 0; i < this.times.length; i++) {
-      const key = latencyKey(this.channels[i]!, this.inbound[i]! ? "inbound" : "outbound");
+    for (let i = 0; i < this.count; i++) {
+      const chunk = this.chunks[Math.floor(i / CHUNK)]!;
+      const k = i % CHUNK;
+      const key = latencyKey(chunk.channels[k]!, chunk.inbound[k] === 1 ? "inbound" : "outbound");
       const times = out[key];
-      if (times === undefined) out[key] = [this.times[i]!];
-      else times.push(this.times[i]!);
+      if (times === undefined) out[key] = [chunk.times[k]!];
+      else times.push(chunk.times[k]!);
     }
     return out;
+  }
+
+  private file(o: RtcpObservation): void {
+    const k = this.count % CHUNK;
+    if (k === 0) this.chunks.push(new RecordChunk());
+    const chunk = this.chunks[this.chunks.length - 1]!;
+    chunk.times[k] = wallNow();
+    chunk.channels[k] = o.labels.channelId;
+    chunk.inbound[k] = o.direction === "inbound" ? 1 : 0;
+    this.count++;
   }
 
   wrap(real: MetricsSink): MetricsSink {
     const recordRtcp = (o: RtcpObservation): void => {
       this.rtcp++;
-      if (this.track) {
-        this.times.push(wallNow());
-        this.channels.push(o.labels.channelId);
-        this.inbound.push(o.direction === "inbound");
-      }
+      if (this.track) this.file(o);
       real.recordRtcp(o);
     };
     const recordQos = (o: QosObservation): void => {
@@ -252,6 +270,7 @@ async function main(): Promise<void> {
 
   // The profiler runs only over a suite's measurement window, not over the setup.
   let profiler: Session | undefined;
+  let profiling: ProfileKind = "cpu";
   type Handlers = {
     [K in CommandName]: (args: ChildCommands[K]["args"]) => Promise<ChildCommands[K]["result"]>;
   };
@@ -265,16 +284,34 @@ async function main(): Promise<void> {
     latency: async () => {
       return { samples: probe.samples() };
     },
-    profileStart: async () => {
+    profileStart: async ({ kind }) => {
       profiler ??= new Session();
       profiler.connect();
-      await profiler.post("Profiler.enable");
-      await profiler.post("Profiler.start");
+      profiling = kind;
+      if (kind === "cpu") {
+        await profiler.post("Profiler.enable");
+        await profiler.post("Profiler.start");
+      } else {
+        await profiler.post("HeapProfiler.enable");
+        // What a window allocates, not only what it keeps: the short-lived objects are the ones
+        // that drive the scavenges. FSAGENT_BENCH_ALLOC_SURVIVORS=1 leaves out what scavenges
+        // freed: what remains was promoted to the old generation (or is still young and alive),
+        // the objects that set off full GCs.
+        const survivorsOnly = process.env.FSAGENT_BENCH_ALLOC_SURVIVORS === "1";
+        await profiler.post("HeapProfiler.startSampling", {
+          samplingInterval: 4096,
+          includeObjectsCollectedByMinorGC: !survivorsOnly,
+          includeObjectsCollectedByMajorGC: true,
+        });
+      }
       return { started: true };
     },
     profileStop: async ({ file }) => {
       if (profiler === undefined) throw new Error("no profile running");
-      const { profile } = await profiler.post("Profiler.stop");
+      const { profile } =
+        profiling === "cpu"
+          ? await profiler.post("Profiler.stop")
+          : await profiler.post("HeapProfiler.stopSampling");
       profiler.disconnect();
       profiler = undefined;
       writeFileSync(file, JSON.stringify(profile));

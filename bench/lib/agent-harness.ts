@@ -23,6 +23,7 @@ import type {
   ChildSettings,
   ChildStats,
   CommandName,
+  ProfileKind,
 } from "./agent-protocol.js";
 import {
   type BenchCall,
@@ -43,14 +44,31 @@ export const REDIS_PORT = 6379;
  * `node --import tsx bench/lib/cpu-profile.ts <file>`).
  */
 export function cpuProfDir(): string | undefined {
-  const dir = process.env.FSAGENT_BENCH_CPU_PROF;
+  return dirFromEnv("FSAGENT_BENCH_CPU_PROF");
+}
+
+/**
+ * FSAGENT_BENCH_ALLOC_PROF=<dir>: the same windows, sampling allocations instead of time, into
+ * <dir>/<name>.heapprofile (`node --import tsx bench/lib/alloc-profile.ts <file>` summarises it).
+ * One profiler at a time: with both set, the CPU profile wins.
+ */
+export function allocProfDir(): string | undefined {
+  return dirFromEnv("FSAGENT_BENCH_ALLOC_PROF");
+}
+
+function dirFromEnv(name: string): string | undefined {
+  const dir = process.env[name];
   return dir === undefined || dir === "" ? undefined : dir;
+}
+
+function profileKind(): ProfileKind | undefined {
+  if (cpuProfDir() !== undefined) return "cpu";
+  return allocProfDir() !== undefined ? "allocations" : undefined;
 }
 
 /** Where heap snapshots go: FSAGENT_BENCH_HEAP_SNAPSHOT=<dir> (memory suite), else none. */
 export function heapSnapshotDir(): string | undefined {
-  const dir = process.env.FSAGENT_BENCH_HEAP_SNAPSHOT;
-  return dir === undefined || dir === "" ? undefined : dir;
+  return dirFromEnv("FSAGENT_BENCH_HEAP_SNAPSHOT");
 }
 
 /** Wall clock in ms, comparable across processes (up to the offset clockOffset() measures). */
@@ -374,20 +392,24 @@ export class AgentBench {
     }
   }
 
-  /** Starts profiling the agent when FSAGENT_BENCH_CPU_PROF is set (see cpuProfDir). */
+  /** Starts profiling the agent when FSAGENT_BENCH_CPU_PROF or _ALLOC_PROF is set. */
   async startProfile(): Promise<void> {
-    if (cpuProfDir() !== undefined) await this.child.request("profileStart", {});
+    const kind = profileKind();
+    if (kind !== undefined) await this.child.request("profileStart", { kind });
   }
 
-  /** Writes the profile started by startProfile() as <dir>/<name>.cpuprofile. */
+  /** Writes the profile started by startProfile() as <dir>/<name>.cpuprofile or .heapprofile. */
   async stopProfile(name: string): Promise<void> {
-    const dir = cpuProfDir();
+    const kind = profileKind();
+    if (kind === undefined) return;
+    const dir = kind === "cpu" ? cpuProfDir() : allocProfDir();
     if (dir === undefined) return;
     mkdirSync(dir, { recursive: true });
+    const extension = kind === "cpu" ? "cpuprofile" : "heapprofile";
     const { file } = await this.child.request("profileStop", {
-      file: path.resolve(dir, `${name}.cpuprofile`),
+      file: path.resolve(dir, `${name}.${extension}`),
     });
-    console.error(`  cpu profile: ${file}`);
+    console.error(`  ${kind} profile: ${file}`);
   }
 
   /** Writes <dir>/<name>.heapsnapshot when FSAGENT_BENCH_HEAP_SNAPSHOT is set (see heapSnapshotDir). */

@@ -56,6 +56,8 @@ export interface ChildStats {
 /** Record times (child wall clock, ms) per `channelId + "<"` (inbound) or `">"` (outbound). */
 export type LatencySamples = Record<string, number[]>;
 
+export type ProfileKind = "cpu" | "allocations";
+
 export interface ChildCommands {
   stats: { args: { gc: boolean }; result: ChildStats };
   /** The child's wall clock, for the parent to estimate the offset between the two clocks. */
@@ -64,9 +66,12 @@ export interface ChildCommands {
   flush: { args: Record<string, never>; result: { exports: number } };
   /** Every RTCP record time kept since the start (trackLatency only). */
   latency: { args: Record<string, never>; result: { samples: LatencySamples } };
-  /** Starts V8's sampling profiler (node:inspector) in the child. */
-  profileStart: { args: Record<string, never>; result: { started: true } };
-  /** Stops it and writes the .cpuprofile to `file`. */
+  /**
+   * Starts one of V8's sampling profilers (node:inspector) in the child: `cpu` (time), or
+   * `allocations` (every sampled allocation, the ones the GC has freed since included).
+   */
+  profileStart: { args: { kind: ProfileKind }; result: { started: true } };
+  /** Stops it and writes the .cpuprofile / .heapprofile to `file`. */
   profileStop: { args: { file: string }; result: { file: string } };
   /** Full collections, then v8.writeHeapSnapshot(file). */
   heapSnapshot: { args: { file: string }; result: { file: string } };

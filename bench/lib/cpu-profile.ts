@@ -114,8 +114,9 @@ function original(file: string, line: number, column: number): [string, number] 
   return [map.sources[best[1]] ?? file, best[2] + 1];
 }
 
-function label(node: ProfileNode): string {
-  const { functionName, url, lineNumber, columnNumber } = node.callFrame;
+/** `name file:line` of a profile's call frame, dist/ positions mapped back to src/. */
+export function frameLabel(callFrame: ProfileNode["callFrame"]): string {
+  const { functionName, url, lineNumber, columnNumber } = callFrame;
   let file = url.startsWith("file://") ? fileURLToPath(url) : url;
   let line = lineNumber + 1;
   if (file.startsWith(path.join(ROOT, "dist"))) {
@@ -125,6 +126,10 @@ function label(node: ProfileNode): string {
   if (file.startsWith(ROOT)) file = path.relative(ROOT, file);
   const name = functionName === "" ? "(anonymous)" : functionName;
   return file === "" ? name : `${name} ${file}:${line}`;
+}
+
+function label(node: ProfileNode): string {
+  return frameLabel(node.callFrame);
 }
 
 /** Self and inclusive time per function label, over the whole profile. */
