@@ -529,7 +529,7 @@ export class Agent implements AgentView {
     let activeLegs = 0;
     for (const slot of this.instanceList) {
       for (const count of slot.router.counters.received.values()) events += count;
-      for (const _ of slot.router.activeLegs()) activeLegs++;
+      activeLegs += slot.router.activeLegCount();
     }
     return { events, activeLegs };
   }

@@ -130,6 +130,7 @@ describe("Router", () => {
       ["a.example", 1],
       ["b.example", 2],
     ]);
+    assert.equal(router.activeLegCount(), 3);
     const qosVars = qosVariables({ ...emptyQos(), inPacketCount: 1500, inMos: 4.2 }).map(
       ([k, v]): [string, string] => [`variable_${k}`, v],
     );
@@ -157,6 +158,7 @@ describe("Router", () => {
     router.handle(channel("CHANNEL_DESTROY", "X9", "X9", [["variable_domain_name", "c.example"]]));
     assert.deepEqual(completed.at(-1), ["fs1", "X9", "c.example"]);
     assert.deepEqual([...router.activeByDomain()], [["b.example", 2]]);
+    assert.equal(router.activeLegCount(), 2, "the DESTROY of a leg never seen adds nothing");
   });
 
   it("lists the live legs with when it first saw them and their latest reports (status page)", () => {

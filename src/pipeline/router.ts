@@ -409,12 +409,23 @@ export class Router {
 
   /** Legs in progress on this instance, per domain (freeswitch.calls.active). */
   activeByDomain(): Map<string, number> {
+    // Not through activeLegs(): these run every collection and status sample, over every leg,
+    // and a generator's objects per leg (20,000 of them) were a sixth of what the agent allocated.
     const counts = new Map<string, number>();
-    for (const { leg } of this.activeLegs()) {
-      const domain = leg.labels.domainName;
-      counts.set(domain, (counts.get(domain) ?? 0) + 1);
+    const { store } = this.options;
+    for (const uuid of this.seen.keys()) {
+      const domain = store.peek(uuid)?.labels.domainName;
+      if (domain !== undefined) counts.set(domain, (counts.get(domain) ?? 0) + 1);
     }
     return counts;
+  }
+
+  /** How many legs activeLegs() would yield. */
+  activeLegCount(): number {
+    const { store } = this.options;
+    let count = 0;
+    for (const uuid of this.seen.keys()) if (store.peek(uuid) !== undefined) count++;
+    return count;
   }
 
   /** Legs in progress on this instance with when they were first seen (the status page). */
