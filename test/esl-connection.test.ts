@@ -41,7 +41,8 @@ function connect(
     esl: { ...FAST, ...esl },
     events: EVENTS,
     logger: silentLogger(),
-    onEvent: (event) => events.push(event),
+    // Kept past the callback: retained, as the connection's read buffer is reused.
+    onEvent: (event) => events.push(event.retain()),
     onStateChange: (state) => {
       if (state === "disconnected") disconnectReasons.push(connection.stats.lastError);
     },

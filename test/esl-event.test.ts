@@ -614,6 +614,29 @@ describe("lazy header lookup vs a naive reference", () => {
     assert.equal(new PlainEvent(Buffer.from("A: _undef_\nB: \n\n")).get("B"), "");
   });
 
+  it("reads Event-Name right whether or not it is one of the common names", () => {
+    const names = [
+      "RECV_RTCP_MESSAGE",
+      "RECV_RTCP_MESSAGF", // same length, last byte differs
+      "RECV_RTCP_MESSAGE_X",
+      "SEND_RTCP_MESSAGE",
+      "CHANNEL_HANGUP_COMPLETE",
+      "CUSTOM",
+      "",
+      "_undef_",
+    ];
+    for (const name of names) {
+      const e = new PlainEvent(plainEventBody([["Event-Name", name]]));
+      assert.equal(e.name, name === "_undef_" ? "" : name);
+    }
+    // Encoded bytes that decode to a common name still read as that name.
+    assert.equal(
+      new PlainEvent(Buffer.from("Event-Name: %52ECV_RTCP_MESSAGE\n\n")).name,
+      "RECV_RTCP_MESSAGE",
+    );
+    assert.equal(new PlainEvent(Buffer.from("Event-Name: HEARTBEAT\r\n\n")).name, "HEARTBEAT");
+  });
+
   it("ignores a CR before LF, in lookups and entries", () => {
     const e = new PlainEvent(Buffer.from("Event-Name: HEARTBEAT\r\nA: 1%20x\r\nB: \r\n\r\n"));
     assert.equal(e.name, "HEARTBEAT");

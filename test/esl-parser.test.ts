@@ -35,6 +35,7 @@ import {
   newParser,
   type Parsed,
   parseChunks,
+  parseChunksReused,
   parseStream,
   readSample,
   SAMPLES,
@@ -176,12 +177,18 @@ function differs(actual: Parsed, reference: Parsed): string | null {
   return null;
 }
 
-/** Pushes `stream` cut once at every offset (0 and length included: an empty push). */
+/**
+ * Pushes `stream` cut once at every offset (0 and length included: an empty push), as separate
+ * chunks and through one reused read buffer.
+ */
 function assertEveryCut(stream: Buffer, from = 0, to = stream.length): void {
   const reference = parseStream(stream);
   for (let cut = from; cut <= to; cut++) {
-    const reason = differs(parseChunks([stream.subarray(0, cut), stream.subarray(cut)]), reference);
+    const pieces = [stream.subarray(0, cut), stream.subarray(cut)];
+    const reason = differs(parseChunks(pieces), reference);
     if (reason !== null) assert.fail(`cut at ${cut}: ${reason}`);
+    const reused = differs(parseChunksReused(pieces), reference);
+    if (reused !== null) assert.fail(`cut at ${cut}, reused buffer: ${reused}`);
   }
 }
 
@@ -412,6 +419,8 @@ describe("FrameParser chunking", () => {
           const reference = references[i]!;
           const parsed = parseChunks(splitAt(bytes, cuts));
           assert.equal(differs(parsed, reference.parsed), null);
+          const reused = parseChunksReused(splitAt(bytes, cuts));
+          assert.equal(differs(reused, reference.parsed), null, "through a reused buffer");
           parsed.frames.forEach((frame, k) => {
             const event = eventFromFrame(frame);
             const expected = reference.events[k];
@@ -432,6 +441,7 @@ describe("FrameParser chunking", () => {
       const pieces: Buffer[] = [];
       for (let i = 0; i < bytes.length; i++) pieces.push(bytes.subarray(i, i + 1));
       assert.equal(differs(parseChunks(pieces), parseStream(bytes)), null, name);
+      assert.equal(differs(parseChunksReused(pieces), parseStream(bytes)), null, `${name}, reused`);
     }
   });
 

@@ -22,7 +22,10 @@ export interface EslConnectionOptions {
   /** Event names to subscribe to with `event plain`; never ALL. */
   readonly events: readonly string[];
   readonly logger: Logger;
-  /** Called synchronously for each event, in arrival order. Must not block. */
+  /**
+   * Called synchronously for each event, in arrival order. Must not block. The event reads the
+   * connection's read buffer, which the next read overwrites: keep values, or event.retain().
+   */
   readonly onEvent: (event: EslEvent) => void;
   /** Called each time the connection reaches `connected` (after subscribing). */
   readonly onConnected?: () => void;
@@ -33,6 +36,9 @@ export interface EslConnectionOptions {
   /** Window of the log rate limiter for repeated identical failures. */
   readonly logWindowMs?: number;
 }
+
+/** One socket read at most: Node's own read size. */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 /** Reply-Text of a successful command starts with +OK; anything else is a refusal. */
 function isOk(frame: Frame): boolean {
@@ -113,7 +119,7 @@ export class EslConnection {
     this.parser = new FrameParser(
       (frame) => this.onFrame(frame),
       (error) => this.onProtocolError(error),
-      { maxFrameBytes: options.esl.maxFrameBytes },
+      { maxFrameBytes: options.esl.maxFrameBytes, reusedChunks: true },
     );
   }
 
@@ -202,7 +208,24 @@ export class EslConnection {
     this.parser.reset();
     this.setState("connecting");
     const { host, port } = this.options.instance;
-    const socket = net.connect({ host, port });
+    const socket = net.connect({
+      host,
+      port,
+      // Reads go into one buffer per connection, handed straight to the parser: no new
+      // ArrayBuffer per read (each one external memory that sets off GCs of its own at a few
+      // hundred reads a second) and none of the stream machinery of 'data' events.
+      onread: {
+        buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES),
+        callback: (bytes: number, buffer: Uint8Array): boolean => {
+          // Never false (which would pause the socket): FreeSWITCH drops a listener that lags.
+          if (socket !== this.socket) return true;
+          this.lastByteAt = this.clock.now();
+          this.stats.bytesReceived += bytes;
+          this.parser.push((buffer as Buffer).subarray(0, bytes));
+          return true;
+        },
+      },
+    });
     this.socket = socket;
     this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = null;
@@ -220,12 +243,6 @@ export class EslConnection {
       // TCP keepalive is a second line of defence; the `api status` probe is the real detector.
       socket.setKeepAlive(true, 15_000);
       this.setState("authenticating");
-    });
-    socket.on("data", (chunk: Buffer) => {
-      if (socket !== this.socket) return;
-      this.lastByteAt = this.clock.now();
-      this.stats.bytesReceived += chunk.length;
-      this.parser.push(chunk);
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
       if (this.closeReason === null) {
@@ -306,7 +323,8 @@ export class EslConnection {
         return;
       case ContentType.commandReply:
       case ContentType.apiResponse:
-        if (!this.commands.resolveNext(frame)) this.stats.framesIgnored++;
+        // Read later, by whoever awaits the command: the parser's buffer will be reused by then.
+        if (!this.commands.resolveNext(frame.retain())) this.stats.framesIgnored++;
         return;
       case ContentType.authRequest:
         this.authenticate();

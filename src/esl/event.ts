@@ -1,7 +1,20 @@
 import { ContentType, type Frame } from "./frame.js";
-import { HeaderBlock } from "./headers.js";
+import { HeaderBlock, KnownValues, NO_HEADER, NOT_DECIMAL } from "./headers.js";
 
 const LFLF = Buffer.from("\n\n", "latin1");
+
+/** The event names a listener sees most, RTCP reports first (see HeaderBlock.getKnown). */
+const COMMON_EVENT_NAMES = new KnownValues([
+  "RECV_RTCP_MESSAGE",
+  "SEND_RTCP_MESSAGE",
+  "CHANNEL_CREATE",
+  "CHANNEL_ANSWER",
+  "CHANNEL_BRIDGE",
+  "CHANNEL_HANGUP_COMPLETE",
+  "CHANNEL_DESTROY",
+  "HEARTBEAT",
+  "BACKGROUND_JOB",
+]);
 
 /**
  * A FreeSWITCH event. Header values are decoded on request, not up front: the agent reads a
@@ -16,6 +29,12 @@ export interface EslEvent {
   get(header: string): string | undefined;
   /** Whether the event has the header, without decoding its value. */
   has(header: string): boolean;
+  /**
+   * The header's value as an unsigned decimal read without a string (HeaderBlock.decimal), or
+   * NO_HEADER, or NOT_DECIMAL for any other text: read that with get() and a strict reader
+   * (quality/numbers.ts does both).
+   */
+  decimal(header: string, maxDigits: number, fraction: boolean): number;
   /** The event's own body (e.g. a BACKGROUND_JOB's command output), when it has one. */
   readonly body: string | undefined;
   /** All headers in order, decoded: for diagnostics and tests, not for the hot path. */
@@ -28,26 +47,32 @@ export interface EslEvent {
 export class PlainEvent implements EslEvent {
   private readonly headers: HeaderBlock;
   private readonly bodyStart: number;
-  private readonly bytes: Buffer;
   private cachedName: string | undefined;
 
-  constructor(bytes: Buffer) {
-    this.bytes = bytes;
+  /** The event in bytes[start, end) (by default all of `bytes`): read in place, not copied. */
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly start = 0,
+    private readonly end = bytes.length,
+  ) {
     // Header lines end at the first blank line; what follows (if Content-Length said so) is the
     // event's own body. A body without that blank line simply has no nested body.
-    const blank = bytes.indexOf(LFLF);
-    let end = bytes.length;
+    let blank = bytes.indexOf(LFLF, start);
+    if (blank + 2 > end) blank = -1;
+    let headersEnd = end;
     let bodyStart = -1;
     if (blank !== -1) {
-      end = blank + 1;
-      if (blank + 2 < bytes.length) bodyStart = blank + 2;
+      headersEnd = blank + 1;
+      if (blank + 2 < end) bodyStart = blank + 2;
     }
-    this.headers = new HeaderBlock(bytes, 0, end, true);
+    this.headers = new HeaderBlock(bytes, start, headersEnd, true);
     this.bodyStart = bodyStart;
   }
 
   get name(): string {
-    if (this.cachedName === undefined) this.cachedName = this.headers.get("Event-Name") ?? "";
+    if (this.cachedName === undefined) {
+      this.cachedName = this.headers.getKnown("Event-Name", COMMON_EVENT_NAMES) ?? "";
+    }
     return this.cachedName;
   }
 
@@ -59,13 +84,17 @@ export class PlainEvent implements EslEvent {
     return this.headers.has(header);
   }
 
+  decimal(header: string, maxDigits: number, fraction: boolean): number {
+    return this.headers.decimal(header, maxDigits, fraction);
+  }
+
   get body(): string | undefined {
     if (this.bodyStart === -1) return undefined;
     const declared = Number(this.headers.get("Content-Length"));
     const end =
       Number.isInteger(declared) && declared >= 0
-        ? Math.min(this.bytes.length, this.bodyStart + declared)
-        : this.bytes.length;
+        ? Math.min(this.end, this.bodyStart + declared)
+        : this.end;
     return this.bytes.toString("utf8", this.bodyStart, end);
   }
 
@@ -74,7 +103,7 @@ export class PlainEvent implements EslEvent {
   }
 
   retain(): EslEvent {
-    return new PlainEvent(Buffer.from(this.bytes));
+    return new PlainEvent(Buffer.from(this.bytes.subarray(this.start, this.end)));
   }
 }
 
@@ -115,6 +144,11 @@ export class JsonEvent implements EslEvent {
     return this.get(header) !== undefined;
   }
 
+  /** JSON values are already strings: the caller's strict reader parses them. */
+  decimal(header: string, _maxDigits: number, _fraction: boolean): number {
+    return this.has(header) ? NOT_DECIMAL : NO_HEADER;
+  }
+
   get body(): string | undefined {
     return this.get("_body");
   }
@@ -132,8 +166,11 @@ export class JsonEvent implements EslEvent {
 
 /** The event carried by a frame, or undefined when the frame is not an event we can read. */
 export function eventFromFrame(frame: Frame): EslEvent | undefined {
-  if (frame.body === null) return undefined;
-  if (frame.contentType === ContentType.eventPlain) return new PlainEvent(frame.body);
-  if (frame.contentType === ContentType.eventJson) return JsonEvent.parse(frame.body);
+  const { bytes } = frame;
+  if (bytes === null) return undefined;
+  if (frame.contentType === ContentType.eventPlain) {
+    return new PlainEvent(bytes, frame.bodyStart, frame.bodyEnd);
+  }
+  if (frame.contentType === ContentType.eventJson) return JsonEvent.parse(frame.body!);
   return undefined;
 }

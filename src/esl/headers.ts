@@ -6,6 +6,16 @@ const CR = 0x0d;
 const COLON = 0x3a;
 const SPACE = 0x20;
 const UNDEF = "_undef_";
+const DIGIT_0 = 0x30;
+const DOT = 0x2e;
+
+/** HeaderBlock.decimal: no header of that name. */
+export const NO_HEADER = -1;
+/** HeaderBlock.decimal: the header is there but is not a plain decimal it reads exactly. */
+export const NOT_DECIMAL = -2;
+
+/** 10^0 .. 10^15: exact doubles, so a division by one of them is correctly rounded. */
+const POWERS_OF_TEN = Array.from({ length: 16 }, (_, k) => 10 ** k);
 
 // One needle per header name, built on first use. Code asks for a few dozen distinct names; the
 // bound only matters if something looks up attacker-chosen names.
@@ -21,6 +31,28 @@ function needleFor(name: string): Buffer {
     if (needles.size < NEEDLE_CACHE_LIMIT) needles.set(name, needle);
   }
   return needle;
+}
+
+/** A few values that getKnown() returns as the same strings each time (ASCII, never encoded). */
+export class KnownValues {
+  private readonly bytes: Buffer[];
+
+  constructor(private readonly values: readonly string[]) {
+    this.bytes = values.map((v) => Buffer.from(v, "latin1"));
+  }
+
+  /** The value whose bytes are buf[from, to), or undefined. */
+  find(buf: Buffer, from: number, to: number): string | undefined {
+    const length = to - from;
+    for (let v = 0; v < this.bytes.length; v++) {
+      const bytes = this.bytes[v]!;
+      if (bytes.length !== length) continue;
+      let k = 0;
+      while (k < length && buf[from + k] === bytes[k]) k++;
+      if (k === length) return this.values[v];
+    }
+    return undefined;
+  }
 }
 
 /**
@@ -106,6 +138,12 @@ export class HeaderBlock {
     readonly encoded: boolean,
   ) {}
 
+  /** The same lines in a buffer of their own. */
+  copy(): HeaderBlock {
+    const bytes = Buffer.from(this.buf.subarray(this.start, this.end));
+    return new HeaderBlock(bytes, 0, bytes.length, this.encoded);
+  }
+
   /** Lookups past the first line so far: the second one builds the line index. */
   private lookups = 0;
 
@@ -148,6 +186,56 @@ export class HeaderBlock {
     let lf = this.buf.indexOf(LF, from);
     if (lf === -1 || lf > this.end) lf = this.end;
     return lf > from && this.buf[lf - 1] === CR ? lf - 1 : lf;
+  }
+
+  /**
+   * The value of `name` read in place as an unsigned decimal, without a string: 1 to
+   * `maxDigits` ASCII digits (at most 16), then, when `fraction` allows it, a '.' and at least
+   * one more digit, 15 digits in all. What it returns is exactly Number() of the text. Anything
+   * else (a sign, an exponent, a URL-encoded byte, `_undef_`, an empty value, more digits, a
+   * value past 2^53) is NOT_DECIMAL: callers then read the text with their own strict reader,
+   * so the rare forms keep their one definition. The hot path reads ten numbers per RTCP report.
+   */
+  decimal(name: string, maxDigits: number, fraction: boolean): number {
+    const from = this.valueOffset(name);
+    if (from === -1) return NO_HEADER;
+    const { buf } = this;
+    const end = this.valueEnd(from);
+    let value = 0;
+    let i = from;
+    for (; i < end; i++) {
+      const d = buf[i]! - DIGIT_0;
+      if (d < 0 || d > 9) break;
+      value = value * 10 + d;
+    }
+    const digits = i - from;
+    if (digits === 0 || digits > maxDigits) return NOT_DECIMAL;
+    if (i === end) return value <= Number.MAX_SAFE_INTEGER ? value : NOT_DECIMAL;
+    if (!fraction || buf[i] !== DOT || digits > 15) return NOT_DECIMAL;
+    const point = ++i;
+    for (; i < end; i++) {
+      const d = buf[i]! - DIGIT_0;
+      if (d < 0 || d > 9) return NOT_DECIMAL;
+      value = value * 10 + d;
+    }
+    const decimals = i - point;
+    // 15 digits in all keep the mantissa exact (< 2^53), and mantissa / 10^k of two exact doubles
+    // is then the correctly rounded value of the text, which is what Number() gives.
+    if (decimals === 0 || digits + decimals > 15) return NOT_DECIMAL;
+    return value / POWERS_OF_TEN[decimals]!;
+  }
+
+  /**
+   * The value of `name` when its bytes spell one of `known` (that very string, no new one),
+   * else the decoded value as get() gives it. For values that repeat on every event, such as
+   * Event-Name: one string fewer per event, and comparisons with the constants are by identity.
+   */
+  getKnown(name: string, known: KnownValues): string | undefined {
+    const from = this.valueOffset(name);
+    if (from === -1) return undefined;
+    const end = this.valueEnd(from);
+    const match = known.find(this.buf, from, end);
+    return match ?? this.decode(from, end);
   }
 
   has(name: string): boolean {

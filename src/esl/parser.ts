@@ -25,6 +25,12 @@ export interface FrameParserOptions {
   maxFrameBytes?: number;
   /** Largest envelope (header block) accepted before its blank line. Default 64 KiB. */
   maxHeaderBytes?: number;
+  /**
+   * The caller reuses a chunk's memory once push() returns (a socket read into one buffer):
+   * the parser then copies the parts of incomplete frames it keeps. The frames it hands to
+   * onFrame still point into the chunk, valid until onFrame returns (Frame.retain() copies).
+   */
+  reusedChunks?: boolean;
 }
 
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
@@ -71,6 +77,7 @@ function excerpt(buf: Buffer, from: number, to: number): string {
 export class FrameParser {
   private readonly maxFrameBytes: number;
   private readonly maxHeaderBytes: number;
+  private readonly reusedChunks: boolean;
 
   /** Pieces of an envelope that spans chunks, and their total size. */
   private headParts: Buffer[] = [];
@@ -94,6 +101,7 @@ export class FrameParser {
   ) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+    this.reusedChunks = options.reusedChunks ?? false;
   }
 
   /** Bytes held for incomplete frames: a partial envelope, or a complete one and its partial body. */
@@ -140,7 +148,7 @@ export class FrameParser {
     if (b === LF || b === CR) return pos + 1;
     const term = buf.indexOf(LFLF, pos);
     if (term === -1) {
-      this.headParts = [buf.subarray(pos)];
+      this.headParts = [this.keep(buf.subarray(pos))];
       this.headBytes = buf.length - pos;
       if (this.headBytes > this.maxHeaderBytes) {
         this.fail("header_too_large", `no end of headers within ${this.maxHeaderBytes} bytes`);
@@ -167,7 +175,7 @@ export class FrameParser {
     } else {
       const at = chunk.indexOf(LFLF);
       if (at === -1) {
-        this.headParts.push(chunk);
+        this.headParts.push(this.keep(chunk));
         this.headBytes += chunk.length;
         if (this.headBytes > this.maxHeaderBytes) {
           this.fail("header_too_large", `no end of headers within ${this.maxHeaderBytes} bytes`);
@@ -256,23 +264,27 @@ export class FrameParser {
     const need = this.bodyNeed - this.bodyHave;
     const available = buf.length - pos;
     if (available < need) {
+      // The envelope waits for the body: off a reused chunk before the chunk is overwritten.
+      if (this.reusedChunks && this.bodyHave === 0) {
+        this.pendingHeaders = this.pendingHeaders!.copy();
+      }
       if (available > 0) {
-        this.bodyParts.push(pos === 0 ? buf : buf.subarray(pos));
+        this.bodyParts.push(this.keep(pos === 0 ? buf : buf.subarray(pos)));
         this.bodyHave += available;
       }
       return -1;
     }
-    let body: Buffer | null = null;
-    if (this.bodyNeed > 0) {
-      const tail = buf.subarray(pos, pos + need);
-      if (this.bodyParts.length === 0) {
-        body = tail;
-      } else {
-        this.bodyParts.push(tail);
-        body = Buffer.concat(this.bodyParts, this.bodyNeed);
-      }
+    let frame: Frame;
+    if (this.bodyNeed === 0) {
+      frame = new Frame(this.pendingType, this.pendingHeaders!, null);
+    } else if (this.bodyParts.length === 0) {
+      // The usual case: the whole body is in this chunk, and the frame points into it.
+      frame = new Frame(this.pendingType, this.pendingHeaders!, buf, pos, pos + need);
+    } else {
+      this.bodyParts.push(buf.subarray(pos, pos + need));
+      const body = Buffer.concat(this.bodyParts, this.bodyNeed);
+      frame = new Frame(this.pendingType, this.pendingHeaders!, body);
     }
-    const frame = new Frame(this.pendingType, this.pendingHeaders!, body);
     this.bodyNeed = -1;
     this.bodyHave = 0;
     this.bodyParts = [];
@@ -280,6 +292,11 @@ export class FrameParser {
     this.pendingHeadBytes = 0;
     this.onFrame(frame);
     return pos + need;
+  }
+
+  /** Bytes kept past this push(): a copy when the chunk's memory is reused afterwards. */
+  private keep(bytes: Buffer): Buffer {
+    return this.reusedChunks ? Buffer.from(bytes) : bytes;
   }
 
   private fail(reason: ProtocolErrorReason, message: string): void {

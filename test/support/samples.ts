@@ -180,6 +180,30 @@ export function parseChunks(chunks: Iterable<Buffer>, options?: FrameParserOptio
   return parsed;
 }
 
+/**
+ * Pushes the chunks as a socket with an `onread` buffer does: each one copied into the same
+ * buffer (parser option reusedChunks), which is scribbled over after every push so that anything
+ * the parser kept without copying reads garbage. Frames are retained as they arrive, as a
+ * consumer that keeps them must.
+ */
+export function parseChunksReused(chunks: Iterable<Buffer>, options?: FrameParserOptions): Parsed {
+  const frames: Frame[] = [];
+  const errors: ProtocolError[] = [];
+  const parser = new FrameParser(
+    (frame) => frames.push(frame.retain()),
+    (error) => errors.push(error),
+    { ...options, reusedChunks: true },
+  );
+  let scratch = Buffer.alloc(0);
+  for (const chunk of chunks) {
+    if (scratch.length < chunk.length) scratch = Buffer.alloc(chunk.length);
+    chunk.copy(scratch);
+    parser.push(scratch.subarray(0, chunk.length));
+    scratch.fill(0x5a);
+  }
+  return { frames, errors, parser };
+}
+
 export function parseStream(stream: Buffer, options?: FrameParserOptions): Parsed {
   return parseChunks([stream], options);
 }
