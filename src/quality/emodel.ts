@@ -32,22 +32,27 @@ export function rttFromLsr(captureMicros: number, lsr: number, dlsr: number): nu
   return ms <= MAX_RTT_MS ? ms : undefined;
 }
 
-/** The numbers of a RECV report that RTT may come from; undefined where the header was absent. */
-export interface RttInputs {
-  readonly captureMicros: number | undefined;
-  readonly lsr: number | undefined;
-  readonly dlsr: number | undefined;
-  /** Rtt<i>-Avg: FreeSWITCH's smoothed RTT in seconds; 0 when it has none. */
-  readonly rttAvgSeconds: number | undefined;
-}
-
-/** A report's RTT in ms (SPEC §7): from LSR/DLSR, else FreeSWITCH's Rtt-Avg, else undefined. */
-export function reportRtt(r: RttInputs): number | undefined {
-  if (r.captureMicros !== undefined && r.lsr !== undefined && r.dlsr !== undefined) {
-    const fromLsr = rttFromLsr(r.captureMicros, r.lsr, r.dlsr);
+/**
+ * A report's RTT in ms (SPEC §7): from LSR/DLSR, else FreeSWITCH's Rtt-Avg, else undefined.
+ * Each input is undefined where its header was absent or unreadable. Positional, not an object:
+ * this runs once per RECV report and an argument object was one more allocation each time.
+ *
+ * @param captureMicros the report's Capture-Time
+ * @param lsr           Source<i>-LSR
+ * @param dlsr          Source<i>-DLSR
+ * @param rttAvgSeconds Rtt<i>-Avg: FreeSWITCH's smoothed RTT in seconds; 0 when it has none
+ */
+export function reportRtt(
+  captureMicros: number | undefined,
+  lsr: number | undefined,
+  dlsr: number | undefined,
+  rttAvgSeconds: number | undefined,
+): number | undefined {
+  if (captureMicros !== undefined && lsr !== undefined && dlsr !== undefined) {
+    const fromLsr = rttFromLsr(captureMicros, lsr, dlsr);
     if (fromLsr !== undefined) return fromLsr;
   }
-  if (r.rttAvgSeconds !== undefined && r.rttAvgSeconds > 0) return r.rttAvgSeconds * 1000;
+  if (rttAvgSeconds !== undefined && rttAvgSeconds > 0) return rttAvgSeconds * 1000;
   return undefined;
 }
 

@@ -1,6 +1,8 @@
 // RTCP cumulative loss (SPEC §4 freeswitch.rtcp.packets_lost): reading the signed field and
 // turning successive cumulative values into "lost since the previous report".
 
+import type { EslEvent } from "../esl/event.js";
+import { NO_HEADER } from "../esl/headers.js";
 import type { RtcpBaseline } from "./types.js";
 
 const TWO_24 = 0x1000000;
@@ -32,7 +34,17 @@ const SIGNED_INT = /^-?\d{1,10}$/;
  */
 export function readCumulativeLost(text: string | undefined): number | undefined {
   if (text === undefined || !SIGNED_INT.test(text)) return undefined;
-  const v = Number(text);
+  return signedLost(Number(text));
+}
+
+/** readCumulativeLost of the event's header (its digits read in place, see numbers.ts). */
+export function readLost(event: EslEvent, header: string): number | undefined {
+  const value = event.decimal(header, 10, false);
+  if (value >= 0) return signedLost(value);
+  return value === NO_HEADER ? undefined : readCumulativeLost(event.get(header));
+}
+
+function signedLost(v: number): number | undefined {
   if (v <= MAX_LOST) return v >= MIN_LOST ? v : undefined;
   if (v < TWO_24) return v - TWO_24;
   if (v >= TWO_32 + MIN_LOST && v < TWO_32) return v - TWO_32;

@@ -2,7 +2,7 @@
 // leg from its CHANNEL_HANGUP_COMPLETE (or CHANNEL_DESTROY) and the leg's RTCP history.
 
 import type { EslEvent } from "../esl/event.js";
-import { parseUfixed, parseUint } from "./numbers.js";
+import { parseUint, readUfixed, readUint } from "./numbers.js";
 import type { LegState, QosValues, Unusable } from "./types.js";
 import { REFUSAL } from "./unusable.js";
 
@@ -45,11 +45,11 @@ export function computeQos(event: EslEvent, leg: LegState | undefined): QosValue
   if (received === undefined || sent === undefined) return REFUSAL.qosMalformed;
   if (received === 0 && sent === 0) return REFUSAL.noMedia;
 
-  const inBytes = parseUint(event.get(IN_BYTES));
-  const outBytes = parseUint(event.get(OUT_BYTES));
-  const flaws = parseUint(event.get(IN_FLAWS));
-  const minVariance = parseUfixed(event.get(IN_MIN_VARIANCE));
-  const maxVariance = parseUfixed(event.get(IN_MAX_VARIANCE));
+  const inBytes = readUint(event, IN_BYTES);
+  const outBytes = readUint(event, OUT_BYTES);
+  const flaws = readUint(event, IN_FLAWS);
+  const minVariance = readUfixed(event, IN_MIN_VARIANCE);
+  const maxVariance = readUfixed(event, IN_MAX_VARIANCE);
   if (
     inBytes === undefined ||
     outBytes === undefined ||
@@ -62,7 +62,7 @@ export function computeQos(event: EslEvent, leg: LegState | undefined): QosValue
 
   let mosScore: number | undefined;
   if (received > 0) {
-    mosScore = parseUfixed(event.get(IN_MOS));
+    mosScore = readUfixed(event, IN_MOS);
     if (mosScore === undefined || mosScore < MOS_MIN || mosScore > MOS_MAX) {
       return REFUSAL.qosMalformed;
     }

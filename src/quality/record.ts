@@ -4,7 +4,7 @@
 // snake_case so they keep their names in Loki, Elasticsearch and ClickHouse alike.
 
 import type { EslEvent } from "../esl/event.js";
-import { parseUint } from "./numbers.js";
+import { readUint } from "./numbers.js";
 import { meanMosEstimate } from "./summary.js";
 import type { HangupInfo, LegLabels, QosObservation, QosValues, RtcpSummary } from "./types.js";
 
@@ -13,8 +13,8 @@ export const QUALITY_RECORD_EVENT = "freeswitch.call.quality";
 export function hangupInfo(event: EslEvent): HangupInfo {
   return {
     cause: event.get("Hangup-Cause") ?? event.get("variable_hangup_cause") ?? "",
-    durationS: parseUint(event.get("variable_duration")),
-    billsec: parseUint(event.get("variable_billsec")),
+    durationS: readUint(event, "variable_duration"),
+    billsec: readUint(event, "variable_billsec"),
   };
 }
 

@@ -9,10 +9,11 @@
 // Redis write-behind serialises whatever the state is when it flushes.
 
 import type { EslEvent } from "../esl/event.js";
+import { NO_HEADER } from "../esl/headers.js";
 import { emodelMos, reportRtt } from "./emodel.js";
 import { emptyLeg } from "./labels.js";
-import { lostSince, nextBaseline, readCumulativeLost } from "./loss.js";
-import { parseTimestamp, parseUfixed, parseUint } from "./numbers.js";
+import { lostSince, nextBaseline, readLost } from "./loss.js";
+import { parseUint, readTimestamp, readUfixed, readUint } from "./numbers.js";
 import { addToSummary, type SummaryReport } from "./summary.js";
 import type { LegState, ReportDirection, Unusable } from "./types.js";
 import { REFUSAL } from "./unusable.js";
@@ -155,23 +156,16 @@ export function computeRtcp(event: EslEvent, leg: LegState | undefined): RtcpRes
   const ssrc = event.get(block.ssrc);
   if (ssrc === undefined) return REFUSAL.rtcpNoReportBlock;
   if (ssrc === "") return REFUSAL.rtcpMalformed;
-  const fraction = parseUint(event.get(block.fraction));
+  const fraction = readUint(event, block.fraction);
   if (fraction === undefined || fraction > 255) return REFUSAL.rtcpMalformed;
-  const lost = readCumulativeLost(event.get(block.lost));
+  const lost = readLost(event, block.lost);
   if (lost === undefined) return REFUSAL.rtcpMalformed;
-  const jitter = parseUint(event.get(block.jitter));
+  const jitter = readUint(event, block.jitter);
   if (jitter === undefined || jitter > U32_MAX) return REFUSAL.rtcpMalformed;
 
   // RTP-Rate: only RECV reports have it. 0 or absent means "not said": fall back to the leg's.
-  let reportedRate = 0;
-  if (direction === "inbound") {
-    const text = event.get("RTP-Rate");
-    if (text !== undefined && text !== "") {
-      const rate = parseUint(text);
-      if (rate === undefined || rate > U32_MAX) return REFUSAL.rtcpMalformed;
-      reportedRate = rate;
-    }
-  }
+  const reportedRate = direction === "inbound" ? readRate(event) : 0;
+  if (reportedRate === undefined) return REFUSAL.rtcpMalformed;
 
   let before = leg;
   if (before === undefined) {
@@ -233,15 +227,28 @@ export function applyRtcp(result: RtcpResult): void {
  * unusable: jitter and loss are still right.
  */
 function recvRtt(event: EslEvent): number | undefined {
-  const lsr = u32(parseUint(event.get(RECV_RTT.lsr)));
+  const lsr = u32(readUint(event, RECV_RTT.lsr));
   // LSR 0: the far end has had no SR yet, so Capture-Time and DLSR are not worth reading.
   const usable = lsr !== undefined && lsr !== 0;
-  return reportRtt({
-    captureMicros: usable ? parseTimestamp(event.get(RECV_RTT.captureTime)) : undefined,
+  return reportRtt(
+    usable ? readTimestamp(event, RECV_RTT.captureTime) : undefined,
     lsr,
-    dlsr: usable ? u32(parseUint(event.get(RECV_RTT.dlsr))) : undefined,
-    rttAvgSeconds: parseUfixed(event.get(RECV_RTT.rttAvg)),
-  });
+    usable ? u32(readUint(event, RECV_RTT.dlsr)) : undefined,
+    readUfixed(event, RECV_RTT.rttAvg),
+  );
+}
+
+/** A RECV report's RTP-Rate: 0 when absent or empty ("not said"), undefined when malformed. */
+function readRate(event: EslEvent): number | undefined {
+  const value = event.decimal("RTP-Rate", 15, false);
+  if (value === NO_HEADER) return 0;
+  if (value < 0) {
+    const text = event.get("RTP-Rate");
+    if (text === "") return 0;
+    const rate = parseUint(text);
+    return rate === undefined || rate > U32_MAX ? undefined : rate;
+  }
+  return value > U32_MAX ? undefined : value;
 }
 
 function u32(value: number | undefined): number | undefined {
