@@ -40,6 +40,19 @@ function randomIp(prng: Prng, prefix: string): string {
   return `${prefix}.${prng.int(2, 254)}`;
 }
 
+/**
+ * The address of the phone registered as `callerNumber`: the same on each of its calls, as a real
+ * phone's is. It becomes the domain_name of a call without a domain, so a random address per
+ * call would make every such call a new aggregate series.
+ */
+function phoneAddress(callerNumber: string): string {
+  let hash = 2166136261;
+  for (let i = 0; i < callerNumber.length; i++) {
+    hash = Math.imul(hash ^ callerNumber.charCodeAt(i), 16777619) >>> 0;
+  }
+  return `198.51.100.${2 + (hash % 253)}`;
+}
+
 function evenPort(prng: Prng): number {
   return prng.int(8192, 16383) * 2;
 }
@@ -122,7 +135,7 @@ function baseLeg(
 
 /** An inbound leg from a registered phone. */
 export function buildALeg(prng: Prng, factory: EventFactory, spec: ALegSpec): SimLeg {
-  const phoneIp = randomIp(prng, "198.51.100");
+  const phoneIp = phoneAddress(spec.callerNumber);
   const fromHost = spec.domain ?? phoneIp;
   const toHost = spec.domain ?? factory.ipv4;
   const name = `sofia/internal/${spec.callerNumber}@${fromHost}`;
