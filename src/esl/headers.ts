@@ -33,7 +33,10 @@ function needleFor(name: string): Buffer {
   return needle;
 }
 
-/** A few values that getKnown() returns as the same strings each time (ASCII, never encoded). */
+/**
+ * A few ASCII values recognised by their bytes and returned as the same strings each time
+ * (Event-Name through getKnown(), the envelope's Content-Type in the parser).
+ */
 export class KnownValues {
   private readonly bytes: Buffer[];
 

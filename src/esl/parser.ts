@@ -1,5 +1,5 @@
 import { ContentType, Frame } from "./frame.js";
-import { HeaderBlock } from "./headers.js";
+import { HeaderBlock, KnownValues } from "./headers.js";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -37,17 +37,13 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
 
 // Most frames are events: test that type first.
-const KNOWN_TYPES = [
+const KNOWN_TYPES = new KnownValues([
   ContentType.eventPlain,
   ...Object.values(ContentType).filter((t) => t !== ContentType.eventPlain),
-].map((t) => ({ text: t, bytes: Buffer.from(t) }));
+]);
 
 function internContentType(buf: Buffer, from: number, to: number): string {
-  const len = to - from;
-  for (const t of KNOWN_TYPES) {
-    if (t.bytes.length === len && buf.compare(t.bytes, 0, len, from, to) === 0) return t.text;
-  }
-  return buf.toString("latin1", from, to);
+  return KNOWN_TYPES.find(buf, from, to) ?? buf.toString("latin1", from, to);
 }
 
 function isNameByte(b: number): boolean {
