@@ -605,15 +605,7 @@ describe("OTLP metrics encoder: decoded by the official protobuf root", () => {
 
   it("encodes the agent's own producer output (per-leg gauges, packets_lost sum, cumulative histograms)", async () => {
     let now = 1_764_000_000_000;
-    const producer = new RtcpSeriesProducer({
-      maxLegs: 100,
-      cardinalityLimit: 3,
-      perLeg: true,
-      maxAggregates: 10,
-      scope: { name: "fsagent", version: "0.1.0" },
-      resource,
-      now: () => now,
-    });
+    const producer = perLegProducer({ maxLegs: 100, cardinalityLimit: 3, now: () => now });
     const legLabels = (channelId: string): LegLabels => ({
       channelId,
       correlationId: `corr-${channelId}`,
@@ -652,15 +644,26 @@ describe("OTLP metrics encoder: decoded by the official protobuf root", () => {
   });
 });
 
+/** The agent's RTCP producer with per-leg series on, as the encoder tests use it. */
+function perLegProducer(options: {
+  maxLegs: number;
+  cardinalityLimit: number;
+  now: () => number;
+}): RtcpSeriesProducer {
+  return new RtcpSeriesProducer({
+    ...options,
+    perLeg: true,
+    maxAggregates: 10,
+    scope: { name: "fsagent", version: "0.1.0" },
+    resource,
+  });
+}
+
 describe("per-leg points stored by column", () => {
   async function collected() {
-    const producer = new RtcpSeriesProducer({
+    const producer = perLegProducer({
       maxLegs: 1000,
       cardinalityLimit: 1000,
-      perLeg: true,
-      maxAggregates: 10,
-      scope: { name: "fsagent", version: "0.1.0" },
-      resource,
       now: () => 1_764_000_000_000,
     });
     for (let i = 0; i < 50; i++) {
