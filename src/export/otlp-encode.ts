@@ -499,8 +499,13 @@ class ColumnRowSets {
 
 const MAX_KEY_FIELDS = 256;
 
-function numberPointSize(attributes: Uint8Array): number {
-  return lengthField(3 * FIXED_FIELD + attributes.length);
+/** A number point's body: start and end times, the value, and its attribute set's bytes. */
+function numberPointBody(attributesLength: number): number {
+  return 3 * FIXED_FIELD + attributesLength;
+}
+
+function numberPointSize(attributesLength: number): number {
+  return lengthField(numberPointBody(attributesLength));
 }
 
 /**
@@ -622,12 +627,12 @@ export class MetricsRequestEncoder {
       rows.use(columns);
       for (let i = metric.from; i < metric.to; i++) {
         const row = columns.row(field, i);
-        size += lengthField(3 * FIXED_FIELD + rows.rowStart(row + 1) - rows.rowStart(row));
+        size += numberPointSize(rows.rowStart(row + 1) - rows.rowStart(row));
       }
       return size;
     }
     for (const point of metric.dataPoints) {
-      size += numberPointSize(this.pointSets.bytes(point.attributes));
+      size += numberPointSize(this.pointSets.bytes(point.attributes).length);
     }
     return size;
   }
@@ -724,7 +729,7 @@ export class MetricsRequestEncoder {
     for (const point of metric.dataPoints) {
       const attributes = this.pointSets.bytes(point.attributes);
       w.byte(DATA_POINTS);
-      w.varint(3 * FIXED_FIELD + attributes.length);
+      w.varint(numberPointBody(attributes.length));
       w.byte(NDP_START);
       w.hrTime(point.startTime);
       w.byte(NDP_TIME);
@@ -744,7 +749,7 @@ export class MetricsRequestEncoder {
       const from = rows.rowStart(row);
       const to = rows.rowStart(row + 1);
       w.byte(DATA_POINTS);
-      w.varint(3 * FIXED_FIELD + to - from);
+      w.varint(numberPointBody(to - from));
       w.byte(NDP_START);
       w.hrTime(columns.startTime);
       w.byte(NDP_TIME);
