@@ -336,7 +336,8 @@ export function createOtlpExporter(
   // No compression: the config has no setting for it, and the Collector is usually near.
   const inner = new GrpcMetricExporter({
     address: grpcAddress(target.url),
-    credentials: channelCredentials(target, material),
+    // Without a CA file, Node's default CA store, as channelCredentials gives the logs exporter.
+    tls: target.tls ? (material ?? { ca: null, cert: null, key: null }) : null,
     metadata: headerMetadata(config.headers, options.logger),
     // The gRPC deadline of one export. Equal to the reader's export timeout, so an export the
     // reader gave up on is also abandoned on the wire instead of piling up behind a dead peer.

@@ -1,45 +1,23 @@
-import {
-  type ChannelCredentials,
-  type ChannelOptions,
-  Client,
-  type Metadata,
-  type ServiceError,
-  status,
-} from "@grpc/grpc-js";
+import type { Metadata } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { VERSION } from "../version.js";
 import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
+import { type UnaryCallResult, UnaryChannel, type UnaryChannelOptions } from "./grpc-unary.js";
 import { decodePartialSuccess, MetricsRequestEncoder } from "./otlp-encode.js";
 
-// The OTLP/gRPC metrics exporter: our encoder (otlp-encode.ts) and one grpc-js Client. It replaces
-// @opentelemetry/exporter-metrics-otlp-grpc, whose serializer cost most of the agent's CPU at
-// 20,000 legs and blocked the event loop for hundreds of milliseconds per collection, and whose
-// channel kept grpc-js's default reconnect backoff (see CHANNEL_OPTIONS). What it did that the
-// agent relies on is kept: the deadline per export, failing fast while the Collector is
-// unreachable (no wait-for-ready), no retry of its own (retry.ts decides what is worth
-// re-sending), the cap on exports in flight, a fresh channel after repeated deadlines, and a
-// warning on a partial success.
+// The OTLP/gRPC metrics exporter: our encoder (otlp-encode.ts) and our unary call over HTTP/2
+// (grpc-unary.ts). It replaces @opentelemetry/exporter-metrics-otlp-grpc, whose serializer cost
+// most of the agent's CPU at 20,000 legs and blocked the event loop for hundreds of milliseconds
+// per collection; grpc-js's Client was replaced later for the copy it makes of every request
+// (see grpc-unary.ts). What the SDK exporter did that the agent relies on is kept: the deadline
+// per export, failing fast while the Collector is unreachable (no wait-for-ready), no retry of
+// its own (retry.ts decides what is worth re-sending), the cap on exports in flight, a fresh
+// connection after repeated deadlines, and a warning on a partial success.
 
 export const EXPORT_METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
-
-/**
- * Reconnection within a few seconds of the Collector coming back. grpc-js's defaults (1 s growing
- * ×1.6 to 120 s) meant that after a one-minute outage the next connection attempt could be 40 s
- * away, every export failing meanwhile. The resolver's own limit (30 s between DNS lookups by
- * default) matters when the Collector comes back at another address (a container or pod
- * restarted), so it gets the same ceiling.
- */
-export const CHANNEL_OPTIONS: ChannelOptions = {
-  "grpc.initial_reconnect_backoff_ms": 500,
-  "grpc.max_reconnect_backoff_ms": 5000,
-  "grpc.dns_min_time_between_resolutions_ms": 5000,
-  "grpc.primary_user_agent": `fsagent/${VERSION}`,
-  // Its own connection rather than one shared from grpc-js's process-wide pool, so that closing
-  // this channel (MAX_DEADLINES_IN_A_ROW) really drops the connection it had.
-  "grpc.use_local_subchannel_pool": 1,
-};
 
 /**
  * Exports in flight at most, as the SDK exporter had: beyond it an export fails at once rather
@@ -48,10 +26,10 @@ export const CHANNEL_OPTIONS: ChannelOptions = {
 export const MAX_CONCURRENT_EXPORTS = 30;
 
 /**
- * Deadlines in a row after which the channel is replaced, as the SDK exporter did. A connection
- * whose peer vanished without a reset (a host gone, a NAT entry dropped) still looks open to the
- * channel, which sends no keepalive pings, so every call would wait for its deadline; a new
- * channel connects again.
+ * Deadlines in a row after which the connection is replaced, as the SDK exporter did. A
+ * connection whose peer vanished without a reset (a host gone, a NAT entry dropped) still looks
+ * open, and no keepalive pings are sent, so every call would wait for its deadline; a new
+ * connection is made instead.
  */
 const MAX_DEADLINES_IN_A_ROW = 5;
 
@@ -62,15 +40,17 @@ const MAX_SPARE_BYTES = 64 * 1024 * 1024;
 
 /** host:port from the configured endpoint (host:port, or an http(s) URL, perhaps with a path). */
 export function grpcAddress(url: string): string {
-  // Not URL.host: it drops a port equal to the scheme's default, and grpc-js would then dial 443.
+  // Not URL.host: it drops a port equal to the scheme's default (https://collector:443 would
+  // become "collector"), and the TLS decision is not the scheme's alone (grpcTarget).
   return url.replace(/^https?:\/\//i, "").split("/")[0] ?? url;
 }
 
 export interface GrpcMetricExporterOptions {
   /** host:port (see grpcAddress). */
   readonly address: string;
-  readonly credentials: ChannelCredentials;
-  /** Sent with every request. */
+  /** null: plaintext; otherwise TLS with these files (null members: Node's defaults). */
+  readonly tls: UnaryChannelOptions["tls"];
+  /** Sent with every request (the configured headers, validated as gRPC metadata). */
   readonly metadata: Metadata;
   /** Each export's gRPC deadline. */
   readonly timeoutMs: number;
@@ -79,18 +59,14 @@ export interface GrpcMetricExporterOptions {
   readonly endpoint: string;
 }
 
-function identity(bytes: Buffer): Buffer {
-  return bytes;
-}
-
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
 export class GrpcMetricExporter implements PushMetricExporter {
   private readonly encoder = new MetricsRequestEncoder();
-  /** Made on the first export: an agent with nothing to export opens no connection. */
-  private client: Client | null = null;
+  /** Connects on the first export: an agent with nothing to export opens no connection. */
+  private readonly channel: UnaryChannel;
   /** One per export in flight; resolves (never rejects) once its result was passed on. */
   private readonly inFlight = new Set<Promise<void>>();
   private deadlinesInARow = 0;
@@ -101,6 +77,12 @@ export class GrpcMetricExporter implements PushMetricExporter {
 
   constructor(private readonly options: GrpcMetricExporterOptions) {
     this.limited = new RateLimitedLog(options.logger);
+    this.channel = new UnaryChannel({
+      authority: options.address,
+      tls: options.tls,
+      headers: options.metadata.toHttp2Headers(),
+      userAgent: `fsagent/${VERSION}`,
+    });
   }
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
@@ -116,43 +98,27 @@ export class GrpcMetricExporter implements PushMetricExporter {
       return;
     }
     let request: Buffer;
-    let client: Client;
     // Taken while this request uses it: exports in flight at once never share a buffer.
     const scratch = this.spare;
     this.spare = undefined;
     try {
       request = this.encoder.encode(metrics, scratch);
-      client = this.connect();
     } catch (error) {
       this.spare = scratch;
       resultCallback({ code: FAILED, error: asError(error) });
       return;
     }
     const sent = new Promise<void>((resolve) => {
-      const finish = (result: ExportResult): void => {
-        // grpc-js has framed (copied) the message once the call ended: the buffer is free.
-        this.keepSpare(request);
+      this.channel.call(EXPORT_METHOD, request, this.options.timeoutMs, (call) => {
+        // Once the stream closed nothing reads the request: its buffer serves the next export.
+        // After a deadline it may still be queued on the connection, so it is not reused.
+        if (call.requestReleased) this.keepSpare(request);
         try {
-          resultCallback(result);
+          resultCallback(this.settle(call));
         } finally {
           resolve();
         }
-      };
-      try {
-        client.makeUnaryRequest<Buffer, Buffer>(
-          EXPORT_METHOD,
-          identity,
-          identity,
-          request,
-          // A copy: grpc-js adds its own headers to the Metadata object of a call.
-          this.options.metadata.clone(),
-          { deadline: Date.now() + this.options.timeoutMs },
-          (error, response) => finish(this.settle(client, error, response)),
-        );
-      } catch (error) {
-        // grpc-js throws for a call on a closed channel; the result must still be passed on.
-        finish({ code: FAILED, error: asError(error) });
-      }
+      });
     });
     this.inFlight.add(sent);
     void sent.then(() => this.inFlight.delete(sent));
@@ -176,8 +142,7 @@ export class GrpcMetricExporter implements PushMetricExporter {
       });
       await Promise.race([this.forceFlush(), bound]);
       clearTimeout(timer);
-      this.client?.close();
-      this.client = null;
+      this.channel.close();
     })();
     return this.shutdownPromise;
   }
@@ -196,33 +161,22 @@ export class GrpcMetricExporter implements PushMetricExporter {
     if (this.spare === undefined || this.spare.length < whole.length) this.spare = whole;
   }
 
-  private connect(): Client {
-    this.client ??= new Client(this.options.address, this.options.credentials, CHANNEL_OPTIONS);
-    return this.client;
-  }
-
-  private settle(
-    client: Client,
-    error: ServiceError | null,
-    response: Buffer | undefined,
-  ): ExportResult {
+  private settle(call: UnaryCallResult): ExportResult {
+    const error = call.error;
     if (error !== null) {
       if (
         error.code === status.DEADLINE_EXCEEDED &&
         ++this.deadlinesInARow > MAX_DEADLINES_IN_A_ROW
       ) {
         this.deadlinesInARow = 0;
-        if (this.client === client) {
-          // Calls already started on it go on to their own end; the next export connects anew.
-          client.close();
-          this.client = null;
-        }
+        // Calls still on the old connection fail; the next export connects anew.
+        this.channel.reset();
       }
-      // grpc-js's message carries the status ("14 UNAVAILABLE: No connection established ...").
+      // The message carries the status ("14 UNAVAILABLE: connect ECONNREFUSED ...").
       return { code: FAILED, error };
     }
     this.deadlinesInARow = 0;
-    if (response !== undefined && response.length > 0) this.warnOnPartialSuccess(response);
+    if (call.response.length > 0) this.warnOnPartialSuccess(call.response);
     return { code: SUCCESS };
   }
 

@@ -1,0 +1,341 @@
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  connect,
+  constants,
+  type IncomingHttpHeaders,
+  type IncomingHttpStatusHeader,
+  type OutgoingHttpHeaders,
+  type SecureClientSessionOptions,
+} from "node:http2";
+import { status } from "@grpc/grpc-js";
+
+// One gRPC unary call at a time per stream over node:http2, for the metrics exporter's single
+// method. Why not grpc-js's Client: it copies every request message into a new buffer to prefix
+// it (compression-filter.js), and V8 counts that buffer as external memory against the old
+// generation's limit until a GC frees it. At 20,000 legs with a 1 s export interval that copy
+// (2-3 MB per export) started a full mark-compact every ~2 s and cost the agent ~3 % of a core
+// (bench/README.md). Here the 5-byte gRPC prefix and the caller's buffer are written as two
+// HTTP/2 DATA writes: nothing is copied in JavaScript. The logs exporter still uses grpc-js
+// (through the SDK); its requests are small.
+//
+// What grpc-js's channel did that this keeps: one HTTP/2 connection reused by every call and
+// replaced when it fails or the server sends GOAWAY, a deadline per call sent as grpc-timeout,
+// status and message from the trailers (or a trailers-only answer), HTTP errors mapped to gRPC
+// codes as the gRPC spec says, the process not kept alive by an idle connection. What it does not
+// need: name resolution policies, load balancing, retries, keepalive pings, compression (the
+// Collector is usually near and the agent sends none), proxies.
+
+/** A call that ended without an OK status; `code` is the gRPC status code. */
+export class GrpcCallError extends Error {
+  constructor(
+    readonly code: status,
+    readonly details: string,
+  ) {
+    super(`${code} ${status[code] ?? "UNKNOWN"}: ${details}`);
+    this.name = "GrpcCallError";
+  }
+}
+
+export interface UnaryCallResult {
+  readonly error: GrpcCallError | null;
+  /** The response message (without the gRPC prefix); empty when the server sent none. */
+  readonly response: Buffer;
+  /**
+   * Whether the stream is closed, so the request buffer is no longer read. False only when the
+   * call ended by its deadline, before the stream closed.
+   */
+  readonly requestReleased: boolean;
+}
+
+export interface UnaryChannelOptions {
+  /** host:port (an IPv6 host in brackets). */
+  readonly authority: string;
+  /** null: plaintext (h2c). Otherwise TLS; null members mean Node's default (its CA store, no client certificate). */
+  readonly tls: {
+    readonly ca: Buffer | null;
+    readonly cert: Buffer | null;
+    readonly key: Buffer | null;
+  } | null;
+  /** Sent with every call after the protocol's own headers (which it cannot replace). */
+  readonly headers: OutgoingHttpHeaders;
+  readonly userAgent: string;
+}
+
+/** A response larger than this is refused: an Export answer is a few hundred bytes. */
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+
+/** The gRPC spec's mapping for an HTTP status other than 200 (http-grpc-status-mapping.md). */
+function codeForHttpStatus(httpStatus: number): status {
+  switch (httpStatus) {
+    case 400:
+      return status.INTERNAL;
+    case 401:
+      return status.UNAUTHENTICATED;
+    case 403:
+      return status.PERMISSION_DENIED;
+    case 404:
+      return status.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return status.UNAVAILABLE;
+    default:
+      return status.UNKNOWN;
+  }
+}
+
+/** A stream reset without a gRPC status, as grpc-js maps it. */
+function resetError(rstCode: number): GrpcCallError {
+  switch (rstCode) {
+    case constants.NGHTTP2_REFUSED_STREAM:
+      return new GrpcCallError(status.UNAVAILABLE, "stream refused by the server");
+    case constants.NGHTTP2_CANCEL:
+      return new GrpcCallError(status.CANCELLED, "call cancelled");
+    case constants.NGHTTP2_ENHANCE_YOUR_CALM:
+      return new GrpcCallError(status.RESOURCE_EXHAUSTED, "bandwidth or memory limit exceeded");
+    case constants.NGHTTP2_INADEQUATE_SECURITY:
+      return new GrpcCallError(status.PERMISSION_DENIED, "protocol not secure enough");
+    default:
+      return new GrpcCallError(
+        status.INTERNAL,
+        `stream closed without a gRPC status (HTTP/2 error code ${rstCode})`,
+      );
+  }
+}
+
+/** grpc-timeout: at most 8 digits and a unit. */
+export function grpcTimeout(ms: number): string {
+  const whole = Math.max(1, Math.ceil(ms));
+  return whole < 1e8 ? `${whole}m` : `${Math.min(99_999_999, Math.ceil(whole / 1000))}S`;
+}
+
+/** grpc-message is percent-encoded (the gRPC HTTP/2 spec); a bad escape is shown as sent. */
+function decodeMessage(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The gRPC status in `headers` (trailers, or a trailers-only answer); null when absent. */
+function statusIn(headers: IncomingHttpHeaders): GrpcCallError | null | undefined {
+  const raw = single(headers["grpc-status"]);
+  if (raw === undefined) return undefined;
+  const code = Number(raw);
+  if (!Number.isInteger(code) || code < 0 || code > 16) {
+    return new GrpcCallError(status.UNKNOWN, `invalid grpc-status ${JSON.stringify(raw)}`);
+  }
+  if (code === status.OK) return null;
+  return new GrpcCallError(code, decodeMessage(single(headers["grpc-message"]) ?? ""));
+}
+
+/** The single message of a unary response body (5-byte prefix + message). */
+function responseMessage(body: Buffer): Buffer | GrpcCallError {
+  if (body.length === 0) return EMPTY;
+  if (body.length < 5) return new GrpcCallError(status.INTERNAL, "truncated response message");
+  if (body[0] !== 0) {
+    // We send no grpc-accept-encoding, so a compressed answer breaks the protocol.
+    return new GrpcCallError(status.INTERNAL, "compressed response message not requested");
+  }
+  const length = body.readUInt32BE(1);
+  if (body.length < 5 + length) {
+    return new GrpcCallError(status.INTERNAL, "truncated response message");
+  }
+  return body.subarray(5, 5 + length);
+}
+
+export class UnaryChannel {
+  private session: ClientHttp2Session | null = null;
+  /** Streams not closed yet per connection: while any, it keeps the process alive. */
+  private readonly open = new WeakMap<ClientHttp2Session, number>();
+  private readonly url: string;
+  private readonly sessionOptions: SecureClientSessionOptions;
+  private readonly baseHeaders: OutgoingHttpHeaders;
+
+  constructor(options: UnaryChannelOptions) {
+    const tls = options.tls;
+    this.url = `${tls === null ? "http" : "https"}://${options.authority}`;
+    this.sessionOptions = {
+      // grpc-js's choice: Node's default (10 MB of queued data per connection) refuses new
+      // streams while a slow Collector still holds earlier requests; MAX_CONCURRENT_EXPORTS
+      // bounds what can be queued instead.
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
+      settings: { enablePush: false },
+      ...(tls?.ca ? { ca: tls.ca } : {}),
+      ...(tls?.cert ? { cert: tls.cert } : {}),
+      ...(tls?.key ? { key: tls.key } : {}),
+    };
+    const userAgent = single(options.headers["user-agent"] as string | string[] | undefined);
+    this.baseHeaders = {
+      ...options.headers,
+      [constants.HTTP2_HEADER_METHOD]: "POST",
+      [constants.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc",
+      [constants.HTTP2_HEADER_TE]: "trailers",
+      "grpc-accept-encoding": "identity",
+      [constants.HTTP2_HEADER_USER_AGENT]:
+        userAgent === undefined ? options.userAgent : `${options.userAgent} ${userAgent}`,
+    };
+  }
+
+  /**
+   * Calls `path` with `message` (serialized, without the gRPC prefix). `done` is called exactly
+   * once: with the answer, or with a GrpcCallError (UNAVAILABLE when no connection could be made
+   * or it broke, DEADLINE_EXCEEDED after `timeoutMs`, or the server's status). `message` must not
+   * change until `done` reports it released.
+   */
+  call(
+    path: string,
+    message: Buffer,
+    timeoutMs: number,
+    done: (result: UnaryCallResult) => void,
+  ): void {
+    let stream: ClientHttp2Stream;
+    let session: ClientHttp2Session;
+    try {
+      session = this.connect();
+      stream = session.request({
+        ...this.baseHeaders,
+        [constants.HTTP2_HEADER_PATH]: path,
+        "grpc-timeout": grpcTimeout(timeoutMs),
+      });
+    } catch (error) {
+      // A destroyed or closing session (the next call connects anew), or an invalid header.
+      this.drop(this.session);
+      const text = error instanceof Error ? error.message : String(error);
+      done({
+        error: new GrpcCallError(status.UNAVAILABLE, text),
+        response: EMPTY,
+        requestReleased: true,
+      });
+      return;
+    }
+    const openBefore = this.open.get(session) ?? 0;
+    this.open.set(session, openBefore + 1);
+    if (openBefore === 0) session.ref();
+
+    let reported = false;
+    const report = (error: GrpcCallError | null, response: Buffer, released: boolean): void => {
+      if (reported) return;
+      reported = true;
+      done({ error, response, requestReleased: released });
+    };
+    const deadline = setTimeout(() => {
+      report(
+        new GrpcCallError(status.DEADLINE_EXCEEDED, `deadline of ${timeoutMs} ms exceeded`),
+        EMPTY,
+        false,
+      );
+      stream.close(constants.NGHTTP2_CANCEL);
+    }, timeoutMs);
+
+    let outcome: GrpcCallError | null | undefined;
+    let httpError: GrpcCallError | undefined;
+    let streamError: Error | undefined;
+    const chunks: Buffer[] = [];
+    let received = 0;
+    stream.on("response", (headers: IncomingHttpHeaders & IncomingHttpStatusHeader) => {
+      const httpStatus = Number(headers[constants.HTTP2_HEADER_STATUS] ?? 0);
+      if (httpStatus !== 200) {
+        httpError = new GrpcCallError(codeForHttpStatus(httpStatus), `HTTP status ${httpStatus}`);
+        return;
+      }
+      const type = single(headers[constants.HTTP2_HEADER_CONTENT_TYPE]) ?? "";
+      if (!type.startsWith("application/grpc")) {
+        httpError = new GrpcCallError(status.UNKNOWN, `content-type ${JSON.stringify(type)}`);
+        return;
+      }
+      outcome = statusIn(headers);
+    });
+    stream.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > MAX_RESPONSE_BYTES) {
+        outcome ??= new GrpcCallError(
+          status.RESOURCE_EXHAUSTED,
+          `response larger than ${MAX_RESPONSE_BYTES} bytes`,
+        );
+        stream.close(constants.NGHTTP2_CANCEL);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    stream.on("trailers", (trailers: IncomingHttpHeaders) => {
+      const inTrailers = statusIn(trailers);
+      if (inTrailers !== undefined && outcome === undefined) outcome = inTrailers;
+    });
+    stream.on("error", (error: Error) => {
+      streamError = error;
+    });
+    stream.on("close", () => {
+      clearTimeout(deadline);
+      const openAfter = (this.open.get(session) ?? 1) - 1;
+      this.open.set(session, openAfter);
+      if (openAfter === 0 && !session.destroyed) session.unref();
+      if (outcome === null) {
+        const message = responseMessage(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+        if (message instanceof GrpcCallError) report(message, EMPTY, true);
+        else report(null, message, true);
+      } else if (outcome !== undefined) {
+        report(outcome, EMPTY, true);
+      } else if (httpError !== undefined) {
+        report(httpError, EMPTY, true);
+      } else if (streamError !== undefined) {
+        // The connection failed or broke: refused, reset, TLS refused, GOAWAY with an error.
+        // Node wraps the connection's error in "The pending stream has been canceled (caused
+        // by: ...)"; the cause is the part worth a log line.
+        const cause = streamError.cause instanceof Error ? streamError.cause : streamError;
+        report(new GrpcCallError(status.UNAVAILABLE, cause.message), EMPTY, true);
+      } else {
+        report(resetError(stream.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR), EMPTY, true);
+      }
+    });
+
+    stream.write(prefix(message.length));
+    stream.end(message);
+  }
+
+  /** Drops the connection; calls still on it end (they fail) and the next call connects anew. */
+  reset(): void {
+    const session = this.session;
+    this.session = null;
+    session?.destroy();
+  }
+
+  close(): void {
+    this.reset();
+  }
+
+  private connect(): ClientHttp2Session {
+    const current = this.session;
+    if (current !== null && !current.closed && !current.destroyed) return current;
+    const session = connect(this.url, this.sessionOptions);
+    // Connection errors reach the streams on it (each call reports UNAVAILABLE with the reason);
+    // without a listener an 'error' event would be thrown.
+    session.on("error", () => this.drop(session));
+    session.on("goaway", () => this.drop(session));
+    session.on("close", () => this.drop(session));
+    session.unref();
+    this.session = session;
+    return session;
+  }
+
+  /** Forgets `session` if it is the current one (new calls connect anew); its streams go on. */
+  private drop(session: ClientHttp2Session | null): void {
+    if (session !== null && this.session === session) this.session = null;
+  }
+}
+
+function prefix(length: number): Buffer {
+  const bytes = Buffer.allocUnsafe(5);
+  bytes[0] = 0;
+  bytes.writeUInt32BE(length, 1);
+  return bytes;
+}

@@ -1,0 +1,387 @@
+// The gRPC unary call over node:http2 that the metrics exporter uses (src/export/grpc-unary.ts),
+// against real HTTP/2 servers: a node:http2 server that answers exactly what each test needs
+// (statuses, trailers-only answers, HTTP errors, resets, a compressed message), a TCP listener
+// that never speaks HTTP/2, and a child process that must exit by itself with the connection
+// still open. The exporter's path through it against a grpc-js server, TLS and mutual TLS is
+// tested in export-encode.test.ts, export-tls.test.ts and export-metrics.test.ts.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import {
+  constants,
+  createServer,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from "node:http2";
+import { createServer as createTcpServer, type Server, type Socket } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { status } from "@grpc/grpc-js";
+import {
+  GrpcCallError,
+  grpcTimeout,
+  type UnaryCallResult,
+  UnaryChannel,
+} from "../src/export/grpc-unary.js";
+
+const PATH = "/test.Service/Call";
+
+interface Seen {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+type Answer = (stream: ServerHttp2Stream, seen: Seen) => void;
+
+/** A node:http2 server whose answer each test sets; it keeps what every call sent. */
+class RawServer {
+  answer: Answer = (stream) => ok(stream, Buffer.alloc(0));
+  readonly seen: Seen[] = [];
+  /** HTTP/2 connections accepted so far. */
+  connections = 0;
+  private constructor(
+    private readonly server: Http2Server,
+    readonly port: number,
+  ) {}
+
+  static async start(): Promise<RawServer> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    const raw = new RawServer(server, address.port);
+    server.on("session", () => raw.connections++);
+    server.on("stream", (stream, headers) => {
+      const chunks: Buffer[] = [];
+      // A stream a test resets reports it as an error on this side too.
+      stream.on("error", () => {});
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("end", () => {
+        const seen = { headers, body: Buffer.concat(chunks) };
+        raw.seen.push(seen);
+        raw.answer(stream, seen);
+      });
+    });
+    return raw;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+function framed(message: Buffer, compressed = false): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix[0] = compressed ? 1 : 0;
+  prefix.writeUInt32BE(message.length, 1);
+  return Buffer.concat([prefix, message]);
+}
+
+function ok(stream: ServerHttp2Stream, message: Buffer): void {
+  stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+  stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+  stream.end(framed(message));
+}
+
+function channel(port: number, headers: Record<string, string> = {}): UnaryChannel {
+  return new UnaryChannel({
+    authority: `127.0.0.1:${port}`,
+    tls: null,
+    headers,
+    userAgent: "fsagent/test",
+  });
+}
+
+function call(
+  unary: UnaryChannel,
+  message: Buffer,
+  timeoutMs = 2000,
+): Promise<UnaryCallResult & { elapsedMs: number }> {
+  const started = performance.now();
+  return new Promise((resolve) =>
+    unary.call(PATH, message, timeoutMs, (result) =>
+      resolve({ ...result, elapsedMs: performance.now() - started }),
+    ),
+  );
+}
+
+function codeOf(result: UnaryCallResult): number | null {
+  return result.error === null ? null : result.error.code;
+}
+
+describe("gRPC unary call over HTTP/2", () => {
+  let server: RawServer;
+  before(async () => {
+    server = await RawServer.start();
+  });
+  after(() => server.close());
+
+  it("sends the prefix and the message as they are, with the protocol's headers, and returns the answer", async () => {
+    server.answer = (stream) => ok(stream, Buffer.from("answer"));
+    const unary = channel(server.port, { authorization: "Bearer t-1", "x-tenant": "a" });
+    try {
+      const message = Buffer.from("a request of some bytes");
+      const result = await call(unary, message, 1500);
+      assert.equal(result.error, null);
+      assert.equal(result.response.toString(), "answer");
+      assert.equal(result.requestReleased, true);
+      const seen = server.seen.at(-1)!;
+      assert.deepEqual(seen.body, framed(message));
+      assert.equal(seen.headers[":method"], "POST");
+      assert.equal(seen.headers[":path"], PATH);
+      assert.equal(seen.headers["content-type"], "application/grpc");
+      assert.equal(seen.headers.te, "trailers");
+      assert.equal(seen.headers["grpc-timeout"], "1500m");
+      assert.equal(seen.headers["user-agent"], "fsagent/test");
+      assert.equal(seen.headers.authorization, "Bearer t-1");
+      assert.equal(seen.headers["x-tenant"], "a");
+      // The message is not consumed or changed by the call.
+      assert.equal(message.toString(), "a request of some bytes");
+    } finally {
+      unary.close();
+    }
+  });
+
+  it("reuses one connection for successive calls", async () => {
+    server.answer = (stream) => ok(stream, Buffer.alloc(0));
+    const unary = channel(server.port);
+    const before = server.connections;
+    try {
+      for (let i = 0; i < 5; i++) assert.equal((await call(unary, Buffer.from("x"))).error, null);
+      assert.equal(server.connections - before, 1);
+    } finally {
+      unary.close();
+    }
+  });
+
+  it("reads the status and the percent-encoded message of a trailers-only answer", async () => {
+    server.answer = (stream) =>
+      stream.respond(
+        {
+          ":status": 200,
+          "content-type": "application/grpc",
+          "grpc-status": String(status.RESOURCE_EXHAUSTED),
+          "grpc-message": "too%20many%20points%3A%2050%25",
+        },
+        { endStream: true },
+      );
+    const unary = channel(server.port);
+    try {
+      const result = await call(unary, Buffer.from("x"));
+      assert.ok(result.error instanceof GrpcCallError);
+      assert.equal(result.error.code, status.RESOURCE_EXHAUSTED);
+      assert.equal(result.error.message, "8 RESOURCE_EXHAUSTED: too many points: 50%");
+    } finally {
+      unary.close();
+    }
+  });
+
+  it("maps an HTTP error without a gRPC status as the gRPC spec says", async () => {
+    const unary = channel(server.port);
+    try {
+      for (const [http, code] of [
+        [503, status.UNAVAILABLE],
+        [429, status.UNAVAILABLE],
+        [401, status.UNAUTHENTICATED],
+        [403, status.PERMISSION_DENIED],
+        [404, status.UNIMPLEMENTED],
+        [400, status.INTERNAL],
+        [500, status.UNKNOWN],
+      ] as const) {
+        server.answer = (stream) => {
+          stream.respond({ ":status": http, "content-type": "text/plain" });
+          stream.end("proxy says no");
+        };
+        const result = await call(unary, Buffer.from("x"));
+        assert.equal(codeOf(result), code, `HTTP ${http}`);
+        assert.match(result.error?.message ?? "", new RegExp(`HTTP status ${http}$`));
+      }
+    } finally {
+      unary.close();
+    }
+  });
+
+  it("refuses an answer that is not gRPC, a compressed one, and a truncated one", async () => {
+    const unary = channel(server.port);
+    try {
+      server.answer = (stream) => {
+        stream.respond({ ":status": 200, "content-type": "text/html" });
+        stream.end("<html>");
+      };
+      const html = await call(unary, Buffer.from("x"));
+      assert.equal(codeOf(html), status.UNKNOWN);
+      assert.match(html.error?.message ?? "", /content-type "text\/html"/);
+
+      server.answer = (stream) => {
+        stream.respond(
+          { ":status": 200, "content-type": "application/grpc" },
+          { waitForTrailers: true },
+        );
+        stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+        stream.end(framed(Buffer.from("zipped"), true));
+      };
+      assert.equal(codeOf(await call(unary, Buffer.from("x"))), status.INTERNAL);
+
+      server.answer = (stream) => {
+        stream.respond(
+          { ":status": 200, "content-type": "application/grpc" },
+          { waitForTrailers: true },
+        );
+        stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+        stream.end(framed(Buffer.from("cut short")).subarray(0, 8));
+      };
+      const truncated = await call(unary, Buffer.from("x"));
+      assert.equal(codeOf(truncated), status.INTERNAL);
+      assert.match(truncated.error?.message ?? "", /truncated/);
+    } finally {
+      unary.close();
+    }
+  });
+
+  it("maps a reset stream, and an answer that ends without a status", async () => {
+    const unary = channel(server.port);
+    try {
+      server.answer = (stream) => stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      assert.equal(codeOf(await call(unary, Buffer.from("x"))), status.UNAVAILABLE);
+
+      server.answer = (stream) => {
+        stream.respond({ ":status": 200, "content-type": "application/grpc" });
+        stream.end();
+      };
+      const noStatus = await call(unary, Buffer.from("x"));
+      assert.notEqual(noStatus.error, null, "no grpc-status is not success");
+    } finally {
+      unary.close();
+    }
+  });
+
+  it("sends a request far larger than the HTTP/2 windows whole", async () => {
+    server.answer = (stream) => ok(stream, Buffer.alloc(0));
+    const unary = channel(server.port);
+    try {
+      const message = Buffer.alloc(3 * 1024 * 1024);
+      for (let i = 0; i < message.length; i += 4096) message[i] = i % 251;
+      const result = await call(unary, message, 10_000);
+      assert.equal(result.error, null);
+      assert.deepEqual(server.seen.at(-1)?.body, framed(message));
+    } finally {
+      unary.close();
+    }
+  });
+});
+
+describe("gRPC unary call: no answer, no server", () => {
+  let silent: Server;
+  let silentPort = 0;
+  const sockets: Socket[] = [];
+  before(async () => {
+    // Accepts TCP and never speaks HTTP/2: a hung Collector, or a host behind a dead NAT entry.
+    silent = createTcpServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const address = silent.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    silentPort = address.port;
+  });
+  after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  it("ends a call at its deadline as DEADLINE_EXCEEDED, without releasing the request", async () => {
+    const unary = channel(silentPort);
+    try {
+      const result = await call(unary, Buffer.from("x"), 300);
+      assert.equal(codeOf(result), status.DEADLINE_EXCEEDED);
+      assert.equal(result.requestReleased, false);
+      assert.ok(result.elapsedMs >= 290 && result.elapsedMs < 2000, `${result.elapsedMs} ms`);
+      // reset() drops the connection: the next call opens a new one.
+      const before = sockets.length;
+      unary.reset();
+      await call(unary, Buffer.from("x"), 100);
+      assert.equal(sockets.length, before + 1);
+    } finally {
+      unary.close();
+    }
+  });
+
+  it("fails at once with UNAVAILABLE and the reason when nothing listens", async () => {
+    const closed = createTcpServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const address = closed.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const unary = channel(address.port);
+    try {
+      const result = await call(unary, Buffer.from("x"), 5000);
+      assert.equal(codeOf(result), status.UNAVAILABLE);
+      assert.match(result.error?.message ?? "", /^14 UNAVAILABLE: connect ECONNREFUSED/);
+      assert.equal(result.requestReleased, true);
+      assert.ok(result.elapsedMs < 2000, `${result.elapsedMs} ms`);
+    } finally {
+      unary.close();
+    }
+  });
+
+  it("an idle connection does not keep the process alive; a call in flight does", async () => {
+    const server = await RawServer.start();
+    server.answer = (stream) => ok(stream, Buffer.alloc(0));
+    // The child makes one answered call and one that the silent listener never answers (2 s
+    // deadline), and never closes the channel: it must exit once the second call has ended.
+    const script = `
+      import { UnaryChannel } from "./src/export/grpc-unary.ts";
+      const open = (port) => new UnaryChannel({ authority: "127.0.0.1:" + port, tls: null, headers: {}, userAgent: "t" });
+      const started = Date.now();
+      open(${server.port}).call("/a/b", Buffer.from("x"), 2000, (r) => console.log("answered", r.error === null));
+      open(${silentPort}).call("/a/b", Buffer.from("x"), 2000, (r) => console.log("ended", r.error?.code, Date.now() - started));
+    `;
+    try {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "--input-type=module", "-e", script],
+        {
+          cwd: new URL("..", import.meta.url),
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      let err = "";
+      child.stderr.on("data", (chunk: Buffer) => {
+        err += chunk.toString();
+      });
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.kill("SIGKILL");
+          reject(new Error(`the child did not exit: ${out} ${err}`));
+        }, 15_000);
+        child.on("exit", (exitCode) => {
+          clearTimeout(timer);
+          resolve(exitCode);
+        });
+      });
+      assert.equal(code, 0, err);
+      assert.match(out, /answered true/);
+      const ended = /ended (\d+) (\d+)/.exec(out);
+      assert.ok(ended !== null, out);
+      assert.equal(Number(ended[1]), status.DEADLINE_EXCEEDED);
+      assert.ok(Number(ended[2]) >= 1900, `the call in flight kept it alive: ${ended[2]} ms`);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("grpc-timeout", () => {
+  it("is at most 8 digits and a unit, never 0", () => {
+    assert.equal(grpcTimeout(10_000), "10000m");
+    assert.equal(grpcTimeout(0), "1m");
+    assert.equal(grpcTimeout(0.2), "1m");
+    assert.equal(grpcTimeout(99_999_999), "99999999m");
+    assert.equal(grpcTimeout(100_000_000), "100000S");
+    for (const ms of [1, 5_000, 3_600_000, 1e9, 1e15]) {
+      assert.match(grpcTimeout(ms), /^\d{1,8}[mS]$/);
+    }
+  });
+});
