@@ -482,7 +482,14 @@ describe("metrics sink: what is exported", () => {
 
   it("sends the configured headers as gRPC metadata and never logs their values", async () => {
     const { sink: s, raw } = sink({
-      headers: { authorization: "Bearer s3cr3t-token", "X-Scope-OrgID": "tenant-42" },
+      headers: {
+        authorization: "Bearer s3cr3t-token",
+        "X-Scope-OrgID": "tenant-42",
+        Connection: "close",
+        te: "gzip",
+        "content-type": "text/plain",
+        "grpc-timeout": "1m",
+      },
     });
     s.recordRtcp(rtcp(labels("leg-h"), "inbound", 1, 0, 0));
     await s.forceFlush();
@@ -490,6 +497,14 @@ describe("metrics sink: what is exported", () => {
     assert.ok(request);
     assert.equal(request.metadata.authorization, "Bearer s3cr3t-token");
     assert.equal(request.metadata["x-scope-orgid"], "tenant-42");
+    // Names HTTP/2 forbids or gRPC reserves are skipped (by name, in the log): one of them would
+    // have made node:http2 refuse every request.
+    for (const name of ["Connection", "te", "content-type", "grpc-timeout"]) {
+      assert.ok(
+        raw.some((line) => line.includes(`"header":"${name}"`) && line.includes("reserves")),
+        `${name} reported as skipped`,
+      );
+    }
     // And when the export fails, the error line carries no secret either.
     receiver.behave("fail");
     s.recordRtcp(rtcp(labels("leg-h"), "inbound", 1, 0, 0));

@@ -129,6 +129,14 @@ export function channelCredentials(target: GrpcTarget, material?: TlsMaterial): 
 }
 
 /**
+ * Header names a configured header cannot take: HTTP/2 forbids the connection-specific ones
+ * (node:http2 would refuse every request), and the gRPC protocol's own would be overridden or
+ * would contradict what the exporter sends.
+ */
+const RESERVED_HEADER =
+  /^(connection|keep-alive|proxy-connection|transfer-encoding|upgrade|host|te|content-type|grpc-.*)$/;
+
+/**
  * The configured headers as gRPC metadata. Values are secrets (API keys, bearer tokens): a header
  * grpc-js refuses is skipped and reported by name only, because grpc-js's own error message
  * quotes the value.
@@ -139,6 +147,13 @@ export function headerMetadata(
 ): Metadata {
   const metadata = new Metadata();
   for (const [name, value] of Object.entries(headers)) {
+    if (RESERVED_HEADER.test(name.toLowerCase())) {
+      logger.warn(
+        { header: name },
+        "OTLP header skipped: HTTP/2 or the gRPC protocol reserves this name",
+      );
+      continue;
+    }
     if (name.toLowerCase().endsWith("-bin")) {
       // Binary metadata needs a Buffer; a text setting cannot say which bytes are meant.
       logger.warn(

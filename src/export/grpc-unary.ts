@@ -208,8 +208,8 @@ export class UnaryChannel {
         "grpc-timeout": grpcTimeout(timeoutMs),
       });
     } catch (error) {
-      // A destroyed or closing session (the next call connects anew), or an invalid header.
-      this.drop(this.session);
+      // A session closing or destroyed under us (connect() makes a new one next time), or a
+      // header node:http2 refuses (headerMetadata keeps those out of the configured ones).
       const text = error instanceof Error ? error.message : String(error);
       done({
         error: new GrpcCallError(status.UNAVAILABLE, text),
