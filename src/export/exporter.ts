@@ -134,7 +134,7 @@ export function channelCredentials(target: GrpcTarget, material?: TlsMaterial): 
  * would contradict what the exporter sends.
  */
 const RESERVED_HEADER =
-  /^(connection|keep-alive|proxy-connection|transfer-encoding|upgrade|host|te|content-type|grpc-.*)$/;
+  /^(connection|keep-alive|proxy-connection|transfer-encoding|upgrade|http2-settings|host|te|content-type|grpc-.*)$/;
 
 /**
  * The configured headers as gRPC metadata. Values are secrets (API keys, bearer tokens): a header

@@ -155,8 +155,6 @@ function responseMessage(body: Buffer): Buffer | GrpcCallError {
 
 export class UnaryChannel {
   private session: ClientHttp2Session | null = null;
-  /** Streams not closed yet per connection: while any, it keeps the process alive. */
-  private readonly open = new WeakMap<ClientHttp2Session, number>();
   private readonly url: string;
   private readonly sessionOptions: SecureClientSessionOptions;
   private readonly baseHeaders: OutgoingHttpHeaders;
@@ -177,6 +175,8 @@ export class UnaryChannel {
     const userAgent = single(options.headers["user-agent"] as string | string[] | undefined);
     this.baseHeaders = {
       ...options.headers,
+      // As configured: Node would send an IPv6 host without its brackets ("::1:4317").
+      [constants.HTTP2_HEADER_AUTHORITY]: options.authority,
       [constants.HTTP2_HEADER_METHOD]: "POST",
       [constants.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc",
       [constants.HTTP2_HEADER_TE]: "trailers",
@@ -218,9 +218,6 @@ export class UnaryChannel {
       });
       return;
     }
-    const openBefore = this.open.get(session) ?? 0;
-    this.open.set(session, openBefore + 1);
-    if (openBefore === 0) session.ref();
 
     let reported = false;
     const report = (error: GrpcCallError | null, response: Buffer, released: boolean): void => {
@@ -228,13 +225,14 @@ export class UnaryChannel {
       reported = true;
       done({ error, response, requestReleased: released });
     };
+    // Also what keeps the process alive while the call runs: the connection itself never does.
     const deadline = setTimeout(() => {
+      stream.close(constants.NGHTTP2_CANCEL);
       report(
         new GrpcCallError(status.DEADLINE_EXCEEDED, `deadline of ${timeoutMs} ms exceeded`),
         EMPTY,
         false,
       );
-      stream.close(constants.NGHTTP2_CANCEL);
     }, timeoutMs);
 
     let outcome: GrpcCallError | null | undefined;
@@ -243,6 +241,9 @@ export class UnaryChannel {
     const chunks: Buffer[] = [];
     let received = 0;
     stream.on("response", (headers: IncomingHttpHeaders & IncomingHttpStatusHeader) => {
+      // A gRPC status says more than the HTTP one (a proxy's 503 may carry the server's own).
+      outcome = statusIn(headers);
+      if (outcome !== undefined) return;
       const httpStatus = Number(headers[constants.HTTP2_HEADER_STATUS] ?? 0);
       if (httpStatus !== 200) {
         httpError = new GrpcCallError(codeForHttpStatus(httpStatus), `HTTP status ${httpStatus}`);
@@ -251,9 +252,7 @@ export class UnaryChannel {
       const type = single(headers[constants.HTTP2_HEADER_CONTENT_TYPE]) ?? "";
       if (!type.startsWith("application/grpc")) {
         httpError = new GrpcCallError(status.UNKNOWN, `content-type ${JSON.stringify(type)}`);
-        return;
       }
-      outcome = statusIn(headers);
     });
     stream.on("data", (chunk: Buffer) => {
       received += chunk.length;
@@ -274,32 +273,43 @@ export class UnaryChannel {
     stream.on("error", (error: Error) => {
       streamError = error;
     });
+    // The message's write callback runs once its bytes left the socket (or will never leave
+    // it); a stream can close earlier, when its connection is destroyed while the socket is still
+    // writing frames that point into the message.
+    let released = false;
     stream.on("close", () => {
       clearTimeout(deadline);
-      const openAfter = (this.open.get(session) ?? 1) - 1;
-      this.open.set(session, openAfter);
-      if (openAfter === 0 && !session.destroyed) session.unref();
       if (outcome === null) {
-        const message = responseMessage(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-        if (message instanceof GrpcCallError) report(message, EMPTY, true);
-        else report(null, message, true);
+        const answer = responseMessage(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+        if (answer instanceof GrpcCallError) report(answer, EMPTY, released);
+        else report(null, answer, released);
       } else if (outcome !== undefined) {
-        report(outcome, EMPTY, true);
+        report(outcome, EMPTY, released);
       } else if (httpError !== undefined) {
-        report(httpError, EMPTY, true);
-      } else if (streamError !== undefined) {
-        // The connection failed or broke: refused, reset, TLS refused, GOAWAY with an error.
-        // Node wraps the connection's error in "The pending stream has been canceled (caused
-        // by: ...)"; the cause is the part worth a log line.
+        report(httpError, EMPTY, released);
+      } else if (streamError !== undefined && !isStreamReset(streamError)) {
+        // The connection failed or broke: refused, TLS refused, GOAWAY with an error. Node wraps
+        // the connection's error in "The pending stream has been canceled (caused by: ...)";
+        // the cause is the part worth a log line.
         const cause = streamError.cause instanceof Error ? streamError.cause : streamError;
-        report(new GrpcCallError(status.UNAVAILABLE, cause.message), EMPTY, true);
+        report(new GrpcCallError(status.UNAVAILABLE, cause.message), EMPTY, released);
+      } else if (session.destroyed || session.closed) {
+        // The connection went away under the stream (the Collector stopped, reset()).
+        report(
+          new GrpcCallError(status.UNAVAILABLE, "connection closed before the answer"),
+          EMPTY,
+          released,
+        );
       } else {
-        report(resetError(stream.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR), EMPTY, true);
+        report(resetError(stream.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR), EMPTY, released);
       }
     });
 
     stream.write(prefix(message.length));
-    stream.end(message);
+    stream.end(message, (error?: Error | null) => {
+      // Called with an error too (the stream destroyed first): then the bytes may be in flight.
+      if (error === undefined || error === null) released = true;
+    });
   }
 
   /** Drops the connection; calls still on it end (they fail) and the next call connects anew. */
@@ -322,6 +332,7 @@ export class UnaryChannel {
     session.on("error", () => this.drop(session));
     session.on("goaway", () => this.drop(session));
     session.on("close", () => this.drop(session));
+    // An idle connection does not keep the process alive; a call in flight does (its deadline).
     session.unref();
     this.session = session;
     return session;
@@ -331,6 +342,11 @@ export class UnaryChannel {
   private drop(session: ClientHttp2Session | null): void {
     if (session !== null && this.session === session) this.session = null;
   }
+}
+
+/** Node's error for a stream the peer reset: the RST_STREAM code says more (resetError). */
+function isStreamReset(error: Error): boolean {
+  return (error as NodeJS.ErrnoException).code === "ERR_HTTP2_STREAM_ERROR";
 }
 
 function prefix(length: number): Buffer {
