@@ -29,7 +29,12 @@ import fc from "fast-check";
 import { pino } from "pino";
 import { splitRequests } from "../src/export/batches.js";
 import { isColumnMetric, pointCount } from "../src/export/column-points.js";
-import { EXPORT_METHOD, GrpcMetricExporter, grpcAddress } from "../src/export/grpc-exporter.js";
+import {
+  EXPORT_METHOD,
+  GrpcMetricExporter,
+  type GrpcMetricExporterOptions,
+  grpcAddress,
+} from "../src/export/grpc-exporter.js";
 import { decodePartialSuccess, MetricsRequestEncoder } from "../src/export/otlp-encode.js";
 import { RtcpSeriesProducer } from "../src/export/rtcp-series.js";
 import type { LegLabels, ReportDirection, RtcpObservation } from "../src/quality/types.js";
@@ -1080,6 +1085,23 @@ async function stubCollector(
   return { address: `127.0.0.1:${port}`, received, metadata, close: () => server.forceShutdown() };
 }
 
+/** Our exporter over plaintext HTTP/2 to `address`; the rest as given or a default. */
+function plaintextExporter(
+  address: string,
+  timeoutMs: number,
+  overrides: Partial<GrpcMetricExporterOptions> = {},
+): GrpcMetricExporter {
+  return new GrpcMetricExporter({
+    address,
+    tls: null,
+    metadata: new GrpcMetadata(),
+    timeoutMs,
+    logger: captureLogger().logger,
+    endpoint: address,
+    ...overrides,
+  });
+}
+
 function exportOnce(
   exporter: GrpcMetricExporter,
   rm: ResourceMetrics,
@@ -1096,14 +1118,7 @@ describe("GrpcMetricExporter", () => {
     const { logger, lines } = captureLogger();
     const metadata = new GrpcMetadata();
     metadata.set("authorization", "Bearer token-1234");
-    const exporter = new GrpcMetricExporter({
-      address: collector.address,
-      tls: null,
-      metadata,
-      timeoutMs: 2000,
-      logger,
-      endpoint: collector.address,
-    });
+    const exporter = plaintextExporter(collector.address, 2000, { metadata, logger });
     try {
       const rm = request([gauge("g", [point(1, legAttributes)])]);
       for (let i = 0; i < 3; i++) assert.deepEqual(await exportOnce(exporter, rm), { code: 0 });
@@ -1127,14 +1142,7 @@ describe("GrpcMetricExporter", () => {
     const collector = await stubCollector((_call, reply) =>
       setTimeout(() => reply({ code: status.UNAVAILABLE, details: "overloaded" }), 100),
     );
-    const exporter = new GrpcMetricExporter({
-      address: collector.address,
-      tls: null,
-      metadata: new GrpcMetadata(),
-      timeoutMs: 2000,
-      logger: captureLogger().logger,
-      endpoint: collector.address,
-    });
+    const exporter = plaintextExporter(collector.address, 2000);
     try {
       const results: { code: number; error?: Error }[] = [];
       const rm = request([gauge("g", [point(1)])]);
@@ -1157,14 +1165,7 @@ describe("GrpcMetricExporter", () => {
     const collector = await stubCollector(() => {
       // Never answers.
     });
-    const exporter = new GrpcMetricExporter({
-      address: collector.address,
-      tls: null,
-      metadata: new GrpcMetadata(),
-      timeoutMs: 300,
-      logger: captureLogger().logger,
-      endpoint: collector.address,
-    });
+    const exporter = plaintextExporter(collector.address, 300);
     try {
       const rm = request([gauge("g", [point(1)])]);
       const results: { code: number; error?: Error }[] = [];
@@ -1186,14 +1187,7 @@ describe("GrpcMetricExporter", () => {
       answers++;
       reply(null, Buffer.alloc(0));
     });
-    const exporter = new GrpcMetricExporter({
-      address: first.address,
-      tls: null,
-      metadata: new GrpcMetadata(),
-      timeoutMs: 2000,
-      logger: captureLogger().logger,
-      endpoint: first.address,
-    });
+    const exporter = plaintextExporter(first.address, 2000);
     const rm = request([gauge("g", [point(1)])]);
     let second: Awaited<ReturnType<typeof stubCollector>> | undefined;
     try {

@@ -83,6 +83,20 @@ function ok(stream: ServerHttp2Stream, message: Buffer): void {
   stream.end(framed(message));
 }
 
+/** A gRPC answer in the headers alone (no message, no trailers), as servers send errors. */
+function trailersOnly(httpStatus: number, code: status, message: string): Answer {
+  return (stream) =>
+    stream.respond(
+      {
+        ":status": httpStatus,
+        "content-type": "application/grpc",
+        "grpc-status": String(code),
+        "grpc-message": message,
+      },
+      { endStream: true },
+    );
+}
+
 function channel(port: number, headers: Record<string, string> = {}): UnaryChannel {
   return new UnaryChannel({
     authority: `127.0.0.1:${port}`,
@@ -156,16 +170,7 @@ describe("gRPC unary call over HTTP/2", () => {
   });
 
   it("reads the status and the percent-encoded message of a trailers-only answer", async () => {
-    server.answer = (stream) =>
-      stream.respond(
-        {
-          ":status": 200,
-          "content-type": "application/grpc",
-          "grpc-status": String(status.RESOURCE_EXHAUSTED),
-          "grpc-message": "too%20many%20points%3A%2050%25",
-        },
-        { endStream: true },
-      );
+    server.answer = trailersOnly(200, status.RESOURCE_EXHAUSTED, "too%20many%20points%3A%2050%25");
     const unary = channel(server.port);
     try {
       const result = await call(unary, Buffer.from("x"));
@@ -266,16 +271,7 @@ describe("gRPC unary call over HTTP/2", () => {
   });
 
   it("prefers the gRPC status to the HTTP one", async () => {
-    server.answer = (stream) =>
-      stream.respond(
-        {
-          ":status": 503,
-          "content-type": "application/grpc",
-          "grpc-status": String(status.PERMISSION_DENIED),
-          "grpc-message": "tenant suspended",
-        },
-        { endStream: true },
-      );
+    server.answer = trailersOnly(503, status.PERMISSION_DENIED, "tenant suspended");
     const unary = channel(server.port);
     try {
       const result = await call(unary, Buffer.from("x"));
