@@ -94,6 +94,38 @@ describe("quality records over OTLP logs", () => {
     assert.ok(!logs.join("").includes("records-secret"), "the header value is never logged");
   });
 
+  it("reads no OTEL_EXPORTER_OTLP_* variable behind the configuration's back", async () => {
+    // The SDK's logs exporter read these from the environment by itself; headers, compression
+    // and the endpoint come from the configuration only.
+    const names = [
+      "OTEL_EXPORTER_OTLP_HEADERS",
+      "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+      "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+      "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    ];
+    const before = names.map((name) => process.env[name]);
+    process.env.OTEL_EXPORTER_OTLP_HEADERS = "x-from-env=1";
+    process.env.OTEL_EXPORTER_OTLP_LOGS_HEADERS = "x-logs-from-env=1";
+    process.env.OTEL_EXPORTER_OTLP_LOGS_COMPRESSION = "gzip";
+    process.env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT = "http://127.0.0.1:1";
+    try {
+      receiver.clear();
+      const { sink: s } = sink();
+      s.emit(record("leg-env", 4), "leg leg-env ended");
+      await s.forceFlush();
+      assert.equal(receiver.logRecords().length, 1, "sent to the configured endpoint");
+      const metadata = receiver.logRequests[0]?.metadata ?? {};
+      assert.equal(metadata["x-from-env"], undefined);
+      assert.equal(metadata["x-logs-from-env"], undefined);
+      await s.shutdown();
+    } finally {
+      names.forEach((name, i) => {
+        if (before[i] === undefined) delete process.env[name];
+        else process.env[name] = before[i];
+      });
+    }
+  });
+
   it("keeps the records of a Collector outage and delivers each exactly once after it", async () => {
     const { sink: s } = sink();
     receiver.behave("fail");

@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
-import { type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
+import { Metadata } from "@grpc/grpc-js";
 import type { Attributes } from "@opentelemetry/api";
 import {
   AggregationTemporality,
@@ -120,12 +120,15 @@ function checkPem(parse: () => void, what: string): void {
   }
 }
 
-export function channelCredentials(target: GrpcTarget, material?: TlsMaterial): ChannelCredentials {
-  if (!target.tls) return credentials.createInsecure();
-  // Without a CA file, createSsl() trusts Node's default CA store: its bundled Mozilla roots plus
-  // NODE_EXTRA_CA_CERTS. Node 20 does not read the OS trust store. A caFile replaces the defaults
-  // (as a Collector's own ca_file does), so a private CA does not also trust every public one.
-  return credentials.createSsl(material?.ca ?? null, material?.key ?? null, material?.cert ?? null);
+/**
+ * The connection's TLS settings for the gRPC call: null for plaintext. Without a CA file, Node's
+ * default CA store (its bundled Mozilla roots plus NODE_EXTRA_CA_CERTS; Node 20 does not read the
+ * OS trust store). A caFile replaces the defaults (as a Collector's own ca_file does), so a
+ * private CA does not also trust every public one.
+ */
+export function connectionTls(target: GrpcTarget, material?: TlsMaterial): TlsMaterial | null {
+  if (!target.tls) return null;
+  return material ?? { ca: null, cert: null, key: null };
 }
 
 /**
@@ -351,8 +354,7 @@ export function createOtlpExporter(
   // No compression: the config has no setting for it, and the Collector is usually near.
   const inner = new GrpcMetricExporter({
     address: grpcAddress(target.url),
-    // Without a CA file, Node's default CA store, as channelCredentials gives the logs exporter.
-    tls: target.tls ? (material ?? { ca: null, cert: null, key: null }) : null,
+    tls: connectionTls(target, material),
     metadata: headerMetadata(config.headers, options.logger),
     // The gRPC deadline of one export. Equal to the reader's export timeout, so an export the
     // reader gave up on is also abandoned on the wire instead of piling up behind a dead peer.

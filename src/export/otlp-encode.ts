@@ -30,11 +30,11 @@ import { type ColumnMetricData, isColumnMetric, type SeriesColumns } from "./col
 //
 // Every tag here is one byte (field numbers <= 15).
 
-const VARINT = 0;
-const I64 = 1;
-const LEN = 2;
+export const VARINT = 0;
+export const I64 = 1;
+export const LEN = 2;
 
-function tag(field: number, wire: number): number {
+export function tag(field: number, wire: number): number {
   return (field << 3) | wire;
 }
 
@@ -140,7 +140,7 @@ function varint64Size(low: number, high: number): number {
  * become a string (JSON where it has one): the agent sets none, and a readable value beats a
  * dropped one.
  */
-function scalar(value: unknown): string | number | boolean {
+export function scalar(value: unknown): string | number | boolean {
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
     return value;
   }
@@ -153,8 +153,14 @@ function scalar(value: unknown): string | number | boolean {
   return String(value);
 }
 
+/**
+ * An attribute set as the encoder reads it: metric attributes, or a log record's (whose values
+ * may also be null or structured; see scalar).
+ */
+type AttributeMap = Readonly<Record<string, unknown>>;
+
 /** Sequential writes into a buffer sized beforehand. */
-class Writer {
+export class Writer {
   pos = 0;
   private view: DataView | null = null;
   constructor(readonly buf: Buffer) {}
@@ -285,7 +291,7 @@ class Writer {
  * Each attribute key's encoded `key` field (tag, length, UTF-8): a handful of distinct keys,
  * copied by a typed-array set instead of two calls into C++ (length, write) per key per set.
  */
-class KeyFields {
+export class KeyFields {
   private readonly fields = new Map<string, Uint8Array>();
 
   get(key: string): Uint8Array {
@@ -306,7 +312,7 @@ class KeyFields {
  * Bytes an attribute set can take at most (3 bytes of UTF-8 per UTF-16 unit, 5-byte lengths,
  * tags), and whether it holds only scalars (an object-valued one can change behind a freeze).
  */
-function attributeSetBound(attributes: Attributes): { bound: number; scalars: boolean } {
+export function attributeSetBound(attributes: AttributeMap): { bound: number; scalars: boolean } {
   let scalars = true;
   let bound = 0;
   for (const key in attributes) {
@@ -321,9 +327,9 @@ function attributeSetBound(attributes: Attributes): { bound: number; scalars: bo
 }
 
 /** Writes the set as repeated KeyValue fields of tag `kvTag`; room for its bound is there. */
-function writeAttributeSet(
+export function writeAttributeSet(
   w: Writer,
-  attributes: Attributes,
+  attributes: AttributeMap,
   kvTag: number,
   keyFields: KeyFields,
 ): void {
@@ -335,35 +341,38 @@ function writeAttributeSet(
     if (raw === undefined || raw === null) continue;
     const value = scalar(raw);
     const keyField = keyFields.get(key);
-    let valueSize: number;
-    let valueBytes = 0;
-    if (typeof value === "string") {
-      valueBytes = Buffer.byteLength(value, "utf8");
-      valueSize = lengthField(valueBytes);
-    } else if (typeof value === "boolean") {
-      valueSize = 2;
-    } else if (isInt64(value)) {
-      valueSize = 1 + varint64Size(value >>> 0, Math.floor(value / TWO_32) >>> 0);
-    } else {
-      valueSize = FIXED_FIELD;
-    }
+    const utf8 = typeof value === "string" ? Buffer.byteLength(value, "utf8") : 0;
+    const valueSize = anyValueSize(value, utf8);
     w.byte(kvTag);
     w.varint(keyField.length + lengthField(valueSize));
     w.bytes(keyField);
     w.byte(KV_VALUE);
     w.varint(valueSize);
-    if (typeof value === "string") {
-      w.stringField(ANY_STRING, value, valueBytes);
-    } else if (typeof value === "boolean") {
-      w.byte(ANY_BOOL);
-      w.byte(value ? 1 : 0);
-    } else if (isInt64(value)) {
-      w.byte(ANY_INT);
-      w.varint64(value >>> 0, Math.floor(value / TWO_32) >>> 0);
-    } else {
-      w.byte(ANY_DOUBLE);
-      w.double(value);
-    }
+    writeAnyValue(w, value, utf8);
+  }
+}
+
+/** Bytes of the body of an AnyValue holding `value`; `utf8` is a string's UTF-8 length. */
+export function anyValueSize(value: string | number | boolean, utf8: number): number {
+  if (typeof value === "string") return lengthField(utf8);
+  if (typeof value === "boolean") return 2;
+  if (isInt64(value)) return 1 + varint64Size(value >>> 0, Math.floor(value / TWO_32) >>> 0);
+  return FIXED_FIELD;
+}
+
+/** The body of an AnyValue holding `value` (see anyValueSize). */
+export function writeAnyValue(w: Writer, value: string | number | boolean, utf8: number): void {
+  if (typeof value === "string") {
+    w.stringField(ANY_STRING, value, utf8);
+  } else if (typeof value === "boolean") {
+    w.byte(ANY_BOOL);
+    w.byte(value ? 1 : 0);
+  } else if (isInt64(value)) {
+    w.byte(ANY_INT);
+    w.varint64(value >>> 0, Math.floor(value / TWO_32) >>> 0);
+  } else {
+    w.byte(ANY_DOUBLE);
+    w.double(value);
   }
 }
 

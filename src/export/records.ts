@@ -1,5 +1,4 @@
 import { SeverityNumber } from "@opentelemetry/api-logs";
-import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc";
 import {
   BatchLogRecordProcessor,
   LoggerProvider,
@@ -12,12 +11,14 @@ import { RateLimitedLog } from "../log/rate-limit.js";
 import { QUALITY_RECORD_EVENT, type RecordAttributes } from "../quality/record.js";
 import { VERSION } from "../version.js";
 import {
-  channelCredentials,
+  connectionTls,
   describeError,
   grpcTarget,
   headerMetadata,
   readTlsMaterial,
 } from "./exporter.js";
+import { grpcAddress } from "./grpc-exporter.js";
+import { GrpcLogExporter } from "./grpc-log-exporter.js";
 import { buildResource } from "./resource.js";
 
 // The per-leg quality records (issue 8) as OpenTelemetry log records over OTLP/gRPC, to the same
@@ -209,11 +210,13 @@ export function createRecordSink(
   const material = target.tls ? readTlsMaterial(config.tls) : undefined;
   const timeoutMs = Math.min(config.exportTimeoutMs, config.exportIntervalMs);
   const retrying = new RetryingLogExporter(
-    new OTLPLogExporter({
-      url: target.url,
-      credentials: channelCredentials(target, material),
+    new GrpcLogExporter({
+      address: grpcAddress(target.url),
+      tls: connectionTls(target, material),
       metadata: headerMetadata(config.headers, options.logger),
-      timeoutMillis: timeoutMs,
+      timeoutMs,
+      logger: options.logger,
+      endpoint: target.display,
     }),
     {
       capacity: config.retryQueueSize,

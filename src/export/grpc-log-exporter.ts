@@ -1,0 +1,47 @@
+import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-logs";
+import { type ExportResult, FAILED } from "./export-result.js";
+import type { GrpcMetricExporterOptions } from "./grpc-exporter.js";
+import { OtlpGrpcClient } from "./otlp-grpc-client.js";
+import { LogsRequestEncoder } from "./otlp-logs-encode.js";
+
+// The OTLP/gRPC logs exporter of the quality records (records.ts): our encoder
+// (otlp-logs-encode.ts) and the same gRPC call as the metrics (otlp-grpc-client.ts). It replaces
+// @opentelemetry/exporter-logs-otlp-grpc, so that both signals share one transport and one
+// behaviour (no proxy, the same deadlines and errors), and so that the SDK exporter's own reading
+// of OTEL_EXPORTER_OTLP_LOGS_* / _HEADERS / _COMPRESSION behind the configuration's back is gone.
+
+export class GrpcLogExporter implements LogRecordExporter {
+  private readonly encoder = new LogsRequestEncoder();
+  private readonly client: OtlpGrpcClient;
+
+  constructor(options: GrpcMetricExporterOptions) {
+    this.client = new OtlpGrpcClient({ ...options, signal: "logs" });
+  }
+
+  export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
+    const refusal = this.client.refusal();
+    if (refusal !== null) {
+      resultCallback({ code: FAILED, error: refusal });
+      return;
+    }
+    let request: Buffer;
+    try {
+      request = this.encoder.encode(records);
+    } catch (error) {
+      resultCallback({
+        code: FAILED,
+        error: error instanceof Error ? error : new Error(String(error)),
+      });
+      return;
+    }
+    this.client.send(request, (result) => resultCallback(result));
+  }
+
+  forceFlush(): Promise<void> {
+    return this.client.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.client.shutdown();
+  }
+}
