@@ -155,16 +155,21 @@ describe("OTLP logs encoder", () => {
       record({ body: body as ReadableLogRecord["body"], attributes: { a: null, b: { c: 1 } } }),
     );
     records.push(record({ body: undefined, severityNumber: undefined, severityText: undefined }));
+    // Not an enum value: left out rather than spoiling the request.
+    records.push(record({ severityNumber: -1 as SeverityNumber }));
+    records.push(record({ severityNumber: 1.5 as SeverityNumber }));
     const decoded = decode(new LogsRequestEncoder().encode(records)).resourceLogs![0]!
       .scopeLogs![0]!.logRecords!;
     assert.deepEqual(
       decoded.map((r) => anyValue(r.body)),
-      ["text", 42, -7, 2.5, true, '{"k":[1,"x"]}', null],
+      ["text", 42, -7, 2.5, true, '{"k":[1,"x"]}', null, "leg ended", "leg ended"],
     );
     assert.deepEqual(keyValues(decoded[0]!.attributes), { b: '{"c":1}' }, "null skipped");
-    const last = decoded.at(-1)!;
-    assert.equal(last.severityNumber, undefined);
-    assert.equal(last.severityText, undefined);
+    const [noBody, negative, fraction] = decoded.slice(-3);
+    assert.equal(noBody?.severityNumber, undefined);
+    assert.equal(noBody?.severityText, undefined);
+    assert.equal(negative?.severityNumber, undefined);
+    assert.equal(fraction?.severityNumber, undefined);
   });
 
   it("carries a valid span context, and leaves an invalid one out", () => {
@@ -173,6 +178,7 @@ describe("OTLP logs encoder", () => {
     const records = [
       record({ spanContext: { traceId, spanId, traceFlags: 1 } }),
       record({ spanContext: { traceId: "0".repeat(32), spanId, traceFlags: 1 } }),
+      record({ spanContext: { traceId, spanId: "not-hex!", traceFlags: 1 } }),
     ];
     const type = otlpMessages.ExportLogsServiceRequest;
     const decoded = type.toObject(type.decode(new LogsRequestEncoder().encode(records)), {
@@ -181,15 +187,18 @@ describe("OTLP logs encoder", () => {
     }) as PbExportLogsServiceRequest & {
       resourceLogs: { scopeLogs: { logRecords: { flags?: number }[] }[] }[];
     };
-    const [valid, invalid] = decoded.resourceLogs[0]!.scopeLogs[0]!.logRecords as (
+    const [valid, invalid, badSpan] = decoded.resourceLogs[0]!.scopeLogs[0]!.logRecords as (
       | (PbExportLogsServiceRequest & { flags?: number; traceId?: string; spanId?: string })
       | undefined
     )[];
     assert.equal(Buffer.from(valid?.traceId ?? "", "base64").toString("hex"), traceId);
     assert.equal(Buffer.from(valid?.spanId ?? "", "base64").toString("hex"), spanId);
     assert.equal(valid?.flags, 1);
-    assert.equal(invalid?.traceId, undefined);
-    assert.equal(invalid?.flags, undefined);
+    for (const left of [invalid, badSpan]) {
+      assert.equal(left?.traceId, undefined);
+      assert.equal(left?.spanId, undefined);
+      assert.equal(left?.flags, undefined);
+    }
   });
 
   it("round-trips any attributes and string bodies (fast-check)", () => {
@@ -212,7 +221,11 @@ describe("OTLP logs encoder", () => {
           const input = record({ attributes, body, hrTime: time as HrTime });
           const out = decode(encoder.encode([input])).resourceLogs![0]!.scopeLogs![0]!
             .logRecords![0]!;
-          assert.deepEqual(keyValues(out.attributes), expectedAttributes(attributes));
+          // As pairs, not objects: a "__proto__" key would vanish from both plain objects.
+          assert.deepEqual(
+            (out.attributes ?? []).map((kv) => [kv.key, anyValue(kv.value)]),
+            Object.entries(attributes).map(([key, value]) => [key, expectedValue(value)]),
+          );
           assert.equal(anyValue(out.body) ?? "", body);
           assert.equal(out.timeUnixNano ?? "0", nanos(time as HrTime));
         },

@@ -6,7 +6,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import pino from "pino";
 import type { OpenTelemetryConfig } from "../src/config/types.js";
-import { createRecordSink, type RecordSink } from "../src/export/records.js";
+import {
+  createRecordSink,
+  MAX_RECORDS_PER_REQUEST,
+  type RecordSink,
+} from "../src/export/records.js";
 import { QUALITY_RECORD_EVENT, type RecordAttributes } from "../src/quality/record.js";
 import type { OtlpReceiver } from "./support/otlp-receiver.js";
 import { shareReceiver } from "./support/receiver-hooks.js";
@@ -117,6 +121,8 @@ describe("quality records over OTLP logs", () => {
       const metadata = receiver.logRequests[0]?.metadata ?? {};
       assert.equal(metadata["x-from-env"], undefined);
       assert.equal(metadata["x-logs-from-env"], undefined);
+      const encoding = metadata["grpc-encoding"];
+      assert.ok(encoding === undefined || encoding === "identity", `grpc-encoding ${encoding}`);
       await s.shutdown();
     } finally {
       names.forEach((name, i) => {
@@ -146,6 +152,30 @@ describe("quality records over OTLP logs", () => {
     assert.deepEqual(ids, [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `out-${i}`).sort());
     assert.equal(s.stats.retried, 8);
     assert.equal(s.stats.dropped, 0);
+  });
+
+  it("sends a long outage's queue in requests of at most 1,000 records", async () => {
+    // 18,000 records of ~250 B: one request would pass the receiver's 4 MiB limit (a
+    // Collector's default), be refused, queued again and refused again for good.
+    const { sink: s } = sink({ retryQueueSize: 20_000 });
+    receiver.behave("fail");
+    for (let i = 0; i < 18_000; i++) s.emit(record(`long-${i}`, 4), "ended");
+    await s.forceFlush();
+    assert.equal(s.stats.queued, 18_000);
+    receiver.clear();
+    receiver.behave("ok");
+    await receiver.waitFor(() => s.stats.exported === 18_000, "delivery", 20_000);
+    assert.equal(s.stats.queued, 0);
+    assert.equal(s.stats.dropped, 0);
+    const sizes = receiver.logRequests.map((r) =>
+      (r.body.resourceLogs ?? []).reduce(
+        (n, rl) => n + (rl.scopeLogs ?? []).reduce((m, sl) => m + (sl.logRecords?.length ?? 0), 0),
+        0,
+      ),
+    );
+    assert.ok(Math.max(...sizes) <= MAX_RECORDS_PER_REQUEST, `records per request: ${sizes}`);
+    assert.equal(new Set(receiver.logRecords().map((r) => r.attributes.channel_id)).size, 18_000);
+    await s.shutdown();
   });
 
   it("bounds the queue by retry_queue_size, dropping the oldest and counting them", async () => {

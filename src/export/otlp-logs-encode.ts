@@ -18,8 +18,8 @@ import {
 // (records.ts). Field numbers are those of opentelemetry-proto v1 (logs.proto, common.proto,
 // resource.proto, collector/logs/v1/logs_service.proto). The wire primitives and the attribute
 // encoding are the metrics encoder's (otlp-encode.ts). One record per ended leg: a request holds
-// at most the batch processor's 1,000, so each message is built in its own buffer and wrapped
-// in its parent's, simpler than the metrics encoder's exact two-pass sizing.
+// at most MAX_RECORDS_PER_REQUEST (records.ts), so each message is built in its own buffer and
+// wrapped in its parent's, simpler than the metrics encoder's exact two-pass sizing.
 
 const REQUEST_RESOURCE_LOGS = tag(1, LEN);
 const RL_RESOURCE = tag(1, LEN);
@@ -134,9 +134,17 @@ export class LogsRequestEncoder {
     w.hrTime(record.hrTime);
     w.byte(LR_OBSERVED_TIME);
     w.hrTime(record.hrTimeObserved);
-    if (record.severityNumber !== undefined && record.severityNumber !== 0) {
+    const severity = record.severityNumber;
+    // An enum: a value outside it (negative, fractional) cannot be one varint byte sequence the
+    // Collector would read back, and would spoil the whole request.
+    if (
+      severity !== undefined &&
+      Number.isInteger(severity) &&
+      severity > 0 &&
+      severity < 2 ** 31
+    ) {
       w.byte(LR_SEVERITY_NUMBER);
-      w.varint(record.severityNumber);
+      w.varint(severity);
     }
     w.optionalString(LR_SEVERITY_TEXT, record.severityText);
     if (body !== null) {

@@ -30,6 +30,14 @@ import { buildResource } from "./resource.js";
 type ExportResult = Parameters<Parameters<LogRecordExporter["export"]>[1]>[0];
 const SUCCESS: ExportResult["code"] = 0;
 
+/**
+ * Records per export request at most: the batch processor's batch size, and the bound for the
+ * retry queue sent with it. A record is ~1.1 KB on the wire, so a request stays near 1 MB, well
+ * under a Collector's default 4 MiB limit per message; a queue of thousands sent as one request
+ * after an outage would be refused, re-queued and refused again for good.
+ */
+export const MAX_RECORDS_PER_REQUEST = 1000;
+
 export interface RecordStats {
   /** Records handed to the sink (one per ended leg). */
   emitted: number;
@@ -103,7 +111,20 @@ export class RetryingLogExporter implements LogRecordExporter {
     const batch = this.queue.length === 0 ? records : this.queue.concat(records);
     this.queue = [];
     this.updateQueued();
-    this.send(batch, done);
+    if (batch.length <= MAX_RECORDS_PER_REQUEST) {
+      this.send(batch, done);
+      return;
+    }
+    // Requests of at most MAX_RECORDS_PER_REQUEST, all sent now; each failed one is queued again
+    // on its own, and the caller hears of a failure if any had one.
+    let pending = Math.ceil(batch.length / MAX_RECORDS_PER_REQUEST);
+    let failure: ExportResult | null = null;
+    for (let i = 0; i < batch.length; i += MAX_RECORDS_PER_REQUEST) {
+      this.send(batch.slice(i, i + MAX_RECORDS_PER_REQUEST), (result) => {
+        if (result.code !== SUCCESS) failure ??= result;
+        if (--pending === 0) done(failure ?? result);
+      });
+    }
   }
 
   private send(batch: ReadableLogRecord[], done: (result: ExportResult) => void): void {
@@ -234,7 +255,7 @@ export function createRecordSink(
   const processor = new BatchLogRecordProcessor({
     exporter: retrying,
     scheduledDelayMillis: options.scheduledDelayMs ?? 1000,
-    maxExportBatchSize: 1000,
+    maxExportBatchSize: MAX_RECORDS_PER_REQUEST,
     maxQueueSize: 20_000,
     exportTimeoutMillis: timeoutMs,
   });
