@@ -470,6 +470,47 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
     dir.remove();
   });
 
+  it("a leg removed while its GET is in flight does not come back from that GET", async () => {
+    // The GET waits (CLIENT PAUSE) while the leg ends and the flush sends its DEL behind the
+    // GET on the same connection: the GET then answers with the state just removed.
+    const prefix = `race-${randomUUID()}:`;
+    const store = new RedisStore(
+      {
+        type: "redis",
+        maxLegs: 1000,
+        legTtlMs: 60_000,
+        redis: {
+          host: "127.0.0.1",
+          port,
+          password: PASSWORD,
+          db: 0,
+          keyPrefix: prefix,
+          username: "",
+          tls: false,
+          caFile: "",
+        },
+      },
+      { logger: pino({ level: "silent" }), flushIntervalMs: 50 },
+    );
+    try {
+      await waitFor(() => store.connected, "the first connection");
+      store.save(sampleLeg("race-1", 1));
+      await store.flush();
+      store.unload("race-1"); // written, so it leaves memory at once; Redis keeps it
+      assert.equal(store.peek("race-1"), undefined);
+      await probe.call("CLIENT", "PAUSE", "400", "ALL");
+      const loading = store.load("race-1");
+      store.remove("race-1");
+      await sleep(150); // the flush timer has sent the DEL, queued behind the GET
+      assert.equal(await loading, undefined, "the GET's answer is the removed state");
+      assert.equal(store.peek("race-1"), undefined, "not put back in memory");
+      await waitFor(() => store.pending === 0, "the DEL written", 2000);
+      assert.equal(await probe.get(`${prefix}leg:race-1`), null);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("a pipeline Redis refuses (OOM) is re-queued, retried at the flush pace, and written later", async () => {
     const prefix = `oom-${randomUUID()}:`;
     const store = new RedisStore(

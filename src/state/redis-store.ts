@@ -96,6 +96,9 @@ export class RedisStore implements LegStore {
   private readonly dirty = new Set<string>();
   /** Legs removed whose key is not yet deleted in Redis. */
   private readonly deletes = new Set<string>();
+  /** GETs in flight per leg, and the legs removed while one was (see load()). */
+  private readonly loading = new Map<string, number>();
+  private readonly removedWhileLoading = new Set<string>();
   /** Unloaded legs kept in the hot map only until their pending write is sent (a subset of dirty). */
   private readonly unloading = new Set<string>();
   private readonly counts = new Map<string, number>();
@@ -258,6 +261,7 @@ export class RedisStore implements LegStore {
   }
 
   remove(uuid: string): void {
+    if (this.loading.has(uuid)) this.removedWhileLoading.add(uuid);
     this.memory.remove(uuid);
     this.dirty.delete(uuid);
     this.unloading.delete(uuid);
@@ -293,6 +297,8 @@ export class RedisStore implements LegStore {
       return undefined;
     }
     let text: string | null;
+    let removed: boolean;
+    this.loading.set(uuid, (this.loading.get(uuid) ?? 0) + 1);
     try {
       text = await this.client.get(legKey(this.keyPrefix, uuid));
     } catch (error) {
@@ -303,6 +309,17 @@ export class RedisStore implements LegStore {
         "Redis read of leg state failed; continuing without it",
       );
       return undefined;
+    } finally {
+      // A remove() during the GET: its DEL may already be sent (`deletes` no longer says so),
+      // behind the GET on the connection, so the GET's answer is the state just removed.
+      removed = this.removedWhileLoading.has(uuid);
+      const left = (this.loading.get(uuid) ?? 1) - 1;
+      if (left > 0) {
+        this.loading.set(uuid, left);
+      } else {
+        this.loading.delete(uuid);
+        this.removedWhileLoading.delete(uuid);
+      }
     }
     if (text === null) {
       this.count("load", "ok");
@@ -322,7 +339,7 @@ export class RedisStore implements LegStore {
     // A save() or remove() while the GET was in flight is newer than what Redis returned.
     const current = this.memory.peek(uuid);
     if (current !== undefined) return current;
-    if (this.deletes.has(uuid)) return undefined;
+    if (removed || this.deletes.has(uuid)) return undefined;
     // Into the hot map without marking it dirty: Redis already has exactly this.
     this.memory.save(state);
     return state;
