@@ -4,7 +4,8 @@ import type {
   PushMetricExporter,
 } from "@opentelemetry/sdk-metrics";
 
-// What the layers of the metrics exporter chain (batches → retry → counting → gRPC) share.
+// What the layers of the exporter chains share: metrics (batches → retry → counting → gRPC) and
+// the quality records (retry → gRPC). The SDK's logs exporter interface uses the same type.
 //
 // @opentelemetry/core's ExportResult, reached through the exporter interface: core is not one of
 // our direct dependencies, and its enum values (SUCCESS = 0, FAILED = 1) are part of the OTel JS

@@ -10,6 +10,7 @@ import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { QUALITY_RECORD_EVENT, type RecordAttributes } from "../quality/record.js";
 import { VERSION } from "../version.js";
+import { type ExportResult, SUCCESS } from "./export-result.js";
 import {
   connectionTls,
   describeError,
@@ -26,9 +27,6 @@ import { buildResource } from "./resource.js";
 // end of them: its records wait in a bounded queue (opentelemetry.retry_queue_size records) and
 // go out with the next export or on a backoff timer; past the bound the oldest are dropped and
 // counted. The SDK's batch processor gathers them first (one request per second, not per leg).
-
-type ExportResult = Parameters<Parameters<LogRecordExporter["export"]>[1]>[0];
-const SUCCESS: ExportResult["code"] = 0;
 
 /**
  * Records per export request at most: the batch processor's batch size, and the bound for the
