@@ -448,6 +448,25 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
     if (child !== null) await killProcess(child);
   }
 
+  /** A store's configuration for the private server. */
+  function privateConfig(keyPrefix: string, maxLegs = 1000): StorageConfig {
+    return {
+      type: "redis",
+      maxLegs,
+      legTtlMs: 60_000,
+      redis: {
+        host: "127.0.0.1",
+        port,
+        password: PASSWORD,
+        db: 0,
+        keyPrefix,
+        username: "",
+        tls: false,
+        caFile: "",
+      },
+    };
+  }
+
   before(async () => {
     port = await closedPort();
     dir = tempDir();
@@ -474,24 +493,10 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
     // The GET waits (CLIENT PAUSE) while the leg ends and the flush sends its DEL behind the
     // GET on the same connection: the GET then answers with the state just removed.
     const prefix = `race-${randomUUID()}:`;
-    const store = new RedisStore(
-      {
-        type: "redis",
-        maxLegs: 1000,
-        legTtlMs: 60_000,
-        redis: {
-          host: "127.0.0.1",
-          port,
-          password: PASSWORD,
-          db: 0,
-          keyPrefix: prefix,
-          username: "",
-          tls: false,
-          caFile: "",
-        },
-      },
-      { logger: pino({ level: "silent" }), flushIntervalMs: 50 },
-    );
+    const store = new RedisStore(privateConfig(prefix), {
+      logger: pino({ level: "silent" }),
+      flushIntervalMs: 50,
+    });
     try {
       await waitFor(() => store.connected, "the first connection");
       store.save(sampleLeg("race-1", 1));
@@ -513,24 +518,10 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
 
   it("a pipeline Redis refuses (OOM) is re-queued, retried at the flush pace, and written later", async () => {
     const prefix = `oom-${randomUUID()}:`;
-    const store = new RedisStore(
-      {
-        type: "redis",
-        maxLegs: 1000,
-        legTtlMs: 60_000,
-        redis: {
-          host: "127.0.0.1",
-          port,
-          password: PASSWORD,
-          db: 0,
-          keyPrefix: prefix,
-          username: "",
-          tls: false,
-          caFile: "",
-        },
-      },
-      { logger: pino({ level: "silent" }), flushIntervalMs: 50 },
-    );
+    const store = new RedisStore(privateConfig(prefix), {
+      logger: pino({ level: "silent" }),
+      flushIntervalMs: 50,
+    });
     try {
       await waitFor(() => store.connected, "the first connection");
       await probe.config("SET", "maxmemory", "1"); // noeviction (the default): writes refused
@@ -567,29 +558,12 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
     process.on("uncaughtException", onUnhandled);
     const log = capturingLogger();
     const prefix = "fsagent:";
-    const store = new RedisStore(
-      {
-        type: "redis",
-        maxLegs: 20_000,
-        legTtlMs: 60_000,
-        redis: {
-          host: "127.0.0.1",
-          port,
-          password: PASSWORD,
-          db: 0,
-          keyPrefix: prefix,
-          username: "",
-          tls: false,
-          caFile: "",
-        },
-      },
-      {
-        logger: log.logger,
-        flushIntervalMs: 50,
-        reconnect: { initialMs: 20, maxMs: 100 },
-        commandTimeoutMs: 500,
-      },
-    );
+    const store = new RedisStore(privateConfig(prefix, 20_000), {
+      logger: log.logger,
+      flushIntervalMs: 50,
+      reconnect: { initialMs: 20, maxMs: 100 },
+      commandTimeoutMs: 500,
+    });
     try {
       await waitFor(() => store.connected, "the first connection");
       for (let i = 0; i < 100; i++) store.save(sampleLeg(`leg-${i}`, 1));
@@ -658,31 +632,14 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
 
   it("a frozen Redis (SIGSTOP: connected, silent) costs a bounded wait, then the same recovery", async () => {
     const prefix = `frozen-${randomUUID()}:`;
-    const store = new RedisStore(
-      {
-        type: "redis",
-        maxLegs: 1000,
-        legTtlMs: 60_000,
-        redis: {
-          host: "127.0.0.1",
-          port,
-          password: PASSWORD,
-          db: 0,
-          keyPrefix: prefix,
-          username: "",
-          tls: false,
-          caFile: "",
-        },
-      },
-      {
-        logger: pino({ level: "silent" }),
-        flushIntervalMs: 50,
-        commandTimeoutMs: 300,
-        socketTimeoutMs: 600,
-        connectTimeoutMs: 300,
-        reconnect: { initialMs: 20, maxMs: 100 },
-      },
-    );
+    const store = new RedisStore(privateConfig(prefix), {
+      logger: pino({ level: "silent" }),
+      flushIntervalMs: 50,
+      commandTimeoutMs: 300,
+      socketTimeoutMs: 600,
+      connectTimeoutMs: 300,
+      reconnect: { initialMs: 20, maxMs: 100 },
+    });
     const frozen = server;
     try {
       await waitFor(() => store.connected, "the first connection");
@@ -710,24 +667,10 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
 
   it("close() gives up within its bound when Redis is down", async () => {
     await stopServer();
-    const store = new RedisStore(
-      {
-        type: "redis",
-        maxLegs: 100,
-        legTtlMs: 60_000,
-        redis: {
-          host: "127.0.0.1",
-          port,
-          password: PASSWORD,
-          db: 0,
-          keyPrefix: "x:",
-          username: "",
-          tls: false,
-          caFile: "",
-        },
-      },
-      { logger: pino({ level: "silent" }), reconnect: { initialMs: 20, maxMs: 50 } },
-    );
+    const store = new RedisStore(privateConfig("x:", 100), {
+      logger: pino({ level: "silent" }),
+      reconnect: { initialMs: 20, maxMs: 50 },
+    });
     store.save(sampleLeg("lost"));
     const started = performance.now();
     await store.close();
