@@ -29,13 +29,9 @@ import fc from "fast-check";
 import { pino } from "pino";
 import { splitRequests } from "../src/export/batches.js";
 import { isColumnMetric, pointCount } from "../src/export/column-points.js";
-import {
-  EXPORT_METHOD,
-  GrpcMetricExporter,
-  type GrpcMetricExporterOptions,
-  grpcAddress,
-} from "../src/export/grpc-exporter.js";
+import { GrpcMetricExporter, grpcAddress } from "../src/export/grpc-exporter.js";
 import { decodePartialSuccess, MetricsRequestEncoder } from "../src/export/otlp-encode.js";
+import { METRICS_EXPORT_METHOD, type OtlpExporterOptions } from "../src/export/otlp-grpc-client.js";
 import { RtcpSeriesProducer } from "../src/export/rtcp-series.js";
 import type { LegLabels, ReportDirection, RtcpObservation } from "../src/quality/types.js";
 import { otlpMessages } from "./support/otlp-receiver.js";
@@ -1060,7 +1056,7 @@ async function stubCollector(
   server.addService(
     {
       Export: {
-        path: EXPORT_METHOD,
+        path: METRICS_EXPORT_METHOD,
         requestStream: false,
         responseStream: false,
         requestSerialize: (b: Buffer) => b,
@@ -1089,7 +1085,7 @@ async function stubCollector(
 function plaintextExporter(
   address: string,
   timeoutMs: number,
-  overrides: Partial<GrpcMetricExporterOptions> = {},
+  overrides: Partial<OtlpExporterOptions> = {},
 ): GrpcMetricExporter {
   return new GrpcMetricExporter({
     address,

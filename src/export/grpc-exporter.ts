@@ -1,19 +1,13 @@
 import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { type ExportResult, FAILED } from "./export-result.js";
 import { MetricsRequestEncoder } from "./otlp-encode.js";
-import {
-  METRICS_EXPORT_METHOD,
-  OtlpGrpcClient,
-  type OtlpGrpcClientOptions,
-} from "./otlp-grpc-client.js";
+import { type OtlpExporterOptions, OtlpGrpcClient } from "./otlp-grpc-client.js";
 
 // The OTLP/gRPC metrics exporter: our encoder (otlp-encode.ts) and our gRPC call
 // (otlp-grpc-client.ts, grpc-unary.ts). It replaces @opentelemetry/exporter-metrics-otlp-grpc,
 // whose serializer cost most of the agent's CPU at 20,000 legs and blocked the event loop for
 // hundreds of milliseconds per collection; grpc-js's Client was replaced later for the copy it
 // makes of every request (see grpc-unary.ts).
-
-export const EXPORT_METHOD = METRICS_EXPORT_METHOD;
 
 /** A request buffer larger than this is not kept for the next export (a spike's, say). */
 const MAX_SPARE_BYTES = 64 * 1024 * 1024;
@@ -25,8 +19,6 @@ export function grpcAddress(url: string): string {
   return url.replace(/^https?:\/\//i, "").split("/")[0] ?? url;
 }
 
-export type GrpcMetricExporterOptions = Omit<OtlpGrpcClientOptions, "signal">;
-
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
@@ -37,7 +29,7 @@ export class GrpcMetricExporter implements PushMetricExporter {
   /** A finished request's buffer, written over by the next export (see encode's scratch). */
   private spare: Buffer | undefined;
 
-  constructor(options: GrpcMetricExporterOptions) {
+  constructor(options: OtlpExporterOptions) {
     this.client = new OtlpGrpcClient({ ...options, signal: "metrics" });
   }
 

@@ -1,7 +1,6 @@
 import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { type ExportResult, FAILED } from "./export-result.js";
-import type { GrpcMetricExporterOptions } from "./grpc-exporter.js";
-import { OtlpGrpcClient } from "./otlp-grpc-client.js";
+import { type OtlpExporterOptions, OtlpGrpcClient } from "./otlp-grpc-client.js";
 import { LogsRequestEncoder } from "./otlp-logs-encode.js";
 
 // The OTLP/gRPC logs exporter of the quality records (records.ts): our encoder
@@ -14,7 +13,7 @@ export class GrpcLogExporter implements LogRecordExporter {
   private readonly encoder = new LogsRequestEncoder();
   private readonly client: OtlpGrpcClient;
 
-  constructor(options: GrpcMetricExporterOptions) {
+  constructor(options: OtlpExporterOptions) {
     this.client = new OtlpGrpcClient({ ...options, signal: "logs" });
   }
 

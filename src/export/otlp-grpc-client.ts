@@ -51,6 +51,9 @@ export interface OtlpGrpcClientOptions {
   readonly endpoint: string;
 }
 
+/** What an exporter built on the client is given: the client's options but the signal. */
+export type OtlpExporterOptions = Omit<OtlpGrpcClientOptions, "signal">;
+
 export class OtlpGrpcClient {
   /** Connects on the first export: an agent with nothing to export opens no connection. */
   private readonly channel: UnaryChannel;
