@@ -263,6 +263,7 @@ describe("metrics sink: what is exported", () => {
         totalPackets: 1500,
         packetLoss: 8,
         totalBytes: 258_000,
+        unreadable: [],
       }),
     );
     // No MOS for the B-leg: it received nothing, and 4.5 would be a lie.
@@ -275,6 +276,7 @@ describe("metrics sink: what is exported", () => {
         totalPackets: 750,
         packetLoss: 1,
         totalBytes: 129_000,
+        unreadable: [],
       }),
     );
     await s.forceFlush();
@@ -529,6 +531,7 @@ describe("metrics sink: per-leg series are forgotten", () => {
         totalPackets: 10,
         packetLoss: 0,
         totalBytes: 1720,
+        unreadable: [],
       }),
     );
     s.legEnded("leg-gone");
@@ -574,6 +577,7 @@ describe("metrics sink: per-leg series are forgotten", () => {
       totalPackets: 500,
       packetLoss: 1,
       totalBytes: 86_000,
+      unreadable: [],
     };
     const round = async (r: number): Promise<void> => {
       receiver.clear();
@@ -764,6 +768,7 @@ describe("metrics sink: transport settings", () => {
         totalPackets: 1,
         packetLoss: 0,
         totalBytes: 1,
+        unreadable: [],
       }),
     );
     s.legEnded("noop");

@@ -73,6 +73,7 @@ function values(n: number): QosValues {
     totalPackets: 1000 + n,
     packetLoss: n % 7,
     totalBytes: 160_000 + n,
+    unreadable: [],
   };
 }
 

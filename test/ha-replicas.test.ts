@@ -199,9 +199,9 @@ describe("HA: replicas sharing FreeSWITCH instances", () => {
     // Exported points have their loss baseline in Redis: the write-behind is far shorter than
     // the export interval.
     const storedA = JSON.parse((await redis.get(`${prefix}leg:${a}`)) ?? "null") as {
-      inbound: { lastLost: number };
+      inbound: Array<{ lastLost: number }>;
     } | null;
-    assert.equal(storedA?.inbound.lastLost, 3);
+    assert.equal(storedA?.inbound[0]?.lastLost, 3);
 
     const killedAt = Date.now();
     await victim.process.kill();

@@ -232,20 +232,26 @@ describe("handing an instance over: what the old owner forgets (Redis on 6379)",
     await waitFor(() => s.pending === 0, "the write");
     s.unload("clean");
     assert.equal(s.peek("clean"), undefined, "a written leg goes at once");
-    assert.equal(JSON.parse((await redis.get(`${prefix}leg:clean`)) ?? "{}").inbound.lastLost, 1);
+    assert.equal(
+      JSON.parse((await redis.get(`${prefix}leg:clean`)) ?? "{}").inbound[0].lastLost,
+      1,
+    );
 
     s.save(sampleLeg("dirty", 5));
     s.unload("dirty");
-    assert.equal(s.peek("dirty")?.inbound?.lastLost, 5, "kept until its write is sent");
+    assert.equal(s.peek("dirty")?.inbound[0]?.lastLost, 5, "kept until its write is sent");
     await waitFor(() => s.peek("dirty") === undefined, "the hot copy to go after the write");
-    assert.equal(JSON.parse((await redis.get(`${prefix}leg:dirty`)) ?? "{}").inbound.lastLost, 5);
+    assert.equal(
+      JSON.parse((await redis.get(`${prefix}leg:dirty`)) ?? "{}").inbound[0].lastLost,
+      5,
+    );
 
     s.save(sampleLeg("again", 1));
     s.unload("again");
     s.save(sampleLeg("again", 2)); // taken back and saved before the write: it stays
     await waitFor(() => s.pending === 0, "the write");
     await sleep(30);
-    assert.equal(s.peek("again")?.inbound?.lastLost, 2);
+    assert.equal(s.peek("again")?.inbound[0]?.lastLost, 2);
     assert.equal(s.evicted, 0, "not counted as evictions");
   });
 
@@ -258,7 +264,7 @@ describe("handing an instance over: what the old owner forgets (Redis on 6379)",
       s.save(sampleLeg("lag", n));
       for (;;) {
         const text = await redis.get(`${prefix}leg:lag`);
-        if (text !== null && JSON.parse(text).inbound.lastLost === n) break;
+        if (text !== null && JSON.parse(text).inbound[0]?.lastLost === n) break;
       }
       lags.push(performance.now() - savedAt);
       await sleep(Math.random() * 15);
@@ -301,7 +307,7 @@ describe("handing an instance over: what the old owner forgets (Redis on 6379)",
 
     // Meanwhile the other replica moved the baseline on (its report with cumulative loss 8).
     const stored = JSON.parse((await redis.get(`${prefix}leg:${leg}`)) ?? "{}");
-    stored.inbound.lastLost = 8;
+    stored.inbound[0].lastLost = 8;
     await redis.set(`${prefix}leg:${leg}`, JSON.stringify(stored), "PX", 60_000);
 
     // Back to this replica: the next report counts from the other replica's baseline.

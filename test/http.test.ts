@@ -510,6 +510,7 @@ describe("/metrics", () => {
     EventCounters.bump(fs1.events.lookups, "found");
     EventCounters.bump(fs1.events.lookups, "found");
     fs1.events.legsReconciled = 8;
+    EventCounters.bump(fs1.events.qosUnreadable, "in_mos");
     agent.legs = { legs: 42, evicted: 5, expired: 6 };
     agent.exports = {
       exports: 9,
@@ -545,6 +546,7 @@ describe("/metrics", () => {
       ["fsagent_rtcp_messages_processed_total", fs1L, 4],
       ["fsagent_rtcp_messages_processed_total", fs2L, 0],
       ["fsagent_qos_messages_generated_total", fs1L, 7],
+      ["fsagent_qos_variables_unreadable_total", { ...fs1L, variable: "in_mos" }, 1],
       ["fsagent_storage_operations_total", { operation: "get", status: "ok" }, 10],
       ["fsagent_storage_operations_total", { operation: "set", status: "error" }, 2],
       ["fsagent_fs_connections", fs1L, 1],

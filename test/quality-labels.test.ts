@@ -3,13 +3,22 @@
 // BRIDGE, the precedence rules, and the lookup forms.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { JsonEvent } from "../src/esl/event.js";
+import { JsonEvent, PlainEvent } from "../src/esl/event.js";
 import { jsonEventBody } from "../src/esl/wire.js";
-import { emptyLeg, legFromChannelEvent, legFromLookup } from "../src/quality/labels.js";
+import {
+  callOf,
+  emptyLeg,
+  legAtHangup,
+  legFromChannelEvent,
+  legFromLookup,
+  legWithALeg,
+} from "../src/quality/labels.js";
 import { applyRtcp, computeRtcp } from "../src/quality/rtcp.js";
 import type { LegState, Unusable } from "../src/quality/types.js";
 import { isUnusable, UNUSABLE_REASONS } from "../src/quality/unusable.js";
+import { plainEvents } from "./support/raw-esl.js";
 import {
   cgratesFrame,
   eventFrom,
@@ -38,6 +47,7 @@ function fresh(
     LegState,
     | "inbound"
     | "outbound"
+    | "videoSsrcs"
     | "jitterSumMs"
     | "jitterCount"
     | "farEndLost"
@@ -48,8 +58,9 @@ function fresh(
 ): LegState {
   return {
     ...fields,
-    inbound: null,
-    outbound: null,
+    inbound: [],
+    outbound: [],
+    videoSsrcs: [],
     jitterSumMs: 0,
     jitterCount: 0,
     farEndLost: 0,
@@ -67,6 +78,7 @@ describe("the libresbc call: A-leg, then its B-leg", () => {
         uuid: A_UUID,
         callUuid: A_UUID, // Channel-Call-UUID = Unique-ID: the A-leg
         sipCallId: A_CALL_ID,
+        ownDomain: "outside.libresbc",
         labels: {
           channelId: A_UUID,
           correlationId: A_CALL_ID,
@@ -90,6 +102,7 @@ describe("the libresbc call: A-leg, then its B-leg", () => {
         uuid: B_UUID,
         callUuid: A_UUID,
         sipCallId: "a69096bb-3551-123a-2e8c-ea0e9328da5f", // its own, kept but not the label
+        ownDomain: "", // none: inherited
         labels: {
           channelId: B_UUID,
           correlationId: A_CALL_ID, // the A-leg's SIP Call-ID
@@ -286,9 +299,9 @@ describe("refinement across a leg's events", () => {
     applyRtcp(r);
     const withRtcp: LegState = { ...r.leg, qosReported: true };
     const bridged = ok(legFromChannelEvent(bridgeEmpty, withRtcp, undefined));
-    assert.deepEqual(bridged.inbound, { ssrc: "0a0b0c0d", lastLost: 4 });
+    assert.deepEqual(bridged.inbound, [{ ssrc: "0a0b0c0d", lastLost: 4 }]);
     assert.equal(bridged.inbound, withRtcp.inbound);
-    assert.equal(bridged.outbound, null);
+    assert.deepEqual(bridged.outbound, []);
     assert.equal(bridged.jitterSumMs, 10);
     assert.equal(bridged.jitterCount, 1);
     assert.equal(bridged.farEndLost, 4);
@@ -327,7 +340,7 @@ describe("refinement across a leg's events", () => {
     const partial: LegState = {
       ...emptyLeg(CALL),
       rtpRate: 8000,
-      inbound: { ssrc: "0a0b0c0d", lastLost: 2 },
+      inbound: [{ ssrc: "0a0b0c0d", lastLost: 2 }],
       jitterSumMs: 7,
       jitterCount: 1,
       farEndLost: 2,
@@ -486,6 +499,7 @@ describe("legs looked up on FreeSWITCH", () => {
         uuid: B_UUID,
         callUuid: A_UUID,
         sipCallId: "",
+        ownDomain: "",
         labels: {
           channelId: B_UUID,
           correlationId: A_CALL_ID, // from the A-leg's state
@@ -507,7 +521,7 @@ describe("legs looked up on FreeSWITCH", () => {
   it("a partial leg upgraded by a lookup keeps its RTCP state; an event-labelled one stays event", () => {
     const partial: LegState = {
       ...emptyLeg(B_UUID),
-      outbound: { ssrc: "01020304", lastLost: 1 },
+      outbound: [{ ssrc: "01020304", lastLost: 1 }],
       jitterSumMs: 3,
       jitterCount: 1,
     };
@@ -549,6 +563,7 @@ describe("emptyLeg", () => {
       uuid: "u9",
       callUuid: "",
       sipCallId: "",
+      ownDomain: "",
       labels: {
         channelId: "u9",
         correlationId: "u9",
@@ -559,8 +574,9 @@ describe("emptyLeg", () => {
         dstIp: "",
       },
       rtpRate: 0,
-      inbound: null,
-      outbound: null,
+      inbound: [],
+      outbound: [],
+      videoSsrcs: [],
       jitterSumMs: 0,
       jitterCount: 0,
       farEndLost: 0,
@@ -569,5 +585,100 @@ describe("emptyLeg", () => {
       qosReported: false,
       labelSource: "partial",
     });
+  });
+});
+
+describe("hangup events never move a leg to another call (SPEC §3)", () => {
+  // capture-netem-plain: FreeSWITCH unbridged this B-leg before its hangup, so its
+  // CHANNEL_HANGUP_COMPLETE names the leg itself as Channel-Call-UUID; CREATE named the A-leg.
+  const events = plainEvents(
+    readFileSync(new URL("./fixtures/freeswitch-1.11/capture-netem-plain.esl", import.meta.url)),
+  );
+  const created = events.filter((e) => e.name === "CHANNEL_CREATE");
+  const bLegCreate = created.find((e) => {
+    const uuid = e.get("Unique-ID");
+    const hangup = events.find(
+      (h) => h.name === "CHANNEL_HANGUP_COMPLETE" && h.get("Unique-ID") === uuid,
+    );
+    return e.get("Channel-Call-UUID") !== uuid && hangup?.get("Channel-Call-UUID") === uuid;
+  });
+  assert.ok(bLegCreate !== undefined, "the capture has such a B-leg");
+  const bUuid = bLegCreate.get("Unique-ID")!;
+  const aUuid = bLegCreate.get("Channel-Call-UUID")!;
+  const of = (name: string, uuid: string) =>
+    new PlainEvent(events.find((e) => e.name === name && e.get("Unique-ID") === uuid)!.raw);
+
+  it("the B-leg keeps its A-leg's call and correlation_id at CHANNEL_HANGUP_COMPLETE and DESTROY", () => {
+    const aLeg = ok(legFromChannelEvent(of("CHANNEL_CREATE", aUuid), undefined, undefined));
+    const aSipCallId = of("CHANNEL_CREATE", aUuid).get("variable_sip_call_id");
+    assert.ok(aSipCallId, "the A-leg has a SIP Call-ID from its CREATE");
+    let bLeg = ok(legFromChannelEvent(of("CHANNEL_CREATE", bUuid), undefined, aLeg));
+    bLeg = ok(legFromChannelEvent(of("CHANNEL_ANSWER", bUuid), bLeg, aLeg));
+    assert.equal(bLeg.callUuid, aUuid);
+    assert.equal(bLeg.labels.correlationId, aSipCallId);
+    for (const name of ["CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY"]) {
+      const hangup = of(name, bUuid);
+      assert.equal(hangup.get("Channel-Call-UUID"), bUuid, `${name} names the leg itself`);
+      assert.equal(callOf(bLeg, hangup.get("Channel-Call-UUID"), true), aUuid);
+      // Whether the A-leg is still known or already gone.
+      for (const a of [aLeg, undefined]) {
+        const ended = ok(legAtHangup(hangup, bLeg, a));
+        assert.equal(ended.callUuid, aUuid, name);
+        assert.equal(ended.labels.correlationId, aSipCallId, name);
+        assert.equal(ended.labels.codecName, hangup.get("variable_rtp_use_codec_name"));
+      }
+      // The old rule, for contrast: the event alone re-parents the leg to itself.
+      assert.notEqual(
+        ok(legFromChannelEvent(hangup, bLeg, undefined)).labels.correlationId,
+        aSipCallId,
+      );
+    }
+  });
+
+  it("a leg known nowhere, or only from a report, takes its call from the hangup event", () => {
+    const hangup = of("CHANNEL_HANGUP_COMPLETE", bUuid);
+    assert.equal(callOf(undefined, bUuid, true), bUuid);
+    assert.equal(callOf(emptyLeg(bUuid), bUuid, true), bUuid);
+    assert.equal(ok(legAtHangup(hangup, undefined, undefined)).callUuid, bUuid);
+  });
+});
+
+describe("a B-leg inherits what its A-leg learns later (legWithALeg)", () => {
+  const aLeg = ok(legFromChannelEvent(aLegEvent(), undefined, undefined));
+  // The A-leg as it was at the B-leg's CREATE: no domain_name yet (a dialplan sets it later).
+  const aEarly: LegState = {
+    ...aLeg,
+    ownDomain: "",
+    labels: { ...aLeg.labels, domainName: "13.228.87.44" },
+  };
+
+  it("takes the A-leg's domain learnt after the B-leg's channel events", () => {
+    const b = ok(legFromChannelEvent(bLegEvent(), undefined, aEarly));
+    assert.equal(b.labels.domainName, "13.228.87.44");
+    const refreshed = legWithALeg(b, aLeg);
+    assert.equal(refreshed.labels.domainName, "outside.libresbc");
+    assert.equal(refreshed.labels.correlationId, A_CALL_ID);
+    assert.deepEqual({ ...refreshed, labels: b.labels }, b, "only the labels change");
+  });
+
+  it("keeps a B-leg's own domain_name, and returns the same state when nothing changes", () => {
+    const own = ok(
+      legFromChannelEvent(
+        toEvent([...libresbcHeaders(SAMPLES.libresbcBLeg), ["variable_domain_name", "b.example"]]),
+        undefined,
+        aEarly,
+      ),
+    );
+    assert.equal(own.labels.domainName, "b.example");
+    assert.equal(legWithALeg(own, aLeg), own);
+    const b = ok(legFromChannelEvent(bLegEvent(), undefined, aLeg));
+    assert.equal(legWithALeg(b, aLeg), b);
+  });
+
+  it("ignores a leg that is not the A-leg's B-leg", () => {
+    const other = { ...aLeg, uuid: "someone-else" };
+    const b = ok(legFromChannelEvent(bLegEvent(), undefined, aEarly));
+    assert.equal(legWithALeg(b, other), b);
+    assert.equal(legWithALeg(emptyLeg(B_UUID), aLeg).labelSource, "partial");
   });
 });

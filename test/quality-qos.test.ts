@@ -57,6 +57,7 @@ describe("QoS of the real samples (no RTCP seen)", () => {
       totalPackets: 300, // 192 in + 108 out
       packetLoss: 0, // in_flaw_total 0, no RTCP
       totalBytes: 11456, // 6770 in_raw_bytes + 4686 out_raw_bytes
+      unreadable: [],
     });
   });
 
@@ -70,6 +71,7 @@ describe("QoS of the real samples (no RTCP seen)", () => {
       totalPackets: 1285, // 1033 + 252
       packetLoss: 1, // in_flaw_total 1
       totalBytes: 217500, // 174156 + 43344
+      unreadable: [],
     });
   });
 
@@ -83,6 +85,7 @@ describe("QoS of the real samples (no RTCP seen)", () => {
       totalPackets: 301, // 134 + 167
       packetLoss: 12, // in_flaw_total 12 (in_skip_packet_count 62 is no loss count)
       totalBytes: 35614, // 12627 + 22987
+      unreadable: [],
     });
   });
 
@@ -96,6 +99,7 @@ describe("QoS of the real samples (no RTCP seen)", () => {
       totalPackets: 305, // 171 + 134
       packetLoss: 0,
       totalBytes: 52460, // 29412 + 23048
+      unreadable: [],
     });
   });
 
@@ -109,6 +113,7 @@ describe("QoS of the real samples (no RTCP seen)", () => {
       totalPackets: 2490, // 1248 + 1242
       packetLoss: 0,
       totalBytes: 428280, // 214656 + 213624
+      unreadable: [],
     });
   });
 });
@@ -230,6 +235,7 @@ describe("legs without media", () => {
       totalPackets: 1242, // 0 + 1242 out
       packetLoss: 0,
       totalBytes: 213624, // 0 + 213624 out
+      unreadable: [],
     });
   });
 
@@ -247,7 +253,29 @@ describe("legs without media", () => {
   });
 });
 
-describe("malformed variables: qos_malformed, never a throw", () => {
+describe("unreadable variables: the rest is still exported, never a throw", () => {
+  // The webitel sample's values (see above), and which of them each variable feeds.
+  const WEBITEL: Omit<QosValues, "unreadable"> = {
+    mosScore: 4.5,
+    jitterMinMs: Math.sqrt(12.12),
+    jitterMaxMs: 20,
+    jitterAvgMs: Math.sqrt((12.12 + 400) / 2),
+    totalPackets: 2490,
+    packetLoss: 0,
+    totalBytes: 428280,
+  };
+  const FEEDS: Record<string, Array<keyof typeof WEBITEL>> = {
+    // Without the received count nothing says the leg received audio: no MOS either.
+    in_packet_count: ["totalPackets", "mosScore"],
+    out_packet_count: ["totalPackets"],
+    in_raw_bytes: ["totalBytes"],
+    out_raw_bytes: ["totalBytes"],
+    in_flaw_total: ["packetLoss"],
+    // Without RTCP, jitter_avg comes from both variances.
+    in_jitter_min_variance: ["jitterMinMs", "jitterAvgMs"],
+    in_jitter_max_variance: ["jitterMaxMs", "jitterAvgMs"],
+    in_mos: ["mosScore"],
+  };
   const cases: Array<[string, string | undefined]> = [
     ["in_packet_count", "abc"],
     ["in_packet_count", "-5"],
@@ -268,15 +296,43 @@ describe("malformed variables: qos_malformed, never a throw", () => {
     ["in_mos", undefined],
     ["in_mos", "abc"],
     ["in_mos", "0.00"],
+    ["in_mos", "0.98"],
     ["in_mos", "5.01"],
     ["in_mos", "-4.50"],
   ];
   for (const [name, value] of cases) {
-    it(`${name} = ${JSON.stringify(value)}`, () => {
+    it(`${name} = ${JSON.stringify(value)}: only ${FEEDS[name]?.join(", ")} left out`, () => {
       const e = webitelWith({ [`${V}${name}`]: value });
-      assert.equal(refused(computeQos(e, undefined)), UNUSABLE_REASONS.qosMalformed);
+      const expected: Record<string, unknown> = { ...WEBITEL, unreadable: [name] };
+      for (const key of FEEDS[name] ?? []) expected[key] = undefined;
+      assert.deepEqual(ok(computeQos(e, undefined)), expected);
     });
   }
+
+  it("with RTCP, jitter_avg does not need the variances", () => {
+    const e = webitelWith({ [`${V}in_jitter_min_variance`]: "nan" });
+    const leg = { ...emptyLeg("x"), jitterSumMs: 30, jitterCount: 3 };
+    const q = ok(computeQos(e, leg));
+    assert.equal(q.jitterAvgMs, 10);
+    assert.equal(q.jitterMinMs, undefined);
+    assert.deepEqual(q.unreadable, ["in_jitter_min_variance"]);
+  });
+
+  it("several unreadable variables are each listed; nothing readable at all is qos_malformed", () => {
+    const some = webitelWith({ [`${V}in_mos`]: "x", [`${V}out_raw_bytes`]: "y" });
+    assert.deepEqual(ok(computeQos(some, undefined)).unreadable, ["out_raw_bytes", "in_mos"]);
+    const all: Record<string, string> = {};
+    for (const name of Object.keys(FEEDS)) all[`${V}${name}`] = "garbage";
+    assert.equal(refused(computeQos(webitelWith(all), undefined)), UNUSABLE_REASONS.qosMalformed);
+  });
+
+  it("in_mos 0.99 is FreeSWITCH's own value for R = 1..5, not malformed", () => {
+    for (const r of [1, 2, 3, 4, 5]) assert.equal(mosFromR(r).toFixed(2), "0.99", `R = ${r}`);
+    const worst = webitelWith({ [`${V}in_mos`]: "0.99", [`${V}in_quality_percentage`]: "3.00" });
+    const q = ok(computeQos(worst, undefined));
+    assert.equal(q.mosScore, 0.99);
+    assert.deepEqual(q.unreadable, []);
+  });
 
   it("arbitrary values never throw, and what is computed is finite and ≥ 0 (fast-check)", () => {
     const names = [
@@ -307,18 +363,22 @@ describe("malformed variables: qos_malformed, never a throw", () => {
           );
           return;
         }
-        for (const n of [
+        const values = [
           q.jitterMinMs,
           q.jitterMaxMs,
           q.jitterAvgMs,
           q.totalPackets,
           q.packetLoss,
           q.totalBytes,
-        ]) {
-          assert.ok(Number.isFinite(n) && n >= 0);
-        }
-        assert.ok(q.totalPackets > 0);
-        if (q.mosScore !== undefined) assert.ok(q.mosScore >= 1 && q.mosScore <= 5);
+        ];
+        for (const n of values) assert.ok(n === undefined || (Number.isFinite(n) && n >= 0));
+        assert.ok(
+          q.mosScore !== undefined || values.some((n) => n !== undefined),
+          "something readable, or a refusal",
+        );
+        if (q.totalPackets !== undefined) assert.ok(q.totalPackets > 0);
+        // FreeSWITCH's MOS: 4.5 at best; 0.99 at worst (R = 1..5, SPEC §4); 5 leaves room.
+        if (q.mosScore !== undefined) assert.ok(q.mosScore >= 0.99 && q.mosScore <= 5);
       }),
       { numRuns: 500 },
     );

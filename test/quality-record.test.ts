@@ -152,6 +152,7 @@ describe("quality record of a leg", () => {
       totalPackets: 0,
       packetLoss: 0,
       totalBytes: 0,
+      unreadable: [],
     };
     const attributes = qualityRecordAttributes({
       instance: "fs1",

@@ -7,7 +7,13 @@ import fc from "fast-check";
 import type { EslEvent } from "../src/esl/event.js";
 import { emodelMos } from "../src/quality/emodel.js";
 import { emptyLeg } from "../src/quality/labels.js";
-import { lostSince, nextBaseline, readCumulativeLost } from "../src/quality/loss.js";
+import {
+  lostSince,
+  MAX_STREAMS,
+  nextBaselines,
+  readCumulativeLost,
+  UNKNOWN_SSRC,
+} from "../src/quality/loss.js";
 import { parseDecimal } from "../src/quality/numbers.js";
 import {
   applyRtcp,
@@ -164,8 +170,9 @@ function refused(result: RtcpResult | Unusable): string {
 function snapshot(leg: LegState): LegState {
   return {
     ...leg,
-    inbound: leg.inbound && { ...leg.inbound },
-    outbound: leg.outbound && { ...leg.outbound },
+    inbound: leg.inbound.map((b) => ({ ...b })),
+    outbound: leg.outbound.map((b) => ({ ...b })),
+    videoSsrcs: [...leg.videoSsrcs],
     rtcpIn: leg.rtcpIn && { ...leg.rtcpIn },
     rtcpOut: leg.rtcpOut && { ...leg.rtcpOut },
   };
@@ -292,10 +299,10 @@ describe("cumulative loss read as signed (24- or 32-bit)", () => {
     assert.deepEqual(
       results.map((r) => r.leg.inbound),
       [
-        { ssrc: "1a2b3c4d", lastLost: -1 },
-        { ssrc: "1a2b3c4d", lastLost: 5 },
-        { ssrc: "1a2b3c4d", lastLost: 3 },
-        { ssrc: "1a2b3c4d", lastLost: 10 },
+        [{ ssrc: "1a2b3c4d", lastLost: -1 }],
+        [{ ssrc: "1a2b3c4d", lastLost: 5 }],
+        [{ ssrc: "1a2b3c4d", lastLost: 3 }],
+        [{ ssrc: "1a2b3c4d", lastLost: 10 }],
       ],
     );
     // farEndLost: the latest cumulative value, never below 0.
@@ -311,12 +318,12 @@ describe("cumulative loss read as signed (24- or 32-bit)", () => {
       knownLeg(8000),
     );
     assert.equal(first!.packetsLost, 0);
-    assert.deepEqual(first!.leg.inbound, { ssrc: "1a2b3c4d", lastLost: -1 });
+    assert.deepEqual(first!.leg.inbound, [{ ssrc: "1a2b3c4d", lastLost: -1 }]);
     assert.equal(second!.packetsLost, 3); // 2 − (−1)
   });
 
   it("a Source0-Lost no 24-bit field can produce is malformed, and changes nothing", () => {
-    const leg = knownLeg(8000, { inbound: { ssrc: "1a2b3c4d", lastLost: 4 } });
+    const leg = knownLeg(8000, { inbound: [{ ssrc: "1a2b3c4d", lastLost: 4 }] });
     for (const bad of ["16777216", "2147483648", "4294967296", "abc", ""]) {
       const e = toEvent(withHeader(recvHeaders(), "Source0-Lost", bad));
       assert.equal(refused(computeRtcp(e, leg)), UNUSABLE_REASONS.rtcpMalformed, bad);
@@ -340,20 +347,22 @@ describe("packets_lost per leg, direction and reported SSRC", () => {
     );
   });
 
-  it("a direction's baseline and summary are one object each, updated in place", () => {
+  it("a stream's baseline and the direction's summary are updated in place", () => {
     const leg = knownLeg(8000);
     applyRtcp(ok(computeRtcp(recv({ blocks: [{ lost: 7 }] }), leg)));
-    const baseline = leg.inbound;
+    const baselines = leg.inbound;
+    const baseline = leg.inbound[0];
     const summary = leg.rtcpIn;
     applyRtcp(ok(computeRtcp(recv({ blocks: [{ lost: 9 }] }), leg)));
-    assert.equal(leg.inbound, baseline);
+    assert.equal(leg.inbound, baselines);
+    assert.equal(leg.inbound[0], baseline);
     assert.equal(leg.rtcpIn, summary);
-    assert.deepEqual(leg.inbound, { ssrc: "1a2b3c4d", lastLost: 9 });
+    assert.deepEqual(leg.inbound, [{ ssrc: "1a2b3c4d", lastLost: 9 }]);
     assert.equal(leg.rtcpIn?.reports, 2);
     assert.equal(leg.rtcpIn?.packetsLost, 9);
   });
 
-  it("a new SSRC starts a new baseline; going back to the old one starts again", () => {
+  it("each SSRC keeps its own baseline: alternating streams never recount a cumulative", () => {
     const A = 0x0000aaaa;
     const B = 0x0000bbbb;
     const results = run(
@@ -362,19 +371,70 @@ describe("packets_lost per leg, direction and reported SSRC", () => {
         recv({ blocks: [{ ssrc: A, lost: 12 }] }), // 12 − 10 = 2
         recv({ blocks: [{ ssrc: B, lost: 3 }] }), // new stream B: its whole 3
         recv({ blocks: [{ ssrc: B, lost: 4 }] }), // 4 − 3 = 1
-        recv({ blocks: [{ ssrc: A, lost: 15 }] }), // A again: the baseline is B's, so all 15
+        recv({ blocks: [{ ssrc: A, lost: 15 }] }), // A again, against A's own 12: 3
+        recv({ blocks: [{ ssrc: B, lost: 4 }] }), // B again, unchanged: 0
       ],
       knownLeg(8000),
     );
     assert.deepEqual(
       results.map((r) => r.packetsLost),
-      [10, 2, 3, 1, 15],
+      [10, 2, 3, 1, 3, 0],
     );
     assert.deepEqual(
       results.map((r) => r.ssrc),
-      ["0000aaaa", "0000aaaa", "0000bbbb", "0000bbbb", "0000aaaa"],
+      ["0000aaaa", "0000aaaa", "0000bbbb", "0000bbbb", "0000aaaa", "0000bbbb"],
     );
-    assert.deepEqual(results.at(-1)!.leg.inbound, { ssrc: "0000aaaa", lastLost: 15 });
+    // Least recently reported first.
+    assert.deepEqual(results.at(-1)!.leg.inbound, [
+      { ssrc: "0000aaaa", lastLost: 15 },
+      { ssrc: "0000bbbb", lastLost: 4 },
+    ]);
+  });
+
+  it(`at most ${MAX_STREAMS} streams per direction: the least recently reported is forgotten`, () => {
+    const ssrcs = [1, 2, 3, 4, 5].map((n) => 0x100 + n);
+    const results = run(
+      [
+        ...ssrcs.map((ssrc) => recv({ blocks: [{ ssrc, lost: 2 }] })),
+        recv({ blocks: [{ ssrc: ssrcs[4], lost: 3 }] }), // kept: 1
+        recv({ blocks: [{ ssrc: ssrcs[0], lost: 3 }] }), // forgotten: its whole 3 again
+      ],
+      knownLeg(8000),
+    );
+    assert.deepEqual(
+      results.map((r) => r.packetsLost),
+      [2, 2, 2, 2, 2, 1, 3],
+    );
+    assert.equal(results.at(-1)!.leg.inbound.length, MAX_STREAMS);
+  });
+
+  it("a SEND report on SSRC 00000000 is the first report of the real SSRC that follows", () => {
+    const results = run(
+      [
+        send({ ssrc: 0, lost: 1, fraction: 1 }), // FreeSWITCH does not know the SSRC yet
+        send({ lost: 1 }), // the same stream, under its real SSRC: nothing new
+        send({ lost: 4 }), // 3 more
+      ],
+      knownLeg(8000),
+    );
+    assert.deepEqual(
+      results.map((r) => [r.ssrc, r.packetsLost]),
+      [
+        [UNKNOWN_SSRC, 1],
+        ["5e6f7081", 0],
+        ["5e6f7081", 3],
+      ],
+    );
+    assert.deepEqual(results.at(-1)!.leg.outbound, [{ ssrc: "5e6f7081", lastLost: 4 }]);
+    // A later new stream (a re-INVITE) starts on 00000000 again, and its real SSRC continues it.
+    const next = run(
+      [send({ ssrc: 0, lost: 2 }), send({ ssrc: 0x77, lost: 5 }), send({ lost: 6 })],
+      results.at(-1)!.leg,
+    );
+    assert.deepEqual(
+      next.map((r) => r.packetsLost),
+      [2, 3, 2],
+    );
   });
 
   it("inbound (RECV) and outbound (SEND) reports keep separate baselines", () => {
@@ -397,8 +457,8 @@ describe("packets_lost per leg, direction and reported SSRC", () => {
       ],
     );
     const last = results.at(-1)!.leg;
-    assert.deepEqual(last.inbound, { ssrc: "1a2b3c4d", lastLost: 6 });
-    assert.deepEqual(last.outbound, { ssrc: "5e6f7081", lastLost: 10 });
+    assert.deepEqual(last.inbound, [{ ssrc: "1a2b3c4d", lastLost: 6 }]);
+    assert.deepEqual(last.outbound, [{ ssrc: "5e6f7081", lastLost: 10 }]);
     // Only RECV reports are the far end's count: SEND reports leave farEndLost alone.
     assert.deepEqual(
       results.map((r) => r.leg.farEndLost),
@@ -426,7 +486,7 @@ describe("packets_lost per leg, direction and reported SSRC", () => {
             rise += Math.max(0, value - previous);
             previous = value;
             leg = r.leg;
-            assert.equal(leg.inbound?.lastLost, value);
+            assert.equal(leg.inbound[0]?.lastLost, value);
             assert.equal(leg.farEndLost, Math.max(0, value));
           }
           assert.equal(sum, rise);
@@ -436,24 +496,29 @@ describe("packets_lost per leg, direction and reported SSRC", () => {
     );
   });
 
-  it("with SSRC changes, each stream's points sum to its rise since it (re)started (fast-check)", () => {
-    const ssrc = fc.constantFrom("0000000a", "0000000b", "0000000c");
+  it("interleaved streams (and 00000000 first reports): each stream's points sum to its rise (fast-check)", () => {
+    // A model of SPEC §4 kept by the test: per stream, the last cumulative value; a report on
+    // 00000000 holds the value the next new real SSRC starts from.
+    const ssrc = fc.constantFrom(UNKNOWN_SSRC, "0000000a", "0000000b", "0000000c");
     const lost = fc.integer({ min: -0x800000, max: 0x7fffff });
     fc.assert(
       fc.property(fc.array(fc.tuple(ssrc, lost), { maxLength: 60 }), (steps) => {
-        let baseline: RtcpBaseline | null = null;
-        let sum = 0;
-        let expected = 0;
+        const baselines: RtcpBaseline[] = [];
+        const last = new Map<string, number>();
         for (const [s, value] of steps) {
-          const counted = lostSince(baseline, s, value);
-          assert.ok(counted >= 0);
-          sum += counted;
-          const start = baseline !== null && baseline.ssrc === s ? baseline.lastLost : 0;
-          expected += Math.max(0, value - start);
-          baseline = nextBaseline(baseline, s, value);
-          assert.deepEqual(baseline, { ssrc: s, lastLost: value });
+          let start = last.get(s);
+          if (start === undefined && s !== UNKNOWN_SSRC && last.has(UNKNOWN_SSRC)) {
+            start = last.get(UNKNOWN_SSRC);
+            last.delete(UNKNOWN_SSRC);
+          }
+          const counted = lostSince(baselines, s, value);
+          assert.equal(counted, Math.max(0, value - (start ?? 0)));
+          nextBaselines(baselines, s, value);
+          last.set(s, value);
+          // Three real SSRCs and 00000000 fit in MAX_STREAMS: nothing is forgotten here.
+          assert.equal(baselines.length, last.size);
+          assert.equal(baselines.at(-1)?.ssrc, s, "the stream reported last is last");
         }
-        assert.equal(sum, expected);
       }),
     );
   });
@@ -604,8 +669,8 @@ describe("RTP clock rate", () => {
     assert.equal(r.fractionLost, 0.125); // 32 / 256
     assert.equal(r.packetsLost, 4);
     assert.equal(r.ssrc, "5e6f7081");
-    assert.deepEqual(r.leg.outbound, { ssrc: "5e6f7081", lastLost: 4 });
-    assert.equal(r.leg.inbound, null);
+    assert.deepEqual(r.leg.outbound, [{ ssrc: "5e6f7081", lastLost: 4 }]);
+    assert.deepEqual(r.leg.inbound, []);
     assert.equal(r.leg.rtpRate, 16000);
   });
 
@@ -656,7 +721,7 @@ describe("leg state", () => {
     assert.deepEqual(r.leg, {
       ...emptyLeg(UUID),
       rtpRate: 16000,
-      inbound: { ssrc: "1a2b3c4d", lastLost: 2 },
+      inbound: [{ ssrc: "1a2b3c4d", lastLost: 2 }],
       jitterSumMs: 2, // 32 × 1000 / 16000
       jitterCount: 1,
       farEndLost: 2,
@@ -689,8 +754,8 @@ describe("leg state", () => {
     assert.equal(refused(computeRtcp(empty, undefined)), UNUSABLE_REASONS.missingUniqueId);
   });
 
-  it("video (RTP-Rate 90000) is computed the same way but leaves the leg's state alone", () => {
-    const leg = knownLeg(8000, { inbound: { ssrc: "1a2b3c4d", lastLost: 3 }, farEndLost: 3 });
+  it("video (RTP-Rate 90000) is computed the same way but leaves the leg's audio state alone", () => {
+    const leg = knownLeg(8000, { inbound: [{ ssrc: "1a2b3c4d", lastLost: 3 }], farEndLost: 3 });
     const r = ok(
       computeRtcp(
         recv({
@@ -709,12 +774,43 @@ describe("leg state", () => {
     applyRtcp(r);
     assert.deepEqual(
       leg,
-      knownLeg(8000, { inbound: { ssrc: "1a2b3c4d", lastLost: 3 }, farEndLost: 3 }),
-      "audio baseline, rate, jitter history untouched",
+      knownLeg(8000, {
+        inbound: [{ ssrc: "1a2b3c4d", lastLost: 3 }],
+        farEndLost: 3,
+        videoSsrcs: ["5e6f7081"], // the RECV report's sender: the far end's video stream
+      }),
+      "audio baseline, rate, jitter history untouched; the video stream remembered",
     );
     // The audio stream's next report still counts against its own baseline.
     const audio = ok(computeRtcp(recv({ blocks: [{ lost: 5 }] }), r.leg));
     assert.equal(audio.packetsLost, 2);
+  });
+
+  it("a SEND report on an SSRC a video RECV report named is video too (SEND has no RTP-Rate)", () => {
+    const VIDEO = 0x0000cafe; // the far end's video stream
+    const leg = knownLeg(8000);
+    applyRtcp(
+      ok(
+        computeRtcp(
+          recv({ rate: VIDEO_RTP_RATE, sender: { ...SR, ssrc: VIDEO }, blocks: [{ ssrc: 0x77 }] }),
+          leg,
+        ),
+      ),
+    );
+    assert.deepEqual(leg.videoSsrcs, ["0000cafe"]);
+    // FreeSWITCH's SEND names the stream it received in its SSRC header, and in Source-SSRC
+    // once it knows it (00000000 before).
+    const onVideo = (source: number) =>
+      toEvent(withHeader(sendHeaders({ ssrc: source, lost: 9 }), "SSRC", "0000cafe"));
+    for (const source of [VIDEO, 0]) {
+      const r = ok(computeRtcp(onVideo(source), leg));
+      assert.equal(r.video, true, `Source-SSRC ${source}`);
+      applyRtcp(r);
+    }
+    assert.deepEqual(leg.outbound, [], "no audio baseline from video");
+    assert.equal(leg.jitterCount, 0);
+    // The audio SEND stream is still audio.
+    assert.equal(ok(computeRtcp(send({ lost: 1 }), leg)).video, false);
   });
 
   it("never throws on arbitrary header values (fast-check)", () => {

@@ -471,6 +471,6 @@ export function createMetricsSink(
   };
 }
 
-function gauge(instrument: Gauge, value: number, attributes: Attributes): void {
-  if (Number.isFinite(value)) instrument.record(value, attributes);
+function gauge(instrument: Gauge, value: number | undefined, attributes: Attributes): void {
+  if (value !== undefined && Number.isFinite(value)) instrument.record(value, attributes);
 }

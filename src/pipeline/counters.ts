@@ -6,6 +6,11 @@ export class EventCounters {
   readonly processed = new Map<string, number>();
   /** Events skipped because they could not be used, by reason (e.g. missing_unique_id). */
   readonly unusable = new Map<string, number>();
+  /**
+   * End-of-call QoS variables absent or unreadable, by variable (`rtp_audio_` name without the
+   * prefix): the leg's other QoS values are exported without them.
+   */
+  readonly qosUnreadable = new Map<string, number>();
   /** RTCP reports turned into metric points (issue 3 fills this). */
   rtcpProcessed = 0;
   /** End-of-call QoS records produced (issue 3 fills this). */

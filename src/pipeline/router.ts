@@ -2,7 +2,14 @@ import type { EventsConfig } from "../config/types.js";
 import type { EslEvent } from "../esl/event.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
-import { emptyLeg, legFromChannelEvent, legFromLookup } from "../quality/labels.js";
+import {
+  callOf,
+  emptyLeg,
+  legAtHangup,
+  legFromChannelEvent,
+  legFromLookup,
+  legWithALeg,
+} from "../quality/labels.js";
 import { computeQos } from "../quality/qos.js";
 import { hangupInfo } from "../quality/record.js";
 import { applyRtcp, computeRtcp } from "../quality/rtcp.js";
@@ -312,6 +319,7 @@ export class Router {
           return;
         }
         this.save(next);
+        if (name === "CHANNEL_BRIDGE") this.refreshBLeg(next, event.get("Other-Leg-Unique-ID"));
         break;
       }
       case "RECV_RTCP_MESSAGE":
@@ -339,14 +347,14 @@ export class Router {
       this.unusable(result.unusable);
       return false;
     }
+    applyRtcp(result);
+    this.save(result.leg);
     if (result.video) {
-      // One loss baseline per direction is kept, for the audio stream; video reports (RTP clock
-      // 90000) would reset it at every turn, so they are counted and left out.
+      // The audio metrics are the leg's audio stream; a video report only taught the leg its
+      // video SSRCs (so a SEND report on them, which has no RTP-Rate, is known as video too).
       this.unusable("rtcp_video");
       return false;
     }
-    applyRtcp(result);
-    this.save(result.leg);
     this.counters.rtcpProcessed++;
     this.counters.extraReportBlocks += result.extraBlocks;
     this.options.sinks.rtcp({
@@ -363,12 +371,26 @@ export class Router {
     return true;
   }
 
+  /**
+   * The A-leg's BRIDGE names its B-leg, which FreeSWITCH created and answered before the
+   * A-leg's own ANSWER: what the A-leg learnt since (a domain set by the dialplan) reaches the
+   * B-leg's labels now, not only at its hangup.
+   */
+  private refreshBLeg(aLeg: LegState, bLegUuid: string | undefined): void {
+    if (bLegUuid === undefined || bLegUuid === "") return;
+    const bLeg = this.options.store.peek(bLegUuid);
+    if (bLeg === undefined) return;
+    const refreshed = legWithALeg(bLeg, aLeg, this.intern);
+    if (refreshed !== bLeg) this.save(refreshed);
+  }
+
   /** Reports a leg's end-of-call QoS once: HANGUP_COMPLETE and DESTROY both carry it. */
   private qos(event: EslEvent, uuid: string, leg: LegState | undefined, keep: boolean): void {
     if (leg?.qosReported === true || this.qosReported.has(uuid)) return;
     this.rememberQos(uuid);
-    // The hangup event carries the leg's full channel data: it completes (or creates) the labels.
-    const labelled = legFromChannelEvent(event, leg, this.aLegOf(event, uuid), this.intern);
+    // The hangup event carries the leg's full channel data: it completes (or creates) the labels,
+    // but never moves the leg to another call (an unbridged B-leg names itself there).
+    const labelled = legAtHangup(event, leg, this.aLegOf(event, uuid, leg, true), this.intern);
     if (isUnusable(labelled)) {
       this.unusable(labelled.unusable);
       return;
@@ -379,6 +401,7 @@ export class Router {
       this.unusable(values.unusable);
       return;
     }
+    for (const variable of values.unreadable) bump(this.counters.qosUnreadable, variable);
     this.options.sinks.qos({
       instance: this.options.instance,
       labels: labelled.labels,
@@ -396,12 +419,7 @@ export class Router {
   private completed(event: EslEvent, uuid: string, leg: LegState | undefined): void {
     let labels = leg?.labels;
     if (labels === undefined) {
-      const fromEvent = legFromChannelEvent(
-        event,
-        undefined,
-        this.aLegOf(event, uuid),
-        this.intern,
-      );
+      const fromEvent = legAtHangup(event, undefined, this.aLegOf(event, uuid), this.intern);
       labels = isUnusable(fromEvent) ? emptyLeg(uuid).labels : fromEvent.labels;
     }
     this.options.sinks.legCompleted(this.options.instance, labels);
@@ -543,8 +561,15 @@ export class Router {
     this.qosReported.add(uuid);
   }
 
-  private aLegOf(event: EslEvent, uuid: string): LegState | undefined {
-    const aLegUuid = otherALeg(event.get("Channel-Call-UUID"), uuid);
+  /** The state of the leg's call's A-leg; at hangup, of the call the leg is known to be in. */
+  private aLegOf(
+    event: EslEvent,
+    uuid: string,
+    known?: LegState,
+    atHangup = false,
+  ): LegState | undefined {
+    const callUuid = callOf(known, event.get("Channel-Call-UUID"), atHangup);
+    const aLegUuid = otherALeg(callUuid, uuid);
     return aLegUuid === undefined ? undefined : this.options.store.peek(aLegUuid);
   }
 

@@ -12,8 +12,9 @@ export interface EndedLeg {
   readonly mos: number | undefined;
   /** The mean E-model MOS over the leg's RTCP reports; undefined without reports. */
   readonly mosEstimate: number | undefined;
-  readonly jitterAvgMs: number;
-  readonly packetLoss: number;
+  /** undefined when a variable it needs was unreadable (quality/qos.ts). */
+  readonly jitterAvgMs: number | undefined;
+  readonly packetLoss: number | undefined;
   /** Hangup-Cause; "" when unknown. */
   readonly hangupCause: string;
   readonly durationS: number | undefined;

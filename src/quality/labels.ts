@@ -4,7 +4,7 @@
 import type { EslEvent } from "../esl/event.js";
 import { parseUint } from "./numbers.js";
 import type { LegLabels, LegState, Unusable } from "./types.js";
-import { REFUSAL } from "./unusable.js";
+import { isUnusable, REFUSAL } from "./unusable.js";
 
 /**
  * Returns the one shared copy of a low-cardinality label value (see util/string-pool.ts); the
@@ -62,7 +62,58 @@ export function legFromChannelEvent(
   aLeg: LegState | undefined,
   intern: Intern = asIs,
 ): LegState | Unusable {
-  return buildLeg(event, known, aLeg, "event", intern);
+  return buildLeg(event, known, aLeg, "event", intern, false);
+}
+
+/**
+ * The leg's state from its CHANNEL_HANGUP_COMPLETE or CHANNEL_DESTROY: as legFromChannelEvent,
+ * except that these events never move the leg to another call (SPEC §3). A B-leg FreeSWITCH
+ * unbridged before its hangup names ITSELF as Channel-Call-UUID there, although CREATE and
+ * ANSWER named the A-leg: once the leg's call is known (from its channel events or a look-up),
+ * it is kept, and so are the correlation_id and domain its RTCP points carried. Only a leg
+ * known nowhere, or only from a report, takes its call from the hangup event.
+ *
+ * @param aLeg the state of the leg's KNOWN call's A-leg (callOf(known, event)), if any.
+ */
+export function legAtHangup(
+  event: EslEvent,
+  known: LegState | undefined,
+  aLeg: LegState | undefined,
+  intern: Intern = asIs,
+): LegState | Unusable {
+  return buildLeg(event, known, aLeg, "event", intern, hasFixedCall(known));
+}
+
+/**
+ * A B-leg's labels again, from its A-leg's current state: the A-leg may learn its domain after
+ * its B-leg was created (a dialplan that sets domain_name, then bridges: FreeSWITCH creates and
+ * answers the B-leg before the A-leg's own ANSWER and BRIDGE carry the domain), and the B-leg
+ * fires no channel event of its own until its hangup. The router calls this at the A-leg's
+ * CHANNEL_BRIDGE, which names the B-leg. Returns `bLeg` itself when nothing changes, or when
+ * `aLeg` is not its call's A-leg.
+ */
+export function legWithALeg(bLeg: LegState, aLeg: LegState, intern: Intern = asIs): LegState {
+  if (!hasFixedCall(bLeg) || bLeg.callUuid !== aLeg.uuid || bLeg.uuid === aLeg.uuid) return bLeg;
+  const source = bLeg.labelSource === "lookup" ? "lookup" : "event";
+  const next = buildLeg(new NoFields(bLeg.uuid), bLeg, aLeg, source, intern, true);
+  return isUnusable(next) || next.labels === bLeg.labels ? bLeg : next;
+}
+
+/**
+ * The call UUID (the A-leg's Unique-ID) an event of the leg belongs to: the event's
+ * Channel-Call-UUID, except at hangup (`atHangup`), where a leg whose call is known keeps it.
+ */
+export function callOf(
+  known: LegState | undefined,
+  eventCallUuid: string | undefined,
+  atHangup: boolean,
+): string {
+  if (atHangup && hasFixedCall(known)) return known.callUuid;
+  return eventCallUuid ?? "";
+}
+
+function hasFixedCall(known: LegState | undefined): known is LegState {
+  return known !== undefined && known.labelSource !== "partial" && known.callUuid !== "";
 }
 
 /**
@@ -79,7 +130,7 @@ export function legFromLookup(
   aLeg: LegState | undefined,
   intern: Intern = asIs,
 ): LegState | Unusable {
-  return buildLeg(new LookupFields(fields), known, aLeg, "lookup", intern);
+  return buildLeg(new LookupFields(fields), known, aLeg, "lookup", intern, false);
 }
 
 /**
@@ -96,7 +147,7 @@ export function emptyLeg(uuid: string): LegState {
     srcIp: "",
     dstIp: "",
   };
-  return freshLeg(uuid, "", "", labels, 0, "partial");
+  return freshLeg(uuid, "", "", "", labels, 0, "partial");
 }
 
 /** A leg with labels and no media history yet. */
@@ -104,6 +155,7 @@ function freshLeg(
   uuid: string,
   callUuid: string,
   sipCallId: string,
+  ownDomain: string,
   labels: LegLabels,
   rtpRate: number,
   labelSource: LegState["labelSource"],
@@ -112,10 +164,12 @@ function freshLeg(
     uuid,
     callUuid,
     sipCallId,
+    ownDomain,
     labels,
     rtpRate,
-    inbound: null,
-    outbound: null,
+    inbound: [],
+    outbound: [],
+    videoSsrcs: [],
     jitterSumMs: 0,
     jitterCount: 0,
     farEndLost: 0,
@@ -134,6 +188,15 @@ const SHOW_CHANNELS_COLUMNS: Readonly<Record<string, string>> = {
   [READ_CODEC_NAME]: "read_codec",
   [READ_CODEC_RATE]: "read_rate",
 };
+
+/** A leg's fields when only its Unique-ID is at hand (legWithALeg). */
+class NoFields implements Fields {
+  constructor(private readonly uuid: string) {}
+
+  get(name: string): string | undefined {
+    return name === UNIQUE_ID ? this.uuid : undefined;
+  }
+}
 
 class LookupFields implements Fields {
   constructor(private readonly fields: Readonly<Record<string, unknown>>) {}
@@ -169,13 +232,15 @@ function buildLeg(
   aLeg: LegState | undefined,
   source: "event" | "lookup",
   intern: Intern,
+  callFixed: boolean,
 ): LegState | Unusable {
   const read = src.get(UNIQUE_ID);
   if (read === undefined || read === "") return REFUSAL.missingUniqueId;
   const uuid = kept(known?.uuid, read);
   const k = known?.labels;
 
-  const readCallUuid = src.get(CALL_UUID) || known?.callUuid || "";
+  const readCallUuid =
+    (callFixed ? known?.callUuid : undefined) || src.get(CALL_UUID) || known?.callUuid || "";
   // An A-leg's call UUID is its own Unique-ID, a B-leg's the A-leg's: one string for all of them.
   const callUuid =
     readCallUuid === uuid
@@ -193,8 +258,9 @@ function buildLeg(
   const correlationId = isALeg
     ? sipCallId || callUuid || uuid
     : a?.correlationId || keptCorrelation?.correlationId || callUuid;
+  const ownDomain = intern(src.get(DOMAIN_NAME) || known?.ownDomain || "");
   const domainName = intern(
-    src.get(DOMAIN_NAME) ||
+    ownDomain ||
       a?.domainName ||
       k?.domainName ||
       src.get(SIP_FROM_HOST) ||
@@ -229,8 +295,10 @@ function buildLeg(
       : { channelId: uuid, correlationId, domainName, callDirection, codecName, srcIp, dstIp };
   const labelSource = known?.labelSource === "event" ? "event" : source;
 
-  if (known === undefined) return freshLeg(uuid, callUuid, sipCallId, labels, rtpRate, labelSource);
-  return { ...known, uuid, callUuid, sipCallId, labels, rtpRate, labelSource };
+  if (known === undefined) {
+    return freshLeg(uuid, callUuid, sipCallId, ownDomain, labels, rtpRate, labelSource);
+  }
+  return { ...known, uuid, callUuid, sipCallId, ownDomain, labels, rtpRate, labelSource };
 }
 
 /** A positive integer, else 0 (unknown). */

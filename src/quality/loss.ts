@@ -52,35 +52,70 @@ function signedLost(v: number): number | undefined {
 }
 
 /**
- * Packets lost since the previous report of the same stream, from the stream's baseline and the
- * new cumulative value (both already signed):
- * - no baseline, or a baseline for another SSRC (a new stream: re-INVITE, new sender): the
- *   stream's whole cumulative loss so far, never below 0;
- * - otherwise the rise since the previous report, never below 0.
+ * The SSRC of a stream FreeSWITCH does not know yet: its first SEND report of a stream carries
+ * `Source-SSRC: 00000000` with a cumulative loss that the next reports, under the real SSRC,
+ * continue (seen on FreeSWITCH 1.11). It is the same stream, not one of its own.
+ */
+export const UNKNOWN_SSRC = "00000000";
+
+/**
+ * Streams remembered per leg and direction. A leg has one audio stream at a time; a re-INVITE or
+ * a new sender adds one, and streams may alternate. Past this, the least recently reported is
+ * forgotten (if it ever reports again, its whole cumulative counts again).
+ */
+export const MAX_STREAMS = 4;
+
+/**
+ * Packets lost since the previous report of the same stream (SPEC §4), from the direction's
+ * baselines and the new cumulative value (both already signed):
+ * - a stream with a baseline: the rise since its previous report, never below 0;
+ * - a real SSRC without one, after a report on UNKNOWN_SSRC: the rise since that report (it was
+ *   the same stream's first report);
+ * - a new stream: its whole cumulative loss so far, never below 0.
  *
  * The cumulative count is expected − received, so it goes DOWN when duplicates or late packets
  * arrive (this is how -1 happens). A drop is not "negative loss" to subtract from the next
- * rise: the caller moves the baseline to the new, lower value anyway, and only the rise above it
- * counts later. So the points of a stream always sum to the total rise of its cumulative value
+ * rise: the baseline moves to the new, lower value anyway, and only the rise above it counts
+ * later. So the points of a stream always sum to the total rise of its cumulative value
  * (starting from 0), and no point is negative.
  */
-export function lostSince(baseline: RtcpBaseline | null, ssrc: string, lost: number): number {
-  const previous = baseline !== null && baseline.ssrc === ssrc ? baseline.lastLost : 0;
+export function lostSince(baselines: readonly RtcpBaseline[], ssrc: string, lost: number): number {
+  const previous = baselineOf(baselines, ssrc)?.lastLost ?? 0;
   return Math.max(lost - previous, 0);
 }
 
 /**
- * The baseline after a report: the same object updated in place (see applyRtcp in rtcp.ts), a
- * new one only for a direction's first report.
+ * The baselines after a report, updated in place (see applyRtcp in rtcp.ts): the stream's entry
+ * (or the UNKNOWN_SSRC entry it continues, renamed) takes the new cumulative and moves last; a
+ * new stream is added last, and the least recently reported one leaves past MAX_STREAMS.
  */
-export function nextBaseline(
-  baseline: RtcpBaseline | null,
+export function nextBaselines(
+  baselines: RtcpBaseline[],
   ssrc: string,
   lost: number,
-): RtcpBaseline {
-  if (baseline === null) return { ssrc, lastLost: lost };
+): RtcpBaseline[] {
+  const entry = baselineOf(baselines, ssrc);
+  if (entry === undefined) {
+    baselines.push({ ssrc, lastLost: lost });
+    if (baselines.length > MAX_STREAMS) baselines.shift();
+    return baselines;
+  }
   // The same SSRC string again is usually another string object: keep the one already held.
-  if (baseline.ssrc !== ssrc) baseline.ssrc = ssrc;
-  baseline.lastLost = lost;
-  return baseline;
+  if (entry.ssrc !== ssrc) entry.ssrc = ssrc;
+  entry.lastLost = lost;
+  if (baselines[baselines.length - 1] !== entry) {
+    baselines.splice(baselines.indexOf(entry), 1);
+    baselines.push(entry);
+  }
+  return baselines;
+}
+
+/** The stream's baseline, or the UNKNOWN_SSRC one a real SSRC continues. */
+function baselineOf(baselines: readonly RtcpBaseline[], ssrc: string): RtcpBaseline | undefined {
+  let unknown: RtcpBaseline | undefined;
+  for (const baseline of baselines) {
+    if (baseline.ssrc === ssrc) return baseline;
+    if (baseline.ssrc === UNKNOWN_SSRC) unknown = baseline;
+  }
+  return unknown;
 }

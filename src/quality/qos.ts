@@ -3,21 +3,18 @@
 
 import type { EslEvent } from "../esl/event.js";
 import { parseUint, readUfixed, readUint } from "./numbers.js";
-import type { LegState, QosValues, Unusable } from "./types.js";
+import type { LegState, QosValues, QosVariable, Unusable } from "./types.js";
 import { REFUSAL } from "./unusable.js";
 
-const IN_PACKETS = "variable_rtp_audio_in_packet_count";
-const OUT_PACKETS = "variable_rtp_audio_out_packet_count";
-const IN_BYTES = "variable_rtp_audio_in_raw_bytes";
-const OUT_BYTES = "variable_rtp_audio_out_raw_bytes";
-const IN_FLAWS = "variable_rtp_audio_in_flaw_total";
-const IN_MIN_VARIANCE = "variable_rtp_audio_in_jitter_min_variance";
-const IN_MAX_VARIANCE = "variable_rtp_audio_in_jitter_max_variance";
-const IN_MOS = "variable_rtp_audio_in_mos";
+const PREFIX = "variable_rtp_audio_";
 
-/** FreeSWITCH's MOS ranges from 1 (R = 0) to 4.5 (R = 100); 5 leaves room, nothing else does. */
-const MOS_MIN = 1;
-const MOS_MAX = 5;
+/**
+ * FreeSWITCH's MOS runs from 4.5 (R = 100) down to 1 (R = 0), but not monotonically: for R = 1..5
+ * its formula gives 0.989–0.994, printed "0.99" (SPEC §4). 0.99 is the lowest value it prints;
+ * 5 leaves room above 4.5, nothing else does.
+ */
+export const IN_MOS_MIN = 0.99;
+export const IN_MOS_MAX = 5;
 
 /**
  * The freeswitch.qos.* values of one leg.
@@ -30,41 +27,43 @@ const MOS_MAX = 5;
  *   - `no_media`: no `rtp_audio_*` packet counts at all, or 0 packets both ways. FreeSWITCH
  *     reports such a leg as 100.00 / MOS 4.50: exporting that would show a perfect call that
  *     never had audio.
- *   - `qos_malformed`: a variable absent (once the counts say there was media), not a plain
- *     non-negative number (`abc`, `-3`, `nan`), or a MOS outside 1..5.
+ *   - `qos_malformed`: not one value could be computed.
+ *
+ * A variable that is absent (once the counts say there was media), not a plain non-negative
+ * number (`abc`, `-3`, `nan`), or a MOS outside 0.99..5 is listed in `unreadable`, and only the
+ * values that need it are left undefined: one bad variable never hides the others.
  *
  * A leg that sent audio but received none gets `mosScore: undefined`: its in_mos of 4.50
  * describes no received packet at all. Its other values are still exported.
  */
 export function computeQos(event: EslEvent, leg: LegState | undefined): QosValues | Unusable {
-  const receivedText = event.get(IN_PACKETS);
-  const sentText = event.get(OUT_PACKETS);
+  const receivedText = event.get(`${PREFIX}in_packet_count`);
+  const sentText = event.get(`${PREFIX}out_packet_count`);
   if (receivedText === undefined && sentText === undefined) return REFUSAL.noMedia;
   const received = parseUint(receivedText);
   const sent = parseUint(sentText);
-  if (received === undefined || sent === undefined) return REFUSAL.qosMalformed;
   if (received === 0 && sent === 0) return REFUSAL.noMedia;
 
-  const inBytes = readUint(event, IN_BYTES);
-  const outBytes = readUint(event, OUT_BYTES);
-  const flaws = readUint(event, IN_FLAWS);
-  const minVariance = readUfixed(event, IN_MIN_VARIANCE);
-  const maxVariance = readUfixed(event, IN_MAX_VARIANCE);
-  if (
-    inBytes === undefined ||
-    outBytes === undefined ||
-    flaws === undefined ||
-    minVariance === undefined ||
-    maxVariance === undefined
-  ) {
-    return REFUSAL.qosMalformed;
-  }
+  const unreadable: QosVariable[] = [];
+  if (received === undefined) unreadable.push("in_packet_count");
+  if (sent === undefined) unreadable.push("out_packet_count");
+  const read = (name: QosVariable, reader: typeof readUint): number | undefined => {
+    const value = reader(event, PREFIX + name);
+    if (value === undefined) unreadable.push(name);
+    return value;
+  };
+  const inBytes = read("in_raw_bytes", readUint);
+  const outBytes = read("out_raw_bytes", readUint);
+  const flaws = read("in_flaw_total", readUint);
+  const minVariance = read("in_jitter_min_variance", readUfixed);
+  const maxVariance = read("in_jitter_max_variance", readUfixed);
 
   let mosScore: number | undefined;
-  if (received > 0) {
-    mosScore = readUfixed(event, IN_MOS);
-    if (mosScore === undefined || mosScore < MOS_MIN || mosScore > MOS_MAX) {
-      return REFUSAL.qosMalformed;
+  if (received !== undefined && received > 0) {
+    mosScore = readUfixed(event, `${PREFIX}in_mos`);
+    if (mosScore === undefined || mosScore < IN_MOS_MIN || mosScore > IN_MOS_MAX) {
+      mosScore = undefined;
+      unreadable.push("in_mos");
     }
   }
 
@@ -73,19 +72,35 @@ export function computeQos(event: EslEvent, leg: LegState | undefined): QosValue
   const jitterAvgMs =
     leg !== undefined && leg.jitterCount > 0
       ? leg.jitterSumMs / leg.jitterCount
-      : Math.sqrt((minVariance + maxVariance) / 2);
+      : minVariance !== undefined && maxVariance !== undefined
+        ? Math.sqrt((minVariance + maxVariance) / 2)
+        : undefined;
 
-  return {
+  const values: QosValues = {
     mosScore,
-    jitterMinMs: Math.sqrt(minVariance),
-    jitterMaxMs: Math.sqrt(maxVariance),
+    jitterMinMs: minVariance === undefined ? undefined : Math.sqrt(minVariance),
+    jitterMaxMs: maxVariance === undefined ? undefined : Math.sqrt(maxVariance),
     jitterAvgMs,
-    totalPackets: received + sent,
+    totalPackets: received === undefined || sent === undefined ? undefined : received + sent,
     // What FreeSWITCH found missing in what it received, plus what the far end reported
     // missing of what FreeSWITCH sent (0 when no RTCP report came).
-    packetLoss: flaws + (leg?.farEndLost ?? 0),
-    totalBytes: inBytes + outBytes,
+    packetLoss: flaws === undefined ? undefined : flaws + (leg?.farEndLost ?? 0),
+    totalBytes: inBytes === undefined || outBytes === undefined ? undefined : inBytes + outBytes,
+    unreadable,
   };
+  return hasAnyValue(values) ? values : REFUSAL.qosMalformed;
+}
+
+function hasAnyValue(v: QosValues): boolean {
+  return (
+    v.mosScore !== undefined ||
+    v.jitterMinMs !== undefined ||
+    v.jitterMaxMs !== undefined ||
+    v.jitterAvgMs !== undefined ||
+    v.totalPackets !== undefined ||
+    v.packetLoss !== undefined ||
+    v.totalBytes !== undefined
+  );
 }
 
 /** FreeSWITCH's MOS from its R (do_mos in switch_rtp.c; the ITU-T G.107 R-to-MOS curve). */

@@ -49,12 +49,12 @@ export function qualityRecordAttributes(input: QualityRecordInput): RecordAttrib
   const { qos, hangup } = input;
   const out: RecordAttributes = legLabelAttributes(input.instance, input.labels);
   if (qos.mosScore !== undefined) out.mos_score = qos.mosScore;
-  out.jitter_min_ms = qos.jitterMinMs;
-  out.jitter_max_ms = qos.jitterMaxMs;
-  out.jitter_avg_ms = qos.jitterAvgMs;
-  out.total_packets = qos.totalPackets;
-  out.packet_loss = qos.packetLoss;
-  out.total_bytes = qos.totalBytes;
+  if (qos.jitterMinMs !== undefined) out.jitter_min_ms = qos.jitterMinMs;
+  if (qos.jitterMaxMs !== undefined) out.jitter_max_ms = qos.jitterMaxMs;
+  if (qos.jitterAvgMs !== undefined) out.jitter_avg_ms = qos.jitterAvgMs;
+  if (qos.totalPackets !== undefined) out.total_packets = qos.totalPackets;
+  if (qos.packetLoss !== undefined) out.packet_loss = qos.packetLoss;
+  if (qos.totalBytes !== undefined) out.total_bytes = qos.totalBytes;
   const estimate = meanMosEstimate(input.inbound, input.outbound);
   if (estimate !== undefined) out.mos_estimate_avg = estimate;
   summarize(out, "inbound", input.inbound);

@@ -12,7 +12,7 @@ import type { EslEvent } from "../esl/event.js";
 import { NO_HEADER } from "../esl/headers.js";
 import { emodelMos, reportRtt } from "./emodel.js";
 import { emptyLeg } from "./labels.js";
-import { lostSince, nextBaseline, readLost } from "./loss.js";
+import { lostSince, nextBaselines, readLost, UNKNOWN_SSRC } from "./loss.js";
 import { parseUint, readTimestamp, readUfixed, readUint } from "./numbers.js";
 import { addToSummary, type SummaryReport } from "./summary.js";
 import type { LegState, ReportDirection, Unusable } from "./types.js";
@@ -58,10 +58,13 @@ export interface RtcpResult extends SummaryReport {
   /** The RTP clock rate used: the report's RTP-Rate, else the leg's known rate. */
   readonly rtpRate: number;
   /**
-   * RTP-Rate 90000: a report on the leg's video stream. Its values are computed the same way,
-   * but it leaves the leg's state alone (see computeRtcp). The pipeline may choose to skip it.
+   * A report on the leg's video stream: RTP-Rate 90000, or a SEND report on an SSRC a video
+   * RECV report named. Its values are computed the same way, but it never feeds the audio state
+   * (see computeRtcp); the pipeline does not export it.
    */
   readonly video: boolean;
+  /** The report's `SSRC` header (the RTCP packet's sender); read for video reports only. */
+  readonly senderSsrc: string;
   /** Report blocks after block 0 (Source1..Source4): counted internally, never exported. */
   readonly extraBlocks: number;
   /**
@@ -123,19 +126,16 @@ const EXTRA_BLOCK_SSRC = ["Source1-SSRC", "Source2-SSRC", "Source3-SSRC", "Sourc
  *   rate and no earlier RECV report), `missing_unique_id` (leg undefined and no Unique-ID).
  *
  * State changes, made by applyRtcp (audio reports):
- * - the direction's baseline moves to (reported SSRC, new cumulative lost);
+ * - the reported stream's loss baseline takes the new cumulative lost (loss.ts: one baseline per
+ *   SSRC, and a SEND report on SSRC 00000000 is the first report of the real SSRC that follows);
  * - the report's jitter is added to the leg's jitter sum/count (qos.jitter_avg);
  * - RECV: `rtpRate` becomes the report's RTP-Rate when it has one, and `farEndLost` the new
  *   cumulative lost clamped at 0 (qos.packet_loss).
  *
- * Video (RTP-Rate 90000) is computed the same way but applyRtcp changes no state for it: the
- * leg keeps ONE baseline per direction, so letting audio and video reports (different SSRCs) take turns on
- * it would restart the baseline at every report and count each stream's whole cumulative loss
- * again and again; and the rate, jitter history and far-end loss feed the leg's audio QoS
- * (`rtp_audio_*`). As a consequence a video report's packetsLost is its stream's whole
- * cumulative loss each time: the pipeline should skip `video` reports (or keep per-stream
- * baselines) before exporting packets_lost for them. A SEND report cannot be recognised as
- * video (it has no RTP-Rate): it is always treated as audio.
+ * Video reports (RTP-Rate 90000 on a RECV report; a SEND report, which has no RTP-Rate, when its
+ * SSRC is one a video RECV report named) are computed the same way, but applyRtcp only
+ * remembers their SSRCs: the rate, jitter history, baselines and far-end loss all feed the leg's
+ * audio QoS (`rtp_audio_*`). Their packetsLost is not baselined, so the pipeline skips them.
  */
 export function computeRtcp(event: EslEvent, leg: LegState | undefined): RtcpResult | Unusable {
   const name = event.name;
@@ -176,21 +176,28 @@ export function computeRtcp(event: EslEvent, leg: LegState | undefined): RtcpRes
   const rate = reportedRate > 0 ? reportedRate : before.rtpRate;
   if (rate <= 0) return REFUSAL.rtcpRateUnknown;
 
-  const baseline = direction === "inbound" ? before.inbound : before.outbound;
+  const baselines = direction === "inbound" ? before.inbound : before.outbound;
   const jitterValue = jitterMs(jitter, rate);
   const fractionValue = fractionLost(fraction);
   const rttMs = direction === "inbound" ? recvRtt(event) : undefined;
-  const video = reportedRate === VIDEO_RTP_RATE;
+  // Most legs never carry video: the SSRC header is read only when video is possible.
+  const mayBeVideo = reportedRate === VIDEO_RTP_RATE || before.videoSsrcs.length > 0;
+  const senderSsrc = mayBeVideo ? (event.get("SSRC") ?? "") : "";
+  const video =
+    reportedRate === VIDEO_RTP_RATE ||
+    (direction === "outbound" &&
+      (before.videoSsrcs.includes(ssrc) || before.videoSsrcs.includes(senderSsrc)));
   return {
     direction,
     jitterMs: jitterValue,
     fractionLost: fractionValue,
     rttMs,
     mos: emodelMos(jitterValue, fractionValue, rttMs),
-    packetsLost: lostSince(baseline, ssrc, lost),
+    packetsLost: lostSince(baselines, ssrc, lost),
     ssrc,
     rtpRate: rate,
     video,
+    senderSsrc,
     extraBlocks: direction === "inbound" ? countExtraBlocks(event) : 0,
     leg: before,
     cumulativeLost: lost,
@@ -198,28 +205,42 @@ export function computeRtcp(event: EslEvent, leg: LegState | undefined): RtcpRes
   };
 }
 
+/** Video SSRCs remembered per leg: a video stream and a few re-INVITEs. */
+const MAX_VIDEO_SSRCS = 8;
+
 /**
  * Folds a computed audio report into its leg, in place (see the top of this file for why): the
- * direction's baseline and summary, the jitter history, the RTP rate and, for RECV reports, the
- * far end's loss. A video report changes nothing (see computeRtcp).
+ * stream's baseline, the direction's summary, the jitter history, the RTP rate and, for RECV
+ * reports, the far end's loss. A video report only adds its SSRCs to the leg's video SSRCs.
  */
 export function applyRtcp(result: RtcpResult): void {
-  if (result.video) return;
   const leg = result.leg;
+  if (result.video) {
+    // A RECV report's sender SSRC is the far end's video stream, the one SEND reports are about.
+    rememberVideo(leg, result.senderSsrc);
+    if (result.direction === "outbound") rememberVideo(leg, result.ssrc);
+    return;
+  }
   const lost = result.cumulativeLost;
   if (result.reportedRate > 0) leg.rtpRate = result.reportedRate;
   leg.jitterSumMs += result.jitterMs;
   leg.jitterCount += 1;
   if (result.direction === "inbound") {
-    leg.inbound = nextBaseline(leg.inbound, result.ssrc, lost);
+    leg.inbound = nextBaselines(leg.inbound, result.ssrc, lost);
     // The far end's own count of what it lost of our stream; a negative count (duplicates)
     // is no loss at all.
     leg.farEndLost = Math.max(lost, 0);
     leg.rtcpIn = addToSummary(leg.rtcpIn, result);
   } else {
-    leg.outbound = nextBaseline(leg.outbound, result.ssrc, lost);
+    leg.outbound = nextBaselines(leg.outbound, result.ssrc, lost);
     leg.rtcpOut = addToSummary(leg.rtcpOut, result);
   }
+}
+
+function rememberVideo(leg: LegState, ssrc: string): void {
+  if (ssrc === "" || ssrc === UNKNOWN_SSRC || leg.videoSsrcs.includes(ssrc)) return;
+  leg.videoSsrcs.push(ssrc);
+  if (leg.videoSsrcs.length > MAX_VIDEO_SSRCS) leg.videoSsrcs.shift();
 }
 
 /**

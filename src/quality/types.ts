@@ -19,11 +19,11 @@ export interface LegLabels {
   readonly dstIp: string;
 }
 
-/** Loss baseline of one report direction of one leg: per reported SSRC (SPEC §4). */
+/** Loss baseline of one reported stream of one leg and direction (SPEC §4). */
 export interface RtcpBaseline {
-  /** Source0-SSRC / Source-SSRC of the last report, as sent (lowercase hex). */
+  /** Source0-SSRC / Source-SSRC of the stream's reports, as sent (lowercase hex). */
   ssrc: string;
-  /** Last cumulative loss, already read as signed. */
+  /** The stream's last cumulative loss, already read as signed. */
   lastLost: number;
 }
 
@@ -38,11 +38,26 @@ export interface LegState {
   readonly callUuid: string;
   /** Own variable_sip_call_id ("" when none); the call's correlation_id comes from the A-leg's. */
   readonly sipCallId: string;
+  /**
+   * Own variable_domain_name ("" when none): a leg with one keeps it; a leg without inherits
+   * its A-leg's domain, which may come later (legWithALeg in labels.ts).
+   */
+  readonly ownDomain: string;
   readonly labels: LegLabels;
   /** RTP clock rate known for the leg (RTP-Rate of a RECV report, else the codec's rate); 0 = unknown. */
   rtpRate: number;
-  inbound: RtcpBaseline | null;
-  outbound: RtcpBaseline | null;
+  /**
+   * Loss baselines per reported SSRC (loss.ts), one small list per direction, least recently
+   * reported first: streams may alternate, and each keeps its own cumulative.
+   */
+  inbound: RtcpBaseline[];
+  outbound: RtcpBaseline[];
+  /**
+   * SSRCs seen on the leg's video stream (a RECV report with RTP-Rate 90000): a SEND report on
+   * one of them is video too, although SEND reports carry no RTP-Rate. Video never feeds the
+   * audio metrics.
+   */
+  videoSsrcs: string[];
   /** Sum and count of every RTCP jitter value (ms) seen on the leg, both directions: jitter_avg. */
   jitterSumMs: number;
   jitterCount: number;
@@ -105,17 +120,36 @@ export interface RtcpObservation {
   readonly mos: number;
 }
 
-/** The seven freeswitch.qos.* values of one leg (SPEC §4). */
+/**
+ * The seven freeswitch.qos.* values of one leg (SPEC §4). A value is undefined when a variable it
+ * needs was unreadable (listed in `unreadable`); the others are still exported.
+ */
 export interface QosValues {
-  /** in_mos; undefined when the leg received no packets (a MOS of 4.50 would be a lie). */
+  /**
+   * in_mos; undefined when the leg received no packets (a MOS of 4.50 would be a lie), or when
+   * in_mos or in_packet_count could not be read.
+   */
   readonly mosScore: number | undefined;
-  readonly jitterMinMs: number;
-  readonly jitterMaxMs: number;
-  readonly jitterAvgMs: number;
-  readonly totalPackets: number;
-  readonly packetLoss: number;
-  readonly totalBytes: number;
+  readonly jitterMinMs: number | undefined;
+  readonly jitterMaxMs: number | undefined;
+  readonly jitterAvgMs: number | undefined;
+  readonly totalPackets: number | undefined;
+  readonly packetLoss: number | undefined;
+  readonly totalBytes: number | undefined;
+  /** The QoS variables (`rtp_audio_` names without the prefix) absent or unreadable. */
+  readonly unreadable: readonly QosVariable[];
 }
+
+/** The `variable_rtp_audio_*` variables the QoS values come from, without the prefix. */
+export type QosVariable =
+  | "in_packet_count"
+  | "out_packet_count"
+  | "in_raw_bytes"
+  | "out_raw_bytes"
+  | "in_flaw_total"
+  | "in_jitter_min_variance"
+  | "in_jitter_max_variance"
+  | "in_mos";
 
 export interface QosObservation {
   readonly instance: string;

@@ -105,6 +105,14 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
     fill: perInstanceMap(view, "reason", (i) => i.events.unusable),
   });
   counter(register, {
+    name: "fsagent_qos_variables_unreadable_total",
+    help:
+      "End-of-call QoS variables (variable_rtp_audio_<variable>) absent or unreadable; the " +
+      "leg's other QoS values are exported without them.",
+    labelNames: ["fs_instance", "variable"],
+    fill: perInstanceMap(view, "variable", (i) => i.events.qosUnreadable),
+  });
+  counter(register, {
     name: "fsagent_rtcp_messages_processed_total",
     help: "RTCP reports turned into metric points.",
     labelNames: ["fs_instance"],

@@ -308,7 +308,7 @@ const SCRIPT = `
       mosCell(cell("mos", "num"), l.mos);
       mosCell(cell("mos_estimate", "num"), l.mos_estimate);
       highCell(cell("jitter", "num"), l.jitter_avg_ms, 1, JITTER_HIGH);
-      cell("lost", "num").textContent = l.packet_loss;
+      cell("lost", "num").textContent = fmt(l.packet_loss, 0);
       cell("duration", "num").textContent = duration(l.duration_s);
       cell("cause", "").textContent = l.hangup_cause || "\\u2014";
       cell("domain", "").textContent = l.domain_name || "\\u2014";

@@ -59,8 +59,8 @@ export interface StatusEndedLeg {
   mos: number | null;
   /** Mean E-model estimate over the leg's reports; null without reports. */
   mos_estimate: number | null;
-  jitter_avg_ms: number;
-  packet_loss: number;
+  jitter_avg_ms: number | null;
+  packet_loss: number | null;
 }
 
 export interface StatusInstance {
@@ -223,8 +223,8 @@ function endedLeg(e: EndedLeg): StatusEndedLeg {
     hangup_cause: e.hangupCause === "" ? null : e.hangupCause,
     mos: rounded(e.mos, 2),
     mos_estimate: rounded(e.mosEstimate, 2),
-    jitter_avg_ms: round(e.jitterAvgMs, 2),
-    packet_loss: e.packetLoss,
+    jitter_avg_ms: rounded(e.jitterAvgMs, 2),
+    packet_loss: e.packetLoss ?? null,
   };
 }
 

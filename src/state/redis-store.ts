@@ -656,9 +656,15 @@ function isLabels(value: unknown): value is LegLabels {
   return true;
 }
 
-function isBaseline(value: unknown): value is RtcpBaseline | null {
-  if (value === null) return true;
-  return isObject(value) && typeof value.ssrc === "string" && isNumber(value.lastLost);
+function isBaselines(value: unknown): value is RtcpBaseline[] {
+  return (
+    Array.isArray(value) &&
+    value.every((b) => isObject(b) && typeof b.ssrc === "string" && isNumber(b.lastLost))
+  );
+}
+
+function isStrings(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((s) => typeof s === "string");
 }
 
 /** Parses and checks a stored value; undefined for anything that is not a LegState of `uuid`. */
@@ -674,10 +680,12 @@ export function decodeLegState(text: string, uuid: string): LegState | undefined
     value.uuid === uuid &&
     typeof value.callUuid === "string" &&
     typeof value.sipCallId === "string" &&
+    typeof value.ownDomain === "string" &&
     isLabels(value.labels) &&
     isNumber(value.rtpRate) &&
-    isBaseline(value.inbound) &&
-    isBaseline(value.outbound) &&
+    isBaselines(value.inbound) &&
+    isBaselines(value.outbound) &&
+    isStrings(value.videoSsrcs) &&
     isNumber(value.jitterSumMs) &&
     isNumber(value.jitterCount) &&
     isNumber(value.farEndLost) &&

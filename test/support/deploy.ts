@@ -447,6 +447,7 @@ export async function exportedOtlpMetrics(): Promise<OtlpMetricShape[]> {
         totalPackets: 3000,
         packetLoss: 6,
         totalBytes: 480_000,
+        unreadable: [],
       },
     });
     sink.recordCompleted({ instance: "fs1", labels });
