@@ -231,6 +231,9 @@ function expectQos(l: LegModel, labels: ExpectedLabels, hangup: RawEvent): Expec
   return {
     labels: {
       ...labels,
+      // The leg's own domain may arrive late (a dialplan step after its answer): its hangup
+      // event has it. Its call, and so a domain inherited from its A-leg, never changes there.
+      domain_name: hangup.get("variable_domain_name") || labels.domain_name,
       call_direction: hangup.get("Call-Direction") ?? "",
       codec_name: hangup.get("variable_rtp_use_codec_name") ?? "",
       src_ip: hangup.get("variable_remote_media_ip") ?? "",

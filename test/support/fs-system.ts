@@ -1,0 +1,393 @@
+// The rig of the real-FreeSWITCH system tests: a FreeSWITCH of the test's own, the built agent as
+// a child process (dist/cli.js, configured through its environment only), an OTLP receiver
+// decoding with the official protobuf root, and the test's own second event socket connection
+// capturing what FreeSWITCH sent (parsed by raw-esl.ts, not src/esl). Expected values come from
+// that capture and the SPEC formulas (spec-model.ts).
+
+import assert from "node:assert/strict";
+import { CliProcess, tempDir } from "./child.js";
+import type { FreeswitchInstance } from "./freeswitch.js";
+import { requireSample, sampleOf, scrape } from "./load.js";
+import { httpRequest } from "./net.js";
+import type { MetricPoint, OtlpReceiver } from "./otlp-receiver.js";
+import type { RawEslClient, RawEvent } from "./raw-esl.js";
+import { type ExpectedLeg, expectFromEvents } from "./spec-model.js";
+
+export const FS_NAME = "fs-real";
+
+/** The events the agent subscribes to by default (SPEC §2), spelled out by the test. */
+export const AGENT_SUBSCRIPTION = [
+  "CHANNEL_CREATE",
+  "CHANNEL_ANSWER",
+  "CHANNEL_BRIDGE",
+  "CHANNEL_DESTROY",
+  "HEARTBEAT",
+  "CHANNEL_HANGUP_COMPLETE",
+  "RECV_RTCP_MESSAGE",
+  "SEND_RTCP_MESSAGE",
+] as const;
+
+export const RTCP_POINT_NAMES = {
+  jitter: "freeswitch.rtcp.jitter",
+  fractionLost: "freeswitch.rtcp.fraction_lost",
+  packetsLost: "freeswitch.rtcp.packets_lost",
+  rtt: "freeswitch.rtcp.rtt",
+  mos: "freeswitch.rtcp.mos",
+} as const;
+
+export const QOS_POINT_NAMES = [
+  "freeswitch.qos.mos_score",
+  "freeswitch.qos.jitter_min",
+  "freeswitch.qos.jitter_max",
+  "freeswitch.qos.jitter_avg",
+  "freeswitch.qos.total_packets",
+  "freeswitch.qos.packet_loss",
+  "freeswitch.qos.total_bytes",
+] as const;
+
+/** A capture of everything FreeSWITCH sends, on the test's own connection. */
+export async function captureAll(fs: FreeswitchInstance): Promise<RawEslClient> {
+  const client = await fs.connect();
+  const reply = await client.command("event plain ALL");
+  assert.match(reply, /^\+OK/);
+  return client;
+}
+
+export interface AgentOptions {
+  readonly env?: Readonly<Record<string, string>>;
+  /** The password the agent uses (default the instance's). */
+  readonly password?: string;
+}
+
+/** The built agent as a child process, against one FreeSWITCH and the receiver. */
+export class AgentProcess {
+  private constructor(
+    readonly process: CliProcess,
+    readonly url: string,
+    private readonly dir: { remove(): void },
+  ) {}
+
+  static async start(
+    fs: FreeswitchInstance,
+    receiver: OtlpReceiver,
+    options: AgentOptions = {},
+  ): Promise<AgentProcess> {
+    const dir = tempDir();
+    const env = {
+      FSAGENT_FREESWITCH_INSTANCES: JSON.stringify([fs.agentInstance(FS_NAME, options.password)]),
+      FSAGENT_OTEL_ENDPOINT: receiver.endpoint,
+      FSAGENT_OTEL_EXPORT_INTERVAL: "250ms",
+      FSAGENT_OTEL_EXPORT_TIMEOUT: "250ms",
+      FSAGENT_HTTP_HOST: "127.0.0.1",
+      FSAGENT_HTTP_PORT: "0",
+      FSAGENT_LOG_FORMAT: "json",
+      ...options.env,
+    };
+    const child = new CliProcess(["run"], { cwd: dir.dir, env });
+    try {
+      return new AgentProcess(child, await child.jsonHttpUrl(10_000), dir);
+    } catch (error) {
+      await child.kill();
+      dir.remove();
+      throw error;
+    }
+  }
+
+  metrics(): Promise<string> {
+    return scrape(this.url);
+  }
+
+  async ready(): Promise<number> {
+    return (await httpRequest(`${this.url}/ready`)).status;
+  }
+
+  async health(): Promise<{
+    status: string;
+    connections: Record<string, Record<string, unknown>>;
+  }> {
+    return JSON.parse((await httpRequest(`${this.url}/health`)).body);
+  }
+
+  /** Polls /metrics until `accept` holds for the sample's value. */
+  async waitForSample(
+    name: string,
+    labels: Readonly<Record<string, string>>,
+    accept: (value: number) => boolean,
+    what: string,
+    timeoutMs = 15_000,
+  ): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let last: number | undefined;
+    for (;;) {
+      last = sampleOf(await this.metrics(), name, labels);
+      if (last !== undefined && accept(last)) return last;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out waiting for ${what}: ${name}${JSON.stringify(labels)} = ${last}`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+
+  /** The agent's count of events of one name from the socket (its ESL layer's delivery). */
+  async received(event: string): Promise<number> {
+    return (
+      sampleOf(await this.metrics(), "fsagent_events_received_total", {
+        fs_instance: FS_NAME,
+        event,
+      }) ?? 0
+    );
+  }
+
+  async requireSample(
+    name: string,
+    labels: Readonly<Record<string, string>> = {},
+  ): Promise<number> {
+    return requireSample(await this.metrics(), name, labels);
+  }
+
+  /** SIGTERM and a clean exit (code 0) within 10 s. */
+  async stop(): Promise<void> {
+    if (!this.process.running) return;
+    this.process.signal("SIGTERM");
+    const exit = await this.process.waitForExit(10_000);
+    this.dir.remove();
+    assert.equal(exit.code, 0, `the agent exits cleanly:\n${this.process}`);
+  }
+
+  /** SIGKILL, whatever state it is in. */
+  async kill(): Promise<void> {
+    await this.process.kill();
+    this.dir.remove();
+  }
+
+  /** Log lines (JSON) so far. */
+  logs(): Record<string, unknown>[] {
+    return this.process.jsonLines();
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The per-leg points of one instrument for one leg (and RTCP direction), in arrival order. */
+export function legPoints(
+  receiver: OtlpReceiver,
+  name: string,
+  channelId: string,
+  direction?: string,
+): MetricPoint[] {
+  return receiver
+    .points(name)
+    .filter(
+      (p) =>
+        p.attributes.channel_id === channelId &&
+        (direction === undefined || p.attributes.direction === direction),
+    );
+}
+
+/** |a − b| within a relative 1e-9 (doubles that went through protobuf). */
+export function close(actual: number | undefined, expected: number, what: string): void {
+  if (
+    actual === undefined ||
+    !(Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected)))
+  ) {
+    assert.fail(`${what}: exported ${actual}, FreeSWITCH's events give ${expected}`);
+  }
+}
+
+/**
+ * `exported` is `expected` with some elements left out (two reports of one series in one export
+ * interval export only the later gauge value), in order, ending with the last.
+ */
+export function assertSubsequence(
+  exported: readonly number[],
+  expected: readonly number[],
+  what: string,
+): void {
+  assert.ok(exported.length > 0, `${what}: nothing exported`);
+  let at = 0;
+  for (const value of exported) {
+    while (at < expected.length && !nearly(expected[at]!, value)) at++;
+    if (at === expected.length) {
+      assert.fail(
+        `${what}: exported ${JSON.stringify(exported)}, reports ${JSON.stringify(expected)}`,
+      );
+    }
+    at++;
+  }
+  assert.ok(
+    nearly(exported.at(-1)!, expected.at(-1)!),
+    `${what}: the last report's value is exported last`,
+  );
+}
+
+function nearly(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+}
+
+/**
+ * Checks every leg's RTCP points against the expected reports: values per SPEC §4/§7 (gauges:
+ * the reports' values in order; packets_lost: the increments add up to FreeSWITCH's final
+ * cumulative loss), and the RTCP label set of SPEC §3/§4.
+ */
+export function assertRtcpPoints(receiver: OtlpReceiver, legs: readonly ExpectedLeg[]): void {
+  for (const leg of legs) {
+    for (const direction of ["inbound", "outbound"] as const) {
+      const reports = leg.reports.filter((r) => r.direction === direction);
+      if (reports.length === 0) continue;
+      const what = `${leg.uuid} ${direction}`;
+      const labels = {
+        fs_instance: FS_NAME,
+        channel_id: leg.uuid,
+        correlation_id: leg.labels.correlation_id,
+        domain_name: leg.labels.domain_name,
+        direction,
+      };
+      const jitter = legPoints(receiver, RTCP_POINT_NAMES.jitter, leg.uuid, direction);
+      for (const p of jitter) assert.deepEqual(p.attributes, labels, `${what}: labels`);
+      assertSubsequence(
+        jitter.map((p) => p.value),
+        reports.map((r) => r.jitterMs),
+        `${what} jitter`,
+      );
+      const fraction = legPoints(receiver, RTCP_POINT_NAMES.fractionLost, leg.uuid, direction);
+      assertSubsequence(
+        fraction.map((p) => p.value),
+        reports.map((r) => r.fractionLost),
+        `${what} fraction_lost`,
+      );
+      const mos = legPoints(receiver, RTCP_POINT_NAMES.mos, leg.uuid, direction);
+      assertSubsequence(
+        mos.map((p) => p.value),
+        reports.map((r) => r.mos),
+        `${what} mos`,
+      );
+      const rtts = reports.map((r) => r.rttMs).filter((r): r is number => r !== undefined);
+      const rtt = legPoints(receiver, RTCP_POINT_NAMES.rtt, leg.uuid, direction);
+      if (rtts.length === 0) assert.equal(rtt.length, 0, `${what}: no RTT known, none exported`);
+      else
+        assertSubsequence(
+          rtt.map((p) => p.value),
+          rtts,
+          `${what} rtt`,
+        );
+      const lost = legPoints(receiver, RTCP_POINT_NAMES.packetsLost, leg.uuid, direction);
+      const sum = lost.reduce((s, p) => s + p.value, 0);
+      assert.equal(
+        sum,
+        reports.reduce((s, r) => s + r.packetsLost, 0),
+        `${what} packets_lost`,
+      );
+      assert.equal(
+        sum,
+        Math.max(0, leg.finalLost[direction] ?? 0),
+        `${what}: FreeSWITCH's final loss`,
+      );
+    }
+  }
+}
+
+/** One QoS point per instrument per leg, with SPEC §4's values and §3's QoS label set. */
+export function assertQosPoints(receiver: OtlpReceiver, legs: readonly ExpectedLeg[]): void {
+  for (const leg of legs) {
+    const qos = leg.qos;
+    assert.ok(qos !== undefined, `${leg.uuid} ended`);
+    for (const name of QOS_POINT_NAMES) {
+      const points = legPoints(receiver, name, leg.uuid);
+      const want = qos.values[name];
+      if (want === undefined) {
+        assert.equal(points.length, 0, `${leg.uuid} ${name}: none`);
+        continue;
+      }
+      assert.equal(points.length, 1, `${leg.uuid} ${name}: once`);
+      const point = points[0]!;
+      close(point.value, want, `${leg.uuid} ${name}`);
+      assert.deepEqual(
+        point.attributes,
+        { fs_instance: FS_NAME, ...qos.labels },
+        `${leg.uuid} ${name} labels`,
+      );
+    }
+  }
+}
+
+/** One quality record per leg, carrying the same labels and values. */
+export function assertQualityRecords(receiver: OtlpReceiver, legs: readonly ExpectedLeg[]): void {
+  const records = receiver.logRecords();
+  for (const leg of legs) {
+    const mine = records.filter((r) => r.attributes.channel_id === leg.uuid);
+    assert.equal(mine.length, 1, `one quality record for ${leg.uuid}`);
+    const a = mine[0]!.attributes;
+    const qos = leg.qos!;
+    for (const [key, value] of Object.entries(qos.labels))
+      assert.equal(a[key], value, `record ${key}`);
+    const byRecordName: Record<string, string> = {
+      "freeswitch.qos.mos_score": "mos_score",
+      "freeswitch.qos.jitter_min": "jitter_min_ms",
+      "freeswitch.qos.jitter_max": "jitter_max_ms",
+      "freeswitch.qos.jitter_avg": "jitter_avg_ms",
+      "freeswitch.qos.total_packets": "total_packets",
+      "freeswitch.qos.packet_loss": "packet_loss",
+      "freeswitch.qos.total_bytes": "total_bytes",
+    };
+    for (const [name, key] of Object.entries(byRecordName)) {
+      const want = qos.values[name];
+      if (want === undefined) assert.equal(a[key], undefined, `record ${key}`);
+      else close(a[key] as number, want, `record ${key} of ${leg.uuid}`);
+    }
+  }
+}
+
+/** The legs of the captured events that ended (their CHANNEL_HANGUP_COMPLETE was captured). */
+export function endedLegs(capture: RawEslClient): ExpectedLeg[] {
+  return [...expectFromEvents(capture.events).values()].filter((l) => l.qos !== undefined);
+}
+
+/** Waits until the receiver has every ended leg's QoS points and quality record. */
+export async function waitForEndOfCalls(
+  receiver: OtlpReceiver,
+  legs: readonly ExpectedLeg[],
+  timeoutMs = 15_000,
+): Promise<void> {
+  await receiver.waitFor(
+    () =>
+      legs.every(
+        (l) =>
+          legPoints(receiver, "freeswitch.qos.total_packets", l.uuid).length > 0 &&
+          receiver.logRecords().some((r) => r.attributes.channel_id === l.uuid),
+      ),
+    `QoS points and quality records of ${legs.length} legs`,
+    timeoutMs,
+  );
+}
+
+/**
+ * After every leg ended: the next export requests carry no per-leg point at all, and the agent
+ * holds no leg.
+ */
+export async function assertNoPerLegSeriesLeft(
+  receiver: OtlpReceiver,
+  agent: AgentProcess,
+): Promise<void> {
+  await sleep(600); // the interval in flight when the last leg ended
+  const from = receiver.metricRequests.length;
+  await receiver.waitFor(
+    () => receiver.metricRequests.length >= from + 3,
+    "three more exports",
+    5000,
+  );
+  const perLeg = receiver
+    .points()
+    .filter((p) => p.request >= from && p.attributes.channel_id !== undefined);
+  assert.deepEqual(
+    perLeg.map((p) => `${p.name} ${p.attributes.channel_id}`),
+    [],
+    "no per-leg series after the legs ended",
+  );
+  assert.equal(await agent.requireSample("fsagent_legs_active"), 0);
+}
+
+export type { RawEvent };
