@@ -11,7 +11,7 @@ import { requireSample, sampleOf, scrape } from "./load.js";
 import { httpRequest } from "./net.js";
 import type { MetricPoint, OtlpReceiver } from "./otlp-receiver.js";
 import type { RawEslClient, RawEvent } from "./raw-esl.js";
-import { type ExpectedLeg, expectFromEvents } from "./spec-model.js";
+import { type ExpectedLabels, type ExpectedLeg, expectFromEvents } from "./spec-model.js";
 
 export const FS_NAME = "fs-real";
 
@@ -233,17 +233,22 @@ function nearly(a: number, b: number): boolean {
  * the reports' values in order; packets_lost: the increments add up to FreeSWITCH's final
  * cumulative loss), and the RTCP label set of SPEC §3/§4.
  */
-export function assertRtcpPoints(receiver: OtlpReceiver, legs: readonly ExpectedLeg[]): void {
+export function assertRtcpPoints(
+  receiver: OtlpReceiver,
+  legs: readonly ExpectedLeg[],
+  labelsOf: (leg: ExpectedLeg) => ExpectedLabels = (leg) => leg.labels,
+): void {
   for (const leg of legs) {
     for (const direction of ["inbound", "outbound"] as const) {
       const reports = leg.reports.filter((r) => r.direction === direction);
       if (reports.length === 0) continue;
       const what = `${leg.uuid} ${direction}`;
+      const expected = labelsOf(leg);
       const labels = {
         fs_instance: FS_NAME,
         channel_id: leg.uuid,
-        correlation_id: leg.labels.correlation_id,
-        domain_name: leg.labels.domain_name,
+        correlation_id: expected.correlation_id,
+        domain_name: expected.domain_name,
         direction,
       };
       const jitter = legPoints(receiver, RTCP_POINT_NAMES.jitter, leg.uuid, direction);
@@ -290,24 +295,68 @@ export function assertRtcpPoints(receiver: OtlpReceiver, legs: readonly Expected
   }
 }
 
+export interface QosCheck {
+  /** The leg's RTCP-time labels, when not those of its channel events (a leg looked up). */
+  readonly labelsOf?: (leg: ExpectedLeg) => ExpectedLabels;
+  /**
+   * The agent saw only the reports after it started: jitter_avg is then the mean of the last
+   * reports before the hangup, however many it saw.
+   */
+  readonly reportsSeenFromMidCall?: boolean;
+}
+
+/** The QoS labels and values a leg's points and quality record must carry. */
+export function expectedQos(leg: ExpectedLeg, check: QosCheck = {}) {
+  const qos = leg.qos;
+  assert.ok(qos !== undefined, `${leg.uuid} ended`);
+  const live = check.labelsOf?.(leg) ?? leg.labels;
+  const labels = {
+    ...qos.labels,
+    correlation_id: live.correlation_id,
+    domain_name: qos.ownDomainAtHangup || live.domain_name,
+  };
+  return { labels, values: qos.values };
+}
+
+/** Whether `value` is the mean of a non-empty suffix of `series`. */
+function meanOfSuffix(value: number, series: readonly number[]): boolean {
+  let sum = 0;
+  for (let i = series.length - 1; i >= 0; i--) {
+    sum += series[i]!;
+    if (nearly(sum / (series.length - i), value)) return true;
+  }
+  return false;
+}
+
 /** One QoS point per instrument per leg, with SPEC §4's values and §3's QoS label set. */
-export function assertQosPoints(receiver: OtlpReceiver, legs: readonly ExpectedLeg[]): void {
+export function assertQosPoints(
+  receiver: OtlpReceiver,
+  legs: readonly ExpectedLeg[],
+  check: QosCheck = {},
+): void {
   for (const leg of legs) {
-    const qos = leg.qos;
-    assert.ok(qos !== undefined, `${leg.uuid} ended`);
+    const { labels, values } = expectedQos(leg, check);
     for (const name of QOS_POINT_NAMES) {
       const points = legPoints(receiver, name, leg.uuid);
-      const want = qos.values[name];
+      const want = values[name];
       if (want === undefined) {
         assert.equal(points.length, 0, `${leg.uuid} ${name}: none`);
         continue;
       }
       assert.equal(points.length, 1, `${leg.uuid} ${name}: once`);
       const point = points[0]!;
-      close(point.value, want, `${leg.uuid} ${name}`);
+      if (name === "freeswitch.qos.jitter_avg" && check.reportsSeenFromMidCall === true) {
+        const series = leg.qos?.jitterBeforeHangup ?? [];
+        assert.ok(
+          meanOfSuffix(point.value, series),
+          `${leg.uuid} jitter_avg ${point.value} of ${series}`,
+        );
+      } else {
+        close(point.value, want, `${leg.uuid} ${name}`);
+      }
       assert.deepEqual(
         point.attributes,
-        { fs_instance: FS_NAME, ...qos.labels },
+        { fs_instance: FS_NAME, ...labels },
         `${leg.uuid} ${name} labels`,
       );
     }
@@ -315,15 +364,20 @@ export function assertQosPoints(receiver: OtlpReceiver, legs: readonly ExpectedL
 }
 
 /** One quality record per leg, carrying the same labels and values. */
-export function assertQualityRecords(receiver: OtlpReceiver, legs: readonly ExpectedLeg[]): void {
+export function assertQualityRecords(
+  receiver: OtlpReceiver,
+  legs: readonly ExpectedLeg[],
+  check: QosCheck = {},
+): void {
   const records = receiver.logRecords();
   for (const leg of legs) {
     const mine = records.filter((r) => r.attributes.channel_id === leg.uuid);
     assert.equal(mine.length, 1, `one quality record for ${leg.uuid}`);
     const a = mine[0]!.attributes;
-    const qos = leg.qos!;
-    for (const [key, value] of Object.entries(qos.labels))
+    const qos = expectedQos(leg, check);
+    for (const [key, value] of Object.entries(qos.labels)) {
       assert.equal(a[key], value, `record ${key}`);
+    }
     const byRecordName: Record<string, string> = {
       "freeswitch.qos.mos_score": "mos_score",
       "freeswitch.qos.jitter_min": "jitter_min_ms",
@@ -336,7 +390,11 @@ export function assertQualityRecords(receiver: OtlpReceiver, legs: readonly Expe
     for (const [name, key] of Object.entries(byRecordName)) {
       const want = qos.values[name];
       if (want === undefined) assert.equal(a[key], undefined, `record ${key}`);
-      else close(a[key] as number, want, `record ${key} of ${leg.uuid}`);
+      else if (key === "jitter_avg_ms" && check.reportsSeenFromMidCall === true) {
+        // The points' check above pins which reports; the record must say the same.
+        const point = legPoints(receiver, "freeswitch.qos.jitter_avg", leg.uuid)[0];
+        close(a[key] as number, point?.value ?? Number.NaN, `record ${key} of ${leg.uuid}`);
+      } else close(a[key] as number, want, `record ${key} of ${leg.uuid}`);
     }
   }
 }

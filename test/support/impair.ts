@@ -15,6 +15,7 @@ const SOURCE = fileURLToPath(new URL("../freeswitch/nfq-netem.c", import.meta.ur
 const BINARY = path.join(tmpdir(), "fsagent-nfq-netem", "nfq-netem");
 
 export interface ImpairmentOptions {
+  /** Every packet held this long, ± jitterMs (uniform), or dropped with lossPct % chance. */
   readonly delayMs: number;
   readonly jitterMs: number;
   readonly lossPct: number;
@@ -64,8 +65,11 @@ export class ImpairedNetwork {
     readonly outerIp: string,
   ) {}
 
-  static async up(options: ImpairmentOptions): Promise<ImpairedNetwork> {
-    buildNfqNetem();
+  /**
+   * A namespace with its loopback up and a veth pair to the host. Start FreeSWITCH in it (on
+   * `innerIp`), then impair() its RTP range.
+   */
+  static create(): ImpairedNetwork {
     const id = Math.floor(Math.random() * 200) + 20;
     const netns = `fsagent-${process.pid}-${id}`;
     const outer = `fsa${id}o`;
@@ -74,37 +78,45 @@ export class ImpairedNetwork {
     open.add(net);
     try {
       run("ip", ["netns", "add", netns]);
-      const ns = (cmd: string, args: string[]) => run("ip", ["netns", "exec", netns, cmd, ...args]);
-      ns("ip", ["link", "set", "lo", "up"]);
+      net.inside("ip", ["link", "set", "lo", "up"]);
       run("ip", ["link", "add", outer, "type", "veth", "peer", "name", inner]);
       run("ip", ["link", "set", inner, "netns", netns]);
       run("ip", ["addr", "add", `${net.outerIp}/30`, "dev", outer]);
       run("ip", ["link", "set", outer, "up"]);
-      ns("ip", ["addr", "add", `${net.innerIp}/30`, "dev", inner]);
-      ns("ip", ["link", "set", inner, "up"]);
-      const ports = `${options.portFrom}:${options.portTo}`;
-      ns("iptables", [
-        "-A",
-        "INPUT",
-        "-p",
-        "udp",
-        "--dport",
-        ports,
-        "-j",
-        "NFQUEUE",
-        "--queue-num",
-        "7",
-      ]);
-      const args = ["-q", "7", "-d", String(options.delayMs), "-j", String(options.jitterMs)];
-      args.push("-l", String(options.lossPct), "-s", "42");
-      net.netem = spawn("ip", ["netns", "exec", netns, BINARY, ...args], { stdio: "ignore" });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      if (net.netem.exitCode !== null) throw new Error("nfq-netem exited at start");
+      net.inside("ip", ["addr", "add", `${net.innerIp}/30`, "dev", inner]);
+      net.inside("ip", ["link", "set", inner, "up"]);
     } catch (error) {
       net.down();
       throw error;
     }
     return net;
+  }
+
+  /** Delay, jitter and loss from now on, on UDP to the ports given (inside the namespace). */
+  async impair(options: ImpairmentOptions): Promise<void> {
+    buildNfqNetem();
+    const ports = `${options.portFrom}:${options.portTo}`;
+    this.inside("iptables", [
+      "-A",
+      "INPUT",
+      "-p",
+      "udp",
+      "--dport",
+      ports,
+      "-j",
+      "NFQUEUE",
+      "--queue-num",
+      "7",
+    ]);
+    const args = ["-q", "7", "-d", String(options.delayMs), "-j", String(options.jitterMs)];
+    args.push("-l", String(options.lossPct), "-s", "42");
+    this.netem = spawn("ip", ["netns", "exec", this.netns, BINARY, ...args], { stdio: "ignore" });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    if (this.netem.exitCode !== null) throw new Error("nfq-netem exited at start");
+  }
+
+  private inside(cmd: string, args: string[]): void {
+    run("ip", ["netns", "exec", this.netns, cmd, ...args]);
   }
 
   /** Removes the namespace (and the veth pair with it). Idempotent. */

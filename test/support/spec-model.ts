@@ -38,6 +38,10 @@ export interface ExpectedQos {
   };
   /** SPEC §4 instrument name → value; mos_score absent when the leg received nothing. */
   readonly values: Readonly<Record<string, number>>;
+  /** The leg's own variable_domain_name at hangup ("" when none). */
+  readonly ownDomainAtHangup: string;
+  /** The jitter (ms) of the leg's reports before its hangup, in order: jitter_avg's inputs. */
+  readonly jitterBeforeHangup: readonly number[];
 }
 
 export interface ExpectedLeg {
@@ -240,5 +244,30 @@ function expectQos(l: LegModel, labels: ExpectedLabels, hangup: RawEvent): Expec
       dst_ip: hangup.get("variable_local_media_ip") ?? "",
     },
     values,
+    ownDomainAtHangup: hangup.get("variable_domain_name") ?? "",
+    jitterBeforeHangup: l.jitterBeforeHangup,
   };
+}
+
+/**
+ * SPEC §3 labels of live legs from `uuid_dump <uuid> json` of each (what an agent started
+ * mid-call learns by looking the legs up): the same rules as for channel events.
+ */
+export function labelsFromDumps(
+  dumps: ReadonlyMap<string, Readonly<Record<string, string>>>,
+): Map<string, ExpectedLabels> {
+  const out = new Map<string, ExpectedLabels>();
+  for (const [uuid, d] of dumps) {
+    const callUuid = d["Channel-Call-UUID"] || uuid;
+    const a = callUuid === uuid ? undefined : dumps.get(callUuid);
+    const host = (x: Readonly<Record<string, string>>) =>
+      x.variable_domain_name || x.variable_sip_from_host || x.variable_sip_to_host || "";
+    out.set(uuid, {
+      channel_id: uuid,
+      correlation_id:
+        a === undefined ? d.variable_sip_call_id || callUuid : a.variable_sip_call_id || callUuid,
+      domain_name: d.variable_domain_name || (a === undefined ? "" : host(a)) || host(d),
+    });
+  }
+  return out;
 }

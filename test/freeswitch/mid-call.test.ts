@@ -1,0 +1,110 @@
+// The agent started while calls are up on a real FreeSWITCH: it never saw their channel events,
+// so it looks the legs up (`uuid_dump`) when their RTCP reports arrive, and must label all 4
+// channels of each call as SPEC §3 says, then report each leg's end-of-call QoS once. The
+// expected labels come from the test's own `uuid_dump` of every leg (what FreeSWITCH knew then).
+
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { killAllChildren } from "../support/child.js";
+import { type Call, FreeswitchInstance, skipWithoutFreeswitch } from "../support/freeswitch.js";
+import {
+  AgentProcess,
+  assertQosPoints,
+  assertQualityRecords,
+  assertRtcpPoints,
+  captureAll,
+  endedLegs,
+  FS_NAME,
+  sleep,
+  waitForEndOfCalls,
+} from "../support/fs-system.js";
+import { OtlpReceiver } from "../support/otlp-receiver.js";
+import type { RawEslClient } from "../support/raw-esl.js";
+import { type ExpectedLabels, type ExpectedLeg, labelsFromDumps } from "../support/spec-model.js";
+
+describe("real FreeSWITCH: the agent started mid-call", { skip: skipWithoutFreeswitch() }, () => {
+  let fs: FreeswitchInstance;
+  let receiver: OtlpReceiver;
+  let capture: RawEslClient;
+  let agent: AgentProcess;
+  let legs: ExpectedLeg[] = [];
+  let dumped = new Map<string, ExpectedLabels>();
+  let lookups = 0;
+
+  before(async () => {
+    fs = await FreeswitchInstance.start({ name: "midcall" });
+    receiver = await OtlpReceiver.start();
+    capture = await captureAll(fs);
+    const calls: Call[] = [
+      ...(await fs.originate(1, { codec: "PCMU", domain: "tenant-a.example" })),
+      ...(await fs.originate(1, { codec: "OPUS" })),
+    ];
+    await sleep(6000); // the calls are up and reporting
+    const uuids = [
+      ...new Set(capture.events.map((e) => e.get("Unique-ID")).filter((u) => u !== undefined)),
+    ];
+    const dumps = new Map<string, Record<string, string>>();
+    for (const uuid of uuids) {
+      const reply = await fs.api(`uuid_dump ${uuid} json`);
+      if (reply.startsWith("{")) dumps.set(uuid, JSON.parse(reply));
+    }
+    assert.equal(dumps.size, 8, "4 live channels per call");
+    dumped = labelsFromDumps(dumps);
+    agent = await AgentProcess.start(fs, receiver);
+    await agent.waitForSample(
+      "fsagent_fs_connections",
+      { fs_instance: FS_NAME },
+      (v) => v === 1,
+      "connected",
+    );
+    await sleep(8000);
+    lookups = await agent.requireSample("fsagent_leg_lookups_total", {
+      fs_instance: FS_NAME,
+      result: "found",
+    });
+    await fs.hangup(calls);
+    legs = endedLegs(capture);
+    await waitForEndOfCalls(receiver, legs);
+  });
+
+  after(async () => {
+    await agent?.stop();
+    capture?.close();
+    await receiver?.close();
+    await fs?.dispose();
+    await killAllChildren();
+  });
+
+  const labelsOf = (leg: ExpectedLeg): ExpectedLabels => {
+    const labels = dumped.get(leg.uuid);
+    assert.ok(labels !== undefined, `${leg.uuid} was dumped`);
+    return labels;
+  };
+
+  it("looked every leg up on FreeSWITCH: one uuid_dump each", async () => {
+    assert.equal(legs.length, 8);
+    assert.equal(lookups, 8);
+    const metrics = await agent.metrics();
+    assert.doesNotMatch(
+      metrics,
+      /fsagent_leg_lookups_total\{[^}]*result="(failed|skipped|not_found)"\} [1-9]/,
+    );
+  });
+
+  it("labels right on all 4 channels of each call, RTCP values as FreeSWITCH reported them", () => {
+    // The PCMU call's tenant reaches every leg; the other call has none: its legs carry the host.
+    const tenant = legs.filter((l) => labelsOf(l).domain_name === "tenant-a.example");
+    assert.equal(tenant.length, 4);
+    assert.equal(
+      new Set(legs.map((l) => labelsOf(l).correlation_id)).size,
+      4,
+      "two dialogs per call",
+    );
+    assertRtcpPoints(receiver, legs, labelsOf);
+  });
+
+  it("QoS once per leg with those labels, and one quality record each", () => {
+    assertQosPoints(receiver, legs, { labelsOf, reportsSeenFromMidCall: true });
+    assertQualityRecords(receiver, legs, { labelsOf, reportsSeenFromMidCall: true });
+  });
+});
