@@ -93,10 +93,15 @@ interface Ports {
 }
 
 const running = new Set<FreeswitchInstance>();
+// Whatever happens to the test, no FreeSWITCH outlives it: at exit, and on Ctrl-C or a runner's
+// SIGTERM, which would otherwise end the process without its exit handlers (FreeSWITCH runs in
+// its own process group, so the signal does not reach it).
 process.once("exit", () => {
-  // Whatever happened to the test, no FreeSWITCH outlives it.
   for (const fs of running) fs.killNow();
 });
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => process.exit(signal === "SIGINT" ? 130 : 143));
+}
 
 /** A FreeSWITCH process of the test's own, on free ports. */
 export class FreeswitchInstance {
