@@ -6,27 +6,14 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { killAllChildren } from "../support/child.js";
+import { type Call, type Codec, skipWithoutFreeswitch } from "../support/freeswitch.js";
 import {
-  type Call,
-  type Codec,
-  FreeswitchInstance,
-  skipWithoutFreeswitch,
-} from "../support/freeswitch.js";
-import {
-  AgentProcess,
   assertNoPerLegSeriesLeft,
   assertQosPoints,
   assertQualityRecords,
   assertRtcpPoints,
-  captureAll,
-  endedLegs,
-  FS_NAME,
-  sleep,
-  waitForEndOfCalls,
-} from "../support/fs-system.js";
-import { OtlpReceiver } from "../support/otlp-receiver.js";
-import type { RawEslClient } from "../support/raw-esl.js";
+} from "../support/fs-assert.js";
+import { type AgentProcess, Rig, sleep } from "../support/fs-rig.js";
 import type { ExpectedLeg } from "../support/spec-model.js";
 
 const CODECS: readonly Codec[] = ["PCMU", "PCMA", "G722", "OPUS"];
@@ -43,40 +30,22 @@ const RTP_CLOCK: Record<Codec, number> = { PCMU: 8000, PCMA: 8000, G722: 8000, O
 const CALL_SECONDS = 14;
 
 describe("real FreeSWITCH: bridged calls on every codec", { skip: skipWithoutFreeswitch() }, () => {
-  let fs: FreeswitchInstance;
-  let receiver: OtlpReceiver;
-  let capture: RawEslClient;
+  let rig: Rig;
   let agent: AgentProcess;
   const calls: Call[] = [];
   let legs: ExpectedLeg[] = [];
 
   before(async () => {
-    fs = await FreeswitchInstance.start({ name: "calls" });
-    receiver = await OtlpReceiver.start();
-    capture = await captureAll(fs);
-    agent = await AgentProcess.start(fs, receiver);
-    await agent.waitForSample(
-      "fsagent_fs_connections",
-      { fs_instance: FS_NAME },
-      (v) => v === 1,
-      "the connection",
-    );
+    rig = await Rig.start({ name: "calls" });
+    agent = await rig.startAgent();
     for (const [i, codec] of CODECS.entries()) {
-      calls.push(...(await fs.originate(1, { codec, domain: `tenant-${i + 1}.example` })));
+      calls.push(...(await rig.fs.originate(1, { codec, domain: `tenant-${i + 1}.example` })));
     }
     await sleep(CALL_SECONDS * 1000);
-    await fs.hangup(calls);
-    legs = endedLegs(capture);
-    await waitForEndOfCalls(receiver, legs);
+    legs = await rig.endCalls(calls);
   });
 
-  after(async () => {
-    await agent?.stop();
-    capture?.close();
-    await receiver?.close();
-    await fs?.dispose();
-    await killAllChildren();
-  });
+  after(() => rig?.dispose());
 
   it("FreeSWITCH made 4 channels per call, with RTCP both ways on each, on the codec asked for", () => {
     assert.equal(legs.length, 4 * CODECS.length, `${legs.length} legs ended`);
@@ -93,7 +62,7 @@ describe("real FreeSWITCH: bridged calls on every codec", { skip: skipWithoutFre
     const codecs = legs.map((l) => l.qos?.labels.codec_name).sort();
     assert.deepEqual(codecs, CODECS.flatMap((c) => Array(4).fill(CODEC_NAME[c])).sort());
     // The RTP-Rate FreeSWITCH reports is the codec's RTP clock (jitter is divided by it).
-    for (const e of capture.eventsNamed("RECV_RTCP_MESSAGE")) {
+    for (const e of rig.capture.eventsNamed("RECV_RTCP_MESSAGE")) {
       const leg = legs.find((l) => l.uuid === e.get("Unique-ID"));
       if (leg === undefined) continue;
       const codec = CODECS.find((c) => CODEC_NAME[c] === leg.qos?.labels.codec_name);
@@ -103,7 +72,7 @@ describe("real FreeSWITCH: bridged calls on every codec", { skip: skipWithoutFre
   });
 
   it("every leg and direction: jitter, fraction lost, packets lost, RTT and MOS estimate equal FreeSWITCH's reports", () => {
-    assertRtcpPoints(receiver, legs);
+    assertRtcpPoints(rig.receiver, legs);
   });
 
   it("labels per SPEC §3 on all 4 channels: one correlation per SIP dialog, each tenant's domain", () => {
@@ -132,19 +101,19 @@ describe("real FreeSWITCH: bridged calls on every codec", { skip: skipWithoutFre
   });
 
   it("end of call: the 7 QoS metrics once per leg, equal to FreeSWITCH's variable_rtp_audio_*", () => {
-    assertQosPoints(receiver, legs);
+    assertQosPoints(rig.receiver, legs);
   });
 
   it("one quality record per leg, with the same labels and values", () => {
-    assertQualityRecords(receiver, legs);
+    assertQualityRecords(rig.receiver, legs);
   });
 
   it("no per-leg series after the legs ended; nothing counted unusable or dropped", async () => {
-    await assertNoPerLegSeriesLeft(receiver, agent);
+    await assertNoPerLegSeriesLeft(rig.receiver, agent);
     const metrics = await agent.metrics();
     assert.doesNotMatch(metrics, /^fsagent_events_unusable_total\{.*\} [1-9]/m);
     assert.doesNotMatch(metrics, /^fsagent_events_dropped_total\{.*\} [1-9]/m);
     assert.doesNotMatch(metrics, /^fsagent_qos_variables_unreadable_total\{.*\} [1-9]/m);
-    assert.equal(receiver.decodeErrors.length, 0);
+    assert.equal(rig.receiver.decodeErrors.length, 0);
   });
 });

@@ -5,57 +5,35 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { killAllChildren } from "../support/child.js";
-import { FreeswitchInstance, skipWithoutFreeswitch } from "../support/freeswitch.js";
-import {
-  AGENT_SUBSCRIPTION,
-  AgentProcess,
-  captureAll,
-  FS_NAME,
-  sleep,
-} from "../support/fs-system.js";
+import { skipWithoutFreeswitch } from "../support/freeswitch.js";
+import { AGENT_SUBSCRIPTION, type AgentProcess, FS_NAME, Rig, sleep } from "../support/fs-rig.js";
 import { sampleOf } from "../support/load.js";
-import { OtlpReceiver } from "../support/otlp-receiver.js";
-import type { RawEslClient } from "../support/raw-esl.js";
 
 const RTCP_EVENTS = ["RECV_RTCP_MESSAGE", "SEND_RTCP_MESSAGE"];
 const connected = { fs_instance: FS_NAME };
 
 describe("real FreeSWITCH: connection and subscription", { skip: skipWithoutFreeswitch() }, () => {
-  let fs: FreeswitchInstance;
-  let receiver: OtlpReceiver;
-  let capture: RawEslClient;
+  let rig: Rig;
   let agent: AgentProcess;
   let noRtcp: AgentProcess;
   let wrong: AgentProcess;
 
   before(async () => {
-    fs = await FreeswitchInstance.start({ name: "conn", password: "s3cret-pw" });
-    receiver = await OtlpReceiver.start();
+    rig = await Rig.start({ name: "conn", password: "s3cret-pw" });
     [agent, noRtcp, wrong] = await Promise.all([
-      AgentProcess.start(fs, receiver),
-      AgentProcess.start(fs, receiver, { env: { FSAGENT_EVENTS_RTCP: "false" } }),
-      AgentProcess.start(fs, receiver, { password: "not-the-password" }),
+      rig.startAgent(),
+      rig.startAgent({ env: { FSAGENT_EVENTS_RTCP: "false" } }),
+      rig.startAgent({ password: "not-the-password", connected: false }),
     ]);
-    for (const a of [agent, noRtcp]) {
-      await a.waitForSample("fsagent_fs_connections", connected, (v) => v === 1, "connected");
-    }
-    // The capture starts after the agents subscribed, and the call after the capture: all
-    // three connections see the call's events from the first to the last.
-    capture = await captureAll(fs);
-    const calls = await fs.originate(1, { codec: "PCMU" });
+    // The capture was open before the agents subscribed, and the call starts after: all three
+    // connections see the call's events from the first to the last.
+    const calls = await rig.fs.originate(1, { codec: "PCMU" });
     await sleep(10_000);
-    await fs.hangup(calls);
+    await rig.fs.hangup(calls);
     await sleep(1000); // the last DESTROY on every connection
   });
 
-  after(async () => {
-    await Promise.all([agent?.stop(), noRtcp?.stop(), wrong?.stop()]);
-    capture?.close();
-    await receiver?.close();
-    await fs?.dispose();
-    await killAllChildren();
-  });
+  after(() => rig?.dispose());
 
   it("the right password connects: /health connected, /ready 200", async () => {
     const health = await agent.health();
@@ -86,7 +64,7 @@ describe("real FreeSWITCH: connection and subscription", { skip: skipWithoutFree
 
   it("FreeSWITCH sends the agent exactly the events it subscribed to, no other", async () => {
     const sent = new Map<string, number>();
-    for (const e of capture.events) sent.set(e.name, (sent.get(e.name) ?? 0) + 1);
+    for (const e of rig.capture.events) sent.set(e.name, (sent.get(e.name) ?? 0) + 1);
     // FreeSWITCH fired much more than the agent asked for...
     for (const other of ["CHANNEL_STATE", "CHANNEL_HANGUP", "CODEC", "CHANNEL_OUTGOING"]) {
       assert.ok((sent.get(other) ?? 0) > 0, `FreeSWITCH fired ${other}`);
@@ -113,7 +91,7 @@ describe("real FreeSWITCH: connection and subscription", { skip: skipWithoutFree
   it("with events.rtcp: false FreeSWITCH sends that agent no RTCP event", async () => {
     const metrics = await noRtcp.metrics();
     for (const name of RTCP_EVENTS) {
-      assert.ok(capture.eventsNamed(name).length > 0, `the call fired ${name}`);
+      assert.ok(rig.capture.eventsNamed(name).length > 0, `the call fired ${name}`);
       assert.equal(
         sampleOf(metrics, "fsagent_events_received_total", { ...connected, event: name }),
         undefined,
@@ -121,7 +99,7 @@ describe("real FreeSWITCH: connection and subscription", { skip: skipWithoutFree
     }
     assert.equal(
       sampleOf(metrics, "fsagent_events_received_total", { ...connected, event: "CHANNEL_CREATE" }),
-      capture.eventsNamed("CHANNEL_CREATE").length,
+      rig.capture.eventsNamed("CHANNEL_CREATE").length,
     );
     // The channel events (and their QoS) still come.
     assert.equal(
@@ -129,7 +107,7 @@ describe("real FreeSWITCH: connection and subscription", { skip: skipWithoutFree
         ...connected,
         event: "CHANNEL_HANGUP_COMPLETE",
       }),
-      capture.eventsNamed("CHANNEL_HANGUP_COMPLETE").length,
+      rig.capture.eventsNamed("CHANNEL_HANGUP_COMPLETE").length,
     );
   });
 });

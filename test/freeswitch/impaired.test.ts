@@ -5,75 +5,32 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { killAllChildren } from "../support/child.js";
-import { FreeswitchInstance, skipWithoutFreeswitch } from "../support/freeswitch.js";
+import { skipWithoutFreeswitch } from "../support/freeswitch.js";
 import {
-  AgentProcess,
   assertQosPoints,
   assertQualityRecords,
   assertRtcpPoints,
-  captureAll,
-  endedLegs,
-  FS_NAME,
   legPoints,
-  sleep,
-  waitForEndOfCalls,
-} from "../support/fs-system.js";
-import { ImpairedNetwork, impairmentUnavailable } from "../support/impair.js";
-import { OtlpReceiver } from "../support/otlp-receiver.js";
-import type { RawEslClient } from "../support/raw-esl.js";
+} from "../support/fs-assert.js";
+import { Rig, sleep } from "../support/fs-rig.js";
+import { skipWithoutImpairment } from "../support/impair.js";
 import type { ExpectedLeg } from "../support/spec-model.js";
 
-const skip =
-  skipWithoutFreeswitch() || (process.env.CI === "true" ? false : impairmentUnavailable()) || false;
+const skip = skipWithoutFreeswitch() || skipWithoutImpairment();
 
 describe("real FreeSWITCH with impaired RTP (20 ± 10 ms, 5 % loss)", { skip }, () => {
-  let net: ImpairedNetwork;
-  let fs: FreeswitchInstance;
-  let receiver: OtlpReceiver;
-  let capture: RawEslClient;
-  let agent: AgentProcess;
+  let rig: Rig;
   let legs: ExpectedLeg[] = [];
 
   before(async () => {
-    net = ImpairedNetwork.create();
-    fs = await FreeswitchInstance.start({
-      name: "impaired",
-      netns: net.netns,
-      ip: net.innerIp,
-      eslAcl: "any_v4.auto", // the agent connects from the host's end of the veth pair
-    });
-    await net.impair({
-      delayMs: 20,
-      jitterMs: 10,
-      lossPct: 5,
-      portFrom: fs.ports.rtpStart,
-      portTo: fs.ports.rtpEnd,
-    });
-    receiver = await OtlpReceiver.start();
-    capture = await captureAll(fs);
-    agent = await AgentProcess.start(fs, receiver);
-    await agent.waitForSample(
-      "fsagent_fs_connections",
-      { fs_instance: FS_NAME },
-      (v) => v === 1,
-      "connected",
-    );
-    const calls = await fs.originate(2, { codec: "PCMA" });
+    rig = await Rig.start({ name: "impaired", impair: { delayMs: 20, jitterMs: 10, lossPct: 5 } });
+    await rig.startAgent();
+    const calls = await rig.fs.originate(2, { codec: "PCMA" });
     await sleep(16_000);
-    await fs.hangup(calls);
-    legs = endedLegs(capture);
-    await waitForEndOfCalls(receiver, legs);
+    legs = await rig.endCalls(calls);
   });
 
-  after(async () => {
-    await agent?.stop();
-    capture?.close();
-    await receiver?.close();
-    await fs?.dispose();
-    net?.down();
-    await killAllChildren();
-  });
+  after(() => rig?.dispose());
 
   it("FreeSWITCH reported non-zero jitter, loss and RTT", () => {
     assert.equal(legs.length, 8);
@@ -101,11 +58,11 @@ describe("real FreeSWITCH with impaired RTP (20 ± 10 ms, 5 % loss)", { skip }, 
   });
 
   it("jitter, fraction lost, RTT and the E-model estimate are exported exactly; packets_lost adds up to FreeSWITCH's final cumulative loss per leg and direction", () => {
-    assertRtcpPoints(receiver, legs);
+    assertRtcpPoints(rig.receiver, legs);
     const exportedLoss = legs.reduce(
       (sum, l) =>
         sum +
-        legPoints(receiver, "freeswitch.rtcp.packets_lost", l.uuid).reduce(
+        legPoints(rig.receiver, "freeswitch.rtcp.packets_lost", l.uuid).reduce(
           (s, p) => s + p.value,
           0,
         ),
@@ -115,7 +72,7 @@ describe("real FreeSWITCH with impaired RTP (20 ± 10 ms, 5 % loss)", { skip }, 
   });
 
   it("end of call: QoS MOS equals in_mos, and every QoS value FreeSWITCH's variables", () => {
-    assertQosPoints(receiver, legs);
-    assertQualityRecords(receiver, legs);
+    assertQosPoints(rig.receiver, legs);
+    assertQualityRecords(rig.receiver, legs);
   });
 });

@@ -5,75 +5,44 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { killAllChildren } from "../support/child.js";
-import { type Call, FreeswitchInstance, skipWithoutFreeswitch } from "../support/freeswitch.js";
-import {
-  AgentProcess,
-  assertQosPoints,
-  assertQualityRecords,
-  assertRtcpPoints,
-  captureAll,
-  endedLegs,
-  FS_NAME,
-  sleep,
-  waitForEndOfCalls,
-} from "../support/fs-system.js";
-import { OtlpReceiver } from "../support/otlp-receiver.js";
-import type { RawEslClient } from "../support/raw-esl.js";
+import { type Call, skipWithoutFreeswitch } from "../support/freeswitch.js";
+import { assertQosPoints, assertQualityRecords, assertRtcpPoints } from "../support/fs-assert.js";
+import { type AgentProcess, FS_NAME, Rig, sleep } from "../support/fs-rig.js";
 import { type ExpectedLabels, type ExpectedLeg, labelsFromDumps } from "../support/spec-model.js";
 
 describe("real FreeSWITCH: the agent started mid-call", { skip: skipWithoutFreeswitch() }, () => {
-  let fs: FreeswitchInstance;
-  let receiver: OtlpReceiver;
-  let capture: RawEslClient;
+  let rig: Rig;
   let agent: AgentProcess;
   let legs: ExpectedLeg[] = [];
   let dumped = new Map<string, ExpectedLabels>();
   let lookups = 0;
 
   before(async () => {
-    fs = await FreeswitchInstance.start({ name: "midcall" });
-    receiver = await OtlpReceiver.start();
-    capture = await captureAll(fs);
+    rig = await Rig.start({ name: "midcall" });
     const calls: Call[] = [
-      ...(await fs.originate(1, { codec: "PCMU", domain: "tenant-a.example" })),
-      ...(await fs.originate(1, { codec: "OPUS" })),
+      ...(await rig.fs.originate(1, { codec: "PCMU", domain: "tenant-a.example" })),
+      ...(await rig.fs.originate(1, { codec: "OPUS" })),
     ];
     await sleep(6000); // the calls are up and reporting
-    const uuids = [
-      ...new Set(capture.events.map((e) => e.get("Unique-ID")).filter((u) => u !== undefined)),
-    ];
+    const uuids = new Set(rig.capture.events.map((e) => e.get("Unique-ID")));
     const dumps = new Map<string, Record<string, string>>();
     for (const uuid of uuids) {
-      const reply = await fs.api(`uuid_dump ${uuid} json`);
+      if (uuid === undefined) continue;
+      const reply = await rig.fs.api(`uuid_dump ${uuid} json`);
       if (reply.startsWith("{")) dumps.set(uuid, JSON.parse(reply));
     }
     assert.equal(dumps.size, 8, "4 live channels per call");
     dumped = labelsFromDumps(dumps);
-    agent = await AgentProcess.start(fs, receiver);
-    await agent.waitForSample(
-      "fsagent_fs_connections",
-      { fs_instance: FS_NAME },
-      (v) => v === 1,
-      "connected",
-    );
+    agent = await rig.startAgent();
     await sleep(8000);
     lookups = await agent.requireSample("fsagent_leg_lookups_total", {
       fs_instance: FS_NAME,
       result: "found",
     });
-    await fs.hangup(calls);
-    legs = endedLegs(capture);
-    await waitForEndOfCalls(receiver, legs);
+    legs = await rig.endCalls(calls);
   });
 
-  after(async () => {
-    await agent?.stop();
-    capture?.close();
-    await receiver?.close();
-    await fs?.dispose();
-    await killAllChildren();
-  });
+  after(() => rig?.dispose());
 
   const labelsOf = (leg: ExpectedLeg): ExpectedLabels => {
     const labels = dumped.get(leg.uuid);
@@ -100,11 +69,11 @@ describe("real FreeSWITCH: the agent started mid-call", { skip: skipWithoutFrees
       4,
       "two dialogs per call",
     );
-    assertRtcpPoints(receiver, legs, labelsOf);
+    assertRtcpPoints(rig.receiver, legs, labelsOf);
   });
 
   it("QoS once per leg with those labels, and one quality record each", () => {
-    assertQosPoints(receiver, legs, { labelsOf, reportsSeenFromMidCall: true });
-    assertQualityRecords(receiver, legs, { labelsOf, reportsSeenFromMidCall: true });
+    assertQosPoints(rig.receiver, legs, { labelsOf, reportsSeenFromMidCall: true });
+    assertQualityRecords(rig.receiver, legs, { labelsOf, reportsSeenFromMidCall: true });
   });
 });

@@ -8,36 +8,23 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { killAllChildren } from "../support/child.js";
-import { FreeswitchInstance, skipWithoutFreeswitch } from "../support/freeswitch.js";
+import { skipWithoutFreeswitch } from "../support/freeswitch.js";
 import {
-  AgentProcess,
   assertRtcpPoints,
-  captureAll,
   close,
-  endedLegs,
   expectedQos,
-  FS_NAME,
   legPoints,
   QOS_POINT_NAMES,
-  sleep,
-  waitForEndOfCalls,
-} from "../support/fs-system.js";
-import { ImpairedNetwork, impairmentUnavailable } from "../support/impair.js";
-import { OtlpReceiver } from "../support/otlp-receiver.js";
-import type { RawEslClient } from "../support/raw-esl.js";
+} from "../support/fs-assert.js";
+import { FS_NAME, Rig, sleep } from "../support/fs-rig.js";
+import { skipWithoutImpairment } from "../support/impair.js";
 import type { ExpectedLeg } from "../support/spec-model.js";
 
-const skip =
-  skipWithoutFreeswitch() || (process.env.CI === "true" ? false : impairmentUnavailable()) || false;
-const INSTANCE = { fs_instance: FS_NAME };
+const skip = skipWithoutFreeswitch() || skipWithoutImpairment();
 
 describe("real FreeSWITCH, Redis state: the agent restarted mid-call", { skip }, () => {
   const prefix = `fsagent-test-${randomUUID().slice(0, 8)}:`;
-  let net: ImpairedNetwork;
-  let fs: FreeswitchInstance;
-  let receiver: OtlpReceiver;
-  let capture: RawEslClient;
+  let rig: Rig;
   let legs: ExpectedLeg[] = [];
   let lookupsAfterRestart = 0;
   let restartedAt = 0;
@@ -47,45 +34,20 @@ describe("real FreeSWITCH, Redis state: the agent restarted mid-call", { skip },
     FSAGENT_REDIS_PORT: "6379",
     FSAGENT_REDIS_KEY_PREFIX: prefix,
   };
-  let second: AgentProcess;
 
   before(async () => {
-    net = ImpairedNetwork.create();
-    fs = await FreeswitchInstance.start({
-      name: "redis",
-      netns: net.netns,
-      ip: net.innerIp,
-      eslAcl: "any_v4.auto",
-    });
-    await net.impair({
-      delayMs: 5,
-      jitterMs: 2,
-      lossPct: 5,
-      portFrom: fs.ports.rtpStart,
-      portTo: fs.ports.rtpEnd,
-    });
-    receiver = await OtlpReceiver.start();
-    capture = await captureAll(fs);
-    const first = await AgentProcess.start(fs, receiver, { env: redisEnv });
-    await first.waitForSample("fsagent_fs_connections", INSTANCE, (v) => v === 1, "connected");
+    rig = await Rig.start({ name: "redis", impair: { delayMs: 5, jitterMs: 2, lossPct: 5 } });
+    const first = await rig.startAgent({ env: redisEnv });
     const calls = [
-      ...(await fs.originate(1, { codec: "PCMU", domain: "tenant-r.example" })),
-      ...(await fs.originate(1, { codec: "G722" })),
+      ...(await rig.fs.originate(1, { codec: "PCMU", domain: "tenant-r.example" })),
+      ...(await rig.fs.originate(1, { codec: "G722" })),
     ];
     await sleep(10_000);
     await first.stop(); // SIGTERM: an upgrade; its write-behind is flushed
-    restartedAt = receiver.metricRequests.length;
-    second = await AgentProcess.start(fs, receiver, { env: redisEnv });
-    await second.waitForSample(
-      "fsagent_fs_connections",
-      INSTANCE,
-      (v) => v === 1,
-      "connected again",
-    );
+    restartedAt = rig.receiver.metricRequests.length;
+    const second = await rig.startAgent({ env: redisEnv });
     await sleep(7000);
-    await fs.hangup(calls);
-    legs = endedLegs(capture);
-    await waitForEndOfCalls(receiver, legs);
+    legs = await rig.endCalls(calls);
     lookupsAfterRestart = [
       ...(await second.metrics()).matchAll(/^fsagent_leg_lookups_total\{[^}]*\} (\d+)/gm),
     ]
@@ -94,23 +56,18 @@ describe("real FreeSWITCH, Redis state: the agent restarted mid-call", { skip },
   });
 
   after(async () => {
-    await second?.stop();
-    capture?.close();
-    await receiver?.close();
-    await fs?.dispose();
-    net?.down();
+    await rig?.dispose();
     const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true });
     await redis.connect();
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
-    await killAllChildren();
   });
 
   it("both processes reported every leg: before and after the restart", () => {
     assert.equal(legs.length, 8);
     for (const leg of legs) {
-      const points = legPoints(receiver, "freeswitch.rtcp.jitter", leg.uuid);
+      const points = legPoints(rig.receiver, "freeswitch.rtcp.jitter", leg.uuid);
       assert.ok(
         points.some((p) => p.request < restartedAt),
         `${leg.uuid} before`,
@@ -129,7 +86,7 @@ describe("real FreeSWITCH, Redis state: the agent restarted mid-call", { skip },
   it("loss stays incremental across the restart: per leg and direction it adds up to FreeSWITCH's final cumulative loss", () => {
     // assertRtcpPoints sums the packets_lost of both processes per leg and direction, and checks
     // every point's labels against the leg's channel events: the new process had them from Redis.
-    assertRtcpPoints(receiver, legs);
+    assertRtcpPoints(rig.receiver, legs);
   });
 
   it("the new process took the legs from Redis: no look-up on FreeSWITCH", () => {
@@ -140,14 +97,16 @@ describe("real FreeSWITCH, Redis state: the agent restarted mid-call", { skip },
     for (const leg of legs) {
       const { labels, values } = expectedQos(leg);
       for (const name of QOS_POINT_NAMES) {
-        const points = legPoints(receiver, name, leg.uuid);
+        const points = legPoints(rig.receiver, name, leg.uuid);
         assert.equal(points.length, 1, `${leg.uuid} ${name} once`);
         assert.deepEqual(points[0]!.attributes, { fs_instance: FS_NAME, ...labels });
         // jitter_avg is the mean of the reports the two processes saw (Redis carried the sum
         // across); the reports sent while neither was connected are not in it, so it is checked
         // against the jitter points the two exported (themselves checked against the capture).
         if (name === "freeswitch.qos.jitter_avg") {
-          const seen = legPoints(receiver, "freeswitch.rtcp.jitter", leg.uuid).map((p) => p.value);
+          const seen = legPoints(rig.receiver, "freeswitch.rtcp.jitter", leg.uuid).map(
+            (p) => p.value,
+          );
           close(
             points[0]!.value,
             seen.reduce((s, v) => s + v, 0) / seen.length,

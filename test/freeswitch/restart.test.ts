@@ -5,11 +5,10 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { killAllChildren } from "../support/child.js";
-import { type Call, FreeswitchInstance, skipWithoutFreeswitch } from "../support/freeswitch.js";
-import { AgentProcess, captureAll, FS_NAME, legPoints, sleep } from "../support/fs-system.js";
+import { type Call, skipWithoutFreeswitch } from "../support/freeswitch.js";
+import { legPoints } from "../support/fs-assert.js";
+import { type AgentProcess, captureAll, FS_NAME, Rig, sleep } from "../support/fs-rig.js";
 import { pollUntil } from "../support/net.js";
-import { OtlpReceiver } from "../support/otlp-receiver.js";
 import type { RawEslClient } from "../support/raw-esl.js";
 
 const INSTANCE = { fs_instance: FS_NAME };
@@ -25,24 +24,16 @@ function legsOf(capture: RawEslClient, calls: readonly Call[]): string[] {
 describe("real FreeSWITCH stopped and killed under a connected agent", {
   skip: skipWithoutFreeswitch(),
 }, () => {
-  let fs: FreeswitchInstance;
-  let receiver: OtlpReceiver;
+  let rig: Rig;
   let agent: AgentProcess;
 
   before(async () => {
-    fs = await FreeswitchInstance.start({ name: "restart" });
-    receiver = await OtlpReceiver.start();
+    rig = await Rig.start({ name: "restart" });
     // Reconnection after at most 2 s (the default backoff grows to 30 s): keeps the test short.
-    agent = await AgentProcess.start(fs, receiver, { env: { FSAGENT_ESL_BACKOFF_MAX: "2s" } });
-    await agent.waitForSample("fsagent_fs_connections", INSTANCE, (v) => v === 1, "connected");
+    agent = await rig.startAgent({ env: { FSAGENT_ESL_BACKOFF_MAX: "2s" } });
   });
 
-  after(async () => {
-    await agent?.stop();
-    await receiver?.close();
-    await fs?.dispose();
-    await killAllChildren();
-  });
+  after(() => rig?.dispose());
 
   /** Waits for /ready to answer `status`. */
   const ready = (status: number, what: string) =>
@@ -55,12 +46,12 @@ describe("real FreeSWITCH stopped and killed under a connected agent", {
 
   /** Calls up with RTCP flowing, as the agent saw them. */
   async function callsReporting(capture: RawEslClient): Promise<{ calls: Call[]; legs: string[] }> {
-    const calls = await fs.originate(1, { codec: "PCMU" });
+    const calls = await rig.fs.originate(1, { codec: "PCMU" });
     await sleep(7000);
     const legs = legsOf(capture, calls);
     for (const leg of legs) {
-      await receiver.waitFor(
-        () => legPoints(receiver, "freeswitch.rtcp.jitter", leg).length > 0,
+      await rig.receiver.waitFor(
+        () => legPoints(rig.receiver, "freeswitch.rtcp.jitter", leg).length > 0,
         `RTCP points of ${leg}`,
       );
     }
@@ -72,9 +63,12 @@ describe("real FreeSWITCH stopped and killed under a connected agent", {
   async function vanished(legs: readonly string[]): Promise<void> {
     await agent.waitForSample("fsagent_legs_active", {}, (v) => v === 0, "no leg left");
     await sleep(600);
-    const from = receiver.metricRequests.length;
-    await receiver.waitFor(() => receiver.metricRequests.length >= from + 3, "three more exports");
-    const late = receiver
+    const from = rig.receiver.metricRequests.length;
+    await rig.receiver.waitFor(
+      () => rig.receiver.metricRequests.length >= from + 3,
+      "three more exports",
+    );
+    const late = rig.receiver
       .points()
       .filter((p) => p.request >= from && legs.includes(p.attributes.channel_id ?? ""));
     assert.deepEqual(
@@ -87,7 +81,7 @@ describe("real FreeSWITCH stopped and killed under a connected agent", {
   /** freeswitch.calls.completed is a cumulative sum: the latest value of each series, added. */
   function completedSoFar(): number {
     const latest = new Map<string, number>();
-    for (const p of receiver.points("freeswitch.calls.completed")) {
+    for (const p of rig.receiver.points("freeswitch.calls.completed")) {
       assert.equal(p.temporality, "cumulative");
       if (p.attributes.fs_instance === FS_NAME) latest.set(JSON.stringify(p.attributes), p.value);
     }
@@ -95,23 +89,27 @@ describe("real FreeSWITCH stopped and killed under a connected agent", {
   }
 
   it("stopped cleanly (SIGTERM): 503, then 200 once it is back; its legs completed; new calls flow", async () => {
-    let capture = await captureAll(fs);
+    let capture = await captureAll(rig.fs);
     const { legs } = await callsReporting(capture);
-    await fs.stop();
+    await rig.fs.stop();
     await ready(503, "/ready 503 while FreeSWITCH is down");
     assert.equal((await agent.health()).connections[FS_NAME]?.connected, false);
-    await fs.restart();
+    await rig.fs.restart();
     await ready(200, "/ready 200 once FreeSWITCH is back");
     await vanished(legs);
-    await receiver.waitFor(() => completedSoFar() === 4, "4 legs completed", 10_000);
+    await rig.receiver.waitFor(() => completedSoFar() === 4, "4 legs completed", 10_000);
 
-    capture = await captureAll(fs);
+    capture = await captureAll(rig.fs);
     const next = await callsReporting(capture);
-    await fs.hangup(next.calls);
-    await receiver.waitFor(() => completedSoFar() === 8, "the new call's 4 legs completed", 10_000);
+    await rig.fs.hangup(next.calls);
+    await rig.receiver.waitFor(
+      () => completedSoFar() === 8,
+      "the new call's 4 legs completed",
+      10_000,
+    );
     for (const leg of next.legs) {
-      await receiver.waitFor(
-        () => legPoints(receiver, "freeswitch.qos.total_packets", leg).length === 1,
+      await rig.receiver.waitFor(
+        () => legPoints(rig.receiver, "freeswitch.qos.total_packets", leg).length === 1,
         `QoS of ${leg}`,
       );
     }
@@ -119,14 +117,14 @@ describe("real FreeSWITCH stopped and killed under a connected agent", {
   });
 
   it("killed (SIGKILL, no goodbye): detected, reconnected, its legs reconciled away; new calls flow", async () => {
-    let capture = await captureAll(fs);
+    let capture = await captureAll(rig.fs);
     const { legs } = await callsReporting(capture);
     const completedBefore = completedSoFar();
     const reconciledBefore =
       (await agent.requireSample("fsagent_legs_reconciled_total", INSTANCE)) ?? 0;
-    await fs.kill();
+    await rig.fs.kill();
     await ready(503, "/ready 503 after the kill");
-    await fs.restart();
+    await rig.fs.restart();
     await ready(200, "/ready 200 once FreeSWITCH is back");
     // FreeSWITCH lost the calls without an event: the agent's reconcile finds them gone.
     await agent.waitForSample(
@@ -136,25 +134,25 @@ describe("real FreeSWITCH stopped and killed under a connected agent", {
       "the 4 legs reconciled",
     );
     await vanished(legs);
-    await receiver.waitFor(
+    await rig.receiver.waitFor(
       () => completedSoFar() === completedBefore + 4,
       "4 legs completed",
       10_000,
     );
     for (const leg of legs) {
       assert.equal(
-        legPoints(receiver, "freeswitch.qos.total_packets", leg).length,
+        legPoints(rig.receiver, "freeswitch.qos.total_packets", leg).length,
         0,
         "no QoS: FreeSWITCH never had one",
       );
     }
 
-    capture = await captureAll(fs);
+    capture = await captureAll(rig.fs);
     const next = await callsReporting(capture);
-    await fs.hangup(next.calls);
+    await rig.fs.hangup(next.calls);
     for (const leg of next.legs) {
-      await receiver.waitFor(
-        () => legPoints(receiver, "freeswitch.qos.total_packets", leg).length === 1,
+      await rig.receiver.waitFor(
+        () => legPoints(rig.receiver, "freeswitch.qos.total_packets", leg).length === 1,
         `QoS of ${leg}`,
       );
     }

@@ -24,6 +24,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ephemeralLow } from "./net.js";
 import { RawEslClient } from "./raw-esl.js";
 
 const CONF_TEMPLATE = fileURLToPath(new URL("../freeswitch/conf", import.meta.url));
@@ -413,16 +414,6 @@ export class FreeswitchInstance {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function ephemeralLow(): number {
-  try {
-    return Number(
-      readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0],
-    );
-  } catch {
-    return 32768;
-  }
 }
 
 function canListenTcp(port: number): Promise<boolean> {

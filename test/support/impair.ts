@@ -26,6 +26,14 @@ export interface ImpairmentOptions {
 
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: "pipe" });
 
+/**
+ * The `skip` option of a suite that impairs media: false in CI (where it must run), else the
+ * one-line reason when it cannot run here.
+ */
+export function skipWithoutImpairment(): string | false {
+  return process.env.CI === "true" ? false : (impairmentUnavailable() ?? false);
+}
+
 /** Why impairment cannot run here, or undefined when it can. */
 export function impairmentUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return "impairment needs root (network namespaces, iptables)";

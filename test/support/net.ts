@@ -54,7 +54,8 @@ export async function pollUntil<T>(
   }
 }
 
-function ephemeralLow(): number {
+/** The first port of the kernel's ephemeral range (what connect() and listen(0) pick from). */
+export function ephemeralLow(): number {
   try {
     const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
       .trim()
