@@ -23,7 +23,12 @@ describe("real FreeSWITCH: connection and subscription", { skip: skipWithoutFree
     [agent, noRtcp, wrong] = await Promise.all([
       rig.startAgent(),
       rig.startAgent({ env: { FSAGENT_EVENTS_RTCP: "false" } }),
-      rig.startAgent({ password: "not-the-password", connected: false }),
+      // Retries at most 2 s apart (the default backoff grows to 30 s): the test sees several.
+      rig.startAgent({
+        password: "not-the-password",
+        connected: false,
+        env: { FSAGENT_ESL_BACKOFF_MAX: "2s" },
+      }),
     ]);
     // The capture was open before the agents subscribed, and the call starts after: all three
     // connections see the call's events from the first to the last.
