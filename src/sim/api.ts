@@ -1,12 +1,16 @@
 // The API commands the simulator answers (`api` and `bgapi`), with mod_commands' output formats.
 // An unknown command yields undefined; the caller turns that into "-ERR <cmd> Command not found!".
 
-import { jsonEventBody, plainEventBody } from "../esl/wire.js";
+import { plainEventBody } from "../esl/wire.js";
 import { channelData } from "./channel-data.js";
 import { CHANNEL_COLUMNS, type ChannelRegistry } from "./channels.js";
 import type { EventFactory, SimEvent } from "./events.js";
 import { cFixed2, uptimeText } from "./format.js";
 import { FS_VERSION, FS_VERSION_HUMAN, idleCpu } from "./heartbeat.js";
+import { BRIDGED_A_LEG } from "./layouts/bridged-a-leg.js";
+import { noVars, type VariableLayout } from "./layouts/variables.js";
+import type { SimLeg } from "./leg.js";
+import { jsonEventBody } from "./outgoing.js";
 
 export interface ApiContext {
   readonly channels: ChannelRegistry;
@@ -95,15 +99,24 @@ function uuidDump(arg: string, ctx: ApiContext): string {
   if (uuid === undefined || uuid === "") return "-USAGE: <uuid> [format]\n";
   const leg = ctx.channels.get(uuid);
   if (leg === undefined) return "-ERR No such channel!\n";
-  const event = ctx.factory.create("CHANNEL_DATA", ctx.now(), channelData(leg));
+  const event = ctx.factory.create("CHANNEL_DATA", ctx.now(), channelData(leg, dumpLayout(leg)));
   switch (format.toLowerCase()) {
     case "json":
-      return jsonEventBody(event.headers).toString("utf8");
+      return jsonEventBody(event).toString("utf8");
     case "plain":
       return dumpPlain(event);
     default:
       return plainEventBody(event.headers).toString("utf8");
   }
+}
+
+/**
+ * The variables `uuid_dump` shows: for a bridged A-leg, those of uuid_dump.txt (a live bridged
+ * A-leg of the lab); for any other leg, for which there is no capture, those of its last event.
+ */
+function dumpLayout(leg: SimLeg): VariableLayout {
+  if (leg.role === "bridged-a" && leg.bridgedUs > 0) return BRIDGED_A_LEG.dump;
+  return leg.lastLayout ?? noVars("no event yet");
 }
 
 /** switch_event_serialize without URL encoding (format `plain`). */

@@ -1,23 +1,18 @@
-// The call generator: random calls at a rate (Poisson arrivals, bounded concurrency), each with
-// FreeSWITCH's event sequence (CREATE, ANSWER, BRIDGE, RTCP reports, HANGUP, HANGUP_COMPLETE,
-// DESTROY) on a simulated timeline that a timer or the caller steps; plus a scripted API for tests
-// that need exact values. Deterministic for a seed: all randomness comes from one seeded PRNG.
+// The call generator: random calls at a rate (Poisson arrivals, bounded concurrency) and a
+// scripted API for tests that need exact values, on a simulated timeline that a timer or the
+// caller steps. Each call's channel events come from CallFlow (call-flow.ts), in FreeSWITCH's
+// order and layouts; RTCP reports follow FreeSWITCH's schedule (rtcp-schedule.ts).
+// Deterministic for a seed: all randomness comes from one seeded PRNG.
 
 import { type Clock, systemClock } from "../util/clock.js";
-import { channelData } from "./channel-data.js";
+import { type BLegReport, CallFlow, type EndOptions, type SimCall } from "./call-flow.js";
 import { ChannelRegistry } from "./channels.js";
 import { CODEC_NAMES, CODECS, type CodecName } from "./codecs.js";
-import {
-  type EventFactory,
-  type HeaderList,
-  recvRtcpEvent,
-  type SimEvent,
-  sendRtcpEvent,
-} from "./events.js";
+import { type EventFactory, recvRtcpEvent, type SimEvent, sendRtcpEvent } from "./events.js";
 import { heartbeatFor } from "./heartbeat.js";
-import type { SimLeg } from "./leg.js";
+import type { LegRole, SimLeg } from "./leg.js";
 import { buildALeg, buildBLeg, gatewayIp } from "./leg-builder.js";
-import { answerLeg, bridgeLegs, destroyLeg, hangupLeg, reportLeg } from "./leg-lifecycle.js";
+import { runDialplan } from "./leg-lifecycle.js";
 import {
   drawProfile,
   type NetProfile,
@@ -53,9 +48,15 @@ export interface CallGeneratorOptions {
   /** Tenant domains of A-legs; empty for calls without a domain. */
   domains?: readonly string[];
   codecs?: readonly CodecName[];
-  /** RECV_RTCP_MESSAGE period per answered leg; 0 disables RTCP. */
+  /**
+   * `rtcp_audio_interval_msec` the dialplan sets on every call: the RTCP report interval after
+   * the 4-s warm-up (rtcp-schedule.ts); 0 disables RTCP.
+   */
   rtcpIntervalMs?: number;
-  /** Also fire SEND_RTCP_MESSAGE (FreeSWITCH's `fire_rtcp_events`). */
+  /**
+   * The dialplan also sets `fire_rtcp_events=true`: only then does FreeSWITCH fire
+   * SEND_RTCP_MESSAGE for its own reports.
+   */
   sendRtcp?: boolean;
   /** Share of received reports that are RR-only. */
   rrOnlyShare?: number;
@@ -106,18 +107,19 @@ export interface HangupOptions {
   atMs?: number;
   /** Which side hangs up (default "a"). */
   by?: "a" | "b";
+  /**
+   * When the A side hangs up a bridged call: whether the B-leg's CHANNEL_HANGUP_COMPLETE comes
+   * before the unbridge (naming the A-leg, the default) or after it (naming itself). Its
+   * CHANNEL_DESTROY names itself either way.
+   */
+  bLegReport?: BLegReport;
   /** End-of-call values for the A-leg. */
   qos?: QosOverrides;
   bQos?: QosOverrides;
 }
 
-interface CallRecord {
-  readonly uuid: string;
-  readonly a: SimLeg;
-  b: SimLeg | undefined;
+interface CallRecord extends SimCall {
   readonly scripted: boolean;
-  answered: boolean;
-  ended: boolean;
 }
 
 const DEFAULT_DOMAINS = ["tenant-a.example", "tenant-b.example"];
@@ -148,6 +150,7 @@ export class CallGenerator {
   private originMs: number | undefined;
   private sessionSeq = 0;
   private timer: NodeJS.Timeout | undefined;
+  private readonly flow: CallFlow;
 
   constructor(options: CallGeneratorOptions) {
     this.factory = options.factory;
@@ -175,6 +178,12 @@ export class CallGenerator {
     this.profileWeights = PROFILE_NAMES.map((n) => [n, Math.max(0, weights[n] ?? 0)]);
     if (this.profileWeights.every(([, w]) => w === 0)) this.profileWeights = [["good", 1]];
     this.prng = new Prng(this.o.seed);
+    this.flow = new CallFlow({
+      factory: this.factory,
+      prng: this.prng,
+      channels: this.channels,
+      fire: (event) => this.fire(event),
+    });
   }
 
   /** Current simulated time: the last step, or the clock before the first one. */
@@ -250,6 +259,7 @@ export class CallGenerator {
     const destination = options.destination ?? (bridged ? "18005550100" : "5000");
     const a = buildALeg(this.prng, this.factory, {
       uuid,
+      role: bridged ? "bridged-a" : "lone",
       sessionId: ++this.sessionSeq,
       nowMs: at,
       codec,
@@ -258,15 +268,13 @@ export class CallGenerator {
       callerNumber: options.callerNumber ?? "1000",
       destination,
       sipCallId: options.sipCallId ?? `${this.prng.hex(32)}@${callIdHost(domain)}`,
-      rtcpIntervalMs: 0,
-      application: bridged ? "bridge" : "park",
-      applicationData: bridged ? `sofia/gateway/carrier/${destination}` : "",
     });
     if (options.media === false) a.media.disableMedia();
     const call: CallRecord = {
       uuid,
       a,
       b: undefined,
+      playback: "ivr/ivr-welcome.wav",
       scripted: true,
       answered: false,
       ended: false,
@@ -311,15 +319,17 @@ export class CallGenerator {
     return this.fire(sendRtcpEvent(this.factory, at, leg.media.sendReport(at, this.prng)));
   }
 
-  /** Hangs a call up: HANGUP, HANGUP_COMPLETE and DESTROY for every leg; returns those events. */
+  /** Hangs a call up: every remaining channel event of its legs; returns those events. */
   hangupCall(callUuid: string, options: HangupOptions = {}): SimEvent[] {
     const call = this.requireCall(callUuid);
-    const fired: SimEvent[] = [];
     const at = options.atMs ?? this.now;
-    this.end(call, at, options.cause ?? "NORMAL_CLEARING", options.by ?? "a", options, (e) =>
-      fired.push(e),
-    );
-    return fired;
+    return this.end(call, at, {
+      cause: options.cause ?? "NORMAL_CLEARING",
+      by: options.by ?? "a",
+      bLegReport: options.bLegReport ?? "before-unbridge",
+      ...(options.qos === undefined ? {} : { qos: options.qos }),
+      ...(options.bQos === undefined ? {} : { bQos: options.bQos }),
+    });
   }
 
   // ----- random calls ---------------------------------------------------------------------
@@ -366,8 +376,10 @@ export class CallGenerator {
       ? `1${p.int(200, 999)}${p.int(1000000, 9999999)}`
       : String(p.int(5000, 5099));
     const uuid = p.uuid();
+    const role: LegRole = bridged ? "bridged-a" : "lone";
     const a = buildALeg(p, this.factory, {
       uuid,
+      role,
       sessionId: ++this.sessionSeq,
       nowMs: t,
       codec,
@@ -376,14 +388,12 @@ export class CallGenerator {
       callerNumber,
       destination,
       sipCallId: `${p.hex(32)}@${callIdHost(domain)}`,
-      rtcpIntervalMs: this.o.rtcpIntervalMs,
-      application: bridged ? "bridge" : "playback",
-      applicationData: bridged ? `sofia/gateway/carrier/${destination}` : "ivr/ivr-welcome.wav",
     });
     const call: CallRecord = {
       uuid,
       a,
       b: undefined,
+      playback: "ivr/ivr-welcome.wav",
       scripted: false,
       answered: false,
       ended: false,
@@ -408,7 +418,7 @@ export class CallGenerator {
     }
     if (!answered) {
       this.scheduler.schedule(t + p.int(3000, 20_000), (at) => {
-        if (!call.ended) this.end(call, at, "ORIGINATOR_CANCEL", "a", {}, undefined);
+        if (!call.ended) this.end(call, at, this.randomEnd("ORIGINATOR_CANCEL", "a"));
       });
       return;
     }
@@ -420,9 +430,14 @@ export class CallGenerator {
       if (call.ended) return;
       this.answer(call, at);
       this.scheduler.schedule(at + talkMs, (end) => {
-        if (!call.ended) this.end(call, end, "NORMAL_CLEARING", by, {}, undefined);
+        if (!call.ended) this.end(call, end, this.randomEnd("NORMAL_CLEARING", by));
       });
     });
+  }
+
+  private randomEnd(cause: string, by: "a" | "b"): EndOptions {
+    const bLegReport: BLegReport = this.prng.chance(0.5) ? "after-unbridge" : "before-unbridge";
+    return { cause, by, bLegReport };
   }
 
   private scheduleRtcp(leg: SimLeg, answeredAt: number): void {
@@ -451,88 +466,39 @@ export class CallGenerator {
     this.calls.set(call.uuid, call);
     this.counters.callsStarted++;
     this.live.set(call.a.uuid, call.a);
-    this.channels.add(call.a, at);
-    this.fireChannel("CHANNEL_CREATE", call.a, at);
-    // The dialplan runs right after CREATE; `show channels` sees the A-leg executing, ringing.
-    call.a.state = "CS_EXECUTE";
-    call.a.callState = "RINGING";
+    this.flow.created(call, at);
+    runDialplan(
+      call.a,
+      {
+        rtcpIntervalMs: this.o.rtcpIntervalMs,
+        fireRtcpEvents: this.o.sendRtcp,
+        dialString: `sofia/gateway/carrier/${call.a.profile.destination}`,
+      },
+      this.prng,
+    );
   }
 
   private addLeg(call: CallRecord, b: SimLeg, at: number): void {
-    call.b = b;
     this.live.set(b.uuid, b);
-    this.channels.add(b, at);
-    this.fireChannel("CHANNEL_CREATE", b, at);
-    b.state = "CS_CONSUME_MEDIA";
-    b.callState = "RINGING";
+    this.flow.originated(call, b, at);
   }
 
   private answer(call: CallRecord, at: number): void {
-    call.answered = true;
     this.counters.callsAnswered++;
-    const { a, b } = call;
-    if (b !== undefined) {
-      answerLeg(b, at, this.prng, this.factory);
-      this.fireChannel("CHANNEL_ANSWER", b, at);
-      if (!call.scripted) this.scheduleRtcp(b, at);
-      a.other = b;
-      a.otherType = "originatee";
-    }
-    answerLeg(a, at, this.prng, this.factory);
-    this.fireChannel("CHANNEL_ANSWER", a, at);
-    if (!call.scripted) this.scheduleRtcp(a, at);
-    if (b !== undefined) {
-      bridgeLegs(a, b, at);
-      this.fireChannel("CHANNEL_BRIDGE", a, at, [
-        ["Bridge-A-Unique-ID", a.uuid],
-        ["Bridge-B-Unique-ID", b.uuid],
-      ]);
-    }
+    this.flow.answered(call, at);
+    if (call.scripted) return;
+    if (call.b !== undefined) this.scheduleRtcp(call.b, at);
+    this.scheduleRtcp(call.a, at);
   }
 
-  /**
-   * Hangs up every leg: the side that hung up first, then the other; each leg's HANGUP_COMPLETE
-   * and DESTROY follow in the order the libresbc sample shows (the other side reports first).
-   */
-  private end(
-    call: CallRecord,
-    at: number,
-    cause: string,
-    by: "a" | "b",
-    options: Pick<HangupOptions, "qos" | "bQos">,
-    observe: ((e: SimEvent) => void) | undefined,
-  ): void {
-    if (call.ended) return;
-    call.ended = true;
-    const first = by === "b" && call.b !== undefined ? call.b : call.a;
-    const second = first === call.a ? call.b : call.a;
-    const legs = second === undefined ? [first] : [first, second];
-    const qos = new Map(
-      legs.map((leg) => [
-        leg,
-        leg.media.finish(at, this.prng, (leg === call.a ? options.qos : options.bQos) ?? {}),
-      ]),
-    );
-    // `observe?.(fire())` would skip the fire when there is no observer.
-    const emit = (event: SimEvent) => observe?.(event);
-    for (const leg of legs) {
-      this.live.delete(leg.uuid);
-      hangupLeg(leg, at, cause, leg === first);
-      emit(this.fireChannel("CHANNEL_HANGUP", leg, at, [["Hangup-Cause", cause]]));
-    }
-    for (const leg of [...legs].reverse()) {
-      reportLeg(leg, at, qos.get(leg));
-      emit(this.fireChannel("CHANNEL_HANGUP_COMPLETE", leg, at, [["Hangup-Cause", cause]]));
-      destroyLeg(leg);
-      emit(this.fireChannel("CHANNEL_DESTROY", leg, at));
-      this.channels.remove(leg.uuid);
-    }
+  private end(call: CallRecord, at: number, options: EndOptions): SimEvent[] {
+    if (call.ended) return [];
+    this.live.delete(call.a.uuid);
+    if (call.b !== undefined) this.live.delete(call.b.uuid);
+    const fired = this.flow.ended(call, at, options);
     this.calls.delete(call.uuid);
     this.counters.callsEnded++;
-  }
-
-  private fireChannel(name: string, leg: SimLeg, at: number, before: HeaderList = []): SimEvent {
-    return this.fire(this.factory.create(name, at, [...before, ...channelData(leg)]));
+    return fired;
   }
 
   private fire(event: SimEvent): SimEvent {

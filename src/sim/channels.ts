@@ -163,7 +163,7 @@ function channelRow(leg: SimLeg, hostname: string): ChannelRow {
     write_bit_rate: c === undefined ? "" : String(c.bitRate),
     secure: "",
     hostname,
-    presence_id: leg.presenceId ?? "",
+    presence_id: "",
     presence_data: "",
     accountcode: "",
     callstate: leg.callState,

@@ -1,6 +1,7 @@
 // Events as ordered header lists (decoded values; esl/wire.ts encodes them), each beginning with
 // FreeSWITCH's standard block in SPEC section 1 order. The RTCP layouts follow
-// switch_core_media.c (RECV) and switch_rtp.c (SEND) field by field.
+// switch_core_media.c (RECV) and switch_rtp.c (SEND) field by field, as the captures in
+// test/fixtures/freeswitch-1.11 show them.
 
 import { randomUUID } from "node:crypto";
 import { cFloat, gmtStamp, hex8, localStamp, toMicros, uptimeText } from "./format.js";
@@ -24,43 +25,56 @@ export interface CallingSite {
   readonly line: number;
 }
 
-/** Calling sites of a FreeSWITCH 1.10 build, for realism only (nothing should depend on them). */
+/**
+ * Calling sites of the FreeSWITCH 1.11.3 build of the captures (test/fixtures/freeswitch-1.11),
+ * for realism only (nothing should depend on them).
+ */
 export const SITES = {
+  CHANNEL_OUTGOING: {
+    file: "switch_core_session.c",
+    func: "switch_core_session_outgoing_channel",
+    line: 768,
+  },
   CHANNEL_CREATE: {
     file: "switch_core_state_machine.c",
     func: "switch_core_session_run",
-    line: 581,
+    line: 626,
   },
   CHANNEL_ANSWER: {
     file: "switch_channel.c",
     func: "switch_channel_perform_mark_answered",
-    line: 3941,
+    line: 3848,
   },
   CHANNEL_BRIDGE: {
     file: "switch_ivr_bridge.c",
     func: "switch_ivr_multi_threaded_bridge",
-    line: 1697,
+    line: 1689,
   },
-  CHANNEL_HANGUP: { file: "switch_channel.c", func: "switch_channel_perform_hangup", line: 3423 },
+  CHANNEL_UNBRIDGE: {
+    file: "switch_ivr_bridge.c",
+    func: "switch_ivr_multi_threaded_bridge",
+    line: 1879,
+  },
+  CHANNEL_HANGUP: { file: "switch_channel.c", func: "switch_channel_perform_hangup", line: 3447 },
   CHANNEL_HANGUP_COMPLETE: {
     file: "switch_core_state_machine.c",
     func: "switch_core_session_reporting_state",
-    line: 947,
+    line: 943,
   },
   CHANNEL_DESTROY: {
     file: "switch_core_session.c",
     func: "switch_core_session_perform_destroy",
-    line: 1742,
+    line: 1588,
   },
-  CHANNEL_DATA: { file: "mod_commands.c", func: "uuid_dump_function", line: 6134 },
-  HEARTBEAT: { file: "switch_core.c", func: "send_heartbeat", line: 80 },
+  CHANNEL_DATA: { file: "mod_commands.c", func: "uuid_dump_function", line: 6495 },
+  HEARTBEAT: { file: "switch_core.c", func: "send_heartbeat", line: 95 },
   RECV_RTCP_MESSAGE: {
     file: "switch_core_media.c",
     func: "switch_core_media_read_frame",
-    line: 3065,
+    line: 2960,
   },
-  SEND_RTCP_MESSAGE: { file: "switch_rtp.c", func: "check_rtcp_and_ice", line: 2194 },
-  BACKGROUND_JOB: { file: "mod_event_socket.c", func: "api_exec", line: 1572 },
+  SEND_RTCP_MESSAGE: { file: "switch_rtp.c", func: "switch_send_rtcp_event", line: 2144 },
+  BACKGROUND_JOB: { file: "mod_event_socket.c", func: "api_exec", line: 1580 },
   CUSTOM: { file: "switch_event.c", func: "switch_event_fire_detailed", line: 2110 },
 } as const satisfies Record<string, CallingSite>;
 

@@ -4,10 +4,10 @@
 import type { ChannelRegistry } from "./channels.js";
 import { type EventFactory, heartbeatEvent, type SimEvent } from "./events.js";
 
-/** FreeSWITCH-Version of the simulated build. */
-export const FS_VERSION = "1.10.12-release~64bit";
-/** The same version as `status` and `version` print it. */
-export const FS_VERSION_HUMAN = "1.10.12-release 64bit";
+/** FreeSWITCH-Version of the simulated build: the one of the captures (HEARTBEAT). */
+export const FS_VERSION = "1.11.3-dev~64bit";
+/** The same version as `status` and `version` print it (two spaces, as the lab's `status`). */
+export const FS_VERSION_HUMAN = "1.11.3-dev  64bit";
 /** switch.conf `sessions-per-second` default. */
 export const SESSIONS_PER_SECOND_LIMIT = 30;
 

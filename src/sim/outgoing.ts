@@ -1,7 +1,7 @@
 // One published event, serialised at most once per format however many listeners receive it.
 
 import { ContentType } from "../esl/frame.js";
-import { eventFrame, jsonEventBody, plainEventBody } from "../esl/wire.js";
+import { eventFrame, plainEventBody } from "../esl/wire.js";
 import type { SimEvent } from "./events.js";
 import type { EventFormat } from "./subscription.js";
 
@@ -12,6 +12,23 @@ function xmlEscape(text: string): string {
     .replace(/>/g, "&gt;")
     .replace(/"/g, "&quot;")
     .replace(/'/g, "&apos;");
+}
+
+/**
+ * switch_event_serialize_json(): one member per header in order, a repeated header as often as
+ * it occurs (CHANNEL_HANGUP_COMPLETE carries Hangup-Cause twice, capture-json.esl), then the
+ * body's Content-Length and `_body`. Written by hand because a JavaScript object cannot hold a
+ * key twice.
+ */
+export function jsonEventBody(event: SimEvent): Buffer {
+  const members = event.headers.map(
+    ([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`,
+  );
+  if (event.body !== undefined) {
+    members.push(`"Content-Length":"${Buffer.byteLength(event.body, "utf8")}"`);
+    members.push(`"_body":${JSON.stringify(event.body)}`);
+  }
+  return Buffer.from(`{${members.join(",")}}`, "utf8");
 }
 
 /** An approximation of switch_event_xmlize(): headers as elements, the body as <body>. */
@@ -49,7 +66,7 @@ export class OutgoingEvent {
         );
         return this.plain;
       case "json":
-        this.json ??= eventFrame(jsonEventBody(e.headers, e.body), "json");
+        this.json ??= eventFrame(jsonEventBody(e), "json");
         return this.json;
       case "xml":
         this.xml ??= xmlEventBody(e);
