@@ -29,8 +29,8 @@ const OVERLOAD_MS = 60_000;
 const QUEUE_LIMIT = 1000;
 /**
  * storage.max_legs: small (the minimum is 100) so that the leg store is kept full and evicts:
- * ~600 legs are live, so the store thrashes, and every event of an evicted leg makes the agent
- * look the leg up again with `api uuid_dump` (bounded in flight, not in rate: ~5000 look-ups/s
+ * ~900 legs are live, so the store thrashes, and every event of an evicted leg makes the agent
+ * look the leg up again with `api uuid_dump` (bounded in flight, not in rate: ~1,700 look-ups/s
  * here, counted in fsagent_leg_lookups_total). The ESL socket must be read regardless.
  */
 const MAX_LEGS = 200;
@@ -44,7 +44,7 @@ const RETRY_QUEUE = 300;
 //   request(s) in flight to the hanging Collector until their export timeout (1 s): a few MiB;
 // - ESL read buffers: bounded by esl.max_frame_bytes per connection, normally one socket read.
 // Node 20's baseline RSS for this process is ~60-90 MiB. 256 MiB RSS leaves ample room for V8's
-// lazy collection and fails an unbounded queue (which at ~5000 events/s × 60 s ≈ 300 k events or
+// lazy collection and fails an unbounded queue (which at ~4,500 events/s × 60 s ≈ 270 k events or
 // points would grow by hundreds of MiB). Growth: the heap used at the end must not exceed the
 // heap used after the warm-up by more than HEAP_GROWTH_BYTES (a leak at this rate grows tens of
 // MiB per 10 s; GC noise is a few MiB).
@@ -122,15 +122,17 @@ async function overload(behaviour: "hang" | "fail"): Promise<void> {
   );
   cleanups.push(() => agent.kill());
 
-  // ~400 concurrent calls (≈ 600 legs with media, three times max_legs), RTCP every 100 ms on
-  // each answered leg and SEND_RTCP too: ≈ 10-12 k events/s, calls ending every few seconds so
-  // that QoS records keep coming.
+  // ~600 concurrent calls (≈ 900 legs with media, four to five times max_legs), RTCP on each
+  // answered leg and SEND_RTCP too, every 100 ms once FreeSWITCH's warm-up is over (a stream's
+  // first 4 reports come 4 s apart, so only calls longer than 16 s report that fast): talk times
+  // of 2-38 s give ≈ 4-5 k events/s, with calls ending every few seconds so that QoS records
+  // keep coming.
   const generator = generatorFor(sim, {
     seed: 7,
     callsPerSecond: 100,
-    maxConcurrentCalls: 400,
-    meanDurationMs: 4000,
-    durationSpread: 0.5,
+    maxConcurrentCalls: 600,
+    meanDurationMs: 20_000,
+    durationSpread: 0.9,
     rtcpIntervalMs: 100,
     sendRtcp: true,
     bridgedShare: 0.5,

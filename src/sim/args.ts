@@ -19,8 +19,9 @@ export interface SimulateOptions {
   bridged: number;
   /** Share of calls cancelled while ringing, 0..1. */
   unanswered: number;
-  /** RECV_RTCP_MESSAGE period per leg, seconds; 0 disables RTCP. */
+  /** RTCP report interval per leg after the 4-s warm-up, seconds; 0 disables RTCP. */
   rtcpIntervalS: number;
+  /** Sets `fire_rtcp_events=true`, without which FreeSWITCH fires no SEND_RTCP_MESSAGE. */
   sendRtcp: boolean;
   /** HEARTBEAT period, seconds; 0 disables. */
   heartbeatS: number;
@@ -45,8 +46,10 @@ Usage: fsagent simulate [options]
   --duration <s>          mean talk time in seconds, ±50% (default 30)
   --bridged <0..1>        share of calls bridged to an outbound B-leg (default 0.5)
   --unanswered <0..1>     share of calls cancelled while ringing (default 0.05)
-  --rtcp-interval <s>     RECV_RTCP_MESSAGE period per leg; 0 disables RTCP (default 5)
-  --send-rtcp             also fire SEND_RTCP_MESSAGE (fire_rtcp_events=true)
+  --rtcp-interval <s>     RTCP report interval per leg (rtcp_audio_interval_msec), after
+                          FreeSWITCH's 4 reports 4 s apart; 0 disables RTCP (default 5)
+  --send-rtcp             set fire_rtcp_events=true on every call: only then does FreeSWITCH
+                          fire SEND_RTCP_MESSAGE for its own reports
   --heartbeat <s>         HEARTBEAT period; 0 disables (default 20)
   --rude                  reject every client as an ACL deny does (text/rude-rejection)
   --seed <n>              seed for reproducible calls (default: from the clock, logged)

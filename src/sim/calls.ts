@@ -23,6 +23,7 @@ import {
   SCRIPTED_PROFILE,
 } from "./media.js";
 import { Prng } from "./prng.js";
+import { nextReportDelayMs } from "./rtcp-schedule.js";
 import { Scheduler } from "./scheduler.js";
 
 export interface CallGeneratorOptions {
@@ -440,24 +441,34 @@ export class CallGenerator {
     return { cause, by, bLegReport };
   }
 
+  /**
+   * RTCP of an answered leg: FreeSWITCH's own reports (SEND_RTCP_MESSAGE, with
+   * `fire_rtcp_events`) and the far end's (RECV_RTCP_MESSAGE), both on FreeSWITCH's schedule.
+   * The far end's come a few ms before or after FreeSWITCH's: before, and FreeSWITCH's first
+   * report already knows the far end's SSRC (1 stream of 8 in capture-plain.esl).
+   */
   private scheduleRtcp(leg: SimLeg, answeredAt: number): void {
     const interval = this.o.rtcpIntervalMs;
     if (interval <= 0) return;
     const p = this.prng;
+    const farEndOffsetMs = p.int(-20, 60);
+    let received = 0;
     const recv = (at: number) => {
       if (!this.live.has(leg.uuid)) return;
       const report = leg.media.recvReport(at, p, { rrOnly: p.chance(this.o.rrOnlyShare) });
       this.fire(recvRtcpEvent(this.factory, at, report));
-      this.scheduler.schedule(at + interval * p.range(0.95, 1.05), recv);
+      this.scheduler.schedule(at + nextReportDelayMs(++received, interval), recv);
     };
-    this.scheduler.schedule(answeredAt + interval * p.range(0.9, 1.1), recv);
+    const firstAt = answeredAt + nextReportDelayMs(0, interval);
+    this.scheduler.schedule(firstAt + farEndOffsetMs, recv);
     if (!this.o.sendRtcp) return;
+    let sent = 0;
     const send = (at: number) => {
       if (!this.live.has(leg.uuid)) return;
       this.fire(sendRtcpEvent(this.factory, at, leg.media.sendReport(at, p)));
-      this.scheduler.schedule(at + interval, send);
+      this.scheduler.schedule(at + nextReportDelayMs(++sent, interval), send);
     };
-    this.scheduler.schedule(answeredAt + interval * p.range(0.4, 0.6), send);
+    this.scheduler.schedule(firstAt, send);
   }
 
   // ----- lifecycle ------------------------------------------------------------------------

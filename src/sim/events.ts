@@ -238,7 +238,10 @@ export function backgroundJobEvent(
 
 /** Sender-report fields as carried by both RTCP events. */
 export interface SenderInfo {
-  /** Sender SSRC (unsigned 32-bit). */
+  /**
+   * The `SSRC` header (unsigned 32-bit): the sender's SSRC in RECV_RTCP_MESSAGE; in
+   * SEND_RTCP_MESSAGE, as FreeSWITCH fills it, the remote stream's, not its own.
+   */
   ssrc: number;
   ntpMsw: number;
   ntpLsw: number;
