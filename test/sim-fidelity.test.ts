@@ -10,8 +10,9 @@
 // varies with the timing of its threads, see the several CHANNEL_BRIDGE layouts).
 //
 // A situation is the event, the leg's role (bridged A-leg, B-leg, lone inbound leg), whether it
-// was answered or cancelled, which side hung up, and whom a B-leg's report names, all read from
-// the event streams by the same code (support/fs-capture.ts) for the captures and the simulator.
+// was answered or cancelled, which side hung up, and whom a B-leg's report names; for an RTCP
+// event, whether it is its leg's first of its kind. All are read from the event streams by the
+// same code (support/fs-capture.ts) for the captures and the simulator.
 //
 // What is normalised, in the captures only, because it belongs to the lab, not to FreeSWITCH:
 // - `variable_sip_h_X-Lab-*`: headers the lab's originate adds to its INVITEs;

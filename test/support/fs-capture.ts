@@ -131,7 +131,8 @@ const HANGUP_PHASE = new Set([
  * A key per channel event naming its situation, e.g. `CHANNEL_DESTROY b answered by-a names-self`:
  * event, role, answered or cancelled, for the hangup phase of a bridged call which side hung up
  * first (whose CHANNEL_HANGUP came first), and for a B-leg's report which leg its
- * Channel-Call-UUID names. Other events get their name as key (RTCP, HEARTBEAT, ...).
+ * Channel-Call-UUID names. An RTCP event is its leg's first of its kind or a later one; other
+ * events get their name as key (HEARTBEAT, ...).
  */
 export function situations(events: readonly WireEvent[]): Map<WireEvent, string> {
   const legs = new Map<string, LegFacts>();
@@ -167,9 +168,16 @@ export function situations(events: readonly WireEvent[]): Map<WireEvent, string>
   }
 
   const out = new Map<WireEvent, string>();
+  const reported = new Set<string>();
   for (const e of events) {
     const name = get(e, "Event-Name") ?? "";
     const uuid = get(e, "Unique-ID") ?? "";
+    if (name === "RECV_RTCP_MESSAGE" || name === "SEND_RTCP_MESSAGE") {
+      const stream = `${name} ${uuid}`;
+      out.set(e, `${name} ${reported.has(stream) ? "later" : "first"}`);
+      reported.add(stream);
+      continue;
+    }
     const leg = get(e, "Channel-Name") === undefined ? undefined : legs.get(uuid);
     if (leg === undefined) {
       out.set(e, name);
