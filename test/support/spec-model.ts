@@ -48,8 +48,13 @@ export interface ExpectedLeg {
   readonly uuid: string;
   readonly labels: ExpectedLabels;
   readonly reports: readonly ExpectedReport[];
-  /** Undefined when the leg had no CHANNEL_HANGUP_COMPLETE in the stream. */
+  /**
+   * Undefined when the leg had no CHANNEL_HANGUP_COMPLETE in the stream, or never had media
+   * (SPEC §4: not reported as a perfect call).
+   */
   readonly qos: ExpectedQos | undefined;
+  /** Its hangup says it had no RTP at all: 0 packets (or none counted) both ways. */
+  readonly noMedia: boolean;
   /** The last cumulative lost per direction: what the exported increments must add up to. */
   readonly finalLost: Readonly<Partial<Record<Direction, number>>>;
 }
@@ -210,11 +215,17 @@ export function expectFromEvents(events: readonly RawEvent[]): Map<string, Expec
       uuid,
       labels,
       reports: l.reports,
-      qos: l.hangup === undefined ? undefined : expectQos(l, labels, l.hangup),
+      qos: l.hangup === undefined || noMedia(l.hangup) ? undefined : expectQos(l, labels, l.hangup),
+      noMedia: l.hangup !== undefined && noMedia(l.hangup),
       finalLost,
     });
   }
   return out;
+}
+
+function noMedia(hangup: RawEvent): boolean {
+  const count = (name: string) => Number(hangup.get(`variable_rtp_audio_${name}`) ?? 0);
+  return count("in_packet_count") === 0 && count("out_packet_count") === 0;
 }
 
 /** SPEC §4 end-of-call values from the hangup event and the leg's RTCP before it. */
