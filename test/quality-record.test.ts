@@ -167,6 +167,30 @@ describe("quality record of a leg", () => {
     }
     assert.equal(attributes.inbound_reports, 0);
     assert.ok(!("inbound_mos_avg" in attributes));
-    assert.match(qualityRecordBody(attributes), /no media, unknown cause/);
+    assert.match(qualityRecordBody(attributes), /no audio received, unknown cause/);
+    assert.ok(!("qos_unreadable" in attributes));
+  });
+
+  it("names the QoS variables FreeSWITCH sent unreadable", () => {
+    const attributes = qualityRecordAttributes({
+      instance: "fs1",
+      labels: emptyLeg("leg-y").labels,
+      qos: {
+        mosScore: undefined,
+        jitterMinMs: 1,
+        jitterMaxMs: 2,
+        jitterAvgMs: 1.5,
+        totalPackets: 100,
+        packetLoss: undefined,
+        totalBytes: 16000,
+        unreadable: ["in_flaw_total", "in_mos"],
+      },
+      inbound: null,
+      outbound: null,
+      hangup: { cause: "NORMAL_CLEARING", durationS: 3, billsec: 2 },
+    });
+    assert.equal(attributes.qos_unreadable, "in_flaw_total,in_mos");
+    assert.ok(!("packet_loss" in attributes) && !("mos_score" in attributes));
+    assert.match(qualityRecordBody(attributes), /MOS unreadable, NORMAL_CLEARING/);
   });
 });

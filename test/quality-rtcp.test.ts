@@ -103,11 +103,14 @@ function recv(opts: Parameters<typeof recvHeaders>[0] = {}): EslEvent {
   return toEvent(recvHeaders(opts));
 }
 
-/** SEND_RTCP_MESSAGE headers: unnumbered Source-*, no RTP-Rate. */
+/**
+ * SEND_RTCP_MESSAGE headers: unnumbered Source-*, no RTP-Rate. As on FreeSWITCH 1.11, the SSRC
+ * header is the remote stream's (the one the block reports on), not the leg's own.
+ */
 function sendHeaders(b: BlockSpec = {}, uuid = UUID): HeaderList {
   return sendRtcpEvent(factory, T0, {
     uniqueId: uuid,
-    sender: { ...SR, ssrc: OUR_SSRC },
+    sender: { ...SR, ssrc: PEER_SSRC },
     lastRtpTimestamp: 159840,
     captureTimeUs: T0 * 1000,
     block: block({ ssrc: PEER_SSRC, ...b }),
@@ -116,6 +119,12 @@ function sendHeaders(b: BlockSpec = {}, uuid = UUID): HeaderList {
 
 function send(b: BlockSpec = {}, uuid = UUID): EslEvent {
   return toEvent(sendHeaders(b, uuid));
+}
+
+/** A SEND report whose SSRC header names `stream`, on block SSRC `reported`. */
+function sendNaming(stream: number, reported: number, lost: number): EslEvent {
+  const headers = sendHeaders({ ssrc: reported, lost });
+  return toEvent(withHeader(headers, "SSRC", stream.toString(16).padStart(8, "0")));
 }
 
 function withHeader(headers: HeaderList, name: string, value: string | undefined): HeaderList {
@@ -408,7 +417,7 @@ describe("packets_lost per leg, direction and reported SSRC", () => {
     assert.equal(results.at(-1)!.leg.inbound.length, MAX_STREAMS);
   });
 
-  it("a SEND report on SSRC 00000000 is the first report of the real SSRC that follows", () => {
+  it("a SEND report on Source-SSRC 00000000 is the first report of the stream its SSRC header names", () => {
     const results = run(
       [
         send({ ssrc: 0, lost: 1, fraction: 1 }), // FreeSWITCH does not know the SSRC yet
@@ -420,21 +429,43 @@ describe("packets_lost per leg, direction and reported SSRC", () => {
     assert.deepEqual(
       results.map((r) => [r.ssrc, r.packetsLost]),
       [
-        [UNKNOWN_SSRC, 1],
+        ["5e6f7081", 1],
         ["5e6f7081", 0],
         ["5e6f7081", 3],
       ],
     );
     assert.deepEqual(results.at(-1)!.leg.outbound, [{ ssrc: "5e6f7081", lastLost: 4 }]);
-    // A later new stream (a re-INVITE) starts on 00000000 again, and its real SSRC continues it.
+    // A re-INVITE: the far end's new stream starts on 00000000 again, its header naming it; the
+    // old stream's baseline stays its own.
     const next = run(
-      [send({ ssrc: 0, lost: 2 }), send({ ssrc: 0x77, lost: 5 }), send({ lost: 6 })],
+      [sendNaming(0x77, 0, 2), sendNaming(0x77, 0x77, 5), send({ lost: 6 })],
       results.at(-1)!.leg,
     );
     assert.deepEqual(
-      next.map((r) => r.packetsLost),
-      [2, 3, 2],
+      next.map((r) => [r.ssrc, r.packetsLost]),
+      [
+        ["00000077", 2],
+        ["00000077", 3],
+        ["5e6f7081", 2],
+      ],
     );
+  });
+
+  it("when nothing names the stream (SSRC header 0 too), the next new SSRC continues it", () => {
+    const results = run(
+      [sendNaming(0, 0, 3), sendNaming(0, 0, 4), send({ lost: 6 }), send({ lost: 6 })],
+      knownLeg(8000),
+    );
+    assert.deepEqual(
+      results.map((r) => [r.ssrc, r.packetsLost]),
+      [
+        [UNKNOWN_SSRC, 3],
+        [UNKNOWN_SSRC, 1],
+        ["5e6f7081", 2],
+        ["5e6f7081", 0],
+      ],
+    );
+    assert.deepEqual(results.at(-1)!.leg.outbound, [{ ssrc: "5e6f7081", lastLost: 6 }]);
   });
 
   it("inbound (RECV) and outbound (SEND) reports keep separate baselines", () => {

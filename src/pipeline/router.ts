@@ -329,14 +329,18 @@ export class Router {
       case "CHANNEL_HANGUP_COMPLETE":
         if (this.options.events.qos) this.qos(event, uuid, leg, true);
         break;
-      case "CHANNEL_DESTROY":
+      case "CHANNEL_DESTROY": {
         // DESTROY carries the same QoS variables: it reports a leg whose HANGUP_COMPLETE was missed.
         // Nothing is saved: the leg is removed next (a save could evict a live leg from a full store).
-        if (this.options.events.qos && leg?.qosReported !== true) this.qos(event, uuid, leg, false);
+        const atHangup =
+          this.options.events.qos && leg?.qosReported !== true
+            ? this.qos(event, uuid, leg, false)
+            : undefined;
         this.qosReported.delete(uuid);
-        this.completed(event, uuid, leg);
+        this.completed(event, uuid, atHangup ?? leg?.labels);
         this.forget(uuid);
         break;
+      }
     }
     bump(this.counters.processed, name);
   }
@@ -384,22 +388,30 @@ export class Router {
     if (refreshed !== bLeg) this.save(refreshed);
   }
 
-  /** Reports a leg's end-of-call QoS once: HANGUP_COMPLETE and DESTROY both carry it. */
-  private qos(event: EslEvent, uuid: string, leg: LegState | undefined, keep: boolean): void {
-    if (leg?.qosReported === true || this.qosReported.has(uuid)) return;
+  /**
+   * Reports a leg's end-of-call QoS once: HANGUP_COMPLETE and DESTROY both carry it. Returns the
+   * labels its QoS went out with (undefined when none went out), for the leg's completion.
+   */
+  private qos(
+    event: EslEvent,
+    uuid: string,
+    leg: LegState | undefined,
+    keep: boolean,
+  ): LegLabels | undefined {
+    if (leg?.qosReported === true || this.qosReported.has(uuid)) return undefined;
     this.rememberQos(uuid);
     // The hangup event carries the leg's full channel data: it completes (or creates) the labels,
     // but never moves the leg to another call (an unbridged B-leg names itself there).
     const labelled = legAtHangup(event, leg, this.aLegOf(event, uuid, leg, true), this.intern);
     if (isUnusable(labelled)) {
       this.unusable(labelled.unusable);
-      return;
+      return undefined;
     }
     const values = computeQos(event, labelled);
     if (keep) this.save({ ...labelled, qosReported: true });
     if (isUnusable(values)) {
       this.unusable(values.unusable);
-      return;
+      return labelled.labels;
     }
     for (const variable of values.unreadable) bump(this.counters.qosUnreadable, variable);
     this.options.sinks.qos({
@@ -413,11 +425,15 @@ export class Router {
     });
     this.counters.qosGenerated++;
     if (values.mosScore !== undefined) this.options.summary.mos(values.mosScore);
+    return labelled.labels;
   }
 
-  /** Counts an ended leg with the labels it had, or those its DESTROY carries. */
-  private completed(event: EslEvent, uuid: string, leg: LegState | undefined): void {
-    let labels = leg?.labels;
+  /**
+   * Counts an ended leg with the labels its QoS went out with, else those it had, else those its
+   * DESTROY carries.
+   */
+  private completed(event: EslEvent, uuid: string, known: LegLabels | undefined): void {
+    let labels = known;
     if (labels === undefined) {
       const fromEvent = legAtHangup(event, undefined, this.aLegOf(event, uuid), this.intern);
       labels = isUnusable(fromEvent) ? emptyLeg(uuid).labels : fromEvent.labels;

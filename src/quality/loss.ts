@@ -54,7 +54,9 @@ function signedLost(v: number): number | undefined {
 /**
  * The SSRC of a stream FreeSWITCH does not know yet: its first SEND report of a stream carries
  * `Source-SSRC: 00000000` with a cumulative loss that the next reports, under the real SSRC,
- * continue (seen on FreeSWITCH 1.11). It is the same stream, not one of its own.
+ * continue (seen on FreeSWITCH 1.11). It is the same stream, not one of its own. rtcp.ts keys
+ * such a report by its SSRC header, which names the stream; only a report where nothing names
+ * it reaches the baselines as 00000000, and the next new SSRC continues it.
  */
 export const UNKNOWN_SSRC = "00000000";
 

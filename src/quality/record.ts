@@ -55,6 +55,8 @@ export function qualityRecordAttributes(input: QualityRecordInput): RecordAttrib
   if (qos.totalPackets !== undefined) out.total_packets = qos.totalPackets;
   if (qos.packetLoss !== undefined) out.packet_loss = qos.packetLoss;
   if (qos.totalBytes !== undefined) out.total_bytes = qos.totalBytes;
+  // Which variables FreeSWITCH sent unreadable, so a missing value is not read as "none".
+  if (qos.unreadable.length > 0) out.qos_unreadable = qos.unreadable.join(",");
   const estimate = meanMosEstimate(input.inbound, input.outbound);
   if (estimate !== undefined) out.mos_estimate_avg = estimate;
   summarize(out, "inbound", input.inbound);
@@ -95,7 +97,13 @@ export function legLabelAttributes(instance: string, labels: LegLabels): Record<
 
 /** A one-line body for viewers that show only the body. */
 export function qualityRecordBody(attributes: RecordAttributes): string {
-  const mos = attributes.mos_score === undefined ? "no media" : `MOS ${attributes.mos_score}`;
+  const unreadable = String(attributes.qos_unreadable ?? "").split(",");
+  const mos =
+    attributes.mos_score !== undefined
+      ? `MOS ${attributes.mos_score}`
+      : unreadable.includes("in_mos") || unreadable.includes("in_packet_count")
+        ? "MOS unreadable"
+        : "no audio received";
   const cause = attributes.hangup_cause ?? "unknown cause";
   return `leg ${attributes.channel_id} (${attributes.domain_name || "no domain"}) ended: ${mos}, ${cause}`;
 }

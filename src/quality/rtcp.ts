@@ -53,7 +53,10 @@ export interface RtcpResult extends SummaryReport {
   readonly rttMs: number | undefined;
   /** E-model MOS estimate of this report (SPEC §7), 1..4.5; RTT taken as 0 when unknown. */
   readonly mos: number;
-  /** The SSRC reported on (block 0), as sent. */
+  /**
+   * The stream reported on: block 0's SSRC as sent, except for a SEND report on 00000000,
+   * whose stream is named by its SSRC header (see streamOf).
+   */
   readonly ssrc: string;
   /** The RTP clock rate used: the report's RTP-Rate, else the leg's known rate. */
   readonly rtpRate: number;
@@ -63,7 +66,10 @@ export interface RtcpResult extends SummaryReport {
    * (see computeRtcp); the pipeline does not export it.
    */
   readonly video: boolean;
-  /** The report's `SSRC` header (the RTCP packet's sender); read for video reports only. */
+  /**
+   * The report's `SSRC` header, read only on a leg that may carry video: for RECV the far end's
+   * sending stream (the one SEND reports are about), for SEND that same remote stream.
+   */
   readonly senderSsrc: string;
   /** Report blocks after block 0 (Source1..Source4): counted internally, never exported. */
   readonly extraBlocks: number;
@@ -153,9 +159,10 @@ export function computeRtcp(event: EslEvent, leg: LegState | undefined): RtcpRes
 
   // An RR-only packet still carries its report block (the sender fields just repeat or are 0),
   // so nothing here looks at SSRC/NTP/packet counts: only the block matters.
-  const ssrc = event.get(block.ssrc);
-  if (ssrc === undefined) return REFUSAL.rtcpNoReportBlock;
-  if (ssrc === "") return REFUSAL.rtcpMalformed;
+  const reported = event.get(block.ssrc);
+  if (reported === undefined) return REFUSAL.rtcpNoReportBlock;
+  if (reported === "") return REFUSAL.rtcpMalformed;
+  const ssrc = direction === "outbound" ? streamOf(event, reported) : reported;
   const fraction = readUint(event, block.fraction);
   if (fraction === undefined || fraction > 255) return REFUSAL.rtcpMalformed;
   const lost = readLost(event, block.lost);
@@ -203,6 +210,21 @@ export function computeRtcp(event: EslEvent, leg: LegState | undefined): RtcpRes
     cumulativeLost: lost,
     reportedRate,
   };
+}
+
+/**
+ * The stream a SEND report is about. FreeSWITCH's first SEND of a stream says Source-SSRC
+ * 00000000 (it does not know the sender's SSRC yet), with a cumulative loss that the next reports,
+ * under the real SSRC, continue; its SSRC header already names that stream (the remote one, as on
+ * every SEND: seen on FreeSWITCH 1.11, 38 of 38 such reports in the captures). Keyed by it, the
+ * report is the stream's first, not a stream of its own, and a second stream's 00000000 report
+ * (a re-INVITE) cannot be taken for the first's. Should the header be 0 too, loss.ts carries the
+ * 00000000 baseline over to the next new SSRC instead.
+ */
+function streamOf(event: EslEvent, reported: string): string {
+  if (reported !== UNKNOWN_SSRC) return reported;
+  const header = event.get("SSRC");
+  return header !== undefined && header !== "" && header !== UNKNOWN_SSRC ? header : reported;
 }
 
 /** Video SSRCs remembered per leg: a video stream and a few re-INVITEs. */
