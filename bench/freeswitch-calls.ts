@@ -30,11 +30,11 @@ import { idlePercent, machineTicks, processCpuMs } from "./lib/proc-stat.js";
 import type { BenchRow, Suite, SuiteResult, TargetCheck } from "./lib/result.js";
 
 /**
- * Bridged calls on FreeSWITCH (x4 channels). Measured here (2 shared cores, 2026-11-26): 20, 40
- * and 60 calls all kept every call up and every leg reporting each second; FreeSWITCH itself
- * took ~26, ~51 and ~70 % of a core, and at 60 the machine's idle CPU (FreeSWITCH's Idle-CPU)
- * fell to 9 %, with the agent, the load and two other engineers' tests still to fit. 40 leaves
- * about a core for them: the most this machine carries reliably.
+ * Bridged calls on FreeSWITCH (x4 channels). Tried here (2 shared cores, 2026-12-07): 20, 40 and
+ * 60 calls all kept every call up and every leg reporting each second; FreeSWITCH itself took
+ * ~26, ~47-51 and ~70 % of a core, and at 60 the machine's idle CPU (FreeSWITCH's Idle-CPU) fell
+ * to 9 % with the agent and the other engineers' tests still to fit. 40 leaves about a core for
+ * them: the most this shared machine carries reliably.
  */
 const CALLS = 40;
 const QUICK_CALLS = 10;
@@ -58,10 +58,17 @@ const QUICK_WINDOW_MS = 15_000;
 const WARMUP_MS = 20_000;
 /** How often the agent's RSS is sampled within the window (for its maximum). */
 const SAMPLE_MS = 1_000;
-/** A leg reporting every second reads ~0.98/s (FreeSWITCH's period runs slightly long). */
+/**
+ * A leg "reporting every second" reads 0.98/s: FreeSWITCH's period is the interval plus one
+ * 20 ms packet (1.02 s, seen in captures), and a window may cut one report more.
+ */
 const MIN_LEG_RATE = 0.9;
-/** FreeSWITCH's Idle-CPU below this is saturation: it refuses calls under its min-idle-cpu. */
-const MIN_IDLE_CPU_PCT = 10;
+/**
+ * FreeSWITCH's own CPU, % of one core, it may use: the second core stays for the agent, the
+ * simulator's side and whoever else shares the machine. Its Idle-CPU (`status`, HEARTBEAT) is the
+ * whole machine's idle time, other people's load included, so it is shown, not checked.
+ */
+const MAX_FS_CPU_PCT = 100;
 
 const AGENT: AgentBenchOptions = {
   storage: "memory",
@@ -307,10 +314,10 @@ export const freeswitchCalls: Suite = async ({ quick }): Promise<SuiteResult> =>
         met: real.figures["min leg rtcp/s"] >= MIN_LEG_RATE,
       },
       {
-        name: "FreeSWITCH not saturated: its Idle-CPU at the end of the window, %",
-        value: real.figures["fs idle-cpu %"],
-        goal: `>= ${MIN_IDLE_CPU_PCT}`,
-        met: real.figures["fs idle-cpu %"] >= MIN_IDLE_CPU_PCT,
+        name: "FreeSWITCH's own CPU over the window, % of one core",
+        value: real.figures["fs cpu %"],
+        goal: `< ${MAX_FS_CPU_PCT}`,
+        met: real.figures["fs cpu %"] < MAX_FS_CPU_PCT,
       },
     ];
     const method = [
