@@ -28,7 +28,7 @@ import type {
   ProfileKind,
 } from "./lib/agent-protocol.js";
 import { BENCH_INSTANCE, latencyKey } from "./lib/agent-protocol.js";
-import { statCpuMs } from "./lib/proc-stat.js";
+import { statCpuMs, voluntarySwitches } from "./lib/proc-stat.js";
 
 /** The agent's modules from dist/, typed by their sources. */
 const dist = (file: string): string => new URL(`../dist/${file}`, import.meta.url).href;
@@ -243,6 +243,7 @@ async function main(): Promise<void> {
       cpuUserMs: cpu.user / 1000,
       cpuSystemMs: cpu.system / 1000,
       threadsCpuMs: threadsCpuMs(),
+      mainWakeups: voluntarySwitches(`/proc/self/task/${process.pid}/status`),
       rtcpRecorded: probe.rtcp,
       qosRecorded: probe.qos,
       received,

@@ -36,6 +36,11 @@ export interface ChildStats {
    * compiler workers, libuv's pool), from /proc/self/task (Linux; main is -1 elsewhere).
    */
   readonly threadsCpuMs: { readonly main: number; readonly others: number };
+  /**
+   * Times the main thread blocked and woke up again (its voluntary context switches; -1 where
+   * /proc is not Linux's): at a low event rate the agent's CPU goes mostly per wake-up.
+   */
+  readonly mainWakeups: number;
   /** recordRtcp calls that reached the metrics sink (one per usable RTCP report). */
   readonly rtcpRecorded: number;
   readonly qosRecorded: number;

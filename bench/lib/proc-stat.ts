@@ -24,6 +24,19 @@ export function statCpuMs(file: string): number {
   }
 }
 
+/**
+ * Times a thread went to sleep waiting (voluntary_ctxt_switches of a /proc/<pid>/task/<tid>/status
+ * file): for an event loop's thread, how often it woke up to work. -1 when unreadable.
+ */
+export function voluntarySwitches(file: string): number {
+  try {
+    const match = /^voluntary_ctxt_switches:\s*(\d+)$/m.exec(readFileSync(file, "utf8"));
+    return match === null ? -1 : Number(match[1]);
+  } catch {
+    return -1;
+  }
+}
+
 /** CPU ms of process `pid`, all its threads; -1 when unreadable. */
 export function processCpuMs(pid: number): number {
   return statCpuMs(`/proc/${pid}/stat`);
