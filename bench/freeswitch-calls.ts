@@ -90,6 +90,7 @@ type Figures = Record<
   | "SEND/s"
   | "min leg rtcp/s"
   | "agent cpu %"
+  | "other threads %"
   | "wakeups/s"
   | "cpu ms/1k ev"
   | "rss start MiB"
@@ -165,6 +166,7 @@ async function measureWindow(
     "SEND/s": perSecond(delta(after, before, "SEND_RTCP_MESSAGE")),
     "min leg rtcp/s": Number.isFinite(slowest) ? perSecond(slowest) : 0,
     "agent cpu %": (cpuMs / wallMs) * 100,
+    "other threads %": ((after.threadsCpuMs.others - before.threadsCpuMs.others) / wallMs) * 100,
     "wakeups/s": perSecond(after.mainWakeups - before.mainWakeups),
     "cpu ms/1k ev": (cpuMs / events) * 1000,
     "rss start MiB": before.rssBytes / MIB,
@@ -266,6 +268,7 @@ function ratios(real: Figures, sim: Figures): Record<string, number> {
     "RECV/s",
     "SEND/s",
     "agent cpu %",
+    "other threads %",
     "wakeups/s",
     "cpu ms/1k ev",
     "rss start MiB",
@@ -334,7 +337,7 @@ export const freeswitchCalls: Suite = async ({ quick }): Promise<SuiteResult> =>
       `${real.version} (test bed): ${calls} bridged calls x ${LEGS_PER_CALL} channels, ${CODEC}, rtcp_audio_interval_msec=${RTCP_MSEC}, fire_rtcp_events=true; originated one after the other, the agent connected first`,
       `simulator: ${legs / 2} bridged calls x 2 legs, each leg sent a RECV_RTCP_MESSAGE and a SEND_RTCP_MESSAGE every ${RTCP_MSEC / 1000} s (${(2 * legs).toLocaleString("en-US")}/s, on a drift-corrected ${SIM_TICK_MS} ms tick like FreeSWITCH's packet clock), no HEARTBEAT`,
       `the built agent (dist/) in a child process, memory state, OTLP/gRPC every ${AGENT.exportIntervalMs / 1000} s (the default) to a counting receiver; a fresh agent per side`,
-      `window ${windowMs / 1000} s after a ${WARMUP_MS / 1000} s warm-up; agent cpu = its user+system time (% of one core); wakeups/s = its main thread's voluntary context switches; rss sampled every ${SAMPLE_MS / 1000} s; events/s = fsagent_events_received_total; min leg rtcp/s = the slowest leg and direction in the agent's leg state`,
+      `window ${windowMs / 1000} s after a ${WARMUP_MS / 1000} s warm-up; agent cpu = its user+system time (% of one core), of it other threads = V8's GC and compiler workers, libuv; wakeups/s = its main thread's voluntary context switches; rss sampled every ${SAMPLE_MS / 1000} s; events/s = fsagent_events_received_total; min leg rtcp/s = the slowest leg and direction in the agent's leg state`,
       `fs cpu % = FreeSWITCH's user+system time (% of one core, all threads); fs idle-cpu % = its status's idle CPU at the end; machine idle % = all cores over the window`,
       `one run per side; ${load}`,
     ];
