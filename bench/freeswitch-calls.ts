@@ -23,6 +23,8 @@ import {
   paced,
   sleep,
   startAgentOn,
+  startProfile,
+  stopProfile,
 } from "./lib/agent-harness.js";
 import type { ChildStats } from "./lib/agent-protocol.js";
 import { CallTemplates } from "./lib/call-templates.js";
@@ -127,10 +129,12 @@ function delta(after: ChildStats, before: ChildStats, event: string): number {
 async function measureWindow(
   agent: AgentWithCollector,
   windowMs: number,
+  profileName: string,
   pid?: number,
 ): Promise<Omit<Figures, "fs idle-cpu %"> & { agentLegs: number }> {
   const { child, collector } = agent;
   const legsBefore = (await child.request("legReports", {})).legs;
+  await startProfile(child);
   const ticksBefore = machineTicks();
   const pidBefore = pid === undefined ? Number.NaN : processCpuMs(pid);
   const before = await child.stats();
@@ -147,6 +151,7 @@ async function measureWindow(
   const pointsAfter = collector.points;
   const pidAfter = pid === undefined ? Number.NaN : processCpuMs(pid);
   const ticksAfter = machineTicks();
+  await stopProfile(child, profileName);
   const legsAfter = (await child.request("legReports", {})).legs;
 
   const wallMs = after.now - before.now;
@@ -204,7 +209,7 @@ async function onFreeswitch(calls: number, windowMs: number): Promise<Measured> 
     await sleep(WARMUP_MS);
     const pid = fs.pid;
     if (pid === undefined) throw new Error("FreeSWITCH is not running");
-    const { agentLegs, ...window } = await measureWindow(agent, windowMs, pid);
+    const { agentLegs, ...window } = await measureWindow(agent, windowMs, "freeswitch-real", pid);
     const figures = { ...window, "fs idle-cpu %": await idleCpu(fs) };
     const version = (await fs.api("version")).trim().replace(/ \(.*$/, "");
     return { figures, agentLegs, channels: await fs.channelCount(), version };
@@ -248,7 +253,7 @@ async function onSimulator(legs: number, windowMs: number): Promise<Measured> {
     await paced(rate, WARMUP_MS, send, SIM_TICK_MS);
     // Paced on past the window's end: the last stats must not see a feeder already stopped.
     const feeding = paced(rate, windowMs + 2 * SAMPLE_MS, send, SIM_TICK_MS);
-    const { agentLegs, ...window } = await measureWindow(bench, windowMs);
+    const { agentLegs, ...window } = await measureWindow(bench, windowMs, "freeswitch-simulator");
     await feeding;
     return {
       figures: { ...window, "fs cpu %": Number.NaN, "fs idle-cpu %": Number.NaN },

@@ -341,6 +341,26 @@ export interface AgentBenchOptions {
   readonly exportIntervalMs: number;
 }
 
+/** Starts profiling `child` when FSAGENT_BENCH_CPU_PROF or _ALLOC_PROF is set. */
+export async function startProfile(child: AgentProcess): Promise<void> {
+  const kind = profileKind();
+  if (kind !== undefined) await child.request("profileStart", { kind });
+}
+
+/** Writes the profile started by startProfile() as <dir>/<name>.cpuprofile or .heapprofile. */
+export async function stopProfile(child: AgentProcess, name: string): Promise<void> {
+  const kind = profileKind();
+  if (kind === undefined) return;
+  const dir = kind === "cpu" ? cpuProfDir() : allocProfDir();
+  if (dir === undefined) return;
+  mkdirSync(dir, { recursive: true });
+  const extension = kind === "cpu" ? "cpuprofile" : "heapprofile";
+  const { file } = await child.request("profileStop", {
+    file: path.resolve(dir, `${name}.${extension}`),
+  });
+  console.error(`  ${kind} profile: ${file}`);
+}
+
 /** An agent child and the NullCollector it exports to. */
 export interface AgentWithCollector {
   readonly child: AgentProcess;
@@ -423,23 +443,13 @@ export class AgentBench {
   }
 
   /** Starts profiling the agent when FSAGENT_BENCH_CPU_PROF or _ALLOC_PROF is set. */
-  async startProfile(): Promise<void> {
-    const kind = profileKind();
-    if (kind !== undefined) await this.child.request("profileStart", { kind });
+  startProfile(): Promise<void> {
+    return startProfile(this.child);
   }
 
   /** Writes the profile started by startProfile() as <dir>/<name>.cpuprofile or .heapprofile. */
-  async stopProfile(name: string): Promise<void> {
-    const kind = profileKind();
-    if (kind === undefined) return;
-    const dir = kind === "cpu" ? cpuProfDir() : allocProfDir();
-    if (dir === undefined) return;
-    mkdirSync(dir, { recursive: true });
-    const extension = kind === "cpu" ? "cpuprofile" : "heapprofile";
-    const { file } = await this.child.request("profileStop", {
-      file: path.resolve(dir, `${name}.${extension}`),
-    });
-    console.error(`  ${kind} profile: ${file}`);
+  stopProfile(name: string): Promise<void> {
+    return stopProfile(this.child, name);
   }
 
   /** Writes <dir>/<name>.heapsnapshot when FSAGENT_BENCH_HEAP_SNAPSHOT is set (see heapSnapshotDir). */
