@@ -7,7 +7,7 @@
 // sink that counts (and, for the latency suite, timestamps) every recordRtcp call before passing
 // it on. The parent asks for counters, CPU time, heap and samples over the IPC channel.
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -28,6 +28,7 @@ import type {
   ProfileKind,
 } from "./lib/agent-protocol.js";
 import { BENCH_INSTANCE, latencyKey } from "./lib/agent-protocol.js";
+import { statCpuMs, voluntarySwitches } from "./lib/proc-stat.js";
 
 /** The agent's modules from dist/, typed by their sources. */
 const dist = (file: string): string => new URL(`../dist/${file}`, import.meta.url).href;
@@ -166,20 +167,6 @@ class RecordProbe {
   }
 }
 
-/** CPU ms (utime + stime) of one thread of this process; -1 where /proc is not Linux's. */
-function threadCpuMs(tid: string): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-    // Fields after the ")" that closes the thread name: state is the 1st, utime the 12th.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    // USER_HZ is 100 on every Linux build Node supports.
-    return Number.isFinite(ticks) ? ticks * 10 : -1;
-  } catch {
-    return -1;
-  }
-}
-
 /**
  * CPU ms of the main thread and of all the others together (Node 20 names every thread "node":
  * they are V8's GC and compiler workers, libuv's pool and the inspector).
@@ -193,7 +180,7 @@ function threadsCpuMs(): ChildStats["threadsCpuMs"] {
     return out;
   }
   for (const tid of tids) {
-    const ms = threadCpuMs(tid);
+    const ms = statCpuMs(`/proc/self/task/${tid}/stat`);
     if (ms < 0) continue;
     if (tid === String(process.pid)) out.main = ms;
     else out.others += ms;
@@ -238,11 +225,15 @@ async function main(): Promise<void> {
     const heapUsed = gc ? await collect() : -1;
     const cpu = process.cpuUsage();
     let received = 0;
+    const receivedByEvent: Record<string, number> = {};
     let processed = 0;
     let unusable = 0;
     let dropped = 0;
     for (const view of agent.instances()) {
       received += sum(view.events.received);
+      for (const [name, count] of view.events.received) {
+        receivedByEvent[name] = (receivedByEvent[name] ?? 0) + count;
+      }
       processed += sum(view.events.processed);
       unusable += sum(view.events.unusable);
       dropped += sum(view.events.dropped);
@@ -252,15 +243,18 @@ async function main(): Promise<void> {
       cpuUserMs: cpu.user / 1000,
       cpuSystemMs: cpu.system / 1000,
       threadsCpuMs: threadsCpuMs(),
+      mainWakeups: voluntarySwitches(`/proc/self/task/${process.pid}/status`),
       rtcpRecorded: probe.rtcp,
       qosRecorded: probe.qos,
       received,
+      receivedByEvent,
       processed,
       unusable,
       dropped,
       legs: agent.store.size,
       cachedLegs: real.cachedLegs,
       heapUsed,
+      rssBytes: process.memoryUsage.rss(),
       exports: real.stats.exports,
       exportErrors: real.stats.exportErrors,
       rtcpPointsDropped: real.stats.rtcpPointsDropped,
@@ -280,6 +274,14 @@ async function main(): Promise<void> {
     flush: async () => {
       await real.forceFlush();
       return { exports: real.stats.exports };
+    },
+    legReports: async () => {
+      const legs: Record<string, readonly [number, number]> = {};
+      for (const uuid of agent.store.uuids()) {
+        const leg = agent.store.peek(uuid);
+        if (leg !== undefined) legs[uuid] = [leg.rtcpIn?.reports ?? 0, leg.rtcpOut?.reports ?? 0];
+      }
+      return { legs };
     },
     latency: async () => {
       return { samples: probe.samples() };

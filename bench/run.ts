@@ -12,6 +12,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   agent: async () => (await import("./agent-throughput.js")).agentThroughput,
   latency: async () => (await import("./agent-latency.js")).agentLatency,
   memory: async () => (await import("./agent-memory.js")).agentMemory,
+  freeswitch: async () => (await import("./freeswitch-calls.js")).freeswitchCalls,
 };
 
 function parseArgs(argv: readonly string[]): { quick: boolean; suites: string[] } {

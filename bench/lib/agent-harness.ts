@@ -341,6 +341,69 @@ export interface AgentBenchOptions {
   readonly exportIntervalMs: number;
 }
 
+/** Starts profiling `child` when FSAGENT_BENCH_CPU_PROF or _ALLOC_PROF is set. */
+export async function startProfile(child: AgentProcess): Promise<void> {
+  const kind = profileKind();
+  if (kind !== undefined) await child.request("profileStart", { kind });
+}
+
+/** Writes the profile started by startProfile() as <dir>/<name>.cpuprofile or .heapprofile. */
+export async function stopProfile(child: AgentProcess, name: string): Promise<void> {
+  const kind = profileKind();
+  if (kind === undefined) return;
+  const dir = kind === "cpu" ? cpuProfDir() : allocProfDir();
+  if (dir === undefined) return;
+  mkdirSync(dir, { recursive: true });
+  const extension = kind === "cpu" ? "cpuprofile" : "heapprofile";
+  const { file } = await child.request("profileStop", {
+    file: path.resolve(dir, `${name}.${extension}`),
+  });
+  console.error(`  ${kind} profile: ${file}`);
+}
+
+/** An agent child and the NullCollector it exports to. */
+export interface AgentWithCollector {
+  readonly child: AgentProcess;
+  readonly collector: NullCollector;
+}
+
+/**
+ * Starts a NullCollector and the agent child on an ESL port of 127.0.0.1 (the simulator's, or a
+ * real FreeSWITCH's: the agent cannot tell), and waits until the agent is connected and
+ * subscribed. Kills what it started when that fails.
+ */
+export async function startAgentOn(
+  eslPort: number,
+  options: AgentBenchOptions,
+  redisKeyPrefix: string | null = null,
+): Promise<AgentWithCollector> {
+  const collector = await NullCollector.start();
+  let child: AgentProcess | undefined;
+  try {
+    child = await AgentProcess.start({
+      simPort: eslPort,
+      otlpEndpoint: collector.endpoint,
+      storage: options.storage,
+      redisPort: REDIS_PORT,
+      redisKeyPrefix: redisKeyPrefix ?? "fsagent:",
+      exportIntervalMs: options.exportIntervalMs,
+      trackLatency: options.trackLatency,
+    });
+    const started = child;
+    // `connected` is set once the agent's subscription was accepted.
+    await waitUntil(
+      async () => (await started.stats()).connected,
+      15_000,
+      "the agent to connect and subscribe",
+    );
+    return { child, collector };
+  } catch (error) {
+    child?.kill();
+    collector.close();
+    throw error;
+  }
+}
+
 export class AgentBench {
   /** Events published through SimServer.publish (the paced path), on top of feed.sent. */
   published = 0;
@@ -359,33 +422,20 @@ export class AgentBench {
       options.storage === "redis"
         ? `fsbench:${process.pid}:${randomBytes(4).toString("hex")}:`
         : null;
-    let collector: NullCollector | undefined;
-    let child: AgentProcess | undefined;
+    let agent: AgentWithCollector | undefined;
     try {
       const simPort = await server.listen(0, "127.0.0.1");
-      collector = await NullCollector.start();
-      child = await AgentProcess.start({
-        simPort,
-        otlpEndpoint: collector.endpoint,
-        storage: options.storage,
-        redisPort: REDIS_PORT,
-        redisKeyPrefix: redisKeyPrefix ?? "fsagent:",
-        exportIntervalMs: options.exportIntervalMs,
-        trackLatency: options.trackLatency,
-      });
-      const started = child;
+      agent = await startAgentOn(simPort, options, redisKeyPrefix);
+      const { child, collector } = agent;
       await waitUntil(
-        async () => {
-          const subscribed = server.clientInfo().some((c) => c.subscription.events.length > 0);
-          return subscribed && (await started.stats()).connected;
-        },
+        async () => server.clientInfo().some((c) => c.subscription.events.length > 0),
         15_000,
-        "the agent to connect and subscribe",
+        "the simulator to see the agent's subscription",
       );
       return new AgentBench(server, collector, child, new RawFeed(server), redisKeyPrefix);
     } catch (error) {
-      child?.kill();
-      collector?.close();
+      agent?.child.kill();
+      agent?.collector.close();
       await server.stop();
       if (redisKeyPrefix !== null) await deleteRedisKeys(redisKeyPrefix).catch(() => undefined);
       throw error;
@@ -393,23 +443,13 @@ export class AgentBench {
   }
 
   /** Starts profiling the agent when FSAGENT_BENCH_CPU_PROF or _ALLOC_PROF is set. */
-  async startProfile(): Promise<void> {
-    const kind = profileKind();
-    if (kind !== undefined) await this.child.request("profileStart", { kind });
+  startProfile(): Promise<void> {
+    return startProfile(this.child);
   }
 
   /** Writes the profile started by startProfile() as <dir>/<name>.cpuprofile or .heapprofile. */
-  async stopProfile(name: string): Promise<void> {
-    const kind = profileKind();
-    if (kind === undefined) return;
-    const dir = kind === "cpu" ? cpuProfDir() : allocProfDir();
-    if (dir === undefined) return;
-    mkdirSync(dir, { recursive: true });
-    const extension = kind === "cpu" ? "cpuprofile" : "heapprofile";
-    const { file } = await this.child.request("profileStop", {
-      file: path.resolve(dir, `${name}.${extension}`),
-    });
-    console.error(`  ${kind} profile: ${file}`);
+  stopProfile(name: string): Promise<void> {
+    return stopProfile(this.child, name);
   }
 
   /** Writes <dir>/<name>.heapsnapshot when FSAGENT_BENCH_HEAP_SNAPSHOT is set (see heapSnapshotDir). */

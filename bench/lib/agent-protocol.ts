@@ -8,7 +8,10 @@ export const BENCH_INSTANCE = "fs-bench";
 
 /** How the child builds its agent. Passed as the child's only argv entry, JSON-encoded. */
 export interface ChildSettings {
-  /** The simulator's ESL port on 127.0.0.1. */
+  /**
+   * The ESL port on 127.0.0.1 (password ClueCon): the parent's simulator, or a real FreeSWITCH
+   * (freeswitch-calls suite).
+   */
   readonly simPort: number;
   /** host:port of the OTLP/gRPC receiver (plaintext). */
   readonly otlpEndpoint: string;
@@ -33,11 +36,18 @@ export interface ChildStats {
    * compiler workers, libuv's pool), from /proc/self/task (Linux; main is -1 elsewhere).
    */
   readonly threadsCpuMs: { readonly main: number; readonly others: number };
+  /**
+   * Times the main thread blocked and woke up again (its voluntary context switches; -1 where
+   * /proc is not Linux's): at a low event rate the agent's CPU goes mostly per wake-up.
+   */
+  readonly mainWakeups: number;
   /** recordRtcp calls that reached the metrics sink (one per usable RTCP report). */
   readonly rtcpRecorded: number;
   readonly qosRecorded: number;
   /** Router counters summed over event names / reasons. */
   readonly received: number;
+  /** Events received by Event-Name (fsagent_events_received_total by event). */
+  readonly receivedByEvent: Readonly<Record<string, number>>;
   readonly processed: number;
   readonly unusable: number;
   readonly dropped: number;
@@ -46,6 +56,8 @@ export interface ChildStats {
   readonly cachedLegs: number;
   /** V8 used heap, bytes; after full collections when the request asked for gc. Else -1. */
   readonly heapUsed: number;
+  /** Resident set size of the process, bytes (process.memoryUsage.rss()). */
+  readonly rssBytes: number;
   readonly exports: number;
   readonly exportErrors: number;
   /** RTCP points of failed exports, as the sink counts them (fsagent_export_points_dropped_total). */
@@ -64,6 +76,14 @@ export interface ChildCommands {
   ping: { args: Record<string, never>; result: { now: number } };
   /** metrics.forceFlush(): exports what was recorded so far. */
   flush: { args: Record<string, never>; result: { exports: number } };
+  /**
+   * RTCP reports each leg in the store has had so far, [RECV, SEND] by Unique-ID (from the leg
+   * state's summaries): whether every leg reports, without a second event socket consumer.
+   */
+  legReports: {
+    args: Record<string, never>;
+    result: { legs: Record<string, readonly [number, number]> };
+  };
   /** Every RTCP record time kept since the start (trackLatency only). */
   latency: { args: Record<string, never>; result: { samples: LatencySamples } };
   /**

@@ -21,6 +21,8 @@ export interface SuiteResult {
   readonly method: readonly string[];
   readonly rows: readonly BenchRow[];
   readonly targets: readonly TargetCheck[];
+  /** Why the suite did not run here (something it needs is missing); nothing else then. */
+  readonly skipped?: string;
 }
 
 export interface SuiteOptions {
@@ -40,6 +42,7 @@ function format(value: number): string {
 
 /** A plain-text table: one row per BenchRow, one column per figure name (union, in order). */
 export function renderSuite(result: SuiteResult): string {
+  if (result.skipped !== undefined) return `## ${result.suite}: skipped (${result.skipped})`;
   const columns: string[] = [];
   for (const row of result.rows) {
     for (const key of Object.keys(row.figures)) if (!columns.includes(key)) columns.push(key);

@@ -38,13 +38,18 @@ export const HOW_TO_GET_FREESWITCH =
   `${BINARY}: install it with 'bash ../shared/freeswitch/install.sh' (to /opt/freeswitch) ` +
   "or set FSAGENT_TEST_FREESWITCH=<prefix>";
 
+/** Whether the FreeSWITCH binary is there (benchmarks skip their suite without it, CI or not). */
+export function freeswitchInstalled(): boolean {
+  return existsSync(BINARY);
+}
+
 /**
  * The `skip` option of a real-FreeSWITCH suite: the one-line reason when FreeSWITCH is missing,
  * false when it is there. In CI (CI=true) it is never skipped: a missing FreeSWITCH fails the
  * suite (.ci/run installs it).
  */
 export function skipWithoutFreeswitch(): string | false {
-  if (existsSync(BINARY)) return false;
+  if (freeswitchInstalled()) return false;
   if (process.env.CI === "true") return false;
   return HOW_TO_GET_FREESWITCH;
 }
