@@ -299,56 +299,48 @@ export const freeswitchCalls: Suite = async ({ quick }): Promise<SuiteResult> =>
   const windowMs = quick ? QUICK_WINDOW_MS : WINDOW_MS;
   const legs = calls * LEGS_PER_CALL;
   const load = machineLoad();
-  // FreeSWITCH runs in a process group of its own, out of reach of a Ctrl-C: exiting through
-  // process.exit runs the exit hooks that kill it (and the agent child).
-  const abort = (): never => process.exit(130);
-  process.once("SIGINT", abort);
-  process.once("SIGTERM", abort);
-  try {
-    const real = await onFreeswitch(calls, windowMs);
-    const sim = await onSimulator(legs, windowMs);
-    const rows: BenchRow[] = [
-      { name: `FreeSWITCH, ${calls} calls`, figures: real.figures },
-      { name: `simulator, ${legs / 2} calls`, figures: sim.figures },
-      { name: "FreeSWITCH / simulator", figures: ratios(real.figures, sim.figures) },
-    ];
-    const targets: TargetCheck[] = [
-      {
-        name: "FreeSWITCH channels up at the end of the window",
-        value: real.channels,
-        goal: `= ${legs}`,
-        met: real.channels === legs,
-      },
-      {
-        name: "legs the agent tracked on FreeSWITCH",
-        value: real.agentLegs,
-        goal: `= ${legs}`,
-        met: real.agentLegs === legs,
-      },
-      {
-        name: "FreeSWITCH: slowest leg's RTCP reports/s (RECV or SEND) at the agent",
-        value: real.figures["min leg rtcp/s"],
-        goal: `>= ${MIN_LEG_RATE}`,
-        met: real.figures["min leg rtcp/s"] >= MIN_LEG_RATE,
-      },
-      {
-        name: "FreeSWITCH's own CPU over the window, % of one core",
-        value: real.figures["fs cpu %"],
-        goal: `< ${MAX_FS_CPU_PCT}`,
-        met: real.figures["fs cpu %"] < MAX_FS_CPU_PCT,
-      },
-    ];
-    const method = [
-      `${real.version} (test bed): ${calls} bridged calls x ${LEGS_PER_CALL} channels, ${CODEC}, rtcp_audio_interval_msec=${RTCP_MSEC}, fire_rtcp_events=true; originated one after the other, the agent connected first`,
-      `simulator: ${legs / 2} bridged calls x 2 legs, each leg sent a RECV_RTCP_MESSAGE and a SEND_RTCP_MESSAGE every ${RTCP_MSEC / 1000} s (${(2 * legs).toLocaleString("en-US")}/s, on a drift-corrected ${SIM_TICK_MS} ms tick like FreeSWITCH's packet clock), no HEARTBEAT`,
-      `the built agent (dist/) in a child process, memory state, OTLP/gRPC every ${AGENT.exportIntervalMs / 1000} s (the default) to a counting receiver; a fresh agent per side`,
-      `window ${windowMs / 1000} s after a ${WARMUP_MS / 1000} s warm-up; agent cpu = its user+system time (% of one core), of it other threads = V8's GC and compiler workers, libuv; wakeups/s = its main thread's voluntary context switches; rss sampled every ${SAMPLE_MS / 1000} s; events/s = fsagent_events_received_total; min leg rtcp/s = the slowest leg and direction in the agent's leg state`,
-      `fs cpu % = FreeSWITCH's user+system time (% of one core, all threads); fs idle-cpu % = its status's idle CPU at the end; machine idle % = all cores over the window`,
-      `one run per side; ${load}`,
-    ];
-    return { suite: "freeswitch", method, rows, targets };
-  } finally {
-    process.off("SIGINT", abort);
-    process.off("SIGTERM", abort);
-  }
+  // A Ctrl-C ends FreeSWITCH and the agent child too: test/support/freeswitch.ts exits through
+  // process.exit on SIGINT/SIGTERM, whose exit hooks kill them.
+  const real = await onFreeswitch(calls, windowMs);
+  const sim = await onSimulator(legs, windowMs);
+  const rows: BenchRow[] = [
+    { name: `FreeSWITCH, ${calls} calls`, figures: real.figures },
+    { name: `simulator, ${legs / 2} calls`, figures: sim.figures },
+    { name: "FreeSWITCH / simulator", figures: ratios(real.figures, sim.figures) },
+  ];
+  const targets: TargetCheck[] = [
+    {
+      name: "FreeSWITCH channels up at the end of the window",
+      value: real.channels,
+      goal: `= ${legs}`,
+      met: real.channels === legs,
+    },
+    {
+      name: "legs the agent tracked on FreeSWITCH",
+      value: real.agentLegs,
+      goal: `= ${legs}`,
+      met: real.agentLegs === legs,
+    },
+    {
+      name: "FreeSWITCH: slowest leg's RTCP reports/s (RECV or SEND) at the agent",
+      value: real.figures["min leg rtcp/s"],
+      goal: `>= ${MIN_LEG_RATE}`,
+      met: real.figures["min leg rtcp/s"] >= MIN_LEG_RATE,
+    },
+    {
+      name: "FreeSWITCH's own CPU over the window, % of one core",
+      value: real.figures["fs cpu %"],
+      goal: `< ${MAX_FS_CPU_PCT}`,
+      met: real.figures["fs cpu %"] < MAX_FS_CPU_PCT,
+    },
+  ];
+  const method = [
+    `${real.version} (test bed): ${calls} bridged calls x ${LEGS_PER_CALL} channels, ${CODEC}, rtcp_audio_interval_msec=${RTCP_MSEC}, fire_rtcp_events=true; originated one after the other, the agent connected first`,
+    `simulator: ${legs / 2} bridged calls x 2 legs, each leg sent a RECV_RTCP_MESSAGE and a SEND_RTCP_MESSAGE every ${RTCP_MSEC / 1000} s (${(2 * legs).toLocaleString("en-US")}/s, on a drift-corrected ${SIM_TICK_MS} ms tick like FreeSWITCH's packet clock), no HEARTBEAT`,
+    `the built agent (dist/) in a child process, memory state, OTLP/gRPC every ${AGENT.exportIntervalMs / 1000} s (the default) to a counting receiver; a fresh agent per side`,
+    `window ${windowMs / 1000} s after a ${WARMUP_MS / 1000} s warm-up; agent cpu = its user+system time (% of one core), of it other threads = V8's GC and compiler workers, libuv; wakeups/s = its main thread's voluntary context switches; rss sampled every ${SAMPLE_MS / 1000} s; events/s = fsagent_events_received_total; min leg rtcp/s = the slowest leg and direction in the agent's leg state`,
+    `fs cpu % = FreeSWITCH's user+system time (% of one core, all threads); fs idle-cpu % = its status's idle CPU at the end; machine idle % = all cores over the window`,
+    `one run per side; ${load}`,
+  ];
+  return { suite: "freeswitch", method, rows, targets };
 };
