@@ -330,7 +330,9 @@ export function exportTiming(
   const { export_timeout: timeout, export_interval: interval } = config.opentelemetry;
   const timeoutSet = isSet(TIMEOUT);
   const intervalSet = isSet(INTERVAL);
-  if (timeoutSet && !intervalSet) return { intervalMs: Math.max(interval, timeout), timeoutMs: timeout };
+  if (timeoutSet && !intervalSet) {
+    return { intervalMs: Math.max(interval, timeout), timeoutMs: timeout };
+  }
   if (!timeoutSet) return { intervalMs: interval, timeoutMs: Math.min(interval, timeout) };
   return { intervalMs: interval, timeoutMs: timeout };
 }

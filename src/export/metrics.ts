@@ -293,7 +293,9 @@ export function createMetricsSink(
 ): MetricsSink {
   const { logger } = options;
   if (!config.enabled) {
-    logger.info("OTLP export disabled (opentelemetry.enabled is false): no metrics or quality records are sent");
+    logger.info(
+      "OTLP export disabled (opentelemetry.enabled is false): no metrics or quality records are sent",
+    );
     return createNoopMetricsSink();
   }
   routeOtelDiagnostics(logger);
