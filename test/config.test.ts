@@ -82,10 +82,12 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
   },
   opentelemetry: {
     enabled: true,
+    protocol: "grpc",
     endpoint: "localhost:4317",
     endpointExplicit: false,
     insecure: true,
     headers: {},
+    compression: "none",
     serviceName: "fsagent",
     exportIntervalMs: 10_000,
     exportTimeoutMs: 5_000,
@@ -130,10 +132,12 @@ const FULL: Omit<Config, "source"> = {
   },
   opentelemetry: {
     enabled: true,
+    protocol: "grpc",
     endpoint: "https://otel.example.net:4317",
     endpointExplicit: true,
     insecure: false,
     headers: { "x-api-key": "api-key-value", "x-tenant": "acme-tenant-token" },
+    compression: "none",
     serviceName: "fsagent",
     exportIntervalMs: 15_000,
     exportTimeoutMs: 3_000,
@@ -284,8 +288,10 @@ describe("loadConfig: sources", () => {
         FSAGENT_REDIS_PASSWORD: "pw-redis-env",
         FSAGENT_REDIS_DB: "9",
         FSAGENT_OTEL_ENABLED: "yes",
+        FSAGENT_OTEL_PROTOCOL: "GRPC",
         FSAGENT_OTEL_ENDPOINT: "collector.env:4317",
         FSAGENT_OTEL_INSECURE: "TRUE",
+        FSAGENT_OTEL_COMPRESSION: "Gzip",
         FSAGENT_OTEL_HEADERS: "authorization=Basic dXNlcjpwYXNz==, x-org = acme",
         FSAGENT_HTTP_HOST: "::",
         FSAGENT_HTTP_PORT: "8181",
@@ -339,10 +345,12 @@ describe("loadConfig: sources", () => {
       },
       opentelemetry: {
         enabled: true,
+        protocol: "grpc",
         endpoint: "collector.env:4317",
         endpointExplicit: true,
         insecure: true,
         headers: { authorization: "Basic dXNlcjpwYXNz==", "x-org": "acme" },
+        compression: "gzip",
         serviceName: "fsagent",
         exportIntervalMs: 20_000,
         exportTimeoutMs: 2_000,
@@ -694,7 +702,7 @@ const INVALID: readonly InvalidCase[] = [
     yaml: withInstance('opentelemetry: { endpoint: "not a url" }'),
     key: "opentelemetry.endpoint",
     value: '"not a url"',
-    says: "host:port or http(s)://host:port",
+    says: "host:port or http(s)://host[:port]",
   },
   {
     name: "endpoint without a port, from env",
@@ -1201,9 +1209,11 @@ describe("renderConfig and secretsOf", () => {
       },
     });
     assert.deepEqual(parsed.opentelemetry, {
+      protocol: "grpc",
       endpoint: "https://otel.example.net:4317",
       insecure: false,
       headers: { "x-api-key": "***", "x-tenant": "***" },
+      compression: "none",
       export_interval: "15s",
       export_timeout: "3s",
       retry_queue_size: 2500,
@@ -1258,10 +1268,14 @@ describe("ENV_VARS", () => {
       "OTEL_RESOURCE_ATTRIBUTES",
       "OTEL_EXPORTER_OTLP_ENDPOINT",
       "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+      "OTEL_EXPORTER_OTLP_PROTOCOL",
+      "OTEL_EXPORTER_OTLP_COMPRESSION",
+      "FSAGENT_OTEL_PROTOCOL",
+      "FSAGENT_OTEL_COMPRESSION",
     ]) {
       assert.ok(ENV_VARS.includes(name), name);
     }
-    assert.equal(ENV_VARS.length, 49);
+    assert.equal(ENV_VARS.length, 53);
   });
 
   it("ignores variables it does not list", () => {
@@ -1465,4 +1479,181 @@ it("reads the TLS and Redis ACL settings from env and checks the files exist", (
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe("loadConfig: OTLP protocol, endpoints and compression", () => {
+  const base = { FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES };
+  const otel = (env: Record<string, string>, yaml?: string) =>
+    load({
+      env: yaml === undefined ? { ...base, ...env } : env,
+      ...(yaml === undefined ? {} : { cwd: dirWith({ "config.yaml": ONE_INSTANCE + yaml }) }),
+    }).opentelemetry;
+
+  it("defaults to gRPC on localhost:4317, without compression", () => {
+    const c = otel({});
+    assert.equal(c.protocol, "grpc");
+    assert.equal(c.endpoint, "localhost:4317");
+    assert.equal(c.signalEndpoints, undefined);
+    assert.equal(c.compression, "none");
+  });
+
+  it("http/protobuf defaults to http://localhost:4318 and appends /v1/metrics and /v1/logs", () => {
+    const c = otel({ FSAGENT_OTEL_PROTOCOL: "http/protobuf" });
+    assert.equal(c.protocol, "http/protobuf");
+    assert.equal(c.endpoint, "http://localhost:4318");
+    assert.equal(c.endpointExplicit, false);
+    assert.deepEqual(c.signalEndpoints, {
+      metrics: "http://localhost:4318/v1/metrics",
+      logs: "http://localhost:4318/v1/logs",
+    });
+  });
+
+  it("keeps a base URL's path and takes a URL without a port (Grafana Cloud's gateway)", () => {
+    const c = otel({
+      FSAGENT_OTEL_PROTOCOL: "HTTP/PROTOBUF",
+      FSAGENT_OTEL_ENDPOINT: "https://otlp-gateway-prod-eu-west-2.grafana.net/otlp/",
+    });
+    assert.deepEqual(c.signalEndpoints, {
+      metrics: "https://otlp-gateway-prod-eu-west-2.grafana.net/otlp/v1/metrics",
+      logs: "https://otlp-gateway-prod-eu-west-2.grafana.net/otlp/v1/logs",
+    });
+  });
+
+  // FSAGENT_OTEL_PROTOCOL > file > OTEL_EXPORTER_OTLP_PROTOCOL > grpc; the same for compression.
+  it("takes OTEL_EXPORTER_OTLP_PROTOCOL and _COMPRESSION below FSAGENT_* and the file", () => {
+    const std = {
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
+    };
+    const alone = otel(std);
+    assert.equal(alone.protocol, "http/protobuf");
+    assert.equal(alone.compression, "gzip");
+    const file = otel(std, "opentelemetry: { protocol: grpc, compression: none }\n");
+    assert.equal(file.protocol, "grpc");
+    assert.equal(file.compression, "none");
+    const fsagent = otel(
+      { ...std, FSAGENT_OTEL_PROTOCOL: "grpc", FSAGENT_OTEL_COMPRESSION: "none" },
+      "opentelemetry: { protocol: http/protobuf, compression: gzip }\n",
+    );
+    assert.equal(fsagent.protocol, "grpc");
+    assert.equal(fsagent.compression, "none");
+  });
+
+  const httpCases: {
+    name: string;
+    env: Record<string, string>;
+    file?: string;
+    metrics: string;
+    logs: string;
+  }[] = [
+    {
+      name: "OTEL_EXPORTER_OTLP_ENDPOINT is a base URL",
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://generic:4318/prefix" },
+      metrics: "http://generic:4318/prefix/v1/metrics",
+      logs: "http://generic:4318/prefix/v1/logs",
+    },
+    {
+      name: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is used as it is; the logs take the generic base",
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://generic:4318",
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://prom:9090/api/v1/otlp/v1/metrics",
+      },
+      metrics: "http://prom:9090/api/v1/otlp/v1/metrics",
+      logs: "http://generic:4318/v1/logs",
+    },
+    {
+      name: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT alone: the logs go beside it",
+      env: { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "https://gw.example/otlp/v1/metrics" },
+      metrics: "https://gw.example/otlp/v1/metrics",
+      logs: "https://gw.example/otlp/v1/logs",
+    },
+    {
+      name: "a metrics URL with another path: the logs go to that server's /v1/logs",
+      env: { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://m:4318/ingest" },
+      metrics: "http://m:4318/ingest",
+      logs: "http://m:4318/v1/logs",
+    },
+    {
+      name: "the file beats OTEL_*, and is a base URL",
+      env: { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "http://metrics:4318/v1/metrics" },
+      file: "http://file:4318",
+      metrics: "http://file:4318/v1/metrics",
+      logs: "http://file:4318/v1/logs",
+    },
+  ];
+  for (const c of httpCases) {
+    it(`http/protobuf: ${c.name}`, () => {
+      const env = { ...base, FSAGENT_OTEL_PROTOCOL: "http/protobuf", ...c.env };
+      const loaded =
+        c.file === undefined ? otel(env) : otel(env, `opentelemetry: { endpoint: "${c.file}" }\n`);
+      assert.deepEqual(loaded.signalEndpoints, { metrics: c.metrics, logs: c.logs });
+    });
+  }
+
+  const misfits: { name: string; env: Record<string, string>; file?: string; line: RegExp }[] = [
+    {
+      name: "a bad protocol",
+      env: { FSAGENT_OTEL_PROTOCOL: "http/json" },
+      line: /^config error: FSAGENT_OTEL_PROTOCOL = "http\/json" \(env\): expected one of grpc, http\/protobuf \(http\/json is not supported\)$/,
+    },
+    {
+      name: "a bad OTEL_EXPORTER_OTLP_PROTOCOL",
+      env: { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc/json" },
+      line: /^config error: OTEL_EXPORTER_OTLP_PROTOCOL = "grpc\/json" \(env\): expected one of grpc, http\/protobuf/,
+    },
+    {
+      name: "a bad compression",
+      env: { OTEL_EXPORTER_OTLP_COMPRESSION: "zstd" },
+      line: /^config error: OTEL_EXPORTER_OTLP_COMPRESSION = "zstd" \(env\): expected one of none, gzip$/,
+    },
+    {
+      name: "host:port with http/protobuf",
+      env: { FSAGENT_OTEL_PROTOCOL: "http/protobuf", FSAGENT_OTEL_ENDPOINT: "collector:4317" },
+      line: /^config error: FSAGENT_OTEL_ENDPOINT = "collector:4317" \(env\): expected an http:\/\/ or https:\/\/ URL with opentelemetry.protocol http\/protobuf \(e.g. http:\/\/collector:4318\)$/,
+    },
+    {
+      name: "a URL without a port with gRPC",
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: "https://collector.example" },
+      line: /^config error: OTEL_EXPORTER_OTLP_ENDPOINT = "https:\/\/collector.example" \(env\): expected a port with opentelemetry.protocol grpc/,
+    },
+    {
+      name: "a signal URL where the base URL belongs",
+      env: { FSAGENT_OTEL_PROTOCOL: "http/protobuf" },
+      file: "http://c:4318/v1/metrics",
+      line: /^config error: opentelemetry.endpoint = "http:\/\/c:4318\/v1\/metrics" \(.*config.yaml\): expected the base URL with opentelemetry.protocol http\/protobuf \(http:\/\/c:4318\): \/v1\/metrics and \/v1\/logs are appended to it$/,
+    },
+  ];
+  for (const c of misfits) {
+    it(`refuses ${c.name} with one line naming where it came from`, () => {
+      const error = configError(() =>
+        c.file === undefined
+          ? otel(c.env)
+          : otel(c.env, `opentelemetry: { endpoint: "${c.file}" }\n`),
+      );
+      assert.equal(error.problems.length, 1, error.message);
+      assert.match(error.message, c.line);
+    });
+  }
+
+  it("check-config shows the protocol, the compression and the URLs OTLP/HTTP posts to", () => {
+    const config = load({
+      env: {
+        ...base,
+        FSAGENT_OTEL_PROTOCOL: "http/protobuf",
+        FSAGENT_OTEL_ENDPOINT: "https://gw.example/otlp",
+        FSAGENT_OTEL_COMPRESSION: "gzip",
+      },
+    });
+    const text = renderConfig(config);
+    const parsed = YAML.parse(text) as { opentelemetry: Record<string, unknown> };
+    assert.equal(parsed.opentelemetry.protocol, "http/protobuf");
+    assert.equal(parsed.opentelemetry.compression, "gzip");
+    assert.match(
+      text,
+      /# OTLP\/HTTP: metrics to "https:\/\/gw.example\/otlp\/v1\/metrics", quality records to "https:\/\/gw.example\/otlp\/v1\/logs"/,
+    );
+    // And the rendered file loads back to the same place.
+    const again = load({ cwd: dirWith({ "config.yaml": text }) });
+    assert.deepEqual(again.opentelemetry.signalEndpoints, config.opentelemetry.signalEndpoints);
+  });
 });

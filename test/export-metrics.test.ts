@@ -62,10 +62,12 @@ let receiver: OtlpReceiver;
 function config(overrides: Partial<OpenTelemetryConfig> = {}): OpenTelemetryConfig {
   return {
     enabled: true,
+    protocol: "grpc",
     endpoint: receiver.endpoint,
     endpointExplicit: true,
     insecure: true,
     headers: {},
+    compression: "none",
     serviceName: "fsagent",
     // Long by default: the tests export with forceFlush(), so every export is one they caused.
     exportIntervalMs: 60_000,

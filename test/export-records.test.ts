@@ -21,10 +21,12 @@ const sinks: RecordSink[] = [];
 function config(overrides: Partial<OpenTelemetryConfig> = {}): OpenTelemetryConfig {
   return {
     enabled: true,
+    protocol: "grpc",
     endpoint: receiver.endpoint,
     endpointExplicit: true,
     insecure: true,
     headers: { authorization: "Bearer records-secret" },
+    compression: "none",
     serviceName: "fsagent",
     exportIntervalMs: 60_000,
     exportTimeoutMs: 2_000,

@@ -29,10 +29,12 @@ function sink(
   const created = createMetricsSink(
     {
       enabled: true,
+      protocol: "grpc",
       endpoint: receiver.endpoint,
       endpointExplicit: true,
       insecure: true,
       headers: {},
+      compression: "none",
       serviceName: "fsagent",
       // Long: exports happen when a test flushes, or by the retry timer under test.
       exportIntervalMs: 60_000,

@@ -114,10 +114,12 @@ const sinks: MetricsSink[] = [];
 function config(endpoint: string, overrides: Partial<OpenTelemetryConfig>): OpenTelemetryConfig {
   return {
     enabled: true,
+    protocol: "grpc",
     endpoint,
     endpointExplicit: true,
     insecure: false,
     headers: { authorization: SECRET },
+    compression: "none",
     serviceName: "fsagent",
     // forceFlush() drives every export.
     exportIntervalMs: 60_000,

@@ -33,7 +33,8 @@ export function layer(fileTree: Record<string, unknown>, env: Env): Layers {
   // default). The file beats the standard variables because platforms (the OpenTelemetry
   // Operator, shared pod templates) inject those into every container, while the file and
   // FSAGENT_* were written for this agent. The more specific metrics variable beats the
-  // generic one, as in the OTel spec. Both are used as-is: for OTLP/gRPC no path is appended.
+  // generic one, as in the OTel spec. For OTLP/gRPC both are used as they are; for OTLP/HTTP the
+  // generic one is a base URL and the metrics one a full URL (config/otlp-endpoints.ts).
   const endpointPath = ["opentelemetry", "endpoint"];
   if (valueAt(tree, endpointPath) === undefined) {
     for (const name of [OTEL_ENV.metricsEndpoint, OTEL_ENV.endpoint]) {
@@ -42,6 +43,18 @@ export function layer(fileTree: Record<string, unknown>, env: Env): Layers {
       if (setAt(tree, endpointPath, text)) envOrigins.set(formatPath(endpointPath), name);
       break;
     }
+  }
+  // The standard protocol and compression variables, likewise below FSAGENT_* and the file. The
+  // signal-specific OTEL_EXPORTER_OTLP_{METRICS,LOGS}_PROTOCOL are not read: both signals share
+  // one endpoint, so one protocol.
+  for (const [name, key] of [
+    [OTEL_ENV.protocol, "protocol"],
+    [OTEL_ENV.compression, "compression"],
+  ] as const) {
+    const path = ["opentelemetry", key];
+    const text = envValue(env, name);
+    if (text === undefined || valueAt(tree, path) !== undefined) continue;
+    if (setAt(tree, path, text)) envOrigins.set(formatPath(path), name);
   }
   // OTEL_SDK_DISABLED=true (the OTel spec: no signal exported at all) turns export off unless
   // FSAGENT_OTEL_ENABLED or the file said otherwise; any other value leaves it as it is.

@@ -1,7 +1,14 @@
 import { type Env, envValue, OTEL_ENV, parsePairs } from "./env.js";
 import { readConfigFile } from "./file.js";
 import { layer, valueAt } from "./layers.js";
-import type { Path } from "./paths.js";
+import {
+  DEFAULT_ENDPOINTS,
+  ENDPOINT_PATH,
+  type EndpointSource,
+  endpointMisfit,
+  signalEndpoints,
+} from "./otlp-endpoints.js";
+import { formatPath, type Path } from "./paths.js";
 import { type Problem, problemsFromIssues, reportProblems } from "./report.js";
 import { crossCheck, exportTiming, type FileConfig, fileSchema } from "./schema.js";
 import type { Config } from "./types.js";
@@ -19,7 +26,6 @@ export interface LoadConfigOptions {
   readonly requireInstances?: boolean;
 }
 
-const DEFAULT_ENDPOINT = "localhost:4317";
 const DEFAULT_SERVICE_NAME = "fsagent";
 
 /**
@@ -36,14 +42,32 @@ export function loadConfig(options: LoadConfigOptions): Config {
   const schema = fileSchema({ requireInstances: options.requireInstances ?? true });
   const result = schema.safeParse(layers.tree);
   const isSet = (path: Path): boolean => valueAt(layers.tree, path) !== undefined;
+  let endpoints: EndpointSource | undefined;
   if (result.success) {
     for (const { path, message } of crossCheck(result.data, isSet)) {
       problems.push({ kind: "tree", path, message, unknownKey: false, count: 1 });
     }
+    const otel = result.data.opentelemetry;
+    endpoints = {
+      protocol: otel.protocol,
+      endpoint: otel.endpoint ?? DEFAULT_ENDPOINTS[otel.protocol],
+      endpointVariable: layers.envOrigins.get(formatPath(ENDPOINT_PATH)),
+      genericVariable: envValue(options.env, OTEL_ENV.endpoint),
+    };
+    const misfit = endpointMisfit(endpoints);
+    if (misfit !== undefined) {
+      problems.push({
+        kind: "tree",
+        path: ENDPOINT_PATH,
+        message: misfit,
+        unknownKey: false,
+        count: 1,
+      });
+    }
   } else {
     problems.push(...problemsFromIssues(result.error.issues));
   }
-  if (problems.length > 0 || !result.success) {
+  if (problems.length > 0 || !result.success || endpoints === undefined) {
     throw reportProblems(problems, {
       tree: layers.tree,
       envOrigins: layers.envOrigins,
@@ -62,6 +86,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
       resourceAttributes,
       source: file?.path ?? null,
       timing: exportTiming(result.data, isSet),
+      endpoints,
     }),
   );
 }
@@ -81,10 +106,12 @@ interface Extras {
   readonly serviceName: string;
   readonly resourceAttributes: Record<string, string>;
   readonly source: string | null;
+  readonly endpoints: EndpointSource;
 }
 
 function toConfig(file: FileConfig, extras: Extras): Config {
   const { esl, storage, opentelemetry: otel } = file;
+  const urls = signalEndpoints(extras.endpoints);
   return {
     freeswitchInstances: file.freeswitch_instances.map((instance) => ({ ...instance })),
     esl: {
@@ -117,10 +144,13 @@ function toConfig(file: FileConfig, extras: Extras): Config {
     opentelemetry: {
       // An empty endpoint has always meant "no export"; `enabled: false` says it outright.
       enabled: otel.enabled && otel.endpoint !== "",
-      endpoint: otel.endpoint ?? DEFAULT_ENDPOINT,
+      protocol: otel.protocol,
+      endpoint: extras.endpoints.endpoint,
+      ...(urls === undefined ? {} : { signalEndpoints: urls }),
       endpointExplicit: otel.endpoint !== undefined,
       insecure: otel.insecure,
       headers: { ...otel.headers },
+      compression: otel.compression,
       serviceName: extras.serviceName,
       exportIntervalMs: extras.timing.intervalMs,
       exportTimeoutMs: extras.timing.timeoutMs,

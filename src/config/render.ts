@@ -39,9 +39,11 @@ export function renderConfig(config: Config): string {
       },
     },
     opentelemetry: {
+      protocol: otel.protocol,
       endpoint: otel.endpoint,
       insecure: otel.insecure,
       headers: Object.fromEntries(Object.keys(otel.headers).map((name) => [name, MASK])),
+      compression: otel.compression,
       export_interval: formatDuration(otel.exportIntervalMs),
       export_timeout: formatDuration(otel.exportTimeoutMs),
       retry_queue_size: otel.retryQueueSize,
@@ -82,6 +84,10 @@ export function renderConfig(config: Config): string {
     ` service name: ${JSON.stringify(otel.serviceName)}`,
     ` resource attributes: ${JSON.stringify(otel.resourceAttributes)}`,
     otel.endpointExplicit ? "" : " opentelemetry.endpoint is the default (not set explicitly)",
+    // Over OTLP/HTTP the URLs actually POSTed to are not the endpoint itself: show them.
+    otel.signalEndpoints === undefined
+      ? ""
+      : ` OTLP/HTTP: metrics to ${JSON.stringify(otel.signalEndpoints.metrics)}, quality records to ${JSON.stringify(otel.signalEndpoints.logs)}`,
   ]
     .filter((line) => line !== "")
     .join("\n");

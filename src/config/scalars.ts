@@ -109,12 +109,17 @@ export function formatDuration(ms: number): string {
 }
 
 const HOST_PATTERN = String.raw`(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])`;
-const ENDPOINT = new RegExp(String.raw`^(?:https?://)?${HOST_PATTERN}:(\d{1,5})(/[^\s?#]*)?$`, "i");
+const ENDPOINT = new RegExp(
+  String.raw`^(https?://)?${HOST_PATTERN}(?::(\d{1,5}))?(/[^\s?#]*)?$`,
+  "i",
+);
 
 /**
- * `host:port`, or `http(s)://host:port[/path]` as OTEL_EXPORTER_OTLP_ENDPOINT is usually written.
- * The port is required: the gRPC default is not the scheme's default, and a bare "localhost"
- * is more often a mistake than a wish for port 80. A path is allowed only after a scheme.
+ * `host:port`, or `http(s)://host[:port][/path]` as OTEL_EXPORTER_OTLP_ENDPOINT is usually written.
+ * Without a scheme the port is required and no path is allowed: a bare "localhost" is more often
+ * a mistake than a wish for port 80. A URL may leave its port out (OTLP/HTTP gateways such as
+ * https://otlp-gateway-prod-eu-west-2.grafana.net/otlp have none); whether that fits the chosen
+ * protocol is checked with the protocol (otlp-endpoints.ts: OTLP/gRPC has no default port).
  * The empty string is accepted because it is how the file switches export off.
  */
 export function parseEndpoint(value: unknown): string | undefined {
@@ -122,9 +127,10 @@ export function parseEndpoint(value: unknown): string | undefined {
   if (value === "") return value;
   const match = ENDPOINT.exec(value);
   if (match === null) return undefined;
-  const hasScheme = /^https?:\/\//i.test(value);
-  if (match[2] !== undefined && !hasScheme) return undefined;
-  const port = Number(match[1]);
+  const hasScheme = match[1] !== undefined;
+  if (!hasScheme && (match[2] === undefined || match[3] !== undefined)) return undefined;
+  if (match[2] === undefined) return value;
+  const port = Number(match[2]);
   return port >= 1 && port <= 65535 ? value : undefined;
 }
 

@@ -17,6 +17,7 @@ import {
   parseSingleLine,
 } from "./scalars.js";
 import { closest } from "./suggest.js";
+import { OTLP_COMPRESSIONS, OTLP_PROTOCOLS } from "./types.js";
 
 // The file's shape (snake_case, as in SPEC section 5) and every rule a value must follow. The
 // messages are the "what is allowed" half of an error line; the key, value and source are added
@@ -186,13 +187,22 @@ const opentelemetry = section({
   // false: no OTLP export of any kind (metrics and quality records); the agent still serves
   // /metrics, /health and the status page.
   enabled: boolean.default(true),
-  // No default here: load.ts needs to know whether anyone set it (see endpointExplicit).
+  // OTLP/gRPC, or OTLP/HTTP with binary protobuf bodies (http/json is not implemented: nothing
+  // needs it, and it is several times the size on the wire).
+  protocol: leaf("expected one of grpc, http/protobuf (http/json is not supported)", (v) =>
+    parseChoice(v, OTLP_PROTOCOLS),
+  ).default("grpc"),
+  // No default here: its default depends on the protocol, and load.ts needs to know whether
+  // anyone set it (see endpointExplicit).
   endpoint: leaf(
-    'expected host:port or http(s)://host:port[/path], e.g. "localhost:4317"',
+    'expected host:port or http(s)://host[:port][/path], e.g. "localhost:4317" or "http://localhost:4318"',
     parseEndpoint,
   ).optional(),
   insecure: boolean.default(true),
   headers: headers.default({}),
+  // gzip for both protocols (gRPC's grpc-encoding, HTTP's Content-Encoding): a Collector across a
+  // WAN or a metered vendor link gets a fifth of the bytes, for some CPU per export.
+  compression: choice(OTLP_COMPRESSIONS).default("none"),
   export_interval: duration.default(10_000),
   export_timeout: duration.default(5_000),
   retry_queue_size: leaf("expected an integer from 0 to 1000000 (data points; 0 = no queue)", (v) =>

@@ -59,14 +59,37 @@ export interface StorageConfig {
   readonly redis: RedisConfig;
 }
 
+/** How the OTLP exports travel: gRPC, or HTTP POSTs of binary protobuf (OTLP/HTTP). */
+export const OTLP_PROTOCOLS = ["grpc", "http/protobuf"] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+
+export const OTLP_COMPRESSIONS = ["none", "gzip"] as const;
+export type OtlpCompression = (typeof OTLP_COMPRESSIONS)[number];
+
+/** The full URL each signal is POSTed to over OTLP/HTTP. */
+export interface OtlpSignalEndpoints {
+  readonly metrics: string;
+  readonly logs: string;
+}
+
 export interface OpenTelemetryConfig {
   /**
    * false: no OTLP export of any kind, metrics or quality records (opentelemetry.enabled: false,
    * FSAGENT_OTEL_ENABLED=false, OTEL_SDK_DISABLED=true, or an empty endpoint in the file).
    */
   readonly enabled: boolean;
-  /** host:port or URL of the Collector's OTLP/gRPC endpoint. */
+  readonly protocol: OtlpProtocol;
+  /**
+   * gRPC: host:port or URL of the Collector's OTLP/gRPC endpoint. HTTP: the base URL, to which
+   * /v1/metrics and /v1/logs are appended (unless signalEndpoints says otherwise).
+   */
   readonly endpoint: string;
+  /**
+   * http/protobuf only: the URL each signal is POSTed to, as the loader worked it out
+   * (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is a full URL used as it is). Absent: `endpoint` +
+   * /v1/metrics and /v1/logs. A caller that changes `endpoint` must drop it.
+   */
+  readonly signalEndpoints?: OtlpSignalEndpoints;
   /**
    * True when the endpoint came from the file or the environment rather than the default. The
    * demo exports only when it is true, so that it does not dial a Collector nobody asked for.
@@ -74,6 +97,8 @@ export interface OpenTelemetryConfig {
   readonly endpointExplicit: boolean;
   readonly insecure: boolean;
   readonly headers: Readonly<Record<string, string>>;
+  /** Request body compression, for either protocol. */
+  readonly compression: OtlpCompression;
   readonly serviceName: string;
   readonly exportIntervalMs: number;
   /** How long one export may take before it is abandoned; at most exportIntervalMs. */

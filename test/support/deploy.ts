@@ -392,10 +392,12 @@ export async function exportedOtlpMetrics(): Promise<OtlpMetricShape[]> {
   const sink = createMetricsSink(
     {
       enabled: true,
+      protocol: "grpc",
       endpoint: receiver.endpoint,
       endpointExplicit: true,
       insecure: true,
       headers: {},
+      compression: "none",
       serviceName: "fsagent",
       exportIntervalMs: 60_000,
       exportTimeoutMs: 5_000,

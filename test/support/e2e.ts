@@ -131,6 +131,7 @@ export function e2eConfig(simPort: number, endpoint: string, options: HarnessOpt
     },
     opentelemetry: {
       ...base.opentelemetry,
+      protocol: "grpc",
       endpoint: endpoint,
       endpointExplicit: true,
       insecure: true,
