@@ -29,9 +29,9 @@ import fc from "fast-check";
 import { pino } from "pino";
 import { splitRequests } from "../src/export/batches.js";
 import { isColumnMetric, pointCount } from "../src/export/column-points.js";
-import { GrpcMetricExporter, grpcAddress } from "../src/export/grpc-exporter.js";
+import { OtlpMetricExporter, grpcAddress } from "../src/export/metric-exporter.js";
 import { decodePartialSuccess, MetricsRequestEncoder } from "../src/export/otlp-encode.js";
-import { METRICS_EXPORT_METHOD, type OtlpExporterOptions } from "../src/export/otlp-grpc-client.js";
+import { METRICS_EXPORT_METHOD, type OtlpExporterOptions } from "../src/export/otlp-client.js";
 import { RtcpSeriesProducer } from "../src/export/rtcp-series.js";
 import type { LegLabels, ReportDirection, RtcpObservation } from "../src/quality/types.js";
 import { otlpMessages } from "./support/otlp-receiver.js";
@@ -1085,9 +1085,9 @@ async function stubCollector(
 function plaintextExporter(
   address: string,
   timeoutMs: number,
-  overrides: Partial<OtlpExporterOptions> = {},
-): GrpcMetricExporter {
-  return new GrpcMetricExporter({
+  overrides: Partial<Pick<OtlpExporterOptions, "metadata" | "logger" | "compression">> = {},
+): OtlpMetricExporter {
+  return new OtlpMetricExporter({
     address,
     tls: null,
     metadata: new GrpcMetadata(),
@@ -1099,13 +1099,13 @@ function plaintextExporter(
 }
 
 function exportOnce(
-  exporter: GrpcMetricExporter,
+  exporter: OtlpMetricExporter,
   rm: ResourceMetrics,
 ): Promise<{ code: number; error?: Error }> {
   return new Promise((resolve) => exporter.export(rm, resolve));
 }
 
-describe("GrpcMetricExporter", () => {
+describe("OtlpMetricExporter", () => {
   it("sends the encoded request with the metadata, and warns once about a partial success", async () => {
     const partial = response({
       partialSuccess: { rejectedDataPoints: "2", errorMessage: "2 points\nout of range" },

@@ -304,7 +304,7 @@ async function recover(
   await h.receiver.start();
   traffic.startCall(true, 1_000_000);
   // Exports fail until the gRPC channel reconnects: its backoff is capped at 5 s
-  // (grpc-exporter.ts; observed 0.8-3.8 s under load). 20 s leaves room on a loaded machine.
+  // (metric-exporter.ts; observed 0.8-3.8 s under load). 20 s leaves room on a loaded machine.
   const deadline = restartAt + 20_000;
   while (h.current.exporter().retryQueued > 0) {
     assert.ok(

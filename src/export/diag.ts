@@ -5,7 +5,8 @@ import { RateLimitedLog } from "../log/rate-limit.js";
 // The OpenTelemetry SDK reports its own problems through the process-wide `diag` API, which is
 // silent by default but, once a console logger is installed, prints every failed export with a
 // stack trace. These helpers route it into our logger instead: warnings and errors rate-limited,
-// everything below at debug. The export failures themselves are counted and logged by the
+// everything below at debug, and never a stack trace (an operator's log line is one line; the
+// SDK's global error handler passes whole exceptions, stacks included, as JSON text). The export failures themselves are counted and logged by the
 // metrics sink's exporter wrapper (see metrics.ts), so the reader's own copy of that message is
 // demoted to debug rather than logged twice.
 
@@ -15,12 +16,44 @@ const MAX_TEXT = 300;
 /** The periodic reader's "metrics export failed / timed out" errors: already reported by us. */
 const ALREADY_REPORTED = "PeriodicExportingMetricReader: metrics export";
 
+/**
+ * The SDK's global error handler (@opentelemetry/core loggingErrorHandler) hands diag.error an
+ * exception flattened to JSON: every property, the stack included. Only its message is kept
+ * (with its name when that says more than "Error").
+ */
+function unflattened(text: string): string {
+  if (!text.startsWith("{") || !text.includes('"stack"')) return text;
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    const message = typeof parsed.message === "string" ? parsed.message : "";
+    const name = typeof parsed.name === "string" ? parsed.name : "";
+    if (message === "") return name === "" ? "error" : name;
+    return name === "" || name === "Error" ? message : `${name}: ${message}`;
+  } catch {
+    // Not JSON after all: the stack is cut below.
+    return text;
+  }
+}
+
+/** Cuts a stack trace (its "\n    at ..." frames, or a "stack" member of JSON) from `text`. */
+function withoutStack(text: string): string {
+  const frames = text.search(/\n\s*at\s/);
+  const cut = frames >= 0 ? text.slice(0, frames) : text;
+  const member = cut.indexOf('"stack"');
+  return member >= 0 ? `${cut.slice(0, member)}…` : cut;
+}
+
+/** A log line's text from a diag string: never a stack, whatever the SDK put in it. */
+function clean(text: string): string {
+  return withoutStack(unflattened(text));
+}
+
 function describeArg(arg: unknown): string {
-  if (typeof arg === "string") return arg;
+  if (typeof arg === "string") return clean(arg);
   if (typeof arg === "number" || typeof arg === "boolean" || typeof arg === "bigint") {
     return String(arg);
   }
-  if (arg instanceof Error) return arg.message;
+  if (arg instanceof Error) return clean(arg.message);
   // Objects here are SDK internals (metric payloads, response buffers): size unknown, content
   // not useful in an operator's log.
   return arg === null || arg === undefined ? "" : `[${typeof arg}]`;
@@ -28,7 +61,7 @@ function describeArg(arg: unknown): string {
 
 /** One line, bounded: the SDK's messages may embed JSON with newlines or long stacks. */
 function oneLine(message: string, args: unknown[]): string {
-  const parts = [message];
+  const parts = [clean(message)];
   for (const arg of args) {
     const text = describeArg(arg);
     if (text !== "") parts.push(text);

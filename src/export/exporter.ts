@@ -10,12 +10,15 @@ import {
   type ResourceMetrics,
 } from "@opentelemetry/sdk-metrics";
 import { ConfigError } from "../config/errors.js";
+import { signalUrl } from "../config/otlp-endpoints.js";
 import type { OpenTelemetryConfig, OtlpTlsConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { someAttributes } from "./column-points.js";
+import { type ExportFailure, failureOf } from "./export-failure.js";
 import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
-import { GrpcMetricExporter, grpcAddress } from "./grpc-exporter.js";
+import { grpcAddress, OtlpMetricExporter } from "./metric-exporter.js";
+import type { OtlpRoute } from "./otlp-client.js";
 import type { RetryStats } from "./retry.js";
 
 /** Longest lastError kept: enough for a gRPC status line, not for a stack. */
@@ -53,6 +56,33 @@ export function grpcTarget(endpoint: string, insecure: boolean, tls?: OtlpTlsCon
     // The config validated the endpoint; if URL still disagrees, the raw text is the best we have.
   }
   return { url: endpoint, tls: useTls, display };
+}
+
+/** Where one signal's exports go for `config`, over its protocol, and how to name it in logs. */
+export interface SignalTarget extends GrpcTarget {
+  readonly route: OtlpRoute;
+}
+
+/**
+ * The target of `signal`'s exports. gRPC: the endpoint (both signals), TLS as grpcTarget decides.
+ * OTLP/HTTP: the signal's URL (the loader's signalEndpoints, else the endpoint + /v1/<signal>),
+ * TLS by its scheme, and `display` is that URL: its path is the first thing to check when the
+ * server answers 404, and the endpoint syntax admits no user info or query to leak.
+ */
+export function signalTarget(
+  config: OpenTelemetryConfig,
+  signal: "metrics" | "logs",
+): SignalTarget {
+  if (config.protocol !== "http/protobuf") {
+    const target = grpcTarget(config.endpoint, config.insecure, config.tls);
+    return { ...target, route: { protocol: "grpc", address: grpcAddress(target.url) } };
+  }
+  const url = config.signalEndpoints?.[signal] ?? signalUrl(config.endpoint, signal);
+  return {
+    ...grpcTarget(url, config.insecure, config.tls),
+    display: url,
+    route: { protocol: "http/protobuf", url },
+  };
 }
 
 /** The PEM contents of the configured TLS files; null where a file is not set. */
@@ -137,7 +167,7 @@ export function connectionTls(target: GrpcTarget, material?: TlsMaterial): TlsMa
  * would contradict what the exporter sends.
  */
 const RESERVED_HEADER =
-  /^(connection|keep-alive|proxy-connection|transfer-encoding|upgrade|http2-settings|host|te|content-type|grpc-.*)$/;
+  /^(connection|keep-alive|proxy-connection|transfer-encoding|upgrade|http2-settings|host|te|content-type|content-length|content-encoding|accept-encoding|grpc-.*)$/;
 
 /**
  * The configured headers as gRPC metadata. Values are secrets (API keys, bearer tokens): a header
@@ -153,7 +183,7 @@ export function headerMetadata(
     if (RESERVED_HEADER.test(name.toLowerCase())) {
       logger.warn(
         { header: name },
-        "OTLP header skipped: HTTP/2 or the gRPC protocol reserves this name",
+        "OTLP header skipped: HTTP or the OTLP protocol reserves this name",
       );
       continue;
     }
@@ -185,6 +215,23 @@ export function describeError(error: unknown, secrets: readonly string[]): strin
   text = text.replace(/\s+/g, " ").trim();
   if (text === "") text = "unknown error";
   return text.length > MAX_ERROR ? `${text.slice(0, MAX_ERROR)}…` : text;
+}
+
+/**
+ * What to change when the server has no service or path for a signal (gRPC UNIMPLEMENTED, HTTP
+ * 404): it will not change by itself, so the warning says what would.
+ */
+export function unimplementedMessage(signal: "metrics" | "logs", endpoint: string): string {
+  const what = signal === "metrics" ? "metrics" : "quality records (OTLP logs)";
+  const disable =
+    signal === "metrics"
+      ? "or point opentelemetry.endpoint at a server that takes OTLP metrics"
+      : "or set logs.enabled: false (FSAGENT_LOGS_ENABLED=false) to stop sending them";
+  return (
+    `the OTLP server at ${endpoint} does not take ${what} (gRPC UNIMPLEMENTED / HTTP 404): ` +
+    `add a ${signal} pipeline with an otlp receiver to the Collector's service.pipelines, check the ` +
+    `endpoint's path (over HTTP /v1/${signal} is appended to it), ${disable}; they are dropped until then, not retried`
+  );
 }
 
 export interface ExportStats extends RetryStats {
@@ -309,7 +356,7 @@ export class CountingExporter implements PushMetricExporter {
       if (this.failuresInARow > 0) {
         const failed = this.failuresInARow;
         this.failuresInARow = 0;
-        this.limited.clear(FAILURE_KEY);
+        this.limited.clearPrefix(`${FAILURE_KEY}:`);
         this.logger.info(
           { endpoint: this.options.endpoint, failedExports: failed },
           `OTLP metrics export works again after ${failed} failed export(s)`,
@@ -321,13 +368,30 @@ export class CountingExporter implements PushMetricExporter {
     this.stats.exportErrors++;
     const error = describeError(result.error ?? "export failed", this.options.secrets);
     this.stats.lastError = error;
+    const failure = failureOf(result.error);
+    // One warning per kind of failure and rate-limit window: an outage that turns into refusals
+    // (a Collector restarting with a bad config) shows both, a steady outage shows one.
     this.limited.warn(
-      FAILURE_KEY,
-      { endpoint: this.options.endpoint, error, exportErrors: this.stats.exportErrors },
-      this.options.retrying === true
-        ? "OTLP metrics export failed; its RTCP points are dropped, its end-of-call QoS is queued for retry"
-        : "OTLP metrics export failed; the points of that interval are dropped (no retry)",
+      `${FAILURE_KEY}:${failure.kind}`,
+      {
+        endpoint: this.options.endpoint,
+        kind: failure.kind,
+        error,
+        exportErrors: this.stats.exportErrors,
+        ...(failure.retryAfterMs === null ? {} : { retryAfterMs: failure.retryAfterMs }),
+      },
+      this.failureMessage(failure),
     );
+  }
+
+  private failureMessage(failure: ExportFailure): string {
+    if (failure.unimplemented) return unimplementedMessage("metrics", this.options.endpoint);
+    if (!failure.retryable) {
+      return "OTLP metrics export refused, not retryable: its points are dropped (fix what the error says)";
+    }
+    return this.options.retrying === true
+      ? "OTLP metrics export failed; its RTCP points are dropped, its end-of-call QoS is queued for retry"
+      : "OTLP metrics export failed; the points of that interval are dropped (no retry)";
   }
 }
 
@@ -342,7 +406,7 @@ export function createOtlpExporter(
     readonly retrying?: boolean;
   },
 ): CountingExporter {
-  const target = grpcTarget(config.endpoint, config.insecure, config.tls);
+  const target = signalTarget(config, "metrics");
   // Only read for TLS: an http:// URL is plaintext whatever the files say (metrics.ts warns).
   const material = target.tls ? readTlsMaterial(config.tls) : undefined;
   // Our exporter, not the SDK's OTLPMetricExporter (see grpc-exporter.ts for why). That one also
@@ -351,9 +415,11 @@ export function createOtlpExporter(
   // tests assert that OTEL_EXPORTER_OTLP_HEADERS is ignored); the other variables it read were
   // overridden by what we passed. That reading is gone: the config loader maps the OTEL_*
   // variables the agent supports (config/env.ts), and headers come from opentelemetry.headers.
-  // No compression: the config has no setting for it, and the Collector is usually near.
-  const inner = new GrpcMetricExporter({
-    address: grpcAddress(target.url),
+  // Compression only as opentelemetry.compression says (OTEL_EXPORTER_OTLP_COMPRESSION is mapped
+  // to it by the loader).
+  const inner = new OtlpMetricExporter({
+    ...target.route,
+    compression: config.compression,
     tls: connectionTls(target, material),
     metadata: headerMetadata(config.headers, options.logger),
     // The gRPC deadline of one export. Equal to the reader's export timeout, so an export the

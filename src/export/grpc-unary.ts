@@ -9,6 +9,7 @@ import {
   type SecureClientSessionOptions,
 } from "node:http2";
 import { status } from "@grpc/grpc-js";
+import type { ExportFailure } from "./export-failure.js";
 
 // One gRPC unary call at a time per stream over node:http2, for the metrics exporter's single
 // method. Why not grpc-js's Client: it copies every request message into a new buffer to prefix
@@ -23,17 +24,38 @@ import { status } from "@grpc/grpc-js";
 // replaced when it fails or the server sends GOAWAY, a deadline per call sent as grpc-timeout,
 // status and message from the trailers (or a trailers-only answer), HTTP errors mapped to gRPC
 // codes as the gRPC spec says, the process not kept alive by an idle connection. What it does not
-// need: name resolution policies, load balancing, retries, keepalive pings, compression (the
-// Collector is usually near and the agent sends none), proxies.
+// need: name resolution policies, load balancing, retries, keepalive pings, proxies. Compression
+// (opentelemetry.compression: gzip) is the caller's: it hands over gzip bytes, this labels them.
 
 /** A call that ended without an OK status; `code` is the gRPC status code. */
-export class GrpcCallError extends Error {
+export class GrpcCallError extends Error implements ExportFailure {
   constructor(
     readonly code: status,
     readonly details: string,
   ) {
     super(`${code} ${status[code] ?? "UNKNOWN"}: ${details}`);
     this.name = "GrpcCallError";
+  }
+
+  get kind(): string {
+    return status[this.code] ?? "UNKNOWN";
+  }
+
+  /**
+   * Everything but UNIMPLEMENTED is retried, as it always was here: UNAVAILABLE is how this file
+   * reports a connection that failed, and INTERNAL/UNKNOWN how it reports a stream that broke.
+   */
+  get retryable(): boolean {
+    return this.code !== status.UNIMPLEMENTED;
+  }
+
+  /** gRPC's RetryInfo (in grpc-status-details-bin) is not read. */
+  get retryAfterMs(): number | null {
+    return null;
+  }
+
+  get unimplemented(): boolean {
+    return this.code === status.UNIMPLEMENTED;
   }
 }
 
@@ -60,6 +82,8 @@ export interface UnaryChannelOptions {
   /** Sent with every call after the protocol's own headers (which it cannot replace). */
   readonly headers: OutgoingHttpHeaders;
   readonly userAgent: string;
+  /** The messages given to call() are gzip-compressed (the caller compresses): say so. */
+  readonly gzip?: boolean;
 }
 
 /** A response larger than this is refused: an Export answer is a few hundred bytes. */
@@ -158,8 +182,11 @@ export class UnaryChannel {
   private readonly url: string;
   private readonly sessionOptions: SecureClientSessionOptions;
   private readonly baseHeaders: OutgoingHttpHeaders;
+  /** The gRPC message prefix's compressed-flag byte. */
+  private readonly compressedFlag: number;
 
   constructor(options: UnaryChannelOptions) {
+    this.compressedFlag = options.gzip === true ? 1 : 0;
     const tls = options.tls;
     this.url = `${tls === null ? "http" : "https"}://${options.authority}`;
     this.sessionOptions = {
@@ -181,6 +208,7 @@ export class UnaryChannel {
       [constants.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc",
       [constants.HTTP2_HEADER_TE]: "trailers",
       "grpc-accept-encoding": "identity",
+      ...(options.gzip === true ? { "grpc-encoding": "gzip" } : {}),
       [constants.HTTP2_HEADER_USER_AGENT]:
         userAgent === undefined ? options.userAgent : `${options.userAgent} ${userAgent}`,
     };
@@ -305,7 +333,7 @@ export class UnaryChannel {
       }
     });
 
-    stream.write(prefix(message.length));
+    stream.write(prefix(message.length, this.compressedFlag));
     stream.end(message, (error?: Error | null) => {
       // Called with an error too (the stream destroyed first): then the bytes may be in flight.
       if (error === undefined || error === null) released = true;
@@ -349,9 +377,9 @@ function isStreamReset(error: Error): boolean {
   return (error as NodeJS.ErrnoException).code === "ERR_HTTP2_STREAM_ERROR";
 }
 
-function prefix(length: number): Buffer {
+function prefix(length: number, compressed: number): Buffer {
   const bytes = Buffer.allocUnsafe(5);
-  bytes[0] = 0;
+  bytes[0] = compressed;
   bytes.writeUInt32BE(length, 1);
   return bytes;
 }

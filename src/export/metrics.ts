@@ -17,7 +17,7 @@ import {
   createOtlpExporter,
   describeError,
   type ExportStats,
-  grpcTarget,
+  signalTarget,
   tlsFilesConfigured,
 } from "./exporter.js";
 import { buildResource } from "./resource.js";
@@ -25,7 +25,7 @@ import { RetryingExporter } from "./retry.js";
 import { RtcpSeriesProducer } from "./rtcp-series.js";
 
 // The OTLP metrics sink (SPEC §4): RTCP reports and end-of-call QoS become OpenTelemetry points,
-// exported over OTLP/gRPC by the SDK's periodic reader. End-of-call QoS (one report per leg) goes
+// exported over OTLP/gRPC or OTLP/HTTP by the SDK's periodic reader. End-of-call QoS (one report per leg) goes
 // through SDK instruments; RTCP (the hot path) is aggregated per leg by RtcpSeriesProducer
 // (rtcp-series.ts), which the reader collects with the instruments.
 //
@@ -350,7 +350,7 @@ export function createMetricsSink(
   });
   const ins = createInstruments(provider, options.activeLegs);
   const perLeg = options.perLeg ?? true;
-  const target = grpcTarget(config.endpoint, config.insecure, config.tls);
+  const target = signalTarget(config, "metrics");
   if (!target.tls && tlsFilesConfigured(config.tls)) {
     // Only an http:// URL gets here (a bare host:port with TLS files is TLS): the scheme wins,
     // as it does over `insecure`, but a CA set for nothing is worth one line.
@@ -362,6 +362,10 @@ export function createMetricsSink(
   logger.info(
     {
       endpoint: target.display,
+      protocol: config.protocol,
+      // The URL over OTLP/HTTP: its path matters (a 404 there is the first thing to check).
+      ...(target.route.protocol === "http/protobuf" ? { url: target.route.url } : {}),
+      compression: config.compression,
       tls: target.tls,
       // Paths are not secret; the key's content never leaves readTlsMaterial.
       ...(target.tls && config.tls.caFile !== "" ? { caFile: config.tls.caFile } : {}),

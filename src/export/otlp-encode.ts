@@ -13,7 +13,7 @@ import {
 import { type ColumnMetricData, isColumnMetric, type SeriesColumns } from "./column-points.js";
 
 // ExportMetricsServiceRequest protobuf bytes straight from the SDK's ResourceMetrics, for
-// grpc-exporter.ts. Field numbers are those of opentelemetry-proto v1 (metrics.proto, common.proto,
+// metric-exporter.ts. Field numbers are those of opentelemetry-proto v1 (metrics.proto, common.proto,
 // resource.proto, collector/metrics/v1/metrics_service.proto).
 //
 // Why not the SDK's serializer (@opentelemetry/otlp-transformer): it encodes every point's
@@ -544,7 +544,7 @@ export class MetricsRequestEncoder {
   /**
    * The request's bytes. Written into `scratch` when it is large enough (the result is then a
    * view of it), else into a new buffer with room to spare for a somewhat larger next request:
-   * an exporter that hands the previous request's buffer back (see GrpcMetricExporter) allocates
+   * an exporter that hands the previous request's buffer back (see OtlpMetricExporter) allocates
    * no new external memory per request (up to ~1 MB each at the 4,000-point limit, ~25 of
    * them per export at 20,000 legs), which otherwise stays until a full GC frees it.
    */
@@ -837,6 +837,25 @@ export function decodePartialSuccess(response: Uint8Array): PartialSuccess | nul
   return rejectedDataPoints === 0 && errorMessage === ""
     ? null
     : { rejectedDataPoints, errorMessage };
+}
+
+/**
+ * The message of a google.rpc.Status (field 2), the body OTLP/HTTP servers answer a refusal with;
+ * "" when there is none or the body is not one.
+ */
+export function decodeStatusMessage(body: Uint8Array): string {
+  try {
+    const reader = new Reader(body);
+    let message = "";
+    while (!reader.done) {
+      const [field, wire] = reader.key();
+      if (field === 2 && wire === LEN) message = Buffer.from(reader.bytes()).toString("utf8");
+      else reader.skip(wire);
+    }
+    return message;
+  } catch {
+    return "";
+  }
 }
 
 /** Just enough protobuf reading for an Export response. */

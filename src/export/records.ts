@@ -9,20 +9,22 @@ import type { OpenTelemetryConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { QUALITY_RECORD_EVENT, type RecordAttributes } from "../quality/record.js";
+import { type Clock, systemClock } from "../util/clock.js";
 import { VERSION } from "../version.js";
+import { failureOf } from "./export-failure.js";
 import { type ExportResult, SUCCESS } from "./export-result.js";
 import {
   connectionTls,
   describeError,
-  grpcTarget,
   headerMetadata,
   readTlsMaterial,
+  signalTarget,
+  unimplementedMessage,
 } from "./exporter.js";
-import { grpcAddress } from "./grpc-exporter.js";
-import { GrpcLogExporter } from "./grpc-log-exporter.js";
+import { OtlpLogExporter } from "./log-exporter.js";
 import { buildResource } from "./resource.js";
 
-// The per-leg quality records (issue 8) as OpenTelemetry log records over OTLP/gRPC, to the same
+// The per-leg quality records (issue 8) as OpenTelemetry log records over OTLP, to the same
 // Collector as the metrics. They are the data most worth keeping, so a failed export is not the
 // end of them: its records wait in a bounded queue (opentelemetry.retry_queue_size records) and
 // go out with the next export or on a backoff timer; past the bound the oldest are dropped and
@@ -35,6 +37,9 @@ import { buildResource } from "./resource.js";
  * after an outage would be refused, re-queued and refused again for good.
  */
 export const MAX_RECORDS_PER_REQUEST = 1000;
+
+/** How much later than our deadline the batch processor gives up on an export (see below). */
+const PROCESSOR_TIMEOUT_MARGIN_MS = 2000;
 
 export interface RecordStats {
   /** Records handed to the sink (one per ended leg). */
@@ -82,11 +87,20 @@ export interface RetryingLogOptions {
   readonly secrets: readonly string[];
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
+  /** For Retry-After and the rate limiter; the retry timer is setTimeout's (tests mock both). */
+  readonly clock?: Clock;
 }
+
+/** The rate limiter's key of a failed records export; the failure's kind is appended. */
+const FAILURE_KEY = "records-export";
 
 /**
  * Keeps the records of failed exports (bounded, oldest dropped first) and sends them again with
- * the next export or, when nothing else is exported, on a doubling timer.
+ * the next export or, when nothing else is exported, on a doubling timer. What a failure means
+ * comes from its kind (export-failure.ts): a retryable one keeps the records (and a Retry-After
+ * holds the queue back for as long as the server asked); a refusal drops them, counted, since
+ * the same request would be refused again; a server without a logs service (UNIMPLEMENTED, HTTP
+ * 404) drops them and the queue, with one warning that says what to change.
  */
 export class RetryingLogExporter implements LogRecordExporter {
   private queue: ReadableLogRecord[] = [];
@@ -96,19 +110,42 @@ export class RetryingLogExporter implements LogRecordExporter {
   private inFlight = 0;
   private closed = false;
   private readonly log: RateLimitedLog;
+  private readonly clock: Clock;
+  /** Until when (clock ms) a server's Retry-After holds the queue back; 0: no hold. */
+  private notBefore = 0;
+  private failuresInARow = 0;
 
   constructor(
     private readonly inner: LogRecordExporter,
     private readonly options: RetryingLogOptions,
   ) {
     this.delayMs = options.initialDelayMs ?? 1000;
-    this.log = new RateLimitedLog(options.logger);
+    this.clock = options.clock ?? systemClock;
+    this.log = new RateLimitedLog(options.logger, undefined, this.clock);
   }
 
+  /**
+   * The batch processor's call. Its result is SUCCESS once the records are in our hands: sent,
+   * queued for retry, or dropped and counted, a failure logged here once per kind and rate-limit
+   * window. A FAILED result would only make the processor hand the error to the SDK's global
+   * error handler, which logs it again, with its stack, at every failed export.
+   */
   export(records: ReadableLogRecord[], done: (result: ExportResult) => void): void {
-    const batch = this.queue.length === 0 ? records : this.queue.concat(records);
-    this.queue = [];
-    this.updateQueued();
+    this.exportBatch(records, () => done({ code: SUCCESS }));
+  }
+
+  private exportBatch(records: ReadableLogRecord[], done: (result: ExportResult) => void): void {
+    // While a server's Retry-After runs the queue waits; fresh records still go.
+    const withQueue = this.queue.length > 0 && !this.holding();
+    const batch = withQueue ? this.queue.concat(records) : records;
+    if (withQueue) {
+      this.queue = [];
+      this.updateQueued();
+    }
+    if (batch.length === 0) {
+      done({ code: SUCCESS });
+      return;
+    }
     if (batch.length <= MAX_RECORDS_PER_REQUEST) {
       this.send(batch, done);
       return;
@@ -134,21 +171,70 @@ export class RetryingLogExporter implements LogRecordExporter {
         stats.exported += batch.length;
         for (const record of batch) if (this.retriedRecords.has(record)) stats.retried++;
         this.delayMs = this.options.initialDelayMs ?? 1000;
+        this.recovered();
       } else {
         stats.exportErrors++;
-        this.log.warn(
-          "records-export",
-          {
-            endpoint: this.options.endpoint,
-            records: batch.length,
-            error: describeError(result.error, this.options.secrets),
-          },
-          "OTLP log export of quality records failed; they wait in the retry queue",
-        );
-        this.keep(batch);
+        this.failed(batch, result);
       }
       done(result);
     });
+  }
+
+  /** Logs the failure (once per kind and window) and keeps or drops its records as it deserves. */
+  private failed(batch: ReadableLogRecord[], result: ExportResult): void {
+    const { stats } = this.options;
+    this.failuresInARow++;
+    const failure = failureOf(result.error);
+    const fields = {
+      endpoint: this.options.endpoint,
+      kind: failure.kind,
+      records: batch.length,
+      error: describeError(result.error, this.options.secrets),
+      ...(failure.retryAfterMs === null ? {} : { retryAfterMs: failure.retryAfterMs }),
+    };
+    const key = `${FAILURE_KEY}:${failure.kind}`;
+    if (failure.unimplemented) {
+      // It will not heal by itself: what is queued would only be refused again, so it goes too.
+      stats.dropped += batch.length + this.queue.length;
+      this.queue = [];
+      this.updateQueued();
+      this.log.warn(key, fields, unimplementedMessage("logs", this.options.endpoint));
+      return;
+    }
+    if (!failure.retryable) {
+      stats.dropped += batch.length;
+      this.log.warn(
+        key,
+        fields,
+        "OTLP log export of quality records refused, not retryable: they are dropped (fix what the error says)",
+      );
+      return;
+    }
+    this.log.warn(
+      key,
+      fields,
+      "OTLP log export of quality records failed; they wait in the retry queue",
+    );
+    if (failure.retryAfterMs !== null) {
+      this.notBefore = Math.max(this.notBefore, this.clock.now() + failure.retryAfterMs);
+    }
+    this.keep(batch);
+  }
+
+  /** After failures, one line saying exports work again (and what the rate limiter held back). */
+  private recovered(): void {
+    if (this.failuresInARow === 0) return;
+    const failed = this.failuresInARow;
+    this.failuresInARow = 0;
+    this.log.clearPrefix(`${FAILURE_KEY}:`);
+    this.options.logger.info(
+      { endpoint: this.options.endpoint, failedExports: failed },
+      `OTLP quality records export works again after ${failed} failed export(s)`,
+    );
+  }
+
+  private holding(): boolean {
+    return this.clock.now() < this.notBefore;
   }
 
   private keep(records: ReadableLogRecord[]): void {
@@ -170,16 +256,18 @@ export class RetryingLogExporter implements LogRecordExporter {
 
   private schedule(): void {
     if (this.timer !== null || this.closed) return;
+    // A Retry-After that ends later than the backoff decides when the queue goes again.
+    const delay = Math.max(this.delayMs, this.notBefore - this.clock.now());
     this.timer = setTimeout(() => {
       this.timer = null;
       // Another export carries the queue when one is running; the timer is for idle times.
-      if (this.queue.length === 0 || this.inFlight > 0) {
+      if (this.queue.length === 0 || this.inFlight > 0 || this.holding()) {
         if (this.queue.length > 0) this.schedule();
         return;
       }
       this.delayMs = Math.min(this.delayMs * 2, this.options.maxDelayMs ?? 30_000);
-      this.export([], () => {});
-    }, this.delayMs);
+      this.exportBatch([], () => {});
+    }, delay);
     this.timer.unref();
   }
 
@@ -190,7 +278,7 @@ export class RetryingLogExporter implements LogRecordExporter {
   /** Sends what is queued now, once; resolves when that attempt ended. */
   deliverQueue(): Promise<void> {
     if (this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.export([], () => resolve()));
+    return new Promise((resolve) => this.exportBatch([], () => resolve()));
   }
 
   forceFlush(): Promise<void> {
@@ -225,12 +313,13 @@ export function createRecordSink(
 ): RecordSink {
   if (!config.enabled) return createNoopRecordSink();
   const stats = emptyRecordStats();
-  const target = grpcTarget(config.endpoint, config.insecure, config.tls);
+  const target = signalTarget(config, "logs");
   const material = target.tls ? readTlsMaterial(config.tls) : undefined;
   const timeoutMs = Math.min(config.exportTimeoutMs, config.exportIntervalMs);
   const retrying = new RetryingLogExporter(
-    new GrpcLogExporter({
-      address: grpcAddress(target.url),
+    new OtlpLogExporter({
+      ...target.route,
+      compression: config.compression,
       tls: connectionTls(target, material),
       metadata: headerMetadata(config.headers, options.logger),
       timeoutMs,
@@ -255,7 +344,10 @@ export function createRecordSink(
     scheduledDelayMillis: options.scheduledDelayMs ?? 1000,
     maxExportBatchSize: MAX_RECORDS_PER_REQUEST,
     maxQueueSize: 20_000,
-    exportTimeoutMillis: timeoutMs,
+    // Later than our own deadline (timeoutMs, plus gzip's time before it starts): the export
+    // always ends by ours, counted and logged once, never by the processor's, whose 'Timeout'
+    // would go to the SDK's global error handler as a second report of the same failure.
+    exportTimeoutMillis: timeoutMs + PROCESSOR_TIMEOUT_MARGIN_MS,
   });
   const provider = new LoggerProvider({
     resource: buildResource(config, options.instanceId),

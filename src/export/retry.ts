@@ -9,8 +9,10 @@ import type {
   SumMetricData,
 } from "@opentelemetry/sdk-metrics";
 import { AggregationTemporality, DataPointType } from "@opentelemetry/sdk-metrics";
+import { type Clock, systemClock } from "../util/clock.js";
 import type { BatchTarget } from "./batches.js";
 import { pointCount } from "./column-points.js";
+import { failureOf } from "./export-failure.js";
 import { type ExportResult, FAILED, SUCCESS, wrappedTemporality } from "./export-result.js";
 
 // The bounded retry queue for end-of-call QoS (SPEC §4, issue 4 item 6). The SDK's OTLP exporter
@@ -58,6 +60,8 @@ export interface RetryingExporterOptions {
   readonly maxPointsPerRequest: number;
   readonly initialDelayMs?: number;
   readonly maxDelayMs?: number;
+  /** For Retry-After; the timers are setTimeout's (tests mock both). */
+  readonly clock?: Clock;
 }
 
 function isNumberMetric(metric: MetricData): metric is NumberMetric {
@@ -148,6 +152,11 @@ export class RetryingExporter implements BatchTarget {
   /** Queue deliveries awaiting their export result. */
   private readonly sending = new Set<Promise<boolean>>();
   private failed = 0;
+  /** Until when (clock ms) a server's Retry-After holds the queue back; 0: no hold. */
+  private notBefore = 0;
+  /** When the retry timer fires (clock ms), while there is one. */
+  private timerDue = 0;
+  private readonly clock: Clock;
 
   constructor(
     private readonly inner: PushMetricExporter,
@@ -159,11 +168,15 @@ export class RetryingExporter implements BatchTarget {
     this.initialDelayMs = options.initialDelayMs ?? RETRY_INITIAL_MS;
     this.maxDelayMs = options.maxDelayMs ?? RETRY_MAX_MS;
     this.delayMs = this.initialDelayMs;
+    this.clock = options.clock ?? systemClock;
   }
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
     this.resource = metrics.resource;
-    const taken = this.take(this.maxPoints - requestPoints(metrics));
+    // While the server's Retry-After runs, fresh data still goes (the server decides what it
+    // takes), but the queue waits for its time.
+    const room = this.holding() ? 0 : this.maxPoints - requestPoints(metrics);
+    const taken = this.take(room);
     const outgoing =
       taken.length === 0 ? metrics : mergeEntries(metrics.resource, metrics.scopeMetrics, taken);
     this.send(outgoing, taken, metrics, resultCallback);
@@ -256,7 +269,7 @@ export class RetryingExporter implements BatchTarget {
     const finish = (result: ExportResult): void => {
       if (settled) return;
       settled = true;
-      this.settle(taken, fresh, result.code === SUCCESS);
+      this.settle(taken, fresh, result);
       resultCallback(result);
     };
     try {
@@ -266,9 +279,9 @@ export class RetryingExporter implements BatchTarget {
     }
   }
 
-  private settle(taken: Entry[], fresh: ResourceMetrics | null, ok: boolean): void {
+  private settle(taken: Entry[], fresh: ResourceMetrics | null, result: ExportResult): void {
     this.inFlight -= taken.length;
-    if (ok) {
+    if (result.code === SUCCESS) {
       this.stats.qosPointsRetried += taken.length;
       this.delayMs = this.initialDelayMs;
       this.updateQueued();
@@ -277,14 +290,49 @@ export class RetryingExporter implements BatchTarget {
       return;
     }
     this.failed++;
+    const failure = failureOf(result.error);
+    if (!failure.retryable) {
+      // Refused for good (bad data, no metrics service there): sending it again would be refused
+      // again, so the points are given up, counted; the warning is the counting exporter's.
+      this.stats.qosPointsDropped += taken.length;
+      this.dropFresh(fresh);
+      this.updateQueued();
+      return;
+    }
     if (this.closed) {
       this.stats.qosPointsDropped += taken.length;
     } else {
       // Back in front: they are older than anything queued since they were taken.
       this.queue = taken.concat(this.queue);
     }
+    if (failure.retryAfterMs !== null) this.holdFor(failure.retryAfterMs);
     // A timer already waiting keeps its time; the next one after a failure waits twice as long.
     if (this.keepLost(fresh)) this.delayMs = Math.min(this.delayMs * 2, this.maxDelayMs);
+  }
+
+  /**
+   * The server asked for a pause (Retry-After): no queued point goes out before it ends, neither
+   * with the next export nor by the timer, which is moved to its end if it was due earlier.
+   */
+  private holdFor(ms: number): void {
+    this.notBefore = Math.max(this.notBefore, this.clock.now() + ms);
+    const wait = this.notBefore - this.clock.now();
+    if (this.timer !== null && this.timerDue >= this.notBefore) return;
+    this.stopTimer();
+    this.schedule(Math.max(wait, this.delayMs));
+  }
+
+  /** Counts a refused request's points as dropped: QoS and RTCP alike, cumulative ones aside. */
+  private dropFresh(fresh: ResourceMetrics | null): void {
+    if (fresh === null) return;
+    for (const scope of fresh.scopeMetrics) {
+      for (const metric of scope.metrics) {
+        if (metric.aggregationTemporality === AggregationTemporality.CUMULATIVE) continue;
+        const name = metric.descriptor.name;
+        if (name.startsWith(RTCP_PREFIX)) this.stats.rtcpPointsDropped += pointCount(metric);
+        else if (name.startsWith(QOS_PREFIX)) this.stats.qosPointsDropped += pointCount(metric);
+      }
+    }
   }
 
   /**
@@ -343,11 +391,21 @@ export class RetryingExporter implements BatchTarget {
     return taken;
   }
 
+  /** Whether a Retry-After still holds the queue back. */
+  private holding(): boolean {
+    return this.clock.now() < this.notBefore;
+  }
+
   private schedule(delayMs: number): void {
     if (this.timer !== null || this.closed) return;
+    this.timerDue = this.clock.now() + delayMs;
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.queue.length === 0 || this.closed) return;
+      if (this.holding()) {
+        this.schedule(this.notBefore - this.clock.now());
+        return;
+      }
       void this.sendQueued();
     }, delayMs);
     // A retry must not keep the process alive; shutdown() makes the last attempt itself.

@@ -1,20 +1,20 @@
 import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { type ExportResult, FAILED } from "./export-result.js";
-import { type OtlpExporterOptions, OtlpGrpcClient } from "./otlp-grpc-client.js";
+import { OtlpClient, type OtlpExporterOptions } from "./otlp-client.js";
 import { LogsRequestEncoder } from "./otlp-logs-encode.js";
 
-// The OTLP/gRPC logs exporter of the quality records (records.ts): our encoder
-// (otlp-logs-encode.ts) and the same gRPC call as the metrics (otlp-grpc-client.ts). It replaces
+// The OTLP logs exporter of the quality records (records.ts): our encoder (otlp-logs-encode.ts)
+// and the same call as the metrics, over gRPC or OTLP/HTTP (otlp-client.ts). It replaces
 // @opentelemetry/exporter-logs-otlp-grpc, so that both signals share one transport and one
 // behaviour (no proxy, the same deadlines and errors), and so that the SDK exporter's own reading
 // of OTEL_EXPORTER_OTLP_LOGS_* / _HEADERS / _COMPRESSION behind the configuration's back is gone.
 
-export class GrpcLogExporter implements LogRecordExporter {
+export class OtlpLogExporter implements LogRecordExporter {
   private readonly encoder = new LogsRequestEncoder();
-  private readonly client: OtlpGrpcClient;
+  private readonly client: OtlpClient;
 
   constructor(options: OtlpExporterOptions) {
-    this.client = new OtlpGrpcClient({ ...options, signal: "logs" });
+    this.client = new OtlpClient({ ...options, signal: "logs" });
   }
 
   export(records: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {

@@ -1,16 +1,21 @@
-import { type Metadata, status } from "@grpc/grpc-js";
+import { gzip } from "node:zlib";
+import type { Metadata } from "@grpc/grpc-js";
+import type { OtlpCompression } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { VERSION } from "../version.js";
+import type { TransportError } from "./export-failure.js";
 import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
-import { type UnaryCallResult, UnaryChannel, type UnaryChannelOptions } from "./grpc-unary.js";
+import { UnaryChannel, type UnaryChannelOptions } from "./grpc-unary.js";
+import { HttpChannel } from "./http-unary.js";
 import { decodePartialSuccess } from "./otlp-encode.js";
 
-// One OTLP/gRPC Export method (metrics or logs) over our unary call (grpc-unary.ts), with what
-// the SDK's exporters did that the agent relies on: the deadline per export, failing fast while
-// the Collector is unreachable (no wait-for-ready), no retry of its own (the callers' retry
-// queues decide what is worth re-sending), the cap on exports in flight, a fresh connection after
-// repeated deadlines, and a warning on a partial success. The callers encode; this sends.
+// One OTLP Export (metrics or logs), over gRPC (our unary call, grpc-unary.ts) or OTLP/HTTP
+// (http-unary.ts), with what the SDK's exporters did that the agent relies on: the deadline per
+// export, failing fast while the Collector is unreachable (no wait-for-ready), no retry of its own
+// (the callers' retry queues decide what is worth re-sending, from the failure's kind:
+// export-failure.ts), the cap on exports in flight, a fresh connection after repeated deadlines,
+// gzip when configured, and a warning on a partial success. The callers encode; this sends.
 
 export const METRICS_EXPORT_METHOD =
   "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
@@ -36,43 +41,73 @@ const SIGNALS = {
   logs: { items: "records", rejectedField: "rejectedLogRecords" },
 } as const;
 
-export interface OtlpGrpcClientOptions {
+/** Where an export goes: a gRPC host:port, or the URL an OTLP/HTTP request is POSTed to. */
+export type OtlpRoute =
+  | { readonly protocol?: "grpc" /** host:port (see grpcAddress). */; readonly address: string }
+  | { readonly protocol: "http/protobuf"; readonly url: string };
+
+export type OtlpClientOptions = OtlpRoute & {
   readonly signal: keyof typeof SIGNALS;
-  /** host:port (see grpcAddress). */
-  readonly address: string;
-  /** null: plaintext; otherwise TLS with these files (null members: Node's defaults). */
+  /** null: plaintext (gRPC; OTLP/HTTP follows the URL's scheme); otherwise TLS with these files (null members: Node's defaults). */
   readonly tls: UnaryChannelOptions["tls"];
   /** Sent with every request (the configured headers, validated as gRPC metadata). */
   readonly metadata: Metadata;
-  /** Each export's gRPC deadline. */
+  /** Each export's deadline. */
   readonly timeoutMs: number;
   readonly logger: Logger;
   /** host:port for log lines. */
   readonly endpoint: string;
-}
+  /** Default none. */
+  readonly compression?: OtlpCompression;
+};
 
 /** What an exporter built on the client is given: the client's options but the signal. */
-export type OtlpExporterOptions = Omit<OtlpGrpcClientOptions, "signal">;
+export type OtlpExporterOptions = OtlpRoute & Omit<OtlpClientOptions, "signal" | keyof OtlpRoute>;
 
-export class OtlpGrpcClient {
+/** The one call both transports make; the HTTP one is given a URL, the gRPC one a method path. */
+interface Transport {
+  call(
+    target: string,
+    message: Buffer,
+    timeoutMs: number,
+    done: (result: {
+      readonly error: TransportError | null;
+      readonly response: Buffer;
+      readonly requestReleased: boolean;
+    }) => void,
+  ): void;
+  reset(): void;
+  close(): void;
+}
+
+export class OtlpClient {
   /** Connects on the first export: an agent with nothing to export opens no connection. */
-  private readonly channel: UnaryChannel;
-  private readonly method: string;
+  private readonly channel: Transport;
+  /** The gRPC method path, or the OTLP/HTTP URL. */
+  private readonly target: string;
+  private readonly gzip: boolean;
   /** One per export in flight; resolves (never rejects) once its result was passed on. */
   private readonly inFlight = new Set<Promise<void>>();
   private deadlinesInARow = 0;
   private shutdownPromise: Promise<void> | null = null;
   private readonly limited: RateLimitedLog;
 
-  constructor(private readonly options: OtlpGrpcClientOptions) {
+  constructor(private readonly options: OtlpClientOptions) {
     this.limited = new RateLimitedLog(options.logger);
-    this.method = options.signal === "metrics" ? METRICS_EXPORT_METHOD : LOGS_EXPORT_METHOD;
-    this.channel = new UnaryChannel({
-      authority: options.address,
+    this.gzip = options.compression === "gzip";
+    const common = {
       tls: options.tls,
       headers: options.metadata.toHttp2Headers(),
       userAgent: `fsagent/${VERSION}`,
-    });
+      gzip: this.gzip,
+    };
+    if (options.protocol === "http/protobuf") {
+      this.target = options.url;
+      this.channel = new HttpChannel({ ...common, maxSockets: MAX_CONCURRENT_EXPORTS });
+    } else {
+      this.target = options.signal === "metrics" ? METRICS_EXPORT_METHOD : LOGS_EXPORT_METHOD;
+      this.channel = new UnaryChannel({ ...common, authority: options.address });
+    }
   }
 
   /** Why an export cannot start now (shut down, too many in flight); null when it can. */
@@ -94,9 +129,27 @@ export class OtlpGrpcClient {
    */
   send(request: Buffer, done: (result: ExportResult, requestReleased: boolean) => void): void {
     const sent = new Promise<void>((resolve) => {
-      this.channel.call(this.method, request, this.options.timeoutMs, (call) => {
+      const call = (message: Buffer, compressed: boolean): void =>
+        this.channel.call(this.target, message, this.options.timeoutMs, (answer) => {
+          try {
+            // Once compressed, the caller's buffer is not read again.
+            done(this.settle(answer), compressed || answer.requestReleased);
+          } finally {
+            resolve();
+          }
+        });
+      if (!this.gzip) {
+        call(request, false);
+        return;
+      }
+      // On libuv's thread pool: a 1-2 MB request is milliseconds of CPU the event loop keeps.
+      gzip(request, (error, compressed) => {
+        if (error === null) {
+          call(compressed, true);
+          return;
+        }
         try {
-          done(this.settle(call), call.requestReleased);
+          done({ code: FAILED, error }, true);
         } finally {
           resolve();
         }
@@ -129,18 +182,19 @@ export class OtlpGrpcClient {
     return this.shutdownPromise;
   }
 
-  private settle(call: UnaryCallResult): ExportResult {
+  private settle(call: {
+    readonly error: TransportError | null;
+    readonly response: Buffer;
+  }): ExportResult {
     const error = call.error;
     if (error !== null) {
-      if (
-        error.code === status.DEADLINE_EXCEEDED &&
-        ++this.deadlinesInARow > MAX_DEADLINES_IN_A_ROW
-      ) {
+      if (error.kind === "DEADLINE_EXCEEDED" && ++this.deadlinesInARow > MAX_DEADLINES_IN_A_ROW) {
         this.deadlinesInARow = 0;
         // Calls still on the old connection fail; the next export connects anew.
         this.channel.reset();
       }
-      // The message carries the status ("14 UNAVAILABLE: connect ECONNREFUSED ...").
+      // The message carries the status ("14 UNAVAILABLE: connect ECONNREFUSED ...", "HTTP 503
+      // Service Unavailable: ..."); the error says what kind of failure it is (export-failure.ts).
       return { code: FAILED, error };
     }
     this.deadlinesInARow = 0;

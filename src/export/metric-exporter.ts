@@ -1,10 +1,10 @@
 import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { type ExportResult, FAILED } from "./export-result.js";
+import { OtlpClient, type OtlpExporterOptions } from "./otlp-client.js";
 import { MetricsRequestEncoder } from "./otlp-encode.js";
-import { type OtlpExporterOptions, OtlpGrpcClient } from "./otlp-grpc-client.js";
 
-// The OTLP/gRPC metrics exporter: our encoder (otlp-encode.ts) and our gRPC call
-// (otlp-grpc-client.ts, grpc-unary.ts). It replaces @opentelemetry/exporter-metrics-otlp-grpc,
+// The OTLP metrics exporter: our encoder (otlp-encode.ts) and our call over gRPC or OTLP/HTTP
+// (otlp-client.ts, grpc-unary.ts, http-unary.ts). It replaces @opentelemetry/exporter-metrics-otlp-grpc,
 // whose serializer cost most of the agent's CPU at 20,000 legs and blocked the event loop for
 // hundreds of milliseconds per collection; grpc-js's Client was replaced later for the copy it
 // makes of every request (see grpc-unary.ts).
@@ -23,14 +23,14 @@ function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-export class GrpcMetricExporter implements PushMetricExporter {
+export class OtlpMetricExporter implements PushMetricExporter {
   private readonly encoder = new MetricsRequestEncoder();
-  private readonly client: OtlpGrpcClient;
+  private readonly client: OtlpClient;
   /** A finished request's buffer, written over by the next export (see encode's scratch). */
   private spare: Buffer | undefined;
 
   constructor(options: OtlpExporterOptions) {
-    this.client = new OtlpGrpcClient({ ...options, signal: "metrics" });
+    this.client = new OtlpClient({ ...options, signal: "metrics" });
   }
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
