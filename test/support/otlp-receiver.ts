@@ -187,13 +187,16 @@ const root = requireFromTransformer("./build/src/generated/root.js") as OtlpRoot
 const metricsV1 = root.opentelemetry.proto.collector.metrics.v1;
 const logsV1 = root.opentelemetry.proto.collector.logs.v1;
 
-/** The official request types, for tests that need to build or decode a request themselves. */
+/** The official message types, for tests that need to build or decode a request themselves. */
 export const otlpMessages = {
   ExportMetricsServiceRequest: metricsV1.ExportMetricsServiceRequest,
   ExportLogsServiceRequest: logsV1.ExportLogsServiceRequest,
+  ExportMetricsServiceResponse: metricsV1.ExportMetricsServiceResponse,
+  ExportLogsServiceResponse: logsV1.ExportLogsServiceResponse,
 } as const;
 
-const TO_OBJECT: ConversionOptions = {
+/** toObject() options of every decoded request here (longs as strings, enums as names). */
+export const TO_OBJECT: ConversionOptions = {
   longs: String,
   enums: String,
   bytes: String,
@@ -380,16 +383,24 @@ export class OtlpReceiver {
     readonly host: string,
     private boundPort: number,
     private readonly tls: ReceiverTls | null,
+    private readonly services: readonly ("metrics" | "logs")[],
   ) {}
 
   /** Starts a receiver on host (127.0.0.1) and port (0 = any free one), plaintext unless `tls`. */
   static async start(
-    options: { host?: string; port?: number; tls?: ReceiverTls } = {},
+    options: {
+      host?: string;
+      port?: number;
+      tls?: ReceiverTls;
+      /** The services served (default both): a Collector without a logs pipeline serves metrics only. */
+      services?: readonly ("metrics" | "logs")[];
+    } = {},
   ): Promise<OtlpReceiver> {
     const receiver = new OtlpReceiver(
       options.host ?? "127.0.0.1",
       options.port ?? 0,
       options.tls ?? null,
+      options.services ?? ["metrics", "logs"],
     );
     await receiver.start();
     return receiver;
@@ -421,12 +432,18 @@ export class OtlpReceiver {
   async start(): Promise<void> {
     if (this.server !== null) return;
     const server = new Server();
-    server.addService(METRICS_SERVICE, {
-      Export: (call: Call, reply: Reply) => this.onMetrics(call, reply),
-    });
-    server.addService(LOGS_SERVICE, {
-      Export: (call: Call, reply: Reply) => this.onLogs(call, reply),
-    });
+    // A method not added is answered UNIMPLEMENTED by grpc-js, as by a Collector without that
+    // signal's pipeline.
+    if (this.services.includes("metrics")) {
+      server.addService(METRICS_SERVICE, {
+        Export: (call: Call, reply: Reply) => this.onMetrics(call, reply),
+      });
+    }
+    if (this.services.includes("logs")) {
+      server.addService(LOGS_SERVICE, {
+        Export: (call: Call, reply: Reply) => this.onLogs(call, reply),
+      });
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         this.boundPort = await new Promise<number>((resolve, reject) => {
@@ -490,44 +507,7 @@ export class OtlpReceiver {
    * Histograms and summaries are not flattened (read `metricRequests` for those).
    */
   points(name?: string): MetricPoint[] {
-    const out: MetricPoint[] = [];
-    this.metricRequests.forEach((request, index) => {
-      for (const rm of request.body.resourceMetrics ?? []) {
-        const resource = stringAttributes(rm.resource?.attributes);
-        for (const sm of rm.scopeMetrics ?? []) {
-          const scope = { name: sm.scope?.name ?? "", version: sm.scope?.version ?? "" };
-          for (const metric of sm.metrics ?? []) {
-            if (name !== undefined && metric.name !== name) continue;
-            const common = {
-              name: metric.name ?? "",
-              unit: metric.unit ?? "",
-              description: metric.description ?? "",
-              resource,
-              scope,
-              request: index,
-            };
-            if (metric.gauge !== undefined) {
-              for (const dp of metric.gauge.dataPoints ?? []) {
-                out.push({
-                  ...common,
-                  ...pointValue(dp),
-                  kind: "gauge",
-                  temporality: null,
-                  monotonic: null,
-                });
-              }
-            } else if (metric.sum !== undefined) {
-              const temporality = temporalityOf(metric.sum.aggregationTemporality);
-              const monotonic = metric.sum.isMonotonic ?? false;
-              for (const dp of metric.sum.dataPoints ?? []) {
-                out.push({ ...common, ...pointValue(dp), kind: "sum", temporality, monotonic });
-              }
-            }
-          }
-        }
-      }
-    });
-    return out;
+    return metricPoints(this.metricRequests, name);
   }
 
   /** Every histogram data point received, in order, optionally only those of one metric name. */
@@ -580,30 +560,7 @@ export class OtlpReceiver {
 
   /** Every log record received, in order. */
   logRecords(): LogRecordView[] {
-    const out: LogRecordView[] = [];
-    this.logRequests.forEach((request, index) => {
-      for (const rl of request.body.resourceLogs ?? []) {
-        const resource = stringAttributes(rl.resource?.attributes);
-        for (const sl of rl.scopeLogs ?? []) {
-          const scope = { name: sl.scope?.name ?? "", version: sl.scope?.version ?? "" };
-          for (const record of sl.logRecords ?? []) {
-            out.push({
-              eventName: record.eventName ?? "",
-              body: anyValue(record.body),
-              severityNumber: record.severityNumber ?? "SEVERITY_NUMBER_UNSPECIFIED",
-              severityText: record.severityText ?? "",
-              attributes: keyValues(record.attributes),
-              resource,
-              scope,
-              timeUnixNano: record.timeUnixNano ?? "0",
-              observedTimeUnixNano: record.observedTimeUnixNano ?? "0",
-              request: index,
-            });
-          }
-        }
-      }
-    });
-    return out;
+    return logRecordViews(this.logRequests);
   }
 
   /** Polls `predicate` (every 10 ms) until it holds; rejects naming `what` after `timeoutMs`. */
@@ -680,6 +637,84 @@ export class OtlpReceiver {
     this.held = [];
     for (const reply of held) reply({ code: status.UNAVAILABLE, details: "released by the test" });
   }
+}
+
+/**
+ * Every gauge and sum data point of `requests`, in order, optionally only those of one metric
+ * name. Histograms and summaries are not flattened.
+ */
+export function metricPoints(
+  requests: readonly ReceivedRequest<PbExportMetricsServiceRequest>[],
+  name?: string,
+): MetricPoint[] {
+  const out: MetricPoint[] = [];
+  requests.forEach((request, index) => {
+    for (const rm of request.body.resourceMetrics ?? []) {
+      const resource = stringAttributes(rm.resource?.attributes);
+      for (const sm of rm.scopeMetrics ?? []) {
+        const scope = { name: sm.scope?.name ?? "", version: sm.scope?.version ?? "" };
+        for (const metric of sm.metrics ?? []) {
+          if (name !== undefined && metric.name !== name) continue;
+          const common = {
+            name: metric.name ?? "",
+            unit: metric.unit ?? "",
+            description: metric.description ?? "",
+            resource,
+            scope,
+            request: index,
+          };
+          if (metric.gauge !== undefined) {
+            for (const dp of metric.gauge.dataPoints ?? []) {
+              out.push({
+                ...common,
+                ...pointValue(dp),
+                kind: "gauge",
+                temporality: null,
+                monotonic: null,
+              });
+            }
+          } else if (metric.sum !== undefined) {
+            const temporality = temporalityOf(metric.sum.aggregationTemporality);
+            const monotonic = metric.sum.isMonotonic ?? false;
+            for (const dp of metric.sum.dataPoints ?? []) {
+              out.push({ ...common, ...pointValue(dp), kind: "sum", temporality, monotonic });
+            }
+          }
+        }
+      }
+    }
+  });
+  return out;
+}
+
+/** Every log record of `requests`, in order. */
+export function logRecordViews(
+  requests: readonly ReceivedRequest<PbExportLogsServiceRequest>[],
+): LogRecordView[] {
+  const out: LogRecordView[] = [];
+  requests.forEach((request, index) => {
+    for (const rl of request.body.resourceLogs ?? []) {
+      const resource = stringAttributes(rl.resource?.attributes);
+      for (const sl of rl.scopeLogs ?? []) {
+        const scope = { name: sl.scope?.name ?? "", version: sl.scope?.version ?? "" };
+        for (const record of sl.logRecords ?? []) {
+          out.push({
+            eventName: record.eventName ?? "",
+            body: anyValue(record.body),
+            severityNumber: record.severityNumber ?? "SEVERITY_NUMBER_UNSPECIFIED",
+            severityText: record.severityText ?? "",
+            attributes: keyValues(record.attributes),
+            resource,
+            scope,
+            timeUnixNano: record.timeUnixNano ?? "0",
+            observedTimeUnixNano: record.observedTimeUnixNano ?? "0",
+            request: index,
+          });
+        }
+      }
+    }
+  });
+  return out;
 }
 
 function pointValue(dp: PbNumberDataPoint): {
