@@ -16,6 +16,7 @@ import {
 } from "node:http2";
 import { createServer as createTcpServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { gzipSync } from "node:zlib";
 import { status } from "@grpc/grpc-js";
 import {
   GrpcCallError,
@@ -152,6 +153,34 @@ describe("gRPC unary call over HTTP/2", () => {
       assert.equal(seen.headers["x-tenant"], "a");
       // The message is not consumed or changed by the call.
       assert.equal(message.toString(), "a request of some bytes");
+    } finally {
+      unary.close();
+    }
+  });
+
+  it("labels a gzip message: the compressed flag in the prefix and grpc-encoding gzip", async () => {
+    server.answer = (stream) => ok(stream, Buffer.alloc(0));
+    const unary = new UnaryChannel({
+      authority: `127.0.0.1:${server.port}`,
+      tls: null,
+      headers: {},
+      userAgent: "fsagent/test",
+      gzip: true,
+    });
+    try {
+      const message = gzipSync(Buffer.from("a request"));
+      const result = await call(unary, message);
+      assert.equal(result.error, null);
+      const seen = server.seen.at(-1)!;
+      assert.deepEqual(seen.body, framed(message, true));
+      assert.equal(seen.headers["grpc-encoding"], "gzip");
+      assert.equal(seen.headers["grpc-accept-encoding"], "identity");
+      // Without gzip, neither.
+      const plain = channel(server.port);
+      await call(plain, Buffer.from("x"));
+      plain.close();
+      assert.equal(server.seen.at(-1)?.headers["grpc-encoding"], undefined);
+      assert.equal(server.seen.at(-1)?.body[0], 0);
     } finally {
       unary.close();
     }

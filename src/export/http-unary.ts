@@ -96,6 +96,8 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (/^\d+$/.test(text)) {
     ms = Number(text) * 1000;
   } else {
+    // Every HTTP-date form starts with a day name; Date.parse alone would read "-5" as a year.
+    if (!/^[A-Za-z]{3}/.test(text)) return null;
     const at = Date.parse(text);
     if (Number.isNaN(at)) return null;
     ms = at - now;
