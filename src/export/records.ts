@@ -48,7 +48,7 @@ export interface RecordStats {
   exported: number;
   /** Records delivered after at least one failed export. */
   retried: number;
-  /** Records given up: retry queue overflow or shutdown. */
+  /** Records given up: retry queue overflow, shutdown, or refused for good by the server. */
   dropped: number;
   /** Failed export requests. */
   exportErrors: number;

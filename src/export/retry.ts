@@ -32,7 +32,10 @@ export const RETRY_MAX_MS = 30_000;
 export interface RetryStats {
   /** QoS points delivered by an export after an earlier one carrying them failed. */
   qosPointsRetried: number;
-  /** QoS points given up: queue overflow (the oldest go first), queue disabled, or shutdown. */
+  /**
+   * QoS points given up: queue overflow (the oldest go first), queue disabled, shutdown, or a
+   * request the server refused for good (not retryable).
+   */
   qosPointsDropped: number;
   /** RTCP points of failed exports: not kept, the next report of the leg replaces them. */
   rtcpPointsDropped: number;

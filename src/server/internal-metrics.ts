@@ -195,7 +195,8 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
     name: "fsagent_export_points_dropped_total",
     help:
       "Metric data points lost: kind=rtcp, those of failed exports; kind=qos, end-of-call " +
-      "points the retry queue could not keep (full, disabled, or shut down).",
+      "points the retry queue could not keep (full, disabled, or shut down) or the server " +
+      "refused for good (not retryable, or no metrics service there).",
     labelNames: ["kind"],
     fill(emit) {
       const stats = view.exporter();
@@ -214,7 +215,8 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
     help:
       "Per-leg quality records (OTLP logs): result=exported (accepted by the Collector, " +
       "retried ones included), retried (delivered after a failed export), dropped (retry " +
-      "queue full or shutdown).",
+      "queue full, shutdown, or refused for good by the server: not retryable, or no logs " +
+      "service there).",
     labelNames: ["result"],
     fill(emit) {
       const stats = view.records?.();
