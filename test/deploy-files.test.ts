@@ -3,7 +3,7 @@
 // give the agent is one its real configuration loader accepts.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -588,9 +588,54 @@ describe("config.example.yaml", () => {
     assert.match(readText("deploy/systemd/fsagent.service"), /config\.example\.yaml/);
     assert.match(readText("deploy/kubernetes/configmap.yaml"), /config\.example\.yaml/);
     assert.match(readText("deploy/compose/fsagent.yaml"), /config\.example\.yaml/);
-    assert.match(
-      readFileSync(new URL("../README.md", import.meta.url), "utf8"),
-      /config\.example\.yaml/,
-    );
+    // The configuration reference moved from the README to docs/configuration.md.
+    assert.match(readText("docs/configuration.md"), /config\.example\.yaml/);
+  });
+});
+
+describe("names shared by the deploy files and the documentation", () => {
+  const pkg = JSON.parse(readText("package.json")) as { version: string };
+  /** Files that build, run or describe the image, and the Secret the manifests read. */
+  const sources = [
+    "Dockerfile",
+    "docker-compose.yml",
+    ...filesUnder("deploy/kubernetes"),
+    "README.md",
+    ...filesUnder("docs").filter((f) => f.endsWith(".md")),
+  ];
+
+  it("tag the image fsagent:<package version> everywhere", () => {
+    let seen = 0;
+    for (const file of sources) {
+      // fsagent:<tag> as an image, not fsagent:8080 (a host and port) or the key prefix fsagent:.
+      for (const match of readText(file).matchAll(
+        /\bfsagent:(\d+\.\d+\.\d+[\w.-]*|[a-z][\w.-]*)/gi,
+      )) {
+        seen += 1;
+        assert.equal(match[0], `fsagent:${pkg.version}`, `${file}: ${match[0]}`);
+      }
+    }
+    assert.ok(seen >= 5, `image references found: ${seen}`);
+    assert.match(readText("Dockerfile"), new RegExp(`docker build -t fsagent:${pkg.version} `));
+  });
+
+  it("call the Secret by the example Secret's name everywhere", () => {
+    const secret = readYamlDocs("deploy/kubernetes/secret.example.yaml")
+      .map((doc) => tree(doc, "secret.example.yaml"))
+      .find((doc) => doc.kind === "Secret");
+    const name = text(tree(secret?.metadata, "Secret metadata").name, "Secret name");
+    let seen = 0;
+    for (const file of sources) {
+      const content = readText(file);
+      const names = [
+        ...content.matchAll(/secretKeyRef:\s*\{?\s*name:\s*([\w.-]+)/g),
+        ...content.matchAll(/create secret generic ([\w.-]+)/g),
+      ].map((m) => m[1]);
+      for (const found of names) {
+        seen += 1;
+        assert.equal(found, name, `${file}: Secret ${found}`);
+      }
+    }
+    assert.ok(seen >= 4, `Secret references found: ${seen}`);
   });
 });
