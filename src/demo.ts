@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { Agent } from "./agent.js";
 import { extractConfigFlag, loadConfig } from "./config/load.js";
 import type { Config } from "./config/types.js";
-import { createNoopMetricsSink } from "./export/metrics.js";
 import { createLogger, type Logger, silentLogger } from "./log/logger.js";
 import type { LiveSummary } from "./pipeline/live-summary.js";
 import { DEFAULT_SIMULATE_OPTIONS, runSimulator } from "./sim/index.js";
@@ -37,7 +36,7 @@ function summaryLine(agent: Agent, summary: LiveSummary, elapsedMs: number): str
       : "RTCP none yet";
   const mos =
     s.legsEnded > 0
-      ? `${s.legsEnded} legs ended, MOS avg ${s.mosAvg?.toFixed(2)}`
+      ? `${s.legsEnded} ${s.legsEnded === 1 ? "leg" : "legs"} ended, MOS avg ${s.mosAvg?.toFixed(2)}`
       : "no legs ended";
   return `${time}  ${DEMO_INSTANCE} ${state} | ${activeLegs} active legs | ${perSecond} events/s | ${rtcp} | ${mos}\n`;
 }
@@ -75,6 +74,8 @@ export async function runDemo(
       calls: 40,
       durationS: 20,
       rtcpIntervalS: 2,
+      // fire_rtcp_events=true: the reports FreeSWITCH sends too (the status page's "out" values)
+      sendRtcp: true,
     },
     silentLogger(),
   );
@@ -86,12 +87,15 @@ export async function runDemo(
     storage: { ...loaded.storage, type: "memory" },
     // One agent and its own simulator: there is nothing to share.
     ha: { ...loaded.ha, enabled: false },
+    // Export only to a Collector someone configured: the default localhost:4317 would just fail,
+    // for the metrics and the quality records alike.
+    opentelemetry: {
+      ...loaded.opentelemetry,
+      enabled: loaded.opentelemetry.enabled && loaded.opentelemetry.endpointExplicit,
+    },
   };
-
-  // Export only to a Collector someone configured: the default localhost:4317 would just fail.
-  const exporting = config.opentelemetry.endpointExplicit && config.opentelemetry.endpoint !== "";
-  const metrics = exporting ? undefined : createNoopMetricsSink();
-  let agent = new Agent({ config, logger, version: VERSION, metrics });
+  const exporting = config.opentelemetry.enabled;
+  let agent = new Agent({ config, logger, version: VERSION });
   try {
     await agent.start();
   } catch (error) {
@@ -104,7 +108,6 @@ export async function runDemo(
       config: { ...config, http: { ...config.http, port: 0 } },
       logger,
       version: VERSION,
-      metrics,
     });
     await agent.start();
   }
@@ -122,7 +125,7 @@ export async function runDemo(
       `  metrics  ${base}/metrics`,
       exporting
         ? `  OTLP     exporting to ${config.opentelemetry.endpoint}`
-        : "  OTLP     off (set FSAGENT_OTEL_ENDPOINT=host:4317 to export to a Collector)",
+        : "  OTLP     off: nothing is exported (set FSAGENT_OTEL_ENDPOINT=host:4317 to export to a Collector)",
       `A summary follows every ${SUMMARY_INTERVAL_MS / 1000} s. Ctrl-C stops.`,
       "",
       "",

@@ -496,4 +496,54 @@ describe("fsagent demo", () => {
     const exit = await demo.waitForExit(10_000);
     assert.deepEqual(exit, { code: 0, signal: null }, demo.toString());
   });
+
+  it("without a Collector exports nothing of any kind, and shows both report directions", async () => {
+    // Whatever listens on the default endpoint must never hear from the demo.
+    let dialled = 0;
+    const collector = createServer((socket) => {
+      dialled++;
+      socket.destroy();
+    });
+    const listening = await new Promise<boolean>((resolve) => {
+      collector.once("error", () => resolve(false));
+      collector.listen(4317, "127.0.0.1", () => resolve(true));
+    });
+    try {
+      const demo = spawnFsagent(["demo"], { FSAGENT_HTTP_PORT: "0" });
+      const line = await demo.waitForLine(/^\s+health\s+http:\/\//, "the health URL line");
+      const base = (/(http:\/\/\S+)\/health/.exec(line)?.[1] ?? "").replace(/\/$/, "");
+      assert.ok(demo.lines().some((l) => /^\s+OTLP\s+off: nothing is exported/.test(l)));
+      // The demo's first calls end after 20 s: their quality records are where it used to fail.
+      const ended = await demo.waitForLine(/\d+ legs? ended, MOS avg/, "a leg to end", 45_000);
+      assert.doesNotMatch(ended, /\b1 legs\b/);
+      const metrics = (await httpRequest(`${base}/metrics`)).body;
+      const value = (series: string) =>
+        Number(new RegExp(`^${series} (\\S+)$`, "m").exec(metrics)?.[1] ?? "0");
+      assert.ok(value('fsagent_qos_messages_generated_total{fs_instance="demo-fs"}') >= 1);
+      for (const series of [
+        "fsagent_quality_record_export_errors_total",
+        'fsagent_quality_records_total{result="exported"}',
+        'fsagent_quality_records_total{result="dropped"}',
+        "fsagent_exports_total",
+        "fsagent_export_errors_total",
+      ]) {
+        assert.equal(value(series), 0, `${series}\n${metrics}`);
+      }
+      const output = demo.stdout + demo.stderr;
+      assert.doesNotMatch(output, /export[^\n]*fail|ECONNREFUSED|UNAVAILABLE/i, output);
+      if (listening) assert.equal(dialled, 0, "nothing connected to localhost:4317");
+      // The simulator sends SEND reports too (fire_rtcp_events): "out" values on the page.
+      const status = JSON.parse((await httpRequest(`${base}/api/status`)).body) as {
+        active_legs: { outbound: { reports: number } }[];
+      };
+      assert.ok(
+        status.active_legs.some((l) => l.outbound.reports > 0),
+        "outbound reports",
+      );
+      demo.signal("SIGINT");
+      assert.deepEqual(await demo.waitForExit(10_000), { code: 0, signal: null });
+    } finally {
+      collector.close();
+    }
+  });
 });

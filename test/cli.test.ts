@@ -333,6 +333,38 @@ describe("invalid configuration: exit 2 with one line naming the key", () => {
   }
 });
 
+describe("several mistakes: exit 2 with one line for each, none left out", () => {
+  for (const command of [["check-config"], ["run"]]) {
+    it(`${command[0]}: three mistakes in the file and one in the environment`, async () => {
+      const file = writeConfig(
+        `several-${command[0]}.yaml`,
+        "freeswitch_instances:\n  - { name: fs1, hots: a }\nhttp: { port: 99999 }\nlogging: { level: loud }\n",
+      );
+      const result = await cli([...command, "--config", file], { FSAGENT_EVENTS_QOS: "perhaps" });
+      const shown = `stderr: ${result.stderr}`;
+      assert.equal(result.code, 2, shown);
+      assert.equal(result.stdout, "", shown);
+      assert.ok(!/^\s+at /m.test(result.stderr), `stack trace on stderr\n${shown}`);
+      const lines = result.stderr.trimEnd().split("\n");
+      for (const line of lines) assert.match(line, /^config error: \S/);
+      for (const key of [
+        "freeswitch_instances[0].hots",
+        "freeswitch_instances[0].host is missing",
+        "http.port = 99999",
+        'logging.level = "loud"',
+        'FSAGENT_EVENTS_QOS = "perhaps"',
+      ]) {
+        assert.ok(
+          lines.some((l) => l.includes(key)),
+          `${key} not named\n${shown}`,
+        );
+      }
+      assert.equal(lines.length, 5, shown);
+      assert.doesNotMatch(result.stderr, /more\)/);
+    });
+  }
+});
+
 describe("usage errors: exit 2 with one line", () => {
   it("an unknown command", async () => {
     const line = assertOneLineFailure(await cli(["bogus"]));

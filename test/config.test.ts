@@ -45,8 +45,9 @@ function configError(run: () => unknown): ConfigError {
     run();
   } catch (error) {
     assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
-    assert.ok(!error.message.includes("\n"), `message spans lines: ${error.message}`);
-    assert.match(error.message, /^config error: /);
+    // One line per problem, each naming its key: no line of a value or a stack breaks it up.
+    for (const line of error.message.split("\n")) assert.match(line, /^config error: \S/);
+    assert.equal(error.message.split("\n").length, error.problems.length);
     assert.ok(!error.message.includes("    at "), "message contains a stack trace");
     return error;
   }
@@ -80,6 +81,7 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
     },
   },
   opentelemetry: {
+    enabled: true,
     endpoint: "localhost:4317",
     endpointExplicit: false,
     insecure: true,
@@ -127,6 +129,7 @@ const FULL: Omit<Config, "source"> = {
     },
   },
   opentelemetry: {
+    enabled: true,
     endpoint: "https://otel.example.net:4317",
     endpointExplicit: true,
     insecure: false,
@@ -280,6 +283,7 @@ describe("loadConfig: sources", () => {
         FSAGENT_REDIS_PORT: "7000",
         FSAGENT_REDIS_PASSWORD: "pw-redis-env",
         FSAGENT_REDIS_DB: "9",
+        FSAGENT_OTEL_ENABLED: "yes",
         FSAGENT_OTEL_ENDPOINT: "collector.env:4317",
         FSAGENT_OTEL_INSECURE: "TRUE",
         FSAGENT_OTEL_HEADERS: "authorization=Basic dXNlcjpwYXNz==, x-org = acme",
@@ -334,6 +338,7 @@ describe("loadConfig: sources", () => {
         },
       },
       opentelemetry: {
+        enabled: true,
         endpoint: "collector.env:4317",
         endpointExplicit: true,
         insecure: true,
@@ -1062,21 +1067,34 @@ describe("loadConfig: invalid configurations", () => {
     assert.match(error.message, /config\.yaml: permission denied/);
   });
 
-  it("reports the first problem and counts the rest", () => {
+  it("names every problem, one line each", () => {
     const cwd = dirWith({
       "config.yaml": withInstance("http: { port: x }\nlogging: { level: loud, format: xml }"),
     });
     const error = configError(() => load({ cwd, env: { FSAGENT_EVENTS_QOS: "perhaps" } }));
-    assert.match(
-      error.message,
-      /^config error: http\.port = "x" \(config\.yaml\): .* \(\+3 more\)$/,
+    const lines = error.message.split("\n");
+    assert.equal(lines.length, 4, error.message);
+    for (const line of lines) assert.match(line, /^config error: /);
+    assert.match(lines[0] ?? "", /^config error: http\.port = "x" \(config\.yaml\): /);
+    for (const key of ['logging.level = "loud"', 'logging.format = "xml"', "FSAGENT_EVENTS_QOS"]) {
+      assert.ok(
+        lines.some((line) => line.includes(key)),
+        `${key} in:\n${error.message}`,
+      );
+    }
+    assert.deepEqual(
+      error.problems,
+      lines.map((l) => l.slice("config error: ".length)),
     );
   });
 
   it("puts a misspelt key before the missing key it causes", () => {
     const cwd = dirWith({ "config.yaml": "freeswitch_instances:\n  - { name: fs1, hots: a }\n" });
     const error = configError(() => load({ cwd }));
-    assert.match(error.message, /^config error: freeswitch_instances\[0\]\.hots .*\(\+1 more\)$/);
+    const [first, second, ...rest] = error.message.split("\n");
+    assert.match(first ?? "", /^config error: freeswitch_instances\[0\]\.hots /);
+    assert.match(second ?? "", /^config error: freeswitch_instances\[0\]\.host is missing/);
+    assert.deepEqual(rest, []);
   });
 
   it("quotes odd keys instead of breaking the line", () => {
@@ -1243,7 +1261,7 @@ describe("ENV_VARS", () => {
     ]) {
       assert.ok(ENV_VARS.includes(name), name);
     }
-    assert.equal(ENV_VARS.length, 47);
+    assert.equal(ENV_VARS.length, 49);
   });
 
   it("ignores variables it does not list", () => {
@@ -1306,6 +1324,37 @@ it("reads the HA settings: off by default, a 15 s lease TTL, the replica id reso
   assert.deepEqual(fromYaml.ha, { enabled: true, leaseTtlMs: 3_000, replicaId: "7" });
 });
 
+it("switches OTLP export off through the file, FSAGENT_OTEL_ENABLED or OTEL_SDK_DISABLED", () => {
+  const enabled = (env: Record<string, string>, yaml = "") =>
+    loadConfig({
+      env: { FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES, ...env },
+      cwd: yaml === "" ? tmpdir() : dirWith({ "config.yaml": yaml }),
+    }).opentelemetry.enabled;
+  assert.equal(enabled({}), true);
+  assert.equal(enabled({}, "opentelemetry: { enabled: false }\n"), false);
+  // An empty endpoint in the file has always meant no export.
+  assert.equal(enabled({}, 'opentelemetry: { endpoint: "" }\n'), false);
+  assert.equal(enabled({ FSAGENT_OTEL_ENABLED: "false" }), false);
+  assert.equal(
+    enabled({ FSAGENT_OTEL_ENABLED: "false" }, "opentelemetry: { enabled: true }\n"),
+    false,
+  );
+  // OTEL_SDK_DISABLED=true (the OTel spec's switch for every signal), unless the file or
+  // FSAGENT_OTEL_ENABLED says otherwise; another value changes nothing.
+  assert.equal(enabled({ OTEL_SDK_DISABLED: "true" }), false);
+  assert.equal(enabled({ OTEL_SDK_DISABLED: "TRUE" }), false);
+  assert.equal(enabled({ OTEL_SDK_DISABLED: "false" }), true);
+  assert.equal(enabled({ OTEL_SDK_DISABLED: "true", FSAGENT_OTEL_ENABLED: "true" }), true);
+  assert.equal(enabled({ OTEL_SDK_DISABLED: "true" }, "opentelemetry: { enabled: true }\n"), true);
+  const error = configError(() =>
+    load({ env: { FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES, FSAGENT_OTEL_ENABLED: "off-ish" } }),
+  );
+  assert.match(
+    error.message,
+    /^config error: FSAGENT_OTEL_ENABLED = "off-ish" \(env\): expected one of true, false/,
+  );
+});
+
 it("takes OTEL_METRIC_EXPORT_INTERVAL/TIMEOUT (milliseconds) when nothing else sets them", () => {
   const env = {
     FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES,
@@ -1321,6 +1370,25 @@ it("takes OTEL_METRIC_EXPORT_INTERVAL/TIMEOUT (milliseconds) when nothing else s
   });
   assert.equal(overridden.opentelemetry.exportIntervalMs, 5_000);
   assert.equal(overridden.opentelemetry.exportTimeoutMs, 1_000);
+});
+
+it("a lone export interval brings the timeout down with it; a lone timeout brings the interval up", () => {
+  const timing = (env: Record<string, string>, yaml = "") => {
+    const cwd = yaml === "" ? tmpdir() : dirWith({ "config.yaml": `${ONE_INSTANCE}${yaml}` });
+    const otel = loadConfig({
+      env: yaml === "" ? { FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES, ...env } : env,
+      cwd,
+    }).opentelemetry;
+    return [otel.exportIntervalMs, otel.exportTimeoutMs];
+  };
+  // The OTel variable alone: 1 s, no timeout anywhere (this was refused: "no shorter than 5s").
+  assert.deepEqual(timing({ OTEL_METRIC_EXPORT_INTERVAL: "1000" }), [1_000, 1_000]);
+  assert.deepEqual(timing({ FSAGENT_OTEL_EXPORT_INTERVAL: "2s" }), [2_000, 2_000]);
+  assert.deepEqual(timing({ FSAGENT_OTEL_EXPORT_INTERVAL: "30s" }), [30_000, 5_000]);
+  assert.deepEqual(timing({}, "opentelemetry: { export_interval: 500ms }\n"), [500, 500]);
+  assert.deepEqual(timing({ OTEL_METRIC_EXPORT_TIMEOUT: "20000" }), [20_000, 20_000]);
+  assert.deepEqual(timing({ FSAGENT_OTEL_EXPORT_TIMEOUT: "3s" }), [10_000, 3_000]);
+  assert.deepEqual(timing({}), [10_000, 5_000]);
 });
 
 it("rejects an export timeout longer than the export interval", () => {

@@ -279,6 +279,35 @@ describe("docker-compose.yml", () => {
     assert.equal(r2t.enabled, true, "resource attributes become labels");
   });
 
+  it("gives the quality records a logs pipeline: into Loki, which Grafana has as a datasource", () => {
+    // Without one the Collector answers every record with UNIMPLEMENTED, forever.
+    const config = composeAgentConfig();
+    assert.equal(config.logs.enabled, true, "the agent sends quality records");
+    const { config: collector } = collectorConfig();
+    const logs = tree(tree(tree(collector.service, "service").pipelines, "pipelines").logs, "logs");
+    assert.ok(list(logs.receivers, "receivers").includes("otlp"), "on the agent's OTLP receiver");
+    const exporters = list(logs.exporters, "exporters").map(String);
+    const defined = tree(collector.exporters, "exporters");
+    for (const name of exporters) assert.ok(name in defined, `exporter ${name} is defined`);
+    assert.ok(exporters.includes("debug"));
+    const loki = tree(defined["otlphttp/loki"], "otlphttp/loki");
+    const url = new URL(text(loki.endpoint, "otlphttp/loki.endpoint"));
+    assert.equal(url.pathname, "/otlp", "Loki's native OTLP endpoint");
+    assert.ok(url.hostname in services, `${url.hostname} is a Compose service`);
+    const lokiArgs = composeCommand(service(url.hostname)).join(" ");
+    assert.match(lokiArgs, /-config\.file=/);
+    assert.ok(dependsOn(service("otel-collector")).includes(url.hostname));
+    const datasources = readYaml("deploy/grafana/provisioning/datasources/loki.yaml") as {
+      datasources: Array<{ type: string; url: string }>;
+    };
+    const source = datasources.datasources.find((d) => d.type === "loki");
+    assert.ok(source !== undefined, "Grafana has a Loki datasource");
+    assert.equal(new URL(source.url).host, `${url.hostname}:${url.port}`);
+    // Grafana mounts the provisioning folder the file is in.
+    const mounts = list(service("grafana").volumes, "volumes").map(String);
+    assert.ok(mounts.some((m) => m.startsWith("./deploy/grafana/provisioning:")));
+  });
+
   it("keeps state in the Redis service", () => {
     const config = composeAgentConfig();
     assert.equal(config.storage.type, "redis");

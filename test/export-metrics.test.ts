@@ -61,6 +61,7 @@ let receiver: OtlpReceiver;
 
 function config(overrides: Partial<OpenTelemetryConfig> = {}): OpenTelemetryConfig {
   return {
+    enabled: true,
     endpoint: receiver.endpoint,
     endpointExplicit: true,
     insecure: true,
@@ -755,9 +756,9 @@ describe("metrics sink: Collector trouble", () => {
 });
 
 describe("metrics sink: transport settings", () => {
-  it("does nothing and connects nowhere when the endpoint is empty", async () => {
+  it("does nothing and connects nowhere when export is disabled", async () => {
     const before = process.getActiveResourcesInfo().filter((r) => r === "TCPWRAP").length;
-    const { sink: s, lines } = sink({ endpoint: "" });
+    const { sink: s, lines } = sink({ enabled: false });
     s.recordRtcp(rtcp(labels("noop"), "inbound", 1, 0, 0));
     s.recordQos(
       qos(labels("noop"), {

@@ -20,6 +20,7 @@ const sinks: RecordSink[] = [];
 
 function config(overrides: Partial<OpenTelemetryConfig> = {}): OpenTelemetryConfig {
   return {
+    enabled: true,
     endpoint: receiver.endpoint,
     endpointExplicit: true,
     insecure: true,

@@ -28,6 +28,7 @@ function sink(
 ): MetricsSink {
   const created = createMetricsSink(
     {
+      enabled: true,
       endpoint: receiver.endpoint,
       endpointExplicit: true,
       insecure: true,

@@ -113,6 +113,7 @@ const sinks: MetricsSink[] = [];
 
 function config(endpoint: string, overrides: Partial<OpenTelemetryConfig>): OpenTelemetryConfig {
   return {
+    enabled: true,
     endpoint,
     endpointExplicit: true,
     insecure: false,

@@ -32,6 +32,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   bind("FSAGENT_REDIS_USERNAME", ["storage", "redis", "username"]),
   bind("FSAGENT_REDIS_TLS", ["storage", "redis", "tls"]),
   bind("FSAGENT_REDIS_CA_FILE", ["storage", "redis", "ca_file"]),
+  bind("FSAGENT_OTEL_ENABLED", ["opentelemetry", "enabled"]),
   bind("FSAGENT_OTEL_ENDPOINT", ["opentelemetry", "endpoint"]),
   bind("FSAGENT_OTEL_INSECURE", ["opentelemetry", "insecure"]),
   // Replaces the file's headers as a whole, so that a header can be removed, not only added.
@@ -72,6 +73,7 @@ export const OTEL_ENV = {
   metricsEndpoint: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
   exportInterval: "OTEL_METRIC_EXPORT_INTERVAL",
   exportTimeout: "OTEL_METRIC_EXPORT_TIMEOUT",
+  sdkDisabled: "OTEL_SDK_DISABLED",
 } as const;
 
 /** Every environment variable the agent reads. Deployment manifests are checked against it. */

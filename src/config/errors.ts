@@ -1,13 +1,18 @@
 /**
- * The only error the configuration loader throws. Its message is the single line the CLI prints
- * before exiting with code 2, so it is kept to one line even when a value (a YAML key, a file
- * name) smuggles in a line break.
+ * The only error the configuration loader throws. Its message is what the CLI prints before
+ * exiting with code 2: one line per problem, each `config error: <key> = <value> (<source>):
+ * <what is allowed>`, kept to one line even when a value (a YAML key, a file name) smuggles in a
+ * line break.
  */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
+  /** The problems, one line each, without the `config error: ` prefix. */
+  readonly problems: readonly string[];
 
-  constructor(detail: string) {
-    super(`config error: ${oneLine(detail)}`);
+  constructor(details: string | readonly string[]) {
+    const lines = (typeof details === "string" ? [details] : details).map(oneLine);
+    super(lines.map((line) => `config error: ${line}`).join("\n"));
+    this.problems = lines;
   }
 }
 

@@ -43,6 +43,15 @@ export function layer(fileTree: Record<string, unknown>, env: Env): Layers {
       break;
     }
   }
+  // OTEL_SDK_DISABLED=true (the OTel spec: no signal exported at all) turns export off unless
+  // FSAGENT_OTEL_ENABLED or the file said otherwise; any other value leaves it as it is.
+  const enabledPath = ["opentelemetry", "enabled"];
+  const disabled = envValue(env, OTEL_ENV.sdkDisabled);
+  if (disabled?.trim().toLowerCase() === "true" && valueAt(tree, enabledPath) === undefined) {
+    if (setAt(tree, enabledPath, false)) {
+      envOrigins.set(formatPath(enabledPath), OTEL_ENV.sdkDisabled);
+    }
+  }
   // The standard OTEL_METRIC_EXPORT_INTERVAL/TIMEOUT (milliseconds) apply only where neither
   // FSAGENT_* nor the file chose a value, for the same reason as the endpoint above.
   for (const [name, key] of [

@@ -3,7 +3,7 @@ import { readConfigFile } from "./file.js";
 import { layer, valueAt } from "./layers.js";
 import type { Path } from "./paths.js";
 import { type Problem, problemsFromIssues, reportProblems } from "./report.js";
-import { crossCheck, type FileConfig, fileSchema } from "./schema.js";
+import { crossCheck, exportTiming, type FileConfig, fileSchema } from "./schema.js";
 import type { Config } from "./types.js";
 
 export { ENV_VARS } from "./env.js";
@@ -35,8 +35,8 @@ export function loadConfig(options: LoadConfigOptions): Config {
   const resourceAttributes = readResourceAttributes(options.env, problems);
   const schema = fileSchema({ requireInstances: options.requireInstances ?? true });
   const result = schema.safeParse(layers.tree);
+  const isSet = (path: Path): boolean => valueAt(layers.tree, path) !== undefined;
   if (result.success) {
-    const isSet = (path: Path): boolean => valueAt(layers.tree, path) !== undefined;
     for (const { path, message } of crossCheck(result.data, isSet)) {
       problems.push({ kind: "tree", path, message, unknownKey: false, count: 1 });
     }
@@ -57,7 +57,12 @@ export function loadConfig(options: LoadConfigOptions): Config {
     resourceAttributes["service.name"] ??
     DEFAULT_SERVICE_NAME;
   return deepFreeze(
-    toConfig(result.data, { serviceName, resourceAttributes, source: file?.path ?? null }),
+    toConfig(result.data, {
+      serviceName,
+      resourceAttributes,
+      source: file?.path ?? null,
+      timing: exportTiming(result.data, isSet),
+    }),
   );
 }
 
@@ -72,6 +77,7 @@ function readResourceAttributes(env: Env, problems: Problem[]): Record<string, s
 }
 
 interface Extras {
+  readonly timing: { readonly intervalMs: number; readonly timeoutMs: number };
   readonly serviceName: string;
   readonly resourceAttributes: Record<string, string>;
   readonly source: string | null;
@@ -109,13 +115,15 @@ function toConfig(file: FileConfig, extras: Extras): Config {
       },
     },
     opentelemetry: {
+      // An empty endpoint has always meant "no export"; `enabled: false` says it outright.
+      enabled: otel.enabled && otel.endpoint !== "",
       endpoint: otel.endpoint ?? DEFAULT_ENDPOINT,
       endpointExplicit: otel.endpoint !== undefined,
       insecure: otel.insecure,
       headers: { ...otel.headers },
       serviceName: extras.serviceName,
-      exportIntervalMs: otel.export_interval,
-      exportTimeoutMs: otel.export_timeout,
+      exportIntervalMs: extras.timing.intervalMs,
+      exportTimeoutMs: extras.timing.timeoutMs,
       retryQueueSize: otel.retry_queue_size,
       tls: {
         caFile: otel.tls.ca_file,

@@ -48,20 +48,24 @@ export function problemsFromIssues(issues: readonly z.core.$ZodIssue[]): Problem
 }
 
 /**
- * The first problem as one line, with a count of the rest. Unknown keys go first: a misspelt
- * key usually explains the "missing" errors that follow from it.
+ * Every problem, one line each, so that one run of the agent (or check-config) shows all there is
+ * to fix. Unknown keys go first: a misspelt key usually explains the "missing" errors after it.
  */
 export function reportProblems(problems: readonly Problem[], context: ReportContext): ConfigError {
+  // A variable that could not be read leaves its key unset: "missing" there would only repeat it.
+  const unread = problems.flatMap((p) => {
+    const path = p.kind === "env" ? ENV_BINDINGS.find((b) => b.name === p.name)?.path : undefined;
+    return path === undefined ? [] : [formatPath(path)];
+  });
+  const consequence = (p: Problem) =>
+    p.kind === "tree" && unread.some((key) => formatPath(p.path).startsWith(key));
   const ordered = [
     ...problems.filter((p) => p.kind === "env"),
     ...problems.filter((p) => p.kind === "tree" && p.unknownKey),
-    ...problems.filter((p) => p.kind === "tree" && !p.unknownKey),
+    ...problems.filter((p) => p.kind === "tree" && !p.unknownKey && !consequence(p)),
   ];
-  const [first] = ordered;
-  if (first === undefined) return new ConfigError("invalid configuration");
-  const total = ordered.reduce((sum, p) => sum + (p.kind === "tree" ? p.count : 1), 0);
-  const more = total > 1 ? ` (+${total - 1} more)` : "";
-  return new ConfigError(`${describe(first, context)}${more}`);
+  if (ordered.length === 0) return new ConfigError("invalid configuration");
+  return new ConfigError(ordered.map((p) => describe(p, context)));
 }
 
 function describe(problem: Problem, context: ReportContext): string {

@@ -183,6 +183,9 @@ const storage = section({
 }).prefault({});
 
 const opentelemetry = section({
+  // false: no OTLP export of any kind (metrics and quality records); the agent still serves
+  // /metrics, /health and the status page.
+  enabled: boolean.default(true),
   // No default here: load.ts needs to know whether anyone set it (see endpointExplicit).
   endpoint: leaf(
     'expected host:port or http(s)://host:port[/path], e.g. "localhost:4317"',
@@ -290,13 +293,7 @@ export function crossCheck(config: FileConfig, isSet: (path: Path) => boolean): 
       ["esl", "backoff", "max"],
       isSet,
     ),
-    ...notLonger(
-      config.opentelemetry.export_timeout,
-      ["opentelemetry", "export_timeout"],
-      config.opentelemetry.export_interval,
-      ["opentelemetry", "export_interval"],
-      isSet,
-    ),
+    ...timeoutWithinInterval(config, isSet),
     ...pairedFiles(config.opentelemetry.tls.cert_file, config.opentelemetry.tls.key_file),
     ...readable(["opentelemetry", "tls", "ca_file"], config.opentelemetry.tls.ca_file),
     ...readable(["opentelemetry", "tls", "cert_file"], config.opentelemetry.tls.cert_file),
@@ -304,6 +301,40 @@ export function crossCheck(config: FileConfig, isSet: (path: Path) => boolean): 
     ...readable(["storage", "redis", "ca_file"], config.storage.redis.ca_file),
     ...haNeedsRedis(config),
   ];
+}
+
+const TIMEOUT: Path = ["opentelemetry", "export_timeout"];
+const INTERVAL: Path = ["opentelemetry", "export_interval"];
+
+/**
+ * An export must end before the next one starts. Only a pair the operator set both halves of can
+ * contradict itself: one set alone moves the other (exportTiming).
+ */
+function timeoutWithinInterval(config: FileConfig, isSet: (path: Path) => boolean): CrossProblem[] {
+  if (!isSet(TIMEOUT) || !isSet(INTERVAL)) return [];
+  const { export_timeout: timeout, export_interval: interval } = config.opentelemetry;
+  if (timeout <= interval) return [];
+  const message = `expected a duration no longer than opentelemetry.export_interval (${formatDuration(interval)})`;
+  return [{ path: TIMEOUT, message }];
+}
+
+/**
+ * The export interval and timeout actually used. Set alone, the interval brings the timeout down
+ * with it (timeout = min(interval, its default)), and the timeout brings the interval up (interval
+ * = max(its default, timeout)): OTEL_METRIC_EXPORT_INTERVAL=1000 on its own means what it says.
+ */
+export function exportTiming(
+  config: FileConfig,
+  isSet: (path: Path) => boolean,
+): { intervalMs: number; timeoutMs: number } {
+  const { export_timeout: timeout, export_interval: interval } = config.opentelemetry;
+  const timeoutSet = isSet(TIMEOUT);
+  const intervalSet = isSet(INTERVAL);
+  if (timeoutSet && !intervalSet) {
+    return { intervalMs: Math.max(interval, timeout), timeoutMs: timeout };
+  }
+  if (!timeoutSet) return { intervalMs: interval, timeoutMs: Math.min(interval, timeout) };
+  return { intervalMs: interval, timeoutMs: timeout };
 }
 
 /** Replicas coordinate through Redis: leases, presence and the leg state the next owner reads. */

@@ -60,7 +60,12 @@ export interface StorageConfig {
 }
 
 export interface OpenTelemetryConfig {
-  /** host:port or URL of the Collector's OTLP/gRPC endpoint; "" disables export. */
+  /**
+   * false: no OTLP export of any kind, metrics or quality records (opentelemetry.enabled: false,
+   * FSAGENT_OTEL_ENABLED=false, OTEL_SDK_DISABLED=true, or an empty endpoint in the file).
+   */
+  readonly enabled: boolean;
+  /** host:port or URL of the Collector's OTLP/gRPC endpoint. */
   readonly endpoint: string;
   /**
    * True when the endpoint came from the file or the environment rather than the default. The

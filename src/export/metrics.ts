@@ -292,8 +292,10 @@ export function createMetricsSink(
   options: MetricsSinkOptions,
 ): MetricsSink {
   const { logger } = options;
-  if (config.endpoint === "") {
-    logger.info("OTLP metrics export disabled (opentelemetry.endpoint is empty)");
+  if (!config.enabled) {
+    logger.info(
+      "OTLP export disabled (opentelemetry.enabled is false): no metrics or quality records are sent",
+    );
     return createNoopMetricsSink();
   }
   routeOtelDiagnostics(logger);

@@ -223,7 +223,7 @@ export function createRecordSink(
   config: OpenTelemetryConfig,
   options: RecordSinkOptions,
 ): RecordSink {
-  if (config.endpoint === "") return createNoopRecordSink();
+  if (!config.enabled) return createNoopRecordSink();
   const stats = emptyRecordStats();
   const target = grpcTarget(config.endpoint, config.insecure, config.tls);
   const material = target.tls ? readTlsMaterial(config.tls) : undefined;

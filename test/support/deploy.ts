@@ -391,6 +391,7 @@ export async function exportedOtlpMetrics(): Promise<OtlpMetricShape[]> {
   const receiver = await OtlpReceiver.start();
   const sink = createMetricsSink(
     {
+      enabled: true,
       endpoint: receiver.endpoint,
       endpointExplicit: true,
       insecure: true,
