@@ -1,9 +1,11 @@
-# fsagent container image. Build from the repository root:
-#   docker build -t fsagent:local .
+# fsagent container image. Build from the repository root (the tag is package.json's version, as
+# in docker-compose.yml and deploy/kubernetes/deployment.yaml):
+#   docker build -t fsagent:0.1.0 .
 #
-# Configuration: environment variables alone (FSAGENT_*, see the README), and/or a config.yaml
-# mounted at /etc/fsagent/config.yaml. The agent runs in /etc/fsagent and reads ./config.yaml
-# when it exists, so mounting the file is all it takes; without it, env alone configures it.
+# Configuration: environment variables alone (FSAGENT_*, see docs/configuration.md), and/or a
+# config.yaml mounted at /etc/fsagent/config.yaml. The agent runs in /etc/fsagent and reads
+# ./config.yaml when it exists, so mounting the file is all it takes; without it, env alone
+# configures it.
 
 ARG NODE_VERSION=20
 

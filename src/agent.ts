@@ -56,7 +56,7 @@ const STORE_READY_WAIT_MS = 5_000;
 
 /**
  * The Redis store's write-behind delay with HA (50 ms otherwise): how stale the leg state the
- * next owner reads can be after a kill -9 (README "Running several replicas").
+ * next owner reads can be after a kill -9 (docs/replicas.md).
  */
 const HA_WRITE_BEHIND_MS = 10;
 

@@ -18,7 +18,7 @@ Usage:
   fsagent --help | --version
 
 The original agent's "-config <file>" form is accepted too. Environment variables (FSAGENT_*,
-OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) override the file; see the README.
+OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) override the file; see docs/configuration.md.
 
 Exit codes: 0 clean stop, 1 runtime failure, 2 invalid configuration or usage.`;
 

@@ -17,6 +17,7 @@ import {
   list,
   prometheusScrapes,
   readJson,
+  readText,
   readYaml,
   type Tree,
   text,
@@ -127,8 +128,9 @@ describe("the Collector's naming rules", () => {
     assert.equal(prometheusLabelName("_private", plain), "key_private");
   });
 
-  it("give the agent's metrics the names the README documents", () => {
+  it("give the agent's metrics the names docs/metrics.md documents", () => {
     const names = otlp.map((m) => prometheusMetricName(m, settings));
+    const docs = readText("docs/metrics.md");
     for (const documented of [
       "freeswitch_rtcp_jitter_milliseconds",
       "freeswitch_rtcp_fraction_lost_ratio",
@@ -136,6 +138,7 @@ describe("the Collector's naming rules", () => {
       "freeswitch_qos_mos_score_ratio",
     ]) {
       assert.ok(names.includes(documented), `${documented} in ${names.join(", ")}`);
+      assert.ok(docs.includes(`\`${documented}\``), `docs/metrics.md names ${documented}`);
     }
     // "bytes" is already a token of total_bytes: no second unit suffix.
     assert.ok(names.includes("freeswitch_qos_total_bytes"));

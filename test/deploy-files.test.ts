@@ -3,7 +3,7 @@
 // give the agent is one its real configuration loader accepts.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -277,6 +277,35 @@ describe("docker-compose.yml", () => {
     const exporter = tree(tree(collector.exporters, "exporters").prometheus, "prometheus");
     const r2t = tree(exporter.resource_to_telemetry_conversion, "resource_to_telemetry");
     assert.equal(r2t.enabled, true, "resource attributes become labels");
+  });
+
+  it("gives the quality records a logs pipeline: into Loki, which Grafana has as a datasource", () => {
+    // Without one the Collector answers every record with UNIMPLEMENTED, forever.
+    const config = composeAgentConfig();
+    assert.equal(config.logs.enabled, true, "the agent sends quality records");
+    const { config: collector } = collectorConfig();
+    const logs = tree(tree(tree(collector.service, "service").pipelines, "pipelines").logs, "logs");
+    assert.ok(list(logs.receivers, "receivers").includes("otlp"), "on the agent's OTLP receiver");
+    const exporters = list(logs.exporters, "exporters").map(String);
+    const defined = tree(collector.exporters, "exporters");
+    for (const name of exporters) assert.ok(name in defined, `exporter ${name} is defined`);
+    assert.ok(exporters.includes("debug"));
+    const loki = tree(defined["otlphttp/loki"], "otlphttp/loki");
+    const url = new URL(text(loki.endpoint, "otlphttp/loki.endpoint"));
+    assert.equal(url.pathname, "/otlp", "Loki's native OTLP endpoint");
+    assert.ok(url.hostname in services, `${url.hostname} is a Compose service`);
+    const lokiArgs = composeCommand(service(url.hostname)).join(" ");
+    assert.match(lokiArgs, /-config\.file=/);
+    assert.ok(dependsOn(service("otel-collector")).includes(url.hostname));
+    const datasources = readYaml("deploy/grafana/provisioning/datasources/loki.yaml") as {
+      datasources: Array<{ type: string; url: string }>;
+    };
+    const source = datasources.datasources.find((d) => d.type === "loki");
+    assert.ok(source !== undefined, "Grafana has a Loki datasource");
+    assert.equal(new URL(source.url).host, `${url.hostname}:${url.port}`);
+    // Grafana mounts the provisioning folder the file is in.
+    const mounts = list(service("grafana").volumes, "volumes").map(String);
+    assert.ok(mounts.some((m) => m.startsWith("./deploy/grafana/provisioning:")));
   });
 
   it("keeps state in the Redis service", () => {
@@ -588,9 +617,54 @@ describe("config.example.yaml", () => {
     assert.match(readText("deploy/systemd/fsagent.service"), /config\.example\.yaml/);
     assert.match(readText("deploy/kubernetes/configmap.yaml"), /config\.example\.yaml/);
     assert.match(readText("deploy/compose/fsagent.yaml"), /config\.example\.yaml/);
-    assert.match(
-      readFileSync(new URL("../README.md", import.meta.url), "utf8"),
-      /config\.example\.yaml/,
-    );
+    // The configuration reference moved from the README to docs/configuration.md.
+    assert.match(readText("docs/configuration.md"), /config\.example\.yaml/);
+  });
+});
+
+describe("names shared by the deploy files and the documentation", () => {
+  const pkg = JSON.parse(readText("package.json")) as { version: string };
+  /** Files that build, run or describe the image, and the Secret the manifests read. */
+  const sources = [
+    "Dockerfile",
+    "docker-compose.yml",
+    ...filesUnder("deploy/kubernetes"),
+    "README.md",
+    ...filesUnder("docs").filter((f) => f.endsWith(".md")),
+  ];
+
+  it("tag the image fsagent:<package version> everywhere", () => {
+    let seen = 0;
+    for (const file of sources) {
+      // fsagent:<tag> as an image, not fsagent:8080 (a host and port) or the key prefix fsagent:.
+      for (const match of readText(file).matchAll(
+        /\bfsagent:(\d+\.\d+\.\d+[\w.-]*|[a-z][\w.-]*)/gi,
+      )) {
+        seen += 1;
+        assert.equal(match[0], `fsagent:${pkg.version}`, `${file}: ${match[0]}`);
+      }
+    }
+    assert.ok(seen >= 5, `image references found: ${seen}`);
+    assert.match(readText("Dockerfile"), new RegExp(`docker build -t fsagent:${pkg.version} `));
+  });
+
+  it("call the Secret by the example Secret's name everywhere", () => {
+    const secret = readYamlDocs("deploy/kubernetes/secret.example.yaml")
+      .map((doc) => tree(doc, "secret.example.yaml"))
+      .find((doc) => doc.kind === "Secret");
+    const name = text(tree(secret?.metadata, "Secret metadata").name, "Secret name");
+    let seen = 0;
+    for (const file of sources) {
+      const content = readText(file);
+      const names = [
+        ...content.matchAll(/secretKeyRef:\s*\{?\s*name:\s*([\w.-]+)/g),
+        ...content.matchAll(/create secret generic ([\w.-]+)/g),
+      ].map((m) => m[1]);
+      for (const found of names) {
+        seen += 1;
+        assert.equal(found, name, `${file}: Secret ${found}`);
+      }
+    }
+    assert.ok(seen >= 4, `Secret references found: ${seen}`);
   });
 });

@@ -4,7 +4,7 @@
 // /api/status gives, sort them from the keyboard, add a new call without a reload, show the
 // instance disconnected once the simulator stops, and log no console error on the way. It saves
 // a screenshot to test-artifacts/status-page.png (UPDATE_DOCS_SCREENSHOT=1 also writes
-// docs/status-page.png, the README's).
+// docs/status-page.png, the picture in the README and docs/status-page.md).
 
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
@@ -71,7 +71,7 @@ async function apiStatus(base: string): Promise<StatusBody> {
   return (await res.json()) as StatusBody;
 }
 
-/** The page's rendering of a number with its threshold word, as the README describes it. */
+/** The page's rendering of a number with its threshold word, as docs/status-page.md describes it. */
 function mosText(m: number | null): string {
   if (m === null) return "\u2014";
   return `${m.toFixed(2)}${m >= 4 ? "good" : m >= 3.5 ? "fair" : "poor"}`;

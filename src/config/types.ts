@@ -35,7 +35,7 @@ export interface RedisConfig {
   readonly keyPrefix: string;
   /** Redis 6 ACL user; "" = the default user. */
   readonly username: string;
-  /** TLS to Redis (with the system CAs, or caFile). */
+  /** TLS to Redis (trusting Node's bundled CA roots, or caFile). */
   readonly tls: boolean;
   /** A CA certificate (PEM) to trust for Redis TLS; "" = the default trust store. */
   readonly caFile: string;
@@ -142,7 +142,7 @@ export interface LogsConfig {
   readonly enabled: boolean;
 }
 
-/** Several replicas sharing the FreeSWITCH instances through Redis leases (README "Running several replicas"). */
+/** Several replicas sharing the FreeSWITCH instances through Redis leases (docs/replicas.md). */
 export interface HaConfig {
   readonly enabled: boolean;
   /** A lease not renewed for this long expires; renewed every third of it. */

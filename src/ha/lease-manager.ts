@@ -160,7 +160,7 @@ export class LeaseManager {
         ? redisTlsOptions(redis, (error) =>
             this.logger.error(
               { redis: this.where, caFile: redis.caFile, err: describe(error) },
-              "HA: cannot read the Redis CA file; verifying Redis with the system CAs instead",
+              "HA: cannot read the Redis CA file; verifying Redis with Node's bundled CA roots instead",
             ),
           )
         : undefined,

@@ -96,7 +96,7 @@ function haHealth(ha: HaView): HaHealth {
 
 /**
  * The /ready body: ready as soon as one FreeSWITCH connection is up. With HA also a standby
- * whose Redis is reachable is ready (README "Running several replicas" says why).
+ * whose Redis is reachable is ready (docs/replicas.md says why).
  */
 export function readyBody(view: AgentView): ReadyBody {
   const connected = view.instances().some((i) => i.stats.state === "connected");

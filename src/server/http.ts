@@ -63,7 +63,7 @@ const routes: ReadonlyMap<string, Route> = new Map<string, Route>([
   ],
 ]);
 
-/** With http.ui: the status page and the JSON it polls (README "Status page"). */
+/** With http.ui: the status page and the JSON it polls (docs/status-page.md). */
 const uiRoutes: ReadonlyMap<string, Route> = new Map<string, Route>([
   [
     "/",

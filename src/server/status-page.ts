@@ -1,4 +1,4 @@
-// The status page served at `/` (README "Status page"): one self-contained HTML document, inline
+// The status page served at `/` (docs/status-page.md): one self-contained HTML document, inline
 // CSS and JS, no CDN, no font, no library, so it works on a box without Internet access and
 // ships in dist/ as this module. It polls `api/status` (relative: it also works behind a path
 // prefix) every 2 s and redraws in place. Every value from the agent goes into the DOM as text

@@ -1,5 +1,5 @@
 // GET /api/status: what the status page shows, as documented JSON operators may script against
-// (README "Status API"). Versioned by `schema`; a field is only ever added, never renamed or
+// (docs/status-page.md, "/api/status"). Versioned by `schema`; a field is only ever added, never renamed or
 // retyped, within one schema number. Bounded: at most MAX_LEG_LIMIT active legs (the worst
 // first) whatever the agent holds, the last ended legs and the chart samples (both rings).
 // Nothing here can carry a secret: labels, connection states (the last error is already cut to
@@ -13,7 +13,7 @@ export const STATUS_SCHEMA = 1;
 export const DEFAULT_LEG_LIMIT = 100;
 export const MAX_LEG_LIMIT = 500;
 
-/** The page's quality thresholds, also in the README: MOS ≥ 4 good, ≥ 3.5 fair, else poor. */
+/** The page's quality thresholds, also in docs/status-page.md: MOS ≥ 4 good, ≥ 3.5 fair, else poor. */
 export const MOS_GOOD = 4;
 export const MOS_FAIR = 3.5;
 

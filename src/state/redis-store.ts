@@ -199,7 +199,7 @@ export class RedisStore implements LegStore {
     return redisTlsOptions(config.redis, (error) => {
       this.logger.error(
         { redis: this.where, caFile: config.redis.caFile, err: describe(error) },
-        "cannot read the Redis CA file; verifying Redis with the system CAs instead",
+        "cannot read the Redis CA file; verifying Redis with Node's bundled CA roots instead",
       );
     });
   }

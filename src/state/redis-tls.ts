@@ -9,7 +9,7 @@ import type { RedisConfig } from "../config/types.js";
  * an IP address must not be sent as SNI (RFC 6066) and Node checks it against the certificate's
  * IP SANs by itself. The CA is read once here (the loader already checked that it is readable),
  * so reconnects never touch the file system. If it cannot be read after all (removed since),
- * `onCaError` is told and the system CAs are used: that fails closed — a server signed by the
+ * `onCaError` is told and Node's bundled CA roots are used: that fails closed — a server signed by the
  * private CA is refused — instead of throwing out of a constructor.
  */
 export function redisTlsOptions(
