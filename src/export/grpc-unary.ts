@@ -17,8 +17,8 @@ import type { ExportFailure } from "./export-failure.js";
 // generation's limit until a GC frees it. At 20,000 legs with a 1 s export interval that copy
 // (2-3 MB per export) started a full mark-compact every ~2 s and cost the agent ~3 % of a core
 // (bench/README.md). Here the 5-byte gRPC prefix and the caller's buffer are written as two
-// HTTP/2 DATA writes: nothing is copied in JavaScript. The logs exporter still uses grpc-js
-// (through the SDK); its requests are small.
+// HTTP/2 DATA writes: nothing is copied in JavaScript. The logs exporter uses it too
+// (otlp-client.ts), and OTLP/HTTP has its own call with the same contract (http-unary.ts).
 //
 // What grpc-js's channel did that this keeps: one HTTP/2 connection reused by every call and
 // replaced when it fails or the server sends GOAWAY, a deadline per call sent as grpc-timeout,
