@@ -30,7 +30,8 @@ import { RtcpSeriesProducer } from "./rtcp-series.js";
 // (rtcp-series.ts), which the reader collects with the instruments.
 //
 // Memory. Every series is per leg, so the design is about forgetting:
-// - the instruments use DELTA temporality (CountingExporter.selectAggregationTemporality): the
+// - the per-leg instruments (gauges) use DELTA temporality, the bounded aggregates CUMULATIVE
+//   (CountingExporter.selectAggregationTemporality): under DELTA the
 //   SDK exports an attribute set in the collection it was recorded in and then drops it
 //   (sdk-metrics state/DeltaMetricProcessor.collect() swaps in a fresh map each collection;
 //   state/TemporalMetricProcessor.buildMetrics() keeps only the last collection's map under
