@@ -1209,6 +1209,7 @@ describe("renderConfig and secretsOf", () => {
       },
     });
     assert.deepEqual(parsed.opentelemetry, {
+      enabled: true,
       protocol: "grpc",
       endpoint: "https://otel.example.net:4317",
       insecure: false,

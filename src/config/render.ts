@@ -39,6 +39,7 @@ export function renderConfig(config: Config): string {
       },
     },
     opentelemetry: {
+      enabled: otel.enabled,
       protocol: otel.protocol,
       endpoint: otel.endpoint,
       insecure: otel.insecure,
