@@ -61,7 +61,10 @@ interface Rig {
 
 function rig(
   store: LegStore,
-  lookup: (uuid: string) => Record<string, unknown> | undefined = () => undefined,
+  lookup: (
+    uuid: string,
+  ) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined> = () =>
+    undefined,
   now?: () => number,
 ): Rig {
   const rtcp: RtcpObservation[] = [];
@@ -214,6 +217,35 @@ describe("Router", () => {
     assert.deepEqual(
       rtcp.map((o) => o.packetsLost),
       [2, 2],
+    );
+  });
+
+  it("one look-up per leg when the A-leg's and its B-leg's answers arrive in the same read", async () => {
+    // FreeSWITCH often answers two uuid_dumps in one TCP read: the B-leg's answer then asks for
+    // its A-leg while the A-leg's own look-up is finishing; that must not dump the A-leg again.
+    const answers = new Map<string, (fields: Record<string, unknown>) => void>();
+    const store = memory();
+    const { router, rtcp, lookups } = rig(
+      store,
+      (uuid) => new Promise((resolve) => answers.set(uuid, resolve)),
+    );
+    router.handle(recv("A9", 1));
+    router.handle(recv("B9", 1));
+    await waitFor(() => answers.size === 2, "both look-ups sent");
+    answers.get("A9")?.({
+      "Unique-ID": "A9",
+      "Channel-Call-UUID": "A9",
+      variable_domain_name: "t.example",
+    });
+    answers.get("B9")?.({ "Unique-ID": "B9", "Channel-Call-UUID": "A9" });
+    await router.settle();
+    assert.deepEqual(lookups.sort(), ["A9", "B9"]);
+    assert.deepEqual(
+      rtcp.map((o) => [o.labels.channelId, o.labels.correlationId, o.labels.domainName]),
+      [
+        ["A9", "A9", "t.example"],
+        ["B9", "A9", "t.example"],
+      ],
     );
   });
 

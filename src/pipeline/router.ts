@@ -240,7 +240,8 @@ export class Router {
     const [loaded] = await Promise.all([store.load(uuid), aLegLoad]);
     if (loaded !== undefined || !rtcp) return false;
     const looked = await this.lookupLeg(uuid);
-    this.save(looked);
+    // A partial state is kept too, for the leg's waiting events; drain() drops it after them.
+    if (store.peek(uuid) === undefined) this.save(looked);
     return looked.labelSource === "partial";
   }
 
@@ -252,9 +253,23 @@ export class Router {
   private lookupLeg(uuid: string): Promise<LegState> {
     const running = this.lookups.get(uuid);
     if (running !== undefined) return running;
-    const lookup = this.runLookup(uuid).finally(() => this.lookups.delete(uuid));
+    const known = this.options.store.peek(uuid);
+    if (known !== undefined && known.labelSource !== "partial") return Promise.resolve(known);
+    // The state is kept before the look-up stops being shared: a caller that comes after it
+    // (FreeSWITCH answered the A-leg and its B-leg in one read) finds the leg, never dumps it again.
+    const lookup = this.runLookup(uuid)
+      .then((looked) => this.keepLooked(looked))
+      .finally(() => this.lookups.delete(uuid));
     this.lookups.set(uuid, lookup);
     return lookup;
+  }
+
+  /** A leg's own events may have created its state during the look-up: theirs wins. */
+  private keepLooked(looked: LegState): LegState {
+    const current = this.options.store.peek(looked.uuid);
+    if (current !== undefined) return current;
+    if (looked.labelSource !== "partial") this.save(looked);
+    return looked;
   }
 
   private async runLookup(uuid: string): Promise<LegState> {
@@ -300,12 +315,7 @@ export class Router {
     const known = store.peek(callUuid) ?? (await store.load(callUuid));
     if (known !== undefined) return known;
     const looked = await this.lookupLeg(callUuid);
-    if (looked.labelSource === "partial") return undefined;
-    // The A-leg's own events may have created its state meanwhile: theirs wins.
-    const current = store.peek(callUuid);
-    if (current !== undefined) return current;
-    this.save(looked);
-    return looked;
+    return looked.labelSource === "partial" ? undefined : looked;
   }
 
   private process(event: EslEvent, name: string, uuid: string, leg: LegState | undefined): void {
