@@ -12,6 +12,7 @@ import { createNoopRecordSink, createRecordSink, type RecordSink } from "./expor
 import { InstanceStats } from "./ha/instance-stats.js";
 import { LeaseManager } from "./ha/lease-manager.js";
 import { resolveReplicaId } from "./ha/replica-id.js";
+import { LegTracker } from "./legs/leg-tracker.js";
 import type { Logger } from "./log/logger.js";
 import { EventCounters } from "./pipeline/counters.js";
 import { LiveSummary } from "./pipeline/live-summary.js";
@@ -74,32 +75,13 @@ const STATUS_SAMPLES_KEPT = 60;
 interface Instance {
   readonly config: FreeswitchInstanceConfig;
   readonly router: Router;
+  readonly legs: LegTracker;
   readonly stats: InstanceStats;
   readonly view: InstanceView;
   /** The connection feeding the router; with HA only while this replica holds the lease. */
   connection: EslConnection | null;
   /** A disconnect (and, with HA, the hand-over of the legs) in progress; a connect waits for it. */
   busy: Promise<void> | null;
-}
-
-/**
- * `uuid_dump <uuid> json` for a leg the agent never saw. FreeSWITCH answers `-ERR No such
- * channel!` for a leg that is gone; anything that is not a JSON object counts as unknown.
- */
-async function lookupLeg(
-  connection: EslConnection,
-  uuid: string,
-): Promise<Record<string, unknown> | undefined> {
-  const output = await connection.api(`uuid_dump ${uuid} json`);
-  if (!output.startsWith("{")) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(output);
-    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Resolves once `promise` settles or after `ms`, whichever is first. Never rejects. */
@@ -210,22 +192,30 @@ export class Agent implements AgentView {
     const lease = this.lease;
     this.instanceList = config.freeswitchInstances.map((instance) => {
       const stats = new InstanceStats(instance.name);
-      // The router looks legs up through the current connection, which feeds the router.
+      // The tracker looks legs up through the current connection, which feeds the router.
       let slot: Instance | undefined;
+      const counters = new EventCounters();
+      const legs = new LegTracker({
+        instance: instance.name,
+        store: this.store,
+        counters,
+        sinks,
+        logger,
+        api: (command) => {
+          const connection = slot?.connection ?? null;
+          return connection === null
+            ? Promise.reject(new NotConnectedError(`${instance.name} is not connected`))
+            : connection.api(command);
+        },
+      });
       const router = new Router({
         instance: instance.name,
-        counters: new EventCounters(),
-        store: this.store,
+        counters,
+        legs,
         sinks,
         summary: this.summary,
         events: config.events,
         logger,
-        lookup: (uuid) => {
-          const connection = slot?.connection ?? null;
-          return connection === null
-            ? Promise.reject(new NotConnectedError(`${instance.name} is not connected`))
-            : lookupLeg(connection, uuid);
-        },
       });
       const name = instance.name;
       const view: InstanceView =
@@ -241,7 +231,7 @@ export class Agent implements AgentView {
                 return lease.ownerOf(name);
               },
             };
-      slot = { config: instance, router, stats, view, connection: null, busy: null };
+      slot = { config: instance, router, legs, stats, view, connection: null, busy: null };
       byName.set(name, slot);
       // Without HA every instance is this agent's for good: its connection exists from now on.
       if (lease === null) this.open(slot);
@@ -284,7 +274,7 @@ export class Agent implements AgentView {
       *activeLegs(): Iterable<ActiveLegView> {
         for (const slot of slots) {
           const instance = slot.config.name;
-          for (const { leg, since } of slot.router.activeLegs()) {
+          for (const { leg, since } of slot.legs.activeLegs()) {
             yield { instance, labels: leg.labels, since, rtcpIn: leg.rtcpIn, rtcpOut: leg.rtcpOut };
           }
         }
@@ -380,10 +370,7 @@ export class Agent implements AgentView {
     await Promise.all(this.instanceList.map((slot) => this.disconnect(slot, false)));
     // Events waiting for a leg's state (a Redis read, a look-up the closed connection just
     // failed) are processed now, bounded, so they reach the store and the exporter below.
-    await bounded(
-      Promise.all(this.instanceList.map(({ router }) => router.settle())),
-      SETTLE_WAIT_MS,
-    );
+    await bounded(Promise.all(this.instanceList.map(({ legs }) => legs.settle())), SETTLE_WAIT_MS);
     if (this.lease !== null) {
       await bounded(this.lease.settleClaims(), HA_CLAIMS_WAIT_MS);
       await bounded(this.store.flush(), HA_FLUSH_WAIT_MS);
@@ -420,7 +407,7 @@ export class Agent implements AgentView {
       // every (re)connection, drop the legs FreeSWITCH no longer has. reconcile never rejects.
       onConnected: () => {
         if (slot.connection === connection && !this.stopped) {
-          void slot.router.reconcile((command) => connection.api(command));
+          void slot.legs.reconcile();
         }
       },
     });
@@ -466,13 +453,13 @@ export class Agent implements AgentView {
     const task = previous
       .then(async () => {
         await this.disconnect(slot, !graceful);
-        await bounded(slot.router.settle(), SETTLE_WAIT_MS);
+        await bounded(slot.legs.settle(), SETTLE_WAIT_MS);
         if (graceful && this.lease !== null) {
           await bounded(this.lease.settleClaims(), HA_CLAIMS_WAIT_MS);
           await bounded(this.store.flush(), HA_FLUSH_WAIT_MS);
         }
         // Taken back meanwhile (a new connection exists): its legs are in use again.
-        if (slot.connection === null) slot.router.handOver();
+        if (slot.connection === null) slot.legs.handOver();
       })
       .catch((error: unknown) => {
         this.options.logger.error(
@@ -529,7 +516,7 @@ export class Agent implements AgentView {
     let activeLegs = 0;
     for (const slot of this.instanceList) {
       for (const count of slot.router.counters.received.values()) events += count;
-      activeLegs += slot.router.activeLegCount();
+      activeLegs += slot.legs.activeLegCount();
     }
     return { events, activeLegs };
   }
@@ -537,7 +524,7 @@ export class Agent implements AgentView {
   /** freeswitch.calls.active: the legs each router holds, per domain. */
   private *activeLegs(): Iterable<ActiveLegs> {
     for (const slot of this.instanceList) {
-      for (const [domainName, legs] of slot.router.activeByDomain()) {
+      for (const [domainName, legs] of slot.legs.activeByDomain()) {
         yield { instance: slot.config.name, domainName, legs };
       }
     }

@@ -2,14 +2,13 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { PlainEvent } from "../src/esl/event.js";
 import { plainEventBody } from "../src/esl/wire.js";
-import { silentLogger } from "../src/log/logger.js";
-import { EventCounters } from "../src/pipeline/counters.js";
-import { LiveSummary } from "../src/pipeline/live-summary.js";
-import { parseChannelUuids, SHOW_CHANNELS } from "../src/pipeline/reconcile.js";
-import { Router } from "../src/pipeline/router.js";
+import type { LegTracker } from "../src/legs/leg-tracker.js";
+import { parseChannelUuids, SHOW_CHANNELS } from "../src/legs/show-channels.js";
+import type { Router } from "../src/pipeline/router.js";
 import { emptyLeg } from "../src/quality/labels.js";
 import { MemoryStore } from "../src/state/memory-store.js";
 import { E2eHarness, RTCP_METRICS } from "./support/e2e.js";
+import { pipeline } from "./support/pipeline.js";
 import { waitFor } from "./support/wait.js";
 
 // Issue 4, fault 1: FreeSWITCH restarts mid-call. The agent reconnects and resubscribes, RTCP
@@ -114,24 +113,21 @@ function channelEvent(name: string, uuid: string): PlainEvent {
   );
 }
 
-function router(store: MemoryStore, instance = "fs1"): { router: Router; ended: string[] } {
+/** One instance's pipeline, whose FreeSWITCH answers the listing with `listing()`. */
+function router(
+  store: MemoryStore,
+  instance = "fs1",
+  listing: (command: string) => Promise<string> = async () => '{"row_count":0}',
+): { router: Router; legs: LegTracker; ended: string[]; answer: { listing: typeof listing } } {
   const ended: string[] = [];
-  const r = new Router({
-    instance,
-    counters: new EventCounters(),
+  const answer = { listing };
+  const { router: r, legs } = pipeline({
     store,
-    sinks: {
-      rtcp: () => undefined,
-      qos: () => undefined,
-      legEnded: (uuid) => ended.push(uuid),
-      legCompleted: () => undefined,
-    },
-    summary: new LiveSummary(),
-    events: { rtcp: true, qos: true },
-    logger: silentLogger(),
-    lookup: async () => undefined,
+    instance,
+    sinks: { legEnded: (uuid) => ended.push(uuid) },
+    api: (command) => answer.listing(command),
   });
-  return { router: r, ended };
+  return { router: r, legs, ended, answer };
 }
 
 const listing = (...uuids: string[]): string =>
@@ -170,12 +166,13 @@ describe("reconcile", () => {
     fs2.router.handle(channelEvent("CHANNEL_CREATE", "other"));
     assert.equal(store.size, 4);
 
-    const removed = await fs1.router.reconcile(async (command) => {
+    fs1.answer.listing = async (command) => {
       assert.equal(command, SHOW_CHANNELS);
       // Events keep arriving while the reply is awaited: a new leg, not in this listing.
       fs1.router.handle(channelEvent("CHANNEL_CREATE", "newcomer"));
       return listing("live");
-    });
+    };
+    const removed = await fs1.legs.reconcile();
     assert.equal(removed, 2);
     assert.deepEqual(fs1.ended.sort(), ["gone1", "gone2"]);
     assert.deepEqual([...store.uuids()].sort(), ["live", "newcomer", "other"]);
@@ -185,19 +182,19 @@ describe("reconcile", () => {
 
   it("skips reconciling on an unreadable or failed listing, without throwing", async () => {
     const store = new MemoryStore({ maxLegs: 100, legTtlMs: 3_600_000 });
-    const { router: r, ended } = router(store);
+    const { router: r, legs, ended, answer } = router(store);
     r.handle(channelEvent("CHANNEL_CREATE", "a"));
-    assert.equal(await r.reconcile(async () => "-ERR whatever\n"), undefined);
-    assert.equal(
-      await r.reconcile(async () => {
-        throw new Error("not connected");
-      }),
-      undefined,
-    );
+    answer.listing = async () => "-ERR whatever\n";
+    assert.equal(await legs.reconcile(), undefined);
+    answer.listing = async () => {
+      throw new Error("not connected");
+    };
+    assert.equal(await legs.reconcile(), undefined);
     assert.equal(store.size, 1);
     assert.equal(ended.length, 0);
     // An empty listing (row_count 0, no rows) means every leg is gone.
-    assert.equal(await r.reconcile(async () => '{"row_count":0}'), 1);
+    answer.listing = async () => '{"row_count":0}';
+    assert.equal(await legs.reconcile(), 1);
     assert.equal(store.size, 0);
     await store.close();
   });

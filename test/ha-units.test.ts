@@ -9,12 +9,11 @@ import { InstanceStats } from "../src/ha/instance-stats.js";
 import { memberOf, replicaIdOf, resolveReplicaId } from "../src/ha/replica-id.js";
 import { silentLogger } from "../src/log/logger.js";
 import { EventCounters } from "../src/pipeline/counters.js";
-import { LiveSummary } from "../src/pipeline/live-summary.js";
-import { Router } from "../src/pipeline/router.js";
 import type { RtcpObservation } from "../src/quality/types.js";
 import { healthBody, readyBody } from "../src/server/health.js";
 import type { AgentView, HaView, InstanceView } from "../src/server/source.js";
 import { RedisStore } from "../src/state/redis-store.js";
+import { pipeline } from "./support/pipeline.js";
 import { sampleLeg } from "./support/redis.js";
 import { sleep, waitFor } from "./support/wait.js";
 
@@ -282,26 +281,15 @@ describe("handing an instance over: what the old owner forgets (Redis on 6379)",
     await waitFor(() => s.connected, "Redis");
     const rtcp: RtcpObservation[] = [];
     const ended: string[] = [];
-    const router = new Router({
-      instance: "fs1",
-      counters: new EventCounters(),
+    const { router, legs } = pipeline({
       store: s,
-      sinks: {
-        rtcp: (o) => rtcp.push(o),
-        qos: () => undefined,
-        legEnded: (u) => ended.push(u),
-        legCompleted: () => undefined,
-      },
-      summary: new LiveSummary(),
-      events: { rtcp: true, qos: true },
-      logger: silentLogger(),
-      lookup: async () => undefined,
+      sinks: { rtcp: (o) => rtcp.push(o), legEnded: (u) => ended.push(u) },
     });
     const leg = `leg-${randomUUID()}`;
     router.handle(channel("CHANNEL_CREATE", leg, leg));
     router.handle(recv(leg, 3));
     await waitFor(() => rtcp.length === 1, "the first report");
-    router.handOver();
+    legs.handOver();
     assert.deepEqual(ended, [leg], "the sinks forget the leg");
     await waitFor(() => s.peek(leg) === undefined, "the leg to leave memory");
 

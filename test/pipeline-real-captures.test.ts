@@ -7,13 +7,10 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { PlainEvent } from "../src/esl/event.js";
-import { silentLogger } from "../src/log/logger.js";
-import { EventCounters } from "../src/pipeline/counters.js";
-import { LiveSummary } from "../src/pipeline/live-summary.js";
-import { Router } from "../src/pipeline/router.js";
 import { AGENT_EVENTS } from "../src/pipeline/subscriptions.js";
 import type { QosObservation, RtcpObservation } from "../src/quality/types.js";
 import { MemoryStore } from "../src/state/memory-store.js";
+import { pipeline } from "./support/pipeline.js";
 import { plainEvents, type RawEvent } from "./support/raw-esl.js";
 import { expectFromEvents } from "./support/spec-model.js";
 
@@ -27,25 +24,13 @@ function capture(file: string): RawEvent[] {
 async function route(events: readonly RawEvent[]) {
   const rtcp: RtcpObservation[] = [];
   const qos: QosObservation[] = [];
-  const counters = new EventCounters();
   const store = new MemoryStore({ maxLegs: 1000, legTtlMs: 3_600_000 });
-  const router = new Router({
-    instance: "fs1",
-    counters,
+  const { router, legs, counters } = pipeline({
     store,
-    sinks: {
-      rtcp: (o) => rtcp.push(o),
-      qos: (o) => qos.push(o),
-      legEnded: () => undefined,
-      legCompleted: () => undefined,
-    },
-    summary: new LiveSummary(),
-    events: { rtcp: true, qos: true },
-    logger: silentLogger(),
-    lookup: async () => undefined,
+    sinks: { rtcp: (o) => rtcp.push(o), qos: (o) => qos.push(o) },
   });
   for (const e of events) if (AGENT_EVENTS.includes(e.name)) router.handle(new PlainEvent(e.raw));
-  await router.settle();
+  await legs.settle();
   await store.close();
   return { rtcp, qos, counters };
 }

@@ -4,16 +4,17 @@ import { after, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { PlainEvent } from "../src/esl/event.js";
 import { plainEventBody } from "../src/esl/wire.js";
+import type { LegTracker } from "../src/legs/leg-tracker.js";
 import { silentLogger } from "../src/log/logger.js";
-import { EventCounters } from "../src/pipeline/counters.js";
-import { LiveSummary } from "../src/pipeline/live-summary.js";
-import { type QualitySinks, Router } from "../src/pipeline/router.js";
+import type { EventCounters } from "../src/pipeline/counters.js";
+import type { Router } from "../src/pipeline/router.js";
 import { emodelMos } from "../src/quality/emodel.js";
 import type { QosObservation, RtcpObservation } from "../src/quality/types.js";
 import { emptyQos, qosVariables } from "../src/sim/qos.js";
 import { MemoryStore } from "../src/state/memory-store.js";
 import { RedisStore } from "../src/state/redis-store.js";
 import type { LegStore } from "../src/state/store.js";
+import { pipeline, uuidDumps } from "./support/pipeline.js";
 import { waitFor } from "./support/wait.js";
 
 // The router driven directly with events in FreeSWITCH's plain format, real stores and a sink
@@ -51,6 +52,7 @@ function recv(uuid: string, lost: number): PlainEvent {
 
 interface Rig {
   router: Router;
+  legs: LegTracker;
   counters: EventCounters;
   rtcp: RtcpObservation[];
   qos: QosObservation[];
@@ -71,29 +73,18 @@ function rig(
   const qos: QosObservation[] = [];
   const lookups: string[] = [];
   const completed: Array<[string, string, string]> = [];
-  const sinks: QualitySinks = {
-    rtcp: (o) => rtcp.push(o),
-    qos: (o) => qos.push(o),
-    legEnded: () => undefined,
-    legCompleted: (instance, labels) =>
-      completed.push([instance, labels.channelId, labels.domainName]),
-  };
-  const counters = new EventCounters();
-  const router = new Router({
-    instance: "fs1",
-    counters,
+  const { router, legs, counters } = pipeline({
     store,
-    sinks,
-    summary: new LiveSummary(),
-    events: { rtcp: true, qos: true },
-    logger: silentLogger(),
-    lookup: async (uuid) => {
-      lookups.push(uuid);
-      return lookup(uuid);
+    sinks: {
+      rtcp: (o) => rtcp.push(o),
+      qos: (o) => qos.push(o),
+      legCompleted: (instance, labels) =>
+        completed.push([instance, labels.channelId, labels.domainName]),
     },
+    api: uuidDumps(lookup, lookups),
     ...(now === undefined ? {} : { now }),
   });
-  return { router, counters, rtcp, qos, lookups, completed };
+  return { router, legs, counters, rtcp, qos, lookups, completed };
 }
 
 const stores: LegStore[] = [];
@@ -123,17 +114,17 @@ describe("Router", () => {
 
   it("hands the leg's RTCP summary, mean MOS estimate and hangup to the QoS sink; counts ended legs; knows the live legs per domain", () => {
     const store = memory();
-    const { router, qos, completed } = rig(store);
+    const { router, legs, qos, completed } = rig(store);
     router.handle(channel("CHANNEL_CREATE", "A1", "A1", [["variable_domain_name", "a.example"]]));
     router.handle(channel("CHANNEL_CREATE", "B1", "B1", [["variable_domain_name", "b.example"]]));
     router.handle(channel("CHANNEL_CREATE", "B2", "B2", [["variable_domain_name", "b.example"]]));
     router.handle(recv("A1", 0));
     router.handle(recv("A1", 4));
-    assert.deepEqual([...router.activeByDomain()].sort(), [
+    assert.deepEqual([...legs.activeByDomain()].sort(), [
       ["a.example", 1],
       ["b.example", 2],
     ]);
-    assert.equal(router.activeLegCount(), 3);
+    assert.equal(legs.activeLegCount(), 3);
     const qosVars = qosVariables({ ...emptyQos(), inPacketCount: 1500, inMos: 4.2 }).map(
       ([k, v]): [string, string] => [`variable_${k}`, v],
     );
@@ -160,14 +151,14 @@ describe("Router", () => {
     // A DESTROY of a leg never seen still counts, with the labels the event carries.
     router.handle(channel("CHANNEL_DESTROY", "X9", "X9", [["variable_domain_name", "c.example"]]));
     assert.deepEqual(completed.at(-1), ["fs1", "X9", "c.example"]);
-    assert.deepEqual([...router.activeByDomain()], [["b.example", 2]]);
-    assert.equal(router.activeLegCount(), 2, "the DESTROY of a leg never seen adds nothing");
+    assert.deepEqual([...legs.activeByDomain()], [["b.example", 2]]);
+    assert.equal(legs.activeLegCount(), 2, "the DESTROY of a leg never seen adds nothing");
   });
 
   it("lists the live legs with when it first saw them and their latest reports (status page)", () => {
     const store = memory();
     let clock = 1_000;
-    const { router } = rig(store, undefined, () => clock);
+    const { router, legs } = rig(store, undefined, () => clock);
     router.handle(channel("CHANNEL_CREATE", "A1", "A1", [["variable_domain_name", "a.example"]]));
     clock = 5_000;
     router.handle(channel("CHANNEL_CREATE", "B1", "A1"));
@@ -175,7 +166,7 @@ describe("Router", () => {
     router.handle(channel("CHANNEL_ANSWER", "A1", "A1", [["variable_domain_name", "a.example"]]));
     router.handle(recv("A1", 0));
     router.handle(recv("A1", 4));
-    const live = new Map([...router.activeLegs()].map((l) => [l.leg.uuid, l]));
+    const live = new Map([...legs.activeLegs()].map((l) => [l.leg.uuid, l]));
     assert.deepEqual([...live.keys()].sort(), ["A1", "B1"]);
     assert.equal(live.get("A1")?.since, 1_000, "first seen, not last updated");
     assert.equal(live.get("B1")?.since, 5_000);
@@ -184,36 +175,25 @@ describe("Router", () => {
     assert.equal(live.get("B1")?.leg.rtcpIn, null);
     router.handle(channel("CHANNEL_DESTROY", "A1", "A1"));
     assert.deepEqual(
-      [...router.activeLegs()].map((l) => l.leg.uuid),
+      [...legs.activeLegs()].map((l) => l.leg.uuid),
       ["B1"],
     );
   });
 
   it("settle() resolves once the events waiting for a leg's look-up are processed", async () => {
     const store = memory();
-    const rtcp: RtcpObservation[] = [];
-    const router = new Router({
-      instance: "fs1",
-      counters: new EventCounters(),
+    let answer: (fields: Record<string, unknown>) => void = () => undefined;
+    const { router, legs, rtcp, lookups } = rig(
       store,
-      sinks: {
-        rtcp: (o) => rtcp.push(o),
-        qos: () => undefined,
-        legEnded: () => undefined,
-        legCompleted: () => undefined,
-      },
-      summary: new LiveSummary(),
-      events: { rtcp: true, qos: true },
-      logger: silentLogger(),
-      lookup: () =>
-        new Promise((resolve) =>
-          setTimeout(() => resolve({ "Unique-ID": "S1", "Channel-Call-UUID": "S1" }), 100),
-        ),
-    });
+      () => new Promise((resolve) => (answer = resolve)),
+    );
     router.handle(recv("S1", 2));
     router.handle(recv("S1", 4));
     assert.equal(rtcp.length, 0, "waiting for the look-up");
-    await router.settle();
+    await waitFor(() => lookups.length === 1, "the look-up sent");
+    const settled = legs.settle();
+    answer({ "Unique-ID": "S1", "Channel-Call-UUID": "S1" });
+    await settled;
     assert.deepEqual(
       rtcp.map((o) => o.packetsLost),
       [2, 2],
@@ -225,7 +205,7 @@ describe("Router", () => {
     // its A-leg while the A-leg's own look-up is finishing; that must not dump the A-leg again.
     const answers = new Map<string, (fields: Record<string, unknown>) => void>();
     const store = memory();
-    const { router, rtcp, lookups } = rig(
+    const { router, legs, rtcp, lookups } = rig(
       store,
       (uuid) => new Promise((resolve) => answers.set(uuid, resolve)),
     );
@@ -238,7 +218,7 @@ describe("Router", () => {
       variable_domain_name: "t.example",
     });
     answers.get("B9")?.({ "Unique-ID": "B9", "Channel-Call-UUID": "A9" });
-    await router.settle();
+    await legs.settle();
     assert.deepEqual(lookups.sort(), ["A9", "B9"]);
     assert.deepEqual(
       rtcp.map((o) => [o.labels.channelId, o.labels.correlationId, o.labels.domainName]),

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { JsonEvent, PlainEvent } from "../src/esl/event.js";
 import { jsonEventBody } from "../src/esl/wire.js";
+import { foldRtcp } from "../src/legs/fold-rtcp.js";
 import {
   callOf,
   emptyLeg,
@@ -15,7 +16,7 @@ import {
   legFromLookup,
   legWithALeg,
 } from "../src/quality/labels.js";
-import { applyRtcp, computeRtcp } from "../src/quality/rtcp.js";
+import { computeRtcp } from "../src/quality/rtcp.js";
 import type { LegState, Unusable } from "../src/quality/types.js";
 import { isUnusable, UNUSABLE_REASONS } from "../src/quality/unusable.js";
 import { plainEvents } from "./support/raw-esl.js";
@@ -296,7 +297,7 @@ describe("refinement across a leg's events", () => {
     ]);
     const r = computeRtcp(report, answered);
     assert.ok(!isUnusable(r));
-    applyRtcp(r);
+    foldRtcp(r);
     const withRtcp: LegState = { ...r.leg, qosReported: true };
     const bridged = ok(legFromChannelEvent(bridgeEmpty, withRtcp, undefined));
     assert.deepEqual(bridged.inbound, [{ ssrc: "0a0b0c0d", lastLost: 4 }]);

@@ -6,9 +6,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { EslEvent } from "../src/esl/event.js";
+import { foldRtcp } from "../src/legs/fold-rtcp.js";
 import { emptyLeg } from "../src/quality/labels.js";
 import { computeQos, freeswitchMos, freeswitchR, mosFromR } from "../src/quality/qos.js";
-import { applyRtcp, computeRtcp } from "../src/quality/rtcp.js";
+import { computeRtcp } from "../src/quality/rtcp.js";
 import type { LegState, QosValues, Unusable } from "../src/quality/types.js";
 import { isUnusable, UNUSABLE_REASONS } from "../src/quality/unusable.js";
 import { emptyQos, qosVariables } from "../src/sim/qos.js";
@@ -179,7 +180,7 @@ describe("QoS with the leg's RTCP history", () => {
     ]) {
       const r = computeRtcp(e, state);
       assert.ok(!isUnusable(r));
-      applyRtcp(r);
+      foldRtcp(r);
       state = r.leg;
     }
     const q = ok(computeQos(eventFrom(cgratesFrame(SAMPLES.cgratesG722)), state));

@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { addToSummary } from "../src/legs/fold-rtcp.js";
 import { emptyLeg, legFromChannelEvent } from "../src/quality/labels.js";
 import { computeQos } from "../src/quality/qos.js";
 import {
@@ -11,7 +12,7 @@ import {
   qualityRecordAttributes,
   qualityRecordBody,
 } from "../src/quality/record.js";
-import { addToSummary, meanMosEstimate } from "../src/quality/summary.js";
+import { meanMosEstimate } from "../src/quality/summary.js";
 import type { QosValues, RtcpSummary } from "../src/quality/types.js";
 import { isUnusable } from "../src/quality/unusable.js";
 import { cgratesFrame, eventFrom, SAMPLES, toEvent } from "./support/samples.js";

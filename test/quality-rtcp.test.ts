@@ -5,18 +5,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { EslEvent } from "../src/esl/event.js";
+import { foldRtcp, nextBaselines } from "../src/legs/fold-rtcp.js";
 import { emodelMos } from "../src/quality/emodel.js";
 import { emptyLeg } from "../src/quality/labels.js";
-import {
-  lostSince,
-  MAX_STREAMS,
-  nextBaselines,
-  readCumulativeLost,
-  UNKNOWN_SSRC,
-} from "../src/quality/loss.js";
+import { lostSince, MAX_STREAMS, readCumulativeLost, UNKNOWN_SSRC } from "../src/quality/loss.js";
 import { parseDecimal } from "../src/quality/numbers.js";
 import {
-  applyRtcp,
   computeRtcp,
   fractionLost,
   jitterMs,
@@ -190,7 +184,7 @@ function snapshot(leg: LegState): LegState {
 /** What the router does with a report: computeRtcp, then applyRtcp; `leg` is a snapshot after it. */
 function applied(event: EslEvent, leg: LegState | undefined): RtcpResult {
   const r = ok(computeRtcp(event, leg));
-  applyRtcp(r);
+  foldRtcp(r);
   return { ...r, leg: snapshot(r.leg) };
 }
 
@@ -200,7 +194,7 @@ function run(events: EslEvent[], leg: LegState | undefined): RtcpResult[] {
   let state = leg;
   for (const e of events) {
     const r = ok(computeRtcp(e, state));
-    applyRtcp(r);
+    foldRtcp(r);
     results.push({ ...r, leg: snapshot(r.leg) });
     state = r.leg;
   }
@@ -358,11 +352,11 @@ describe("packets_lost per leg, direction and reported SSRC", () => {
 
   it("a stream's baseline and the direction's summary are updated in place", () => {
     const leg = knownLeg(8000);
-    applyRtcp(ok(computeRtcp(recv({ blocks: [{ lost: 7 }] }), leg)));
+    foldRtcp(ok(computeRtcp(recv({ blocks: [{ lost: 7 }] }), leg)));
     const baselines = leg.inbound;
     const baseline = leg.inbound[0];
     const summary = leg.rtcpIn;
-    applyRtcp(ok(computeRtcp(recv({ blocks: [{ lost: 9 }] }), leg)));
+    foldRtcp(ok(computeRtcp(recv({ blocks: [{ lost: 9 }] }), leg)));
     assert.equal(leg.inbound, baselines);
     assert.equal(leg.inbound[0], baseline);
     assert.equal(leg.rtcpIn, summary);
@@ -802,7 +796,7 @@ describe("leg state", () => {
     assert.equal(r.fractionLost, 0.0625); // 16 / 256
     assert.equal(r.packetsLost, 40); // another SSRC than the audio baseline: its whole count
     assert.equal(r.leg, leg);
-    applyRtcp(r);
+    foldRtcp(r);
     assert.deepEqual(
       leg,
       knownLeg(8000, {
@@ -820,7 +814,7 @@ describe("leg state", () => {
   it("a SEND report on an SSRC a video RECV report named is video too (SEND has no RTP-Rate)", () => {
     const VIDEO = 0x0000cafe; // the far end's video stream
     const leg = knownLeg(8000);
-    applyRtcp(
+    foldRtcp(
       ok(
         computeRtcp(
           recv({ rate: VIDEO_RTP_RATE, sender: { ...SR, ssrc: VIDEO }, blocks: [{ ssrc: 0x77 }] }),
@@ -836,7 +830,7 @@ describe("leg state", () => {
     for (const source of [VIDEO, 0]) {
       const r = ok(computeRtcp(onVideo(source), leg));
       assert.equal(r.video, true, `Source-SSRC ${source}`);
-      applyRtcp(r);
+      foldRtcp(r);
     }
     assert.deepEqual(leg.outbound, [], "no audio baseline from video");
     assert.equal(leg.jitterCount, 0);
@@ -887,7 +881,7 @@ describe("computeRtcp: RTT and E-model MOS per report (SPEC §7)", () => {
   function rtcpOf(event: EslEvent, leg?: LegState): RtcpResult {
     const result = computeRtcp(event, leg);
     assert.ok(!isUnusable(result), JSON.stringify(result));
-    applyRtcp(result);
+    foldRtcp(result);
     return result;
   }
 

@@ -8,7 +8,7 @@ import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import type { StorageConfig } from "../src/config/types.js";
-import { addToSummary } from "../src/quality/summary.js";
+import { addToSummary } from "../src/legs/fold-rtcp.js";
 import { createLegStore } from "../src/state/create-store.js";
 import {
   decodeLegState,

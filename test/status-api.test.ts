@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { Registry } from "prom-client";
 import { newConnectionStats } from "../src/esl/status.js";
 import { CALL_MOS_BUCKETS } from "../src/export/metrics.js";
+import { addToSummary, type SummaryReport } from "../src/legs/fold-rtcp.js";
 import { silentLogger } from "../src/log/logger.js";
 import { EventCounters } from "../src/pipeline/counters.js";
 import {
@@ -18,7 +19,6 @@ import {
   type StatusSample,
   StatusSampler,
 } from "../src/pipeline/status-history.js";
-import { addToSummary, type SummaryReport } from "../src/quality/summary.js";
 import type { LegLabels, RtcpSummary } from "../src/quality/types.js";
 import { type HttpServerHandle, startHttpServer } from "../src/server/http.js";
 import type {

@@ -11,9 +11,9 @@ export class EventCounters {
    * prefix): the leg's other QoS values are exported without them.
    */
   readonly qosUnreadable = new Map<string, number>();
-  /** RTCP reports turned into metric points (issue 3 fills this). */
+  /** RTCP reports turned into metric points. */
   rtcpProcessed = 0;
-  /** End-of-call QoS records produced (issue 3 fills this). */
+  /** End-of-call QoS records produced. */
   qosGenerated = 0;
   /** RTCP report blocks beyond block 0 (only block 0 is exported). */
   extraReportBlocks = 0;
@@ -27,7 +27,10 @@ export class EventCounters {
    */
   legsReconciled = 0;
 
-  static bump(map: Map<string, number>, key: string): void {
-    map.set(key, (map.get(key) ?? 0) + 1);
-  }
+  static readonly bump = bump;
+}
+
+/** Adds one to a counter keyed by name or reason. */
+export function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
 }

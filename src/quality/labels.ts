@@ -112,6 +112,16 @@ export function callOf(
   return eventCallUuid ?? "";
 }
 
+/**
+ * The call's A-leg (Channel-Call-UUID) when it is another leg than `uuid`: the leg a B-leg
+ * inherits from.
+ */
+export function otherALeg(callUuid: unknown, uuid: string): string | undefined {
+  return typeof callUuid === "string" && callUuid !== "" && callUuid !== uuid
+    ? callUuid
+    : undefined;
+}
+
 function hasFixedCall(known: LegState | undefined): known is LegState {
   return known !== undefined && known.labelSource !== "partial" && known.callUuid !== "";
 }

@@ -86,34 +86,11 @@ export function lostSince(baselines: readonly RtcpBaseline[], ssrc: string, lost
   return Math.max(lost - previous, 0);
 }
 
-/**
- * The baselines after a report, updated in place (see applyRtcp in rtcp.ts): the stream's entry
- * (or the UNKNOWN_SSRC entry it continues, renamed) takes the new cumulative and moves last; a
- * new stream is added last, and the least recently reported one leaves past MAX_STREAMS.
- */
-export function nextBaselines(
-  baselines: RtcpBaseline[],
-  ssrc: string,
-  lost: number,
-): RtcpBaseline[] {
-  const entry = baselineOf(baselines, ssrc);
-  if (entry === undefined) {
-    baselines.push({ ssrc, lastLost: lost });
-    if (baselines.length > MAX_STREAMS) baselines.shift();
-    return baselines;
-  }
-  // The same SSRC string again is usually another string object: keep the one already held.
-  if (entry.ssrc !== ssrc) entry.ssrc = ssrc;
-  entry.lastLost = lost;
-  if (baselines[baselines.length - 1] !== entry) {
-    baselines.splice(baselines.indexOf(entry), 1);
-    baselines.push(entry);
-  }
-  return baselines;
-}
-
 /** The stream's baseline, or the UNKNOWN_SSRC one a real SSRC continues. */
-function baselineOf(baselines: readonly RtcpBaseline[], ssrc: string): RtcpBaseline | undefined {
+export function baselineOf(
+  baselines: readonly RtcpBaseline[],
+  ssrc: string,
+): RtcpBaseline | undefined {
   let unknown: RtcpBaseline | undefined;
   for (const baseline of baselines) {
     if (baseline.ssrc === ssrc) return baseline;

@@ -1,20 +1,14 @@
 // RTCP reports to numbers (SPEC §2 RECV/SEND_RTCP_MESSAGE, §4 freeswitch.rtcp.*).
 //
-// computeRtcp is pure: the event and the leg's state in, the report's values out. applyRtcp then
-// folds the report into the leg's state IN PLACE: the one mutation of leg state in the agent.
-// Why: a leg lives for minutes and reports every few seconds, so a new state object (plus new
-// summaries and baselines) per report outlives the young generation and is promoted, and the
-// old one becomes garbage in the old generation; measured, building the state anew per report
-// cost a third of the whole agent's throughput in GC. The store keeps the same object, so the
-// Redis write-behind serialises whatever the state is when it flushes.
+// computeRtcp is pure: the event and the leg's state in, the report's values out. The leg tracker
+// folds the result into the leg's state (legs/fold-rtcp.ts), the one place that state changes.
 
 import type { EslEvent } from "../esl/event.js";
 import { NO_HEADER } from "../esl/headers.js";
 import { emodelMos, reportRtt } from "./emodel.js";
 import { emptyLeg } from "./labels.js";
-import { lostSince, nextBaselines, readLost, UNKNOWN_SSRC } from "./loss.js";
+import { lostSince, readLost, UNKNOWN_SSRC } from "./loss.js";
 import { parseUint, readTimestamp, readUfixed, readUint } from "./numbers.js";
-import { addToSummary, type SummaryReport } from "./summary.js";
 import type { LegState, ReportDirection, Unusable } from "./types.js";
 import { REFUSAL } from "./unusable.js";
 
@@ -34,10 +28,10 @@ export const VIDEO_RTP_RATE = 90000;
 const U32_MAX = 0xffffffff;
 
 /**
- * One RTCP report turned into numbers, with what applyRtcp needs to fold it into the leg. Its
- * values are what the report adds to the direction's summary (a SummaryReport).
+ * One RTCP report turned into numbers, with what the leg tracker needs to fold it into the leg
+ * (legs/fold-rtcp.ts).
  */
-export interface RtcpResult extends SummaryReport {
+export interface RtcpResult {
   /** `inbound` for RECV_RTCP_MESSAGE, `outbound` for SEND_RTCP_MESSAGE (SPEC §2). */
   readonly direction: ReportDirection;
   /** Source-Jitter × 1000 / rate. */
@@ -75,7 +69,7 @@ export interface RtcpResult extends SummaryReport {
   readonly extraBlocks: number;
   /**
    * The leg the report is about: the state given to computeRtcp, or a new partial state for a
-   * leg known nowhere. Unchanged until applyRtcp(result).
+   * leg known nowhere. Never changed here.
    */
   readonly leg: LegState;
   /** The report's cumulative lost, already read as signed: the direction's next baseline. */
@@ -131,7 +125,7 @@ const EXTRA_BLOCK_SSRC = ["Source1-SSRC", "Source2-SSRC", "Source3-SSRC", "Sourc
  *   and no rate known for the leg: always the case for a SEND report on a leg with no codec
  *   rate and no earlier RECV report), `missing_unique_id` (leg undefined and no Unique-ID).
  *
- * State changes, made by applyRtcp (audio reports):
+ * What the leg tracker's fold (legs/fold-rtcp.ts) then changes, for audio reports:
  * - the reported stream's loss baseline takes the new cumulative lost (loss.ts: one baseline per
  *   SSRC, and a SEND report on SSRC 00000000 is the first report of the real SSRC that follows);
  * - the report's jitter is added to the leg's jitter sum/count (qos.jitter_avg);
@@ -139,7 +133,7 @@ const EXTRA_BLOCK_SSRC = ["Source1-SSRC", "Source2-SSRC", "Source3-SSRC", "Sourc
  *   cumulative lost clamped at 0 (qos.packet_loss).
  *
  * Video reports (RTP-Rate 90000 on a RECV report; a SEND report, which has no RTP-Rate, when its
- * SSRC is one a video RECV report named) are computed the same way, but applyRtcp only
+ * SSRC is one a video RECV report named) are computed the same way, but the fold only
  * remembers their SSRCs: the rate, jitter history, baselines and far-end loss all feed the leg's
  * audio QoS (`rtp_audio_*`). Their packetsLost is not baselined, so the pipeline skips them.
  */
@@ -225,44 +219,6 @@ function streamOf(event: EslEvent, reported: string): string {
   if (reported !== UNKNOWN_SSRC) return reported;
   const header = event.get("SSRC");
   return header !== undefined && header !== "" && header !== UNKNOWN_SSRC ? header : reported;
-}
-
-/** Video SSRCs remembered per leg: a video stream and a few re-INVITEs. */
-const MAX_VIDEO_SSRCS = 8;
-
-/**
- * Folds a computed audio report into its leg, in place (see the top of this file for why): the
- * stream's baseline, the direction's summary, the jitter history, the RTP rate and, for RECV
- * reports, the far end's loss. A video report only adds its SSRCs to the leg's video SSRCs.
- */
-export function applyRtcp(result: RtcpResult): void {
-  const leg = result.leg;
-  if (result.video) {
-    // A RECV report's sender SSRC is the far end's video stream, the one SEND reports are about.
-    rememberVideo(leg, result.senderSsrc);
-    if (result.direction === "outbound") rememberVideo(leg, result.ssrc);
-    return;
-  }
-  const lost = result.cumulativeLost;
-  if (result.reportedRate > 0) leg.rtpRate = result.reportedRate;
-  leg.jitterSumMs += result.jitterMs;
-  leg.jitterCount += 1;
-  if (result.direction === "inbound") {
-    leg.inbound = nextBaselines(leg.inbound, result.ssrc, lost);
-    // The far end's own count of what it lost of our stream; a negative count (duplicates)
-    // is no loss at all.
-    leg.farEndLost = Math.max(lost, 0);
-    leg.rtcpIn = addToSummary(leg.rtcpIn, result);
-  } else {
-    leg.outbound = nextBaselines(leg.outbound, result.ssrc, lost);
-    leg.rtcpOut = addToSummary(leg.rtcpOut, result);
-  }
-}
-
-function rememberVideo(leg: LegState, ssrc: string): void {
-  if (ssrc === "" || ssrc === UNKNOWN_SSRC || leg.videoSsrcs.includes(ssrc)) return;
-  leg.videoSsrcs.push(ssrc);
-  if (leg.videoSsrcs.length > MAX_VIDEO_SSRCS) leg.videoSsrcs.shift();
 }
 
 /**

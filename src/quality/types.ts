@@ -30,7 +30,7 @@ export interface RtcpBaseline {
 /**
  * Everything the agent remembers about a live leg. Serializable as JSON (it is what Redis
  * stores), so: plain fields only, no Maps, no class instances. The RTCP fields (not readonly)
- * are updated in place by applyRtcp (rtcp.ts); everything else is replaced by a new state.
+ * are updated in place by the leg tracker's fold (legs/fold-rtcp.ts); everything else is replaced by a new state.
  */
 export interface LegState {
   readonly uuid: string;
