@@ -4,6 +4,8 @@ import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import type { RedisConfig } from "../src/config/types.js";
 import { LeaseManager, type LossReason } from "../src/ha/lease-manager.js";
+import { QosClaims } from "../src/ha/qos-claims.js";
+import { silentLogger } from "../src/log/logger.js";
 import { tempDir } from "./support/child.js";
 import { PrivateRedisServer } from "./support/ha.js";
 import { capturingLogger } from "./support/redis.js";
@@ -189,13 +191,23 @@ describe("HA leases against Redis", () => {
     const e = manager("replica-e", [], cfg);
     const f = manager("replica-f", [], cfg);
     await waitFor(() => e.lease.redisReachable && f.lease.redisReachable, "both connected", 5_000);
+    const claimsOf = (lease: LeaseManager): QosClaims =>
+      new QosClaims({
+        setOnce: (key, ttlMs) => lease.setOnce(key, ttlMs),
+        keyPrefix: cfg.keyPrefix,
+        leaseTtlMs: TTL,
+        logger: silentLogger(),
+        where: lease.redisAddress,
+      });
+    const [eClaims, fClaims] = [claimsOf(e.lease), claimsOf(f.lease)];
     const uuid = randomUUID();
-    const claims = await Promise.all([e.lease.claimQos(uuid), f.lease.claimQos(uuid)]);
+    const claims = await Promise.all([eClaims.claim(uuid), fClaims.claim(uuid)]);
     assert.deepEqual(claims.sort(), [false, true]);
-    assert.equal(await f.lease.claimQos(uuid), false);
+    assert.equal(await fClaims.claim(uuid), false);
     const ttl = await redis.pttl(`${prefix}qos:ha:qos:${uuid}`);
     assert.ok(ttl > 250_000 && ttl <= 300_000, `claim kept 5 min: ${ttl}`);
-    assert.equal(e.lease.stats.qosClaims.claimed + f.lease.stats.qosClaims.claimed, 1);
+    assert.equal(eClaims.stats.claimed + fClaims.stats.claimed, 1);
+    assert.equal(eClaims.stats.duplicate + fClaims.stats.duplicate, 2);
   });
 });
 

@@ -41,8 +41,6 @@ export interface LeaseManagerOptions {
   readonly clock?: Clock;
   /** Jitter source, [0, 1). */
   readonly random?: () => number;
-  /** How long a leg's QoS claim is remembered. Default max(5 min, 4 × lease TTL). */
-  readonly claimTtlMs?: number;
 }
 
 /** Counters and state for /health and /metrics (read at request time). */
@@ -53,7 +51,6 @@ export interface HaStats {
   handovers: number;
   /** Lease rounds that failed because Redis did not answer. */
   redisErrors: number;
-  qosClaims: { claimed: number; duplicate: number; unclaimed: number };
 }
 
 interface Held {
@@ -94,7 +91,6 @@ export class LeaseManager {
     losses: { refused: 0, expired: 0 },
     handovers: 0,
     redisErrors: 0,
-    qosClaims: { claimed: 0, duplicate: 0, unclaimed: 0 },
   };
   readonly ttlMs: number;
   readonly renewEveryMs: number;
@@ -109,7 +105,6 @@ export class LeaseManager {
   private readonly logger: Logger;
   private readonly log: RateLimitedLog;
   private readonly where: string;
-  private readonly claimTtlMs: number;
   private readonly held = new Map<string, Held>();
   /** Instances handed over recently: not taken back before the time given. */
   private readonly cooldown = new Map<string, number>();
@@ -130,7 +125,6 @@ export class LeaseManager {
   private frozen = false;
   private stopped = false;
   private lastError = "";
-  private readonly claims = new Set<Promise<unknown>>();
 
   constructor(private readonly options: LeaseManagerOptions) {
     this.clock = options.clock ?? systemClock;
@@ -141,7 +135,6 @@ export class LeaseManager {
     this.renewEveryMs = this.ttlMs / 3;
     this.tickMs = Math.min(1_000, this.ttlMs / 6);
     this.marginMs = this.ttlMs / 5;
-    this.claimTtlMs = options.claimTtlMs ?? Math.max(300_000, 4 * this.ttlMs);
     this.keys = haKeys(options.redis.keyPrefix);
     this.leaseKeys = options.instances.map((name) => this.keys.lease(name));
     this.logger = options.logger.child({ replica_id: options.replicaId });
@@ -237,41 +230,21 @@ export class LeaseManager {
   }
 
   /**
-   * Claims a leg's end-of-call QoS report (SET NX on a per-leg key): true when this replica is
-   * the first to report it. When Redis cannot say, true as well: a report twice is better than
-   * none, and only a hand-over between HANGUP_COMPLETE and DESTROY can make it a duplicate.
+   * SET NX PX of `key` to this replica's member over the lease connection: true when this call
+   * set it (QoS claims, qos-claims.ts). Rejects with a readable error when Redis cannot answer.
    */
-  claimQos(uuid: string): Promise<boolean> {
-    const claim = this.client
-      .set(this.keys.qos(uuid), this.member, "PX", this.claimTtlMs, "NX")
-      .then(
-        (reply) => {
-          if (reply === "OK") {
-            this.stats.qosClaims.claimed++;
-            return true;
-          }
-          this.stats.qosClaims.duplicate++;
-          this.logger.debug({ unique_id: uuid }, "HA: QoS of this leg already reported");
-          return false;
-        },
-        (error: unknown) => {
-          this.stats.qosClaims.unclaimed++;
-          this.log.warn(
-            "ha:claim",
-            { redis: this.where, err: this.describeFailure(error) },
-            "HA: cannot claim an end-of-call QoS report in Redis; reporting it anyway",
-          );
-          return true;
-        },
-      );
-    this.claims.add(claim);
-    void claim.finally(() => this.claims.delete(claim));
-    return claim;
+  setOnce(key: string, ttlMs: number): Promise<boolean> {
+    return this.client.set(key, this.member, "PX", ttlMs, "NX").then(
+      (reply) => reply === "OK",
+      (error: unknown) => {
+        throw new Error(this.describeFailure(error));
+      },
+    );
   }
 
-  /** Resolves once the claims in flight are answered (bounded by the command timeout). */
-  async settleClaims(): Promise<void> {
-    while (this.claims.size > 0) await Promise.all([...this.claims]);
+  /** host:port of the Redis the leases live in. */
+  get redisAddress(): string {
+    return this.where;
   }
 
   /** No more acquisitions or hand-overs (shutdown begins); held leases keep being renewed. */

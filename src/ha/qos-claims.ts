@@ -1,0 +1,82 @@
+import type { Logger } from "../log/logger.js";
+import { RateLimitedLog } from "../log/rate-limit.js";
+import { haKeys } from "./redis-keys.js";
+
+export interface QosClaimsOptions {
+  /**
+   * SET NX PX of `key` over the replica's Redis connection: true when this call set it. Rejects
+   * with a readable error when Redis cannot answer.
+   */
+  readonly setOnce: (key: string, ttlMs: number) => Promise<boolean>;
+  readonly keyPrefix: string;
+  /** The lease TTL: a claim is remembered max(5 min, 4 × it). */
+  readonly leaseTtlMs: number;
+  readonly logger: Logger;
+  /** Where Redis is (host:port), for the warning. */
+  readonly where: string;
+}
+
+/** Claims counted for /health and /metrics. */
+export interface QosClaimStats {
+  claimed: number;
+  duplicate: number;
+  unclaimed: number;
+}
+
+/**
+ * Exactly-once end-of-call QoS across HA replicas: a leg's report is exported only by the replica
+ * that claims it first (SET NX on a per-leg key). A hand-over between a leg's HANGUP_COMPLETE and
+ * its DESTROY would otherwise let both replicas report it.
+ */
+export class QosClaims {
+  readonly stats: QosClaimStats = { claimed: 0, duplicate: 0, unclaimed: 0 };
+  private readonly inFlight = new Set<Promise<boolean>>();
+  private readonly log: RateLimitedLog;
+  private readonly keys: ReturnType<typeof haKeys>;
+  private readonly ttlMs: number;
+
+  constructor(private readonly options: QosClaimsOptions) {
+    this.log = new RateLimitedLog(options.logger);
+    this.keys = haKeys(options.keyPrefix);
+    this.ttlMs = Math.max(300_000, 4 * options.leaseTtlMs);
+  }
+
+  /**
+   * True when this replica is the first to report the leg. When Redis cannot say, true as well:
+   * a report twice is better than none, and only a hand-over between HANGUP_COMPLETE and DESTROY
+   * can make it a duplicate.
+   */
+  claim(uuid: string): Promise<boolean> {
+    const claim = this.options.setOnce(this.keys.qos(uuid), this.ttlMs).then(
+      (first) => {
+        if (first) {
+          this.stats.claimed++;
+          return true;
+        }
+        this.stats.duplicate++;
+        this.options.logger.debug({ unique_id: uuid }, "HA: QoS of this leg already reported");
+        return false;
+      },
+      (error: unknown) => {
+        this.stats.unclaimed++;
+        this.log.warn(
+          "ha:claim",
+          {
+            redis: this.options.where,
+            err: error instanceof Error ? error.message : String(error),
+          },
+          "HA: cannot claim an end-of-call QoS report in Redis; reporting it anyway",
+        );
+        return true;
+      },
+    );
+    this.inFlight.add(claim);
+    void claim.finally(() => this.inFlight.delete(claim));
+    return claim;
+  }
+
+  /** Resolves once the claims in flight are answered (bounded by the command timeout). */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+}

@@ -1,0 +1,170 @@
+import type { EslConfig, EventsConfig, FreeswitchInstanceConfig } from "../config/types.js";
+import { NotConnectedError } from "../esl/commands.js";
+import { EslConnection } from "../esl/connection.js";
+import { InstanceStats } from "../ha/instance-stats.js";
+import { LegTracker } from "../legs/leg-tracker.js";
+import type { Logger } from "../log/logger.js";
+import type { LegStore } from "../state/store.js";
+import { bounded } from "../util/bounded.js";
+import { bump, EventCounters } from "./counters.js";
+import type { LiveSummary } from "./live-summary.js";
+import { type QualitySinks, Router } from "./router.js";
+
+/** How long a release waits for legs whose state is being fetched. */
+export const SETTLE_WAIT_MS = 1_500;
+
+export interface MonitoredInstanceOptions {
+  readonly config: FreeswitchInstanceConfig;
+  readonly esl: EslConfig;
+  readonly events: EventsConfig;
+  /** Event names to subscribe to. */
+  readonly subscriptions: readonly string[];
+  readonly store: LegStore;
+  readonly sinks: QualitySinks;
+  readonly summary: LiveSummary;
+  readonly logger: Logger;
+  /**
+   * HA: whether this replica holds the instance's lease now. Events read after the lease is gone
+   * (a pause longer than the lease left them in the socket) are another replica's to report.
+   */
+  readonly owned: () => boolean;
+}
+
+/**
+ * One FreeSWITCH instance as the agent monitors it: its connection (made and dropped as HA
+ * leases come and go; for good without HA) feeding its router, and its legs. Only the current
+ * connection feeds the router, and reconnecting reconciles the legs with FreeSWITCH's list.
+ */
+export class MonitoredInstance {
+  readonly name: string;
+  readonly counters = new EventCounters();
+  readonly legs: LegTracker;
+  readonly router: Router;
+  /** Connection figures across the connections the instance had (monotonic under HA). */
+  readonly stats: InstanceStats;
+  private connection: EslConnection | null = null;
+  /** A disconnect (and, with HA, the hand-over of the legs) in progress; a connect waits for it. */
+  private busy: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: MonitoredInstanceOptions) {
+    const { config, store, sinks, logger } = options;
+    this.name = config.name;
+    this.stats = new InstanceStats(config.name);
+    this.legs = new LegTracker({
+      instance: config.name,
+      store,
+      counters: this.counters,
+      sinks,
+      logger,
+      // Look-ups and listings go through the current connection, which feeds the router.
+      api: (command) => {
+        const connection = this.connection;
+        return connection === null
+          ? Promise.reject(new NotConnectedError(`${config.name} is not connected`))
+          : connection.api(command);
+      },
+    });
+    this.router = new Router({
+      instance: config.name,
+      counters: this.counters,
+      legs: this.legs,
+      sinks,
+      summary: options.summary,
+      events: options.events,
+      logger,
+    });
+  }
+
+  /** The connection that exists now, if any. */
+  get current(): EslConnection | null {
+    return this.connection;
+  }
+
+  /** Connects (once a previous disconnect is over); nothing when already connected or stopped. */
+  connect(): void {
+    if (this.stopped || this.connection !== null) return;
+    if (this.busy !== null) {
+      void this.busy.then(() => {
+        if (this.options.owned()) this.connect();
+      });
+      return;
+    }
+    this.open().start();
+  }
+
+  /** No connection from now on: says `exit` to FreeSWITCH and waits for the close. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    return this.disconnect(false);
+  }
+
+  /**
+   * HA: the instance is no longer this replica's. Disconnect; once the tracker has settled, a
+   * graceful hand-over also runs `flush` (the pending leg state and QoS claims reach Redis, so the
+   * next owner reads them); then the legs leave this replica's memory, so that taking the
+   * instance back later reads fresh state from Redis. Never rejects.
+   */
+  release(graceful: boolean, flush: () => Promise<void>): Promise<void> {
+    const previous = this.busy ?? Promise.resolve();
+    const task = previous
+      .then(async () => {
+        await this.disconnect(!graceful);
+        await bounded(this.legs.settle(), SETTLE_WAIT_MS);
+        if (graceful) await flush();
+        // Taken back meanwhile (a new connection exists): its legs are in use again.
+        if (this.connection === null) this.legs.handOver();
+      })
+      .catch((error: unknown) => {
+        this.options.logger.error(
+          { fs_instance: this.name, err: error instanceof Error ? error.message : String(error) },
+          "HA: releasing an instance failed",
+        );
+      })
+      .finally(() => {
+        if (this.busy === task) this.busy = null;
+      });
+    this.busy = task;
+    return task;
+  }
+
+  /** A new connection for the instance, feeding its router (not started). */
+  private open(): EslConnection {
+    const { config, esl, subscriptions, logger } = this.options;
+    const connection: EslConnection = new EslConnection({
+      instance: config,
+      esl,
+      events: subscriptions,
+      logger,
+      onEvent: (event) => {
+        if (this.connection !== connection || !this.options.owned()) {
+          bump(this.counters.dropped, "not_lease_holder");
+          return;
+        }
+        this.router.handle(event);
+      },
+      // Calls that ended while the agent was disconnected sent a DESTROY nobody read: after
+      // every (re)connection, drop the legs FreeSWITCH no longer has. reconcile never rejects.
+      onConnected: () => {
+        if (this.connection === connection && !this.stopped) void this.legs.reconcile();
+      },
+    });
+    this.connection = connection;
+    this.stats.attach(connection.stats);
+    return connection;
+  }
+
+  /**
+   * Stops the connection. `immediate`: its events stop feeding the router at once (a lost
+   * lease); otherwise events keep flowing until FreeSWITCH has answered `exit`.
+   */
+  private disconnect(immediate: boolean): Promise<void> {
+    const connection = this.connection;
+    if (connection === null) return this.busy ?? Promise.resolve();
+    if (immediate) this.connection = null;
+    return connection.stop().then(() => {
+      if (this.connection === connection) this.connection = null;
+      this.stats.detach();
+    });
+  }
+}
