@@ -8,7 +8,8 @@ import type { LegStore } from "../state/store.js";
 import { bounded } from "../util/bounded.js";
 import { bump, EventCounters } from "./counters.js";
 import type { LiveSummary } from "./live-summary.js";
-import { type QualitySinks, Router } from "./router.js";
+import type { QualitySinks } from "./quality-sinks.js";
+import { Router } from "./router.js";
 
 /** How long a release waits for legs whose state is being fetched. */
 export const SETTLE_WAIT_MS = 1_500;

@@ -1,10 +1,16 @@
 import type { MetricsSink } from "../export/metrics.js";
 import type { RecordSink } from "../export/records.js";
 import type { QosClaims } from "../ha/qos-claims.js";
+import type { LegEndSink } from "../legs/leg-tracker.js";
 import { qualityRecordBody, recordOf } from "../quality/record.js";
-import type { QosObservation } from "../quality/types.js";
-import type { QualitySinks } from "./router.js";
+import type { QosObservation, RtcpObservation } from "../quality/types.js";
 import type { EndedLegs, StatusSampler } from "./status-history.js";
+
+/** Everything that consumes the router's results. */
+export interface QualitySinks extends LegEndSink {
+  rtcp(observation: RtcpObservation): void;
+  qos(observation: QosObservation): void;
+}
 
 export interface QualitySinksOptions {
   readonly metrics: MetricsSink;

@@ -1,26 +1,21 @@
 import type { EventsConfig } from "../config/types.js";
 import type { EslEvent } from "../esl/event.js";
-import type { LegEndSink, LegEventHandler, LegTracker } from "../legs/leg-tracker.js";
+import type { LegEventHandler, LegTracker } from "../legs/leg-tracker.js";
 import type { Logger } from "../log/logger.js";
 import { emptyLeg, legAtHangup, legFromChannelEvent, legWithALeg } from "../quality/labels.js";
 import { computeQos } from "../quality/qos.js";
 import { hangupInfo } from "../quality/record.js";
 import { computeRtcp } from "../quality/rtcp.js";
 import { meanMosEstimate } from "../quality/summary.js";
-import type { LegLabels, LegState, QosObservation, RtcpObservation } from "../quality/types.js";
+import type { LegLabels, LegState } from "../quality/types.js";
 import { isUnusable } from "../quality/unusable.js";
 import { bump, type EventCounters } from "./counters.js";
 import type { LiveSummary } from "./live-summary.js";
+import type { QualitySinks } from "./quality-sinks.js";
 import { AGENT_EVENTS } from "./subscriptions.js";
 
 /** Event names that may become label values; anything else is counted as "other". */
 const KNOWN_EVENTS = new Set(AGENT_EVENTS);
-
-/** Everything that consumes the pipeline's results. */
-export interface QualitySinks extends LegEndSink {
-  rtcp(observation: RtcpObservation): void;
-  qos(observation: QosObservation): void;
-}
 
 export interface RouterOptions {
   readonly instance: string;

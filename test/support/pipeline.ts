@@ -4,7 +4,8 @@ import { LegTracker } from "../../src/legs/leg-tracker.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { EventCounters } from "../../src/pipeline/counters.js";
 import { LiveSummary } from "../../src/pipeline/live-summary.js";
-import { type QualitySinks, Router } from "../../src/pipeline/router.js";
+import type { QualitySinks } from "../../src/pipeline/quality-sinks.js";
+import { Router } from "../../src/pipeline/router.js";
 import type { LegStore } from "../../src/state/store.js";
 
 export interface PipelineOptions {
