@@ -12,6 +12,7 @@ import {
 } from "./commands.js";
 import { type EslEvent, eventFromFrame } from "./event.js";
 import { ContentType, type Frame } from "./frame.js";
+import { HeaderIndex } from "./headers.js";
 import { FrameParser, type ProtocolError } from "./parser.js";
 import { peerText } from "./peer-text.js";
 import { type ConnectionState, type ConnectionStats, newConnectionStats } from "./status.js";
@@ -83,6 +84,8 @@ type CloseKind = "socket" | "timeout" | "auth" | "rejected" | "protocol" | "peer
  * listener that lags, so back-pressure must be handled downstream (bounded queues), never here.
  */
 export class EslConnection {
+  /** Events are handled one at a time: one header index serves them all (headers.ts). */
+  private readonly headerIndex = new HeaderIndex();
   readonly stats: ConnectionStats;
   private readonly clock: Clock;
   private readonly backoff: Backoff;
@@ -343,7 +346,7 @@ export class EslConnection {
 
   private onEventFrame(frame: Frame, now: number): void {
     this.stats.lastEventAt = now;
-    const event = eventFromFrame(frame);
+    const event = eventFromFrame(frame, this.headerIndex);
     if (event === undefined) {
       this.stats.framesIgnored++;
       return;

@@ -1,5 +1,5 @@
 import { ContentType, type Frame } from "./frame.js";
-import { HeaderBlock, KnownValues, NO_HEADER, NOT_DECIMAL } from "./headers.js";
+import { HeaderBlock, type HeaderIndex, KnownValues, NO_HEADER, NOT_DECIMAL } from "./headers.js";
 
 const LFLF = Buffer.from("\n\n", "latin1");
 
@@ -49,11 +49,15 @@ export class PlainEvent implements EslEvent {
   private readonly bodyStart: number;
   private cachedName: string | undefined;
 
-  /** The event in bytes[start, end) (by default all of `bytes`): read in place, not copied. */
+  /**
+   * The event in bytes[start, end) (by default all of `bytes`): read in place, not copied.
+   * `index`: the reader's reusable header index (see HeaderIndex), when it has one.
+   */
   constructor(
     private readonly bytes: Buffer,
     private readonly start = 0,
     private readonly end = bytes.length,
+    index: HeaderIndex | null = null,
   ) {
     // Header lines end at the first blank line; what follows (if Content-Length said so) is the
     // event's own body. A body without that blank line simply has no nested body.
@@ -65,7 +69,7 @@ export class PlainEvent implements EslEvent {
       headersEnd = blank + 1;
       if (blank + 2 < end) bodyStart = blank + 2;
     }
-    this.headers = new HeaderBlock(bytes, start, headersEnd, true);
+    this.headers = new HeaderBlock(bytes, start, headersEnd, true, index);
     this.bodyStart = bodyStart;
   }
 
@@ -164,12 +168,18 @@ export class JsonEvent implements EslEvent {
   }
 }
 
-/** The event carried by a frame, or undefined when the frame is not an event we can read. */
-export function eventFromFrame(frame: Frame): EslEvent | undefined {
+/**
+ * The event carried by a frame, or undefined when the frame is not an event we can read.
+ * `index`: the reader's reusable header index, for a reader that handles one event at a time.
+ */
+export function eventFromFrame(
+  frame: Frame,
+  index: HeaderIndex | null = null,
+): EslEvent | undefined {
   const { bytes } = frame;
   if (bytes === null) return undefined;
   if (frame.contentType === ContentType.eventPlain) {
-    return new PlainEvent(bytes, frame.bodyStart, frame.bodyEnd);
+    return new PlainEvent(bytes, frame.bodyStart, frame.bodyEnd, index);
   }
   if (frame.contentType === ContentType.eventJson) return JsonEvent.parse(frame.body!);
   return undefined;

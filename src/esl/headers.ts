@@ -59,18 +59,27 @@ export class KnownValues {
 }
 
 /**
- * One line index, shared: events are handled one at a time, so one index serves them all without
- * an allocation per event. It belongs to the block that built it; another block that needs an
- * index rebuilds it for itself, so a stale index is never read.
+ * The line index of a header block, reusable: a reader that handles its blocks one at a time (a
+ * connection's events, a parser's envelopes) gives them one index, so indexing makes no
+ * allocation per event. The index belongs to the block that built it last; another block that
+ * needs it rebuilds it for itself, so a stale index is never read. A block given none makes its
+ * own on its second lookup.
  */
-class LineIndex {
+export class HeaderIndex {
   owner: HeaderBlock | null = null;
   count = 0;
   /** Per header line: offset of its name, and of the ':' of its ": " separator. */
-  nameStart = new Int32Array(512);
-  colon = new Int32Array(512);
+  nameStart: Int32Array;
+  colon: Int32Array;
   /** Per line, (name length << 16) | (first byte << 8) | last byte: most lines differ here. */
-  key = new Int32Array(512);
+  key: Int32Array;
+
+  /** @param lines lines indexed before the arrays grow (an RTCP report has ~45, a hangup ~300) */
+  constructor(lines = 512) {
+    this.nameStart = new Int32Array(lines);
+    this.colon = new Int32Array(lines);
+    this.key = new Int32Array(lines);
+  }
 
   build(block: HeaderBlock): void {
     const { buf, start, end } = block;
@@ -116,7 +125,8 @@ function lineKey(length: number, first: number, last: number): number {
   return (length << 16) | (first << 8) | last;
 }
 
-const index = new LineIndex();
+/** Lines of the index a block makes for itself (it grows as needed). */
+const OWN_INDEX_LINES = 64;
 
 /**
  * A read-only view of `Name: value\n` lines inside a Buffer, as FreeSWITCH writes them in frame
@@ -133,12 +143,14 @@ export class HeaderBlock {
    * @param start offset of the first header line
    * @param end   offset just past the last header line's `\n` (the blank line is not included)
    * @param encoded whether values are URL-encoded (plain event bodies) or literal (envelopes)
+   * @param index   the reader's reusable line index (see HeaderIndex); by default the block's own
    */
   constructor(
     readonly buf: Buffer,
     readonly start: number,
     readonly end: number,
     readonly encoded: boolean,
+    private index: HeaderIndex | null = null,
   ) {}
 
   /** The same lines in a buffer of their own. */
@@ -164,10 +176,15 @@ export class HeaderBlock {
     ) {
       return start + firstLen;
     }
-    if (++this.lookups === 1 && index.owner !== this) {
+    let index = this.index;
+    if (++this.lookups === 1 && index?.owner !== this) {
       const at = buf.indexOf(needle, start);
       if (at === -1 || at + needle.length > end) return -1;
       return at + needle.length;
+    }
+    if (index === null) {
+      index = new HeaderIndex(OWN_INDEX_LINES);
+      this.index = index;
     }
     if (index.owner !== this) index.build(this);
     // The needle is "\nName: ": the name is its bytes 1 .. length - 2.
