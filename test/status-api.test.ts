@@ -472,7 +472,7 @@ describe("GET / (the status page)", () => {
     const csp = res.headers.get("content-security-policy") ?? "";
     const hash = (text: string) =>
       `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
-    const script = /<script>([\s\S]*)<\/script>/.exec(html)?.[1] ?? "";
+    const script = /<script type="module">([\s\S]*)<\/script>/.exec(html)?.[1] ?? "";
     const style = /<style>([\s\S]*)<\/style>/.exec(html)?.[1] ?? "";
     assert.ok(script.length > 1000 && style.length > 500);
     assert.ok(csp.includes(`script-src ${hash(script)};`), csp);
