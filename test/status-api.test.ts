@@ -28,7 +28,8 @@ import type {
   InstanceView,
   StatusSnapshot,
 } from "../src/server/source.js";
-import { MAX_LEG_LIMIT, type StatusBody } from "../src/server/status.js";
+import { MAX_LEG_LIMIT } from "../src/server/status.js";
+import type { StatusBody } from "../src/server/status-body.js";
 import { STATUS_PAGE_HTML } from "../src/server/status-page.js";
 
 const NOW = Date.UTC(2026, 10, 24, 21, 40, 0);
