@@ -4,29 +4,66 @@
 // prefix) every 2 s and redraws in place. Every value from the agent goes into the DOM as text
 // (textContent), never as markup: labels come from FreeSWITCH and may hold anything.
 
-const POLL_MS = 2000,
-  SAMPLES = 60;
-const MOS_GOOD = 4,
-  MOS_FAIR = 3.5,
-  JITTER_HIGH = 30,
-  LOSS_HIGH = 0.03,
-  RTT_HIGH = 300;
-const $ = (id) => document.getElementById(id);
+// Types only (the page loads nothing): the /api/status body as the agent builds it.
+/** @typedef {import("../status-body.js").StatusBody} StatusBody */
+/** @typedef {import("../status-body.js").StatusChartSample} StatusChartSample */
+/** @typedef {import("../status-body.js").StatusLeg} StatusLeg */
+
+const POLL_MS = 2000;
+const SAMPLES = 60;
+const MOS_GOOD = 4;
+const MOS_FAIR = 3.5;
+const JITTER_HIGH = 30;
+const LOSS_HIGH = 0.03;
+const RTT_HIGH = 300;
 const SVG = "http://www.w3.org/2000/svg";
 
+/**
+ * The element the selector finds, checked to be what the code handles: the markup is fixed, so a
+ * miss is a bug in index.html, said as such.
+ * @template {Element} T
+ * @param {string} selector
+ * @param {{ new (): T; prototype: T }} type
+ * @returns {T}
+ */
+function find(selector, type) {
+  const e = document.querySelector(selector);
+  if (!(e instanceof type)) throw new Error(`the page has no ${selector}`);
+  return e;
+}
+/** @param {string} id */
+const $ = (id) => find(`#${id}`, HTMLElement);
+
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {string} [cls]
+ * @param {string | number | null} [text]
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
   if (text !== undefined && text !== null) e.textContent = String(text);
   return e;
 }
+/**
+ * @param {string} tag
+ * @param {Record<string, string | number>} attrs
+ * @param {string | number} [text]
+ */
 function svg(tag, attrs, text) {
   const e = document.createElementNS(SVG, tag);
-  for (const k in attrs) e.setAttribute(k, String(attrs[k]));
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   if (text !== undefined) e.textContent = String(text);
   return e;
 }
+/**
+ * @param {number | null | undefined} v
+ * @param {number} d
+ */
 const fmt = (v, d) => (v === null || v === undefined ? "\u2014" : v.toFixed(d));
+/** @param {number | null | undefined} m */
 function mosClass(m) {
   return m === null || m === undefined
     ? ""
@@ -36,31 +73,52 @@ function mosClass(m) {
         ? "fair"
         : "poor";
 }
+/** @param {number | null | undefined} s */
 function duration(s) {
   if (s === null || s === undefined) return "\u2014";
   s = Math.max(0, Math.floor(s));
-  const h = Math.floor(s / 3600),
-    m = Math.floor((s % 3600) / 60),
-    r = s % 60;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  /** @param {number} n */
   const pad = (n) => (n < 10 ? "0" : "") + n;
   return h > 0 ? `${h}h ${pad(m)}m` : m > 0 ? `${m}m ${pad(r)}s` : `${r}s`;
 }
+/** @param {number} s */
 function span(s) {
   return s % 60 === 0 ? s / 60 + (s === 60 ? " minute" : " minutes") : `${s} seconds`;
 }
+/** @param {string} iso */
 function clock(iso) {
   return new Date(iso).toLocaleTimeString([], { hour12: false });
 }
 
-// A value with its threshold word: "3.43 poor", "45.0 high".
+/**
+ * A value with its threshold word: "3.43 poor", "45.0 high".
+ * @param {HTMLElement} td
+ * @param {number | null} value
+ * @param {number} digits
+ * @param {string} word
+ * @param {string} cls
+ */
 function valueCell(td, value, digits, word, cls) {
   const main = el("span", cls, fmt(value, digits));
   td.appendChild(main);
   if (word) td.appendChild(el("span", `tag ${cls}`, word));
 }
+/**
+ * @param {HTMLElement} td
+ * @param {number | null} m
+ */
 function mosCell(td, m) {
   valueCell(td, m, 2, m === null ? "" : mosClass(m), mosClass(m));
 }
+/**
+ * @param {HTMLElement} td
+ * @param {number | null} v
+ * @param {number} digits
+ * @param {number} high
+ */
 function highCell(td, v, digits, high) {
   valueCell(
     td,
@@ -70,18 +128,27 @@ function highCell(td, v, digits, high) {
     v !== null && v > high ? "high" : "",
   );
 }
+/**
+ * @param {HTMLElement} td
+ * @param {number | null} a
+ * @param {number | null} b
+ * @param {number} digits
+ */
 function split(td, a, b, digits) {
   td.appendChild(el("small", "", `in ${fmt(a, digits)} \u00b7 out ${fmt(b, digits)}`));
 }
+/** @param {number | null} f */
 const pct = (f) => (f === null || f === undefined ? null : f * 100);
 
 // ---- instances -----------------------------------------------------------------------
+/** @type {Record<string, string>} */
 const STATE_CLASS = {
   connected: "ok",
   connecting: "warn",
   authenticating: "warn",
   subscribing: "warn",
 };
+/** @param {StatusBody} data */
 function renderInstances(data) {
   const ul = $("instances");
   ul.textContent = "";
@@ -115,18 +182,26 @@ function renderInstances(data) {
 }
 
 // ---- charts --------------------------------------------------------------------------
-const W = 300,
-  H = 110,
-  PAD_L = 30,
-  PAD_B = 16,
-  PAD_T = 8;
+const W = 300;
+const H = 110;
+const PAD_L = 30;
+const PAD_B = 16;
+const PAD_T = 8;
+/**
+ * Draws one series into #id and returns its text summary.
+ * @param {string} id
+ * @param {number[]} values
+ * @param {string} unit
+ * @param {number} digits
+ * @param {number} intervalS
+ */
 function lineChart(id, values, unit, digits, intervalS) {
   const box = $(id);
   box.textContent = "";
   const max = Math.max(1, ...values);
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
-  const plotW = W - PAD_L - 4,
-    plotH = H - PAD_B - PAD_T;
+  const plotW = W - PAD_L - 4;
+  const plotH = H - PAD_B - PAD_T;
   s.appendChild(
     svg("line", { class: "axis", x1: PAD_L, y1: PAD_T + plotH, x2: W - 4, y2: PAD_T + plotH }),
   );
@@ -143,65 +218,62 @@ function lineChart(id, values, unit, digits, intervalS) {
   s.appendChild(svg("text", { x: PAD_L, y: H - 3 }, `${span(SAMPLES * intervalS)} ago`));
   s.appendChild(svg("text", { x: W - 4, y: H - 3, "text-anchor": "end" }, "now"));
   if (values.length > 0) {
+    /** @param {number} i */
     const x = (i) => PAD_L + plotW - (values.length - 1 - i) * (plotW / slots);
+    /** @param {number} v */
     const y = (v) => PAD_T + plotH - (v / max) * plotH;
     const pts = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`);
+    const base = PAD_T + plotH;
     s.appendChild(
       svg("polygon", {
         class: "area",
-        points:
-          x(0).toFixed(1) +
-          "," +
-          (PAD_T + plotH) +
-          " " +
-          pts.join(" ") +
-          " " +
-          x(values.length - 1).toFixed(1) +
-          "," +
-          (PAD_T + plotH),
+        points: `${x(0).toFixed(1)},${base} ${pts.join(" ")} ${x(values.length - 1).toFixed(1)},${base}`,
       }),
     );
     s.appendChild(svg("polyline", { class: "series", points: pts.join(" ") }));
   }
   const now = values.length ? values[values.length - 1] : null;
   const label = values.length
-    ? "now " +
-      fmt(now, digits) +
-      " " +
-      unit +
-      ", peak " +
-      fmt(Math.max(...values), digits) +
-      " over the last " +
-      duration(values.length * intervalS)
+    ? `now ${fmt(now, digits)} ${unit}, peak ${fmt(Math.max(...values), digits)} over the last ${duration(values.length * intervalS)}`
     : "no sample yet";
   s.setAttribute("aria-label", label);
   box.appendChild(s);
   return label;
 }
+/**
+ * @param {number | null} upper
+ * @returns {"good" | "fair" | "poor"}
+ */
 function bucketClass(upper) {
   return upper === null ? "good" : upper <= MOS_FAIR ? "poor" : upper <= MOS_GOOD ? "fair" : "good";
 }
+/**
+ * Draws the ended legs' MOS histogram into #chart-mos and returns its text summary.
+ * @param {number[]} bounds
+ * @param {StatusChartSample[]} samples
+ */
 function mosChart(bounds, samples) {
   const box = $("chart-mos");
   box.textContent = "";
+  /** @type {number[]} */
   const counts = new Array(bounds.length + 1).fill(0);
   for (const s of samples)
     s.mos_ended.forEach((c, i) => {
-      counts[i] += c;
+      counts[i] = (counts[i] ?? 0) + c;
     });
   const total = counts.reduce((a, b) => a + b, 0);
   const max = Math.max(1, ...counts);
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
-  const n = counts.length,
-    plotH = H - PAD_B - PAD_T - 10,
-    slot = (W - 8) / n;
+  const plotH = H - PAD_B - PAD_T - 10;
+  const slot = (W - 8) / counts.length;
   const words = { poor: 0, fair: 0, good: 0 };
   counts.forEach((c, i) => {
-    const upper = i < bounds.length ? bounds[i] : null;
+    // Past the last bound: the open bucket above it.
+    const upper = bounds[i] ?? null;
     const cls = bucketClass(upper);
     words[cls] += c;
-    const h = (c / max) * plotH,
-      x = 4 + i * slot;
+    const h = (c / max) * plotH;
+    const x = 4 + i * slot;
     s.appendChild(
       svg("rect", {
         class: cls,
@@ -234,21 +306,15 @@ function mosChart(bounds, samples) {
   const label =
     total === 0
       ? "no leg ended with a MOS yet"
-      : total +
-        " legs ended: " +
-        words.poor +
-        " poor (MOS under 3.5), " +
-        words.fair +
-        " fair, " +
-        words.good +
-        " good";
+      : `${total} legs ended: ${words.poor} poor (MOS under 3.5), ${words.fair} fair, ${words.good} good`;
   s.setAttribute("aria-label", label);
   box.appendChild(s);
   return label;
 }
+/** @param {StatusBody} data */
 function renderCharts(data) {
-  const c = data.charts,
-    samples = c.samples;
+  const c = data.charts;
+  const samples = c.samples;
   $("cap-events").textContent = lineChart(
     "chart-events",
     samples.map((s) => s.events_per_s),
@@ -269,108 +335,127 @@ function renderCharts(data) {
 }
 
 // ---- active legs ---------------------------------------------------------------------
-// key: [header, value of a leg, numeric, default direction ("asc" | "desc")]
+/**
+ * A column of the active legs: the value it sorts by (numbers, or text for the labels), whether
+ * it is right-aligned, and the direction of its first click (the worst legs first).
+ * @typedef {object} Column
+ * @property {string} header
+ * @property {(leg: StatusLeg) => number | string | null} value
+ * @property {boolean} numeric
+ * @property {"asc" | "desc"} first
+ */
+/** @satisfies {Record<string, Column>} */
 const COLUMNS = {
-  mos: ["MOS est.", (l) => l.mos_estimate, true, "asc"],
-  jitter: ["Jitter ms", (l) => l.jitter_ms, true, "desc"],
-  loss: ["Loss %", (l) => l.fraction_lost, true, "desc"],
-  rtt: ["RTT ms", (l) => l.rtt_ms, true, "desc"],
-  age: ["Age", (l) => l.age_s, true, "desc"],
-  domain: ["Domain", (l) => l.domain_name, false, "asc"],
-  codec: ["Codec", (l) => l.codec_name, false, "asc"],
-  direction: ["Direction", (l) => l.call_direction, false, "asc"],
-  instance: ["Instance", (l) => l.fs_instance, false, "asc"],
-  reports: ["Reports", (l) => l.inbound.reports + l.outbound.reports, true, "desc"],
-  channel: ["Channel", (l) => l.channel_id, false, "asc"],
+  mos: { header: "MOS est.", value: (l) => l.mos_estimate, numeric: true, first: "asc" },
+  jitter: { header: "Jitter ms", value: (l) => l.jitter_ms, numeric: true, first: "desc" },
+  loss: { header: "Loss %", value: (l) => l.fraction_lost, numeric: true, first: "desc" },
+  rtt: { header: "RTT ms", value: (l) => l.rtt_ms, numeric: true, first: "desc" },
+  age: { header: "Age", value: (l) => l.age_s, numeric: true, first: "desc" },
+  domain: { header: "Domain", value: (l) => l.domain_name, numeric: false, first: "asc" },
+  codec: { header: "Codec", value: (l) => l.codec_name, numeric: false, first: "asc" },
+  direction: { header: "Direction", value: (l) => l.call_direction, numeric: false, first: "asc" },
+  instance: { header: "Instance", value: (l) => l.fs_instance, numeric: false, first: "asc" },
+  reports: {
+    header: "Reports",
+    value: (l) => l.inbound.reports + l.outbound.reports,
+    numeric: true,
+    first: "desc",
+  },
+  channel: { header: "Channel", value: (l) => l.channel_id, numeric: false, first: "asc" },
 };
+/** @typedef {keyof typeof COLUMNS} ColumnKey */
+/** Object.keys types its keys as any string; these are exactly COLUMNS' own. */
+const COLUMN_KEYS = /** @type {ColumnKey[]} */ (Object.keys(COLUMNS));
+
+/** @type {{ key: ColumnKey, dir: "asc" | "desc" }} */
 let sort = { key: "mos", dir: "asc" };
+/** @type {StatusBody | null} */
 let last = null;
 
+/**
+ * @param {StatusLeg} a
+ * @param {StatusLeg} b
+ */
 function compare(a, b) {
-  const col = COLUMNS[sort.key],
-    va = col[1](a),
-    vb = col[1](b);
-  if (va !== vb) {
-    if (va === null || va === "") return 1; // unknown values last, whatever the direction
-    if (vb === null || vb === "") return -1;
-    const d = col[2] ? va - vb : String(va).localeCompare(String(vb));
-    return sort.dir === "asc" ? d : -d;
-  }
+  const col = COLUMNS[sort.key];
+  const va = col.value(a);
+  const vb = col.value(b);
   // Ties: worst first (the agent's order).
-  return 0;
+  if (va === vb) return 0;
+  if (va === null || va === "") return 1; // unknown values last, whatever the direction
+  if (vb === null || vb === "") return -1;
+  const d =
+    typeof va === "number" && typeof vb === "number"
+      ? va - vb
+      : String(va).localeCompare(String(vb));
+  return sort.dir === "asc" ? d : -d;
 }
+
+/** @type {{ key: ColumnKey, th: HTMLTableCellElement, arrow: HTMLSpanElement }[]} */
+const headers = [];
 function renderHeader() {
-  for (const th of $("active").tHead.rows[0].cells) {
-    const key = th.dataset.key;
-    const b = th.firstChild;
+  for (const { key, th, arrow } of headers) {
     if (key === sort.key) {
       th.setAttribute("aria-sort", sort.dir === "asc" ? "ascending" : "descending");
-      b.lastChild.textContent = sort.dir === "asc" ? " \u25b2" : " \u25bc";
+      arrow.textContent = sort.dir === "asc" ? " \u25b2" : " \u25bc";
     } else {
       th.removeAttribute("aria-sort");
-      b.lastChild.textContent = "";
+      arrow.textContent = "";
     }
   }
 }
 function buildHeader() {
-  const tr = $("active").tHead.rows[0];
-  for (const key in COLUMNS) {
-    const th = el("th", COLUMNS[key][2] ? "num" : "");
+  const tr = find("#active thead tr", HTMLTableRowElement);
+  for (const key of COLUMN_KEYS) {
+    const col = COLUMNS[key];
+    const th = el("th", col.numeric ? "num" : "");
     th.scope = "col";
     th.dataset.key = key;
-    const b = el("button", "", COLUMNS[key][0]);
+    const b = el("button", "", col.header);
     b.type = "button";
-    b.appendChild(el("span", ""));
-    b.lastChild.setAttribute("aria-hidden", "true");
+    const arrow = b.appendChild(el("span", ""));
+    arrow.setAttribute("aria-hidden", "true");
     b.addEventListener("click", () => {
       sort =
         sort.key === key
           ? { key, dir: sort.dir === "asc" ? "desc" : "asc" }
-          : { key, dir: COLUMNS[key][3] };
+          : { key, dir: col.first };
       renderHeader();
       if (last) renderActive(last);
     });
     th.appendChild(b);
     tr.appendChild(th);
+    headers.push({ key, th, arrow });
   }
   renderHeader();
 }
+/** @param {StatusBody} data */
 function renderActive(data) {
-  const t = data.totals,
-    q = t.quality;
-  const legs = data.active_legs.map((l, i) => [l, i]);
-  legs.sort((a, b) => compare(a[0], b[0]) || a[1] - b[1]);
-  const col = COLUMNS[sort.key];
+  const t = data.totals;
+  const q = t.quality;
+  const legs = data.active_legs.map((leg, index) => ({ leg, index }));
+  legs.sort((a, b) => compare(a.leg, b.leg) || a.index - b.index);
   $("active-summary").textContent =
-    "Showing " +
-    t.active_legs_listed +
-    " of " +
-    t.active_legs +
-    " legs (the " +
+    `Showing ${t.active_legs_listed} of ${t.active_legs} legs (the ` +
     (t.active_legs_listed < t.active_legs ? `worst ${t.active_legs_listed}` : "whole list") +
-    "), sorted by " +
-    col[0] +
+    `), sorted by ${COLUMNS[sort.key].header}` +
     (sort.dir === "asc" ? " ascending" : " descending") +
-    ". Quality now: " +
-    q.poor +
-    " poor, " +
-    q.fair +
-    " fair, " +
-    q.good +
-    " good, " +
-    q.unknown +
-    " without RTCP yet.";
-  const tbody = $("active").tBodies[0];
+    `. Quality now: ${q.poor} poor, ${q.fair} fair, ${q.good} good, ${q.unknown} without RTCP yet.`;
+  const tbody = find("#active tbody", HTMLTableSectionElement);
   tbody.textContent = "";
   if (legs.length === 0) {
     const td = el("td", "empty", "No call in progress.");
-    td.colSpan = Object.keys(COLUMNS).length;
+    td.colSpan = COLUMN_KEYS.length;
     tbody.appendChild(el("tr")).appendChild(td);
     return;
   }
-  for (const [l] of legs) {
+  for (const { leg: l } of legs) {
     const tr = el("tr");
     tr.dataset.channelId = l.channel_id;
+    /**
+     * @param {string} key
+     * @param {string} cls
+     */
     const cell = (key, cls) => {
       const td = el("td", cls);
       td.dataset.col = key;
@@ -400,8 +485,9 @@ function renderActive(data) {
 }
 
 // ---- ended legs ----------------------------------------------------------------------
+/** @param {StatusBody} data */
 function renderEnded(data) {
-  const tbody = $("ended").tBodies[0];
+  const tbody = find("#ended tbody", HTMLTableSectionElement);
   tbody.textContent = "";
   if (data.ended_legs.length === 0) {
     const td = el("td", "empty", "No leg has ended since the agent started.");
@@ -412,6 +498,10 @@ function renderEnded(data) {
   for (const l of data.ended_legs) {
     const tr = el("tr");
     tr.dataset.channelId = l.channel_id;
+    /**
+     * @param {string} key
+     * @param {string} cls
+     */
     const cell = (key, cls) => {
       const td = el("td", cls);
       td.dataset.col = key;
@@ -433,6 +523,7 @@ function renderEnded(data) {
   }
 }
 
+/** @param {StatusBody} data */
 function render(data) {
   last = data;
   $("version").textContent =
@@ -455,17 +546,16 @@ async function poll() {
       headers: { Accept: "application/json" },
     });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    render(await res.json());
+    /** @type {StatusBody} */
+    const data = await res.json();
+    render(data);
     $("conn").textContent = "";
   } catch (e) {
+    const why = e instanceof Error && e.message ? e.message : String(e);
+    const from = last ? clock(last.generated_at) : "nowhere yet";
     $("conn").textContent =
-      "The agent does not answer (" +
-      (e instanceof Error && e.message ? e.message : String(e)) +
-      "); the figures below are from " +
-      (last ? clock(last.generated_at) : "nowhere yet") +
-      ". Retrying every " +
-      POLL_MS / 1000 +
-      " s.";
+      `The agent does not answer (${why}); the figures below are from ${from}. ` +
+      `Retrying every ${POLL_MS / 1000} s.`;
   }
   if (!document.hidden) timer = setTimeout(poll, POLL_MS);
 }
