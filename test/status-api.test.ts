@@ -28,7 +28,8 @@ import type {
   InstanceView,
   StatusSnapshot,
 } from "../src/server/source.js";
-import { MAX_LEG_LIMIT, type StatusBody } from "../src/server/status.js";
+import { MAX_LEG_LIMIT } from "../src/server/status.js";
+import type { StatusBody } from "../src/server/status-body.js";
 import { STATUS_PAGE_HTML } from "../src/server/status-page.js";
 
 const NOW = Date.UTC(2026, 10, 24, 21, 40, 0);
@@ -472,7 +473,7 @@ describe("GET / (the status page)", () => {
     const csp = res.headers.get("content-security-policy") ?? "";
     const hash = (text: string) =>
       `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
-    const script = /<script>([\s\S]*)<\/script>/.exec(html)?.[1] ?? "";
+    const script = /<script type="module">([\s\S]*)<\/script>/.exec(html)?.[1] ?? "";
     const style = /<style>([\s\S]*)<\/style>/.exec(html)?.[1] ?? "";
     assert.ok(script.length > 1000 && style.length > 500);
     assert.ok(csp.includes(`script-src ${hash(script)};`), csp);

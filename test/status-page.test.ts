@@ -12,7 +12,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
-import type { StatusBody, StatusLeg } from "../src/server/status.js";
+import type { StatusBody, StatusLeg } from "../src/server/status-body.js";
 import { CallGenerator } from "../src/sim/index.js";
 import { ntpMiddle, toUnits65536 } from "../src/sim/ntp.js";
 import { VERSION } from "../src/version.js";

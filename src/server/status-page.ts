@@ -1,422 +1,68 @@
 // The status page served at `/` (docs/status-page.md): one self-contained HTML document, inline
-// CSS and JS, no CDN, no font, no library, so it works on a box without Internet access and
-// ships in dist/ as this module. It polls `api/status` (relative: it also works behind a path
-// prefix) every 2 s and redraws in place. Every value from the agent goes into the DOM as text
-// (textContent), never as markup: labels come from FreeSWITCH and may hold anything.
+// CSS and JS, no CDN, no font, no library, so it works on a box without Internet access. Its
+// sources are real files in status-page/ next to this module, so that biome and tsc check them;
+// `npm run build` copies them to dist/server/status-page/. They are read and inlined once, when
+// this module loads, and the page is then a constant.
 //
 // Accessibility: states and thresholds are words next to the colours; the legs table sorts with
 // buttons in its headers (aria-sort); the charts are SVG with a text summary.
 
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
-const STYLE = `
-:root{--bg:#fff;--fg:#1b1f24;--muted:#59636e;--line:#d1d9e0;--card:#f6f8fa;--good:#1a7f37;--fair:#9a6700;--poor:#cf222e;--accent:#0969da;color-scheme:light dark}
-@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;--line:#3d444d;--card:#151b23;--good:#3fb950;--fair:#d29922;--poor:#f85149;--accent:#4493f8}}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
-header,main{max-width:1400px;margin:0 auto;padding:0 12px}
-header{display:flex;flex-wrap:wrap;align-items:baseline;gap:4px 16px;padding-top:10px}
-h1{font-size:20px;margin:0}
-h2{font-size:16px;margin:18px 0 8px}
-.muted,small{color:var(--muted)}
-small{display:block;font-size:12px;white-space:nowrap}
-.small{font-size:12px;font-weight:400}
-#conn{margin:6px 0;padding:6px 10px;border:2px solid var(--poor);border-radius:6px}
-#conn:empty{display:none}
-ul.cards{list-style:none;margin:0;padding:0;display:grid;gap:8px;grid-template-columns:repeat(auto-fill,minmax(260px,1fr))}
-.cards li{background:var(--card);border:1px solid var(--line);border-left:6px solid var(--muted);border-radius:6px;padding:8px 10px}
-.cards li.ok{border-left-color:var(--good)}.cards li.warn{border-left-color:var(--fair)}.cards li.bad{border-left-color:var(--poor)}
-.state{font-weight:600}
-.ok .state,.good{color:var(--good)}.warn .state,.fair{color:var(--fair)}.bad .state,.poor,.high{color:var(--poor)}
-.tag{font-size:12px;font-weight:600;margin-left:4px}
-.charts{display:grid;gap:12px;grid-template-columns:repeat(auto-fit,minmax(260px,1fr))}
-figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:6px;padding:8px}
-figcaption{font-weight:600;margin-bottom:4px}
-svg{display:block;width:100%;height:auto}
-svg .axis{stroke:var(--line);stroke-width:1}
-svg .series{fill:none;stroke:var(--accent);stroke-width:2}
-svg .area{fill:var(--accent);opacity:.15}
-svg text{fill:var(--muted);font-size:10px}
-svg rect.good{fill:var(--good)}svg rect.fair{fill:var(--fair)}svg rect.poor{fill:var(--poor)}
-.scroll{overflow-x:auto;border:1px solid var(--line);border-radius:6px}
-table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;white-space:nowrap}
-th{background:var(--card);position:sticky;top:0}
-td.num,th.num{text-align:right}
-th button{font:inherit;font-weight:600;color:inherit;background:none;border:0;padding:2px 0;cursor:pointer}
-th button:focus-visible{outline:2px solid var(--accent);outline-offset:2px}
-th[aria-sort] button{color:var(--accent)}
-.id{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
-tbody tr:last-child td{border-bottom:0}
-td.empty{text-align:center;color:var(--muted);padding:14px}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}
-dt{font-weight:600}dd{margin:0}
-footer{max-width:1400px;margin:16px auto;padding:0 12px;color:var(--muted);font-size:12px}
-`;
+const SOURCES = new URL("./status-page/", import.meta.url);
 
-const SCRIPT = `
-"use strict";
-(() => {
-  const POLL_MS = 2000, SAMPLES = 60;
-  const MOS_GOOD = 4, MOS_FAIR = 3.5, JITTER_HIGH = 30, LOSS_HIGH = 0.03, RTT_HIGH = 300;
-  const $ = (id) => document.getElementById(id);
-  const SVG = "http://www.w3.org/2000/svg";
+function source(name: string): string {
+  const url = new URL(name, SOURCES);
+  try {
+    return readFileSync(url, "utf8");
+  } catch (err) {
+    throw new Error(
+      `the status page's ${fileURLToPath(url)} cannot be read (npm run build copies ` +
+        `src/server/status-page/ next to the compiled status-page.js): ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
 
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = String(text);
-    return e;
+/** index.html refers to its style and script by file name; the page holds them inline instead. */
+function inline(html: string, reference: string, element: string): string {
+  const at = html.indexOf(reference);
+  if (at === -1 || html.includes(reference, at + 1)) {
+    throw new Error(`the status page's index.html must hold ${reference} exactly once`);
   }
-  function svg(tag, attrs, text) {
-    const e = document.createElementNS(SVG, tag);
-    for (const k in attrs) e.setAttribute(k, String(attrs[k]));
-    if (text !== undefined) e.textContent = String(text);
-    return e;
-  }
-  const fmt = (v, d) => (v === null || v === undefined ? "\\u2014" : v.toFixed(d));
-  function mosClass(m) { return m === null || m === undefined ? "" : m >= MOS_GOOD ? "good" : m >= MOS_FAIR ? "fair" : "poor"; }
-  function duration(s) {
-    if (s === null || s === undefined) return "\\u2014";
-    s = Math.max(0, Math.floor(s));
-    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    const pad = (n) => (n < 10 ? "0" : "") + n;
-    return h > 0 ? h + "h " + pad(m) + "m" : m > 0 ? m + "m " + pad(r) + "s" : r + "s";
-  }
-  function span(s) { return s % 60 === 0 ? s / 60 + (s === 60 ? " minute" : " minutes") : s + " seconds"; }
-  function clock(iso) { return new Date(iso).toLocaleTimeString([], { hour12: false }); }
+  return html.slice(0, at) + element + html.slice(at + reference.length);
+}
 
-  // A value with its threshold word: "3.43 poor", "45.0 high".
-  function valueCell(td, value, digits, word, cls) {
-    const main = el("span", cls, fmt(value, digits));
-    td.appendChild(main);
-    if (word) td.appendChild(el("span", "tag " + cls, word));
+/** Inline code ends at the first closing tag of its element, wherever it is (a string, a comment). */
+function inlinable(name: string, code: string, forbidden: readonly string[]): string {
+  const lower = code.toLowerCase();
+  const found = forbidden.find((text) => lower.includes(text));
+  if (found !== undefined) {
+    throw new Error(`the status page's ${name} cannot be inlined: it holds ${found}`);
   }
-  function mosCell(td, m) { valueCell(td, m, 2, m === null ? "" : mosClass(m), mosClass(m)); }
-  function highCell(td, v, digits, high) { valueCell(td, v, digits, v !== null && v > high ? "high" : "", v !== null && v > high ? "high" : ""); }
-  function split(td, a, b, digits) { td.appendChild(el("small", "", "in " + fmt(a, digits) + " \\u00b7 out " + fmt(b, digits))); }
-  const pct = (f) => (f === null || f === undefined ? null : f * 100);
+  return code;
+}
 
-  // ---- instances -----------------------------------------------------------------------
-  const STATE_CLASS = { connected: "ok", connecting: "warn", authenticating: "warn", subscribing: "warn" };
-  function renderInstances(data) {
-    const ul = $("instances");
-    ul.textContent = "";
-    const now = Date.parse(data.generated_at);
-    for (const i of data.instances) {
-      const li = el("li", STATE_CLASS[i.state] || "bad");
-      li.dataset.instance = i.name;
-      li.appendChild(el("strong", "", i.name));
-      li.appendChild(document.createTextNode(" "));
-      const state = el("span", "state", (i.connected ? "\\u25cf " : "\\u25cb ") + i.state);
-      state.dataset.state = i.state;
-      li.appendChild(state);
-      const seen = i.last_event_at === null ? "no event yet" : "last event " + duration((now - Date.parse(i.last_event_at)) / 1000) + " ago";
-      li.appendChild(el("small", "", seen + " \\u00b7 " + i.reconnects + " reconnect" + (i.reconnects === 1 ? "" : "s")));
-      if (i.owned !== null) li.appendChild(el("small", "", i.owned ? "owned by this replica" : "owner: " + (i.owner === null ? "none" : i.owner)));
-      if (i.last_error && !i.connected) li.appendChild(el("small", "", i.last_error));
-      ul.appendChild(li);
-    }
-  }
-
-  // ---- charts --------------------------------------------------------------------------
-  const W = 300, H = 110, PAD_L = 30, PAD_B = 16, PAD_T = 8;
-  function lineChart(id, values, unit, digits, intervalS) {
-    const box = $(id);
-    box.textContent = "";
-    const max = Math.max(1, ...values);
-    const s = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img" });
-    const plotW = W - PAD_L - 4, plotH = H - PAD_B - PAD_T;
-    s.appendChild(svg("line", { class: "axis", x1: PAD_L, y1: PAD_T + plotH, x2: W - 4, y2: PAD_T + plotH }));
-    s.appendChild(svg("line", { class: "axis", x1: PAD_L, y1: PAD_T, x2: PAD_L, y2: PAD_T + plotH }));
-    s.appendChild(svg("text", { x: PAD_L - 4, y: PAD_T + 8, "text-anchor": "end" }, max % 1 ? max.toFixed(1) : max));
-    s.appendChild(svg("text", { x: PAD_L - 4, y: PAD_T + plotH, "text-anchor": "end" }, 0));
-    const slots = SAMPLES - 1;
-    s.appendChild(svg("text", { x: PAD_L, y: H - 3 }, span(SAMPLES * intervalS) + " ago"));
-    s.appendChild(svg("text", { x: W - 4, y: H - 3, "text-anchor": "end" }, "now"));
-    if (values.length > 0) {
-      const x = (i) => PAD_L + plotW - (values.length - 1 - i) * (plotW / slots);
-      const y = (v) => PAD_T + plotH - (v / max) * plotH;
-      const pts = values.map((v, i) => x(i).toFixed(1) + "," + y(v).toFixed(1));
-      s.appendChild(svg("polygon", { class: "area", points: x(0).toFixed(1) + "," + (PAD_T + plotH) + " " + pts.join(" ") + " " + x(values.length - 1).toFixed(1) + "," + (PAD_T + plotH) }));
-      s.appendChild(svg("polyline", { class: "series", points: pts.join(" ") }));
-    }
-    const now = values.length ? values[values.length - 1] : null;
-    const label = values.length
-      ? "now " + fmt(now, digits) + " " + unit + ", peak " + fmt(Math.max(...values), digits) + " over the last " + duration(values.length * intervalS)
-      : "no sample yet";
-    s.setAttribute("aria-label", label);
-    box.appendChild(s);
-    return label;
-  }
-  function bucketClass(upper) { return upper === null ? "good" : upper <= MOS_FAIR ? "poor" : upper <= MOS_GOOD ? "fair" : "good"; }
-  function mosChart(bounds, samples) {
-    const box = $("chart-mos");
-    box.textContent = "";
-    const counts = new Array(bounds.length + 1).fill(0);
-    for (const s of samples) s.mos_ended.forEach((c, i) => { counts[i] += c; });
-    const total = counts.reduce((a, b) => a + b, 0);
-    const max = Math.max(1, ...counts);
-    const s = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img" });
-    const n = counts.length, plotH = H - PAD_B - PAD_T - 10, slot = (W - 8) / n;
-    const words = { poor: 0, fair: 0, good: 0 };
-    counts.forEach((c, i) => {
-      const upper = i < bounds.length ? bounds[i] : null;
-      const cls = bucketClass(upper);
-      words[cls] += c;
-      const h = (c / max) * plotH, x = 4 + i * slot;
-      s.appendChild(svg("rect", { class: cls, x: (x + 2).toFixed(1), y: (PAD_T + 10 + plotH - h).toFixed(1), width: (slot - 4).toFixed(1), height: Math.max(c ? 1 : 0, h).toFixed(1) }));
-      if (c) s.appendChild(svg("text", { x: (x + slot / 2).toFixed(1), y: (PAD_T + 8 + plotH - h).toFixed(1), "text-anchor": "middle" }, c));
-      s.appendChild(svg("text", { x: (x + slot / 2).toFixed(1), y: H - 3, "text-anchor": "middle" }, upper === null ? ">" + bounds[bounds.length - 1] : "\\u2264" + upper));
-    });
-    const label = total === 0
-      ? "no leg ended with a MOS yet"
-      : total + " legs ended: " + words.poor + " poor (MOS under 3.5), " + words.fair + " fair, " + words.good + " good";
-    s.setAttribute("aria-label", label);
-    box.appendChild(s);
-    return label;
-  }
-  function renderCharts(data) {
-    const c = data.charts, samples = c.samples;
-    $("cap-events").textContent = lineChart("chart-events", samples.map((s) => s.events_per_s), "events/s", 1, c.interval_s);
-    $("cap-active").textContent = lineChart("chart-active", samples.map((s) => s.active_legs), "legs", 0, c.interval_s);
-    $("cap-mos").textContent = mosChart(c.mos_buckets, samples);
-    $("charts-title").textContent = "Last " + span(SAMPLES * c.interval_s);
-    $("charts-span").textContent = "(one point every " + c.interval_s + " s)";
-  }
-
-  // ---- active legs ---------------------------------------------------------------------
-  // key: [header, value of a leg, numeric, default direction ("asc" | "desc")]
-  const COLUMNS = {
-    mos: ["MOS est.", (l) => l.mos_estimate, true, "asc"],
-    jitter: ["Jitter ms", (l) => l.jitter_ms, true, "desc"],
-    loss: ["Loss %", (l) => l.fraction_lost, true, "desc"],
-    rtt: ["RTT ms", (l) => l.rtt_ms, true, "desc"],
-    age: ["Age", (l) => l.age_s, true, "desc"],
-    domain: ["Domain", (l) => l.domain_name, false, "asc"],
-    codec: ["Codec", (l) => l.codec_name, false, "asc"],
-    direction: ["Direction", (l) => l.call_direction, false, "asc"],
-    instance: ["Instance", (l) => l.fs_instance, false, "asc"],
-    reports: ["Reports", (l) => l.inbound.reports + l.outbound.reports, true, "desc"],
-    channel: ["Channel", (l) => l.channel_id, false, "asc"],
-  };
-  let sort = { key: "mos", dir: "asc" };
-  let last = null;
-
-  function compare(a, b) {
-    const col = COLUMNS[sort.key], va = col[1](a), vb = col[1](b);
-    if (va !== vb) {
-      if (va === null || va === "") return 1; // unknown values last, whatever the direction
-      if (vb === null || vb === "") return -1;
-      const d = col[2] ? va - vb : String(va).localeCompare(String(vb));
-      return sort.dir === "asc" ? d : -d;
-    }
-    // Ties: worst first (the agent's order).
-    return 0;
-  }
-  function renderHeader() {
-    for (const th of $("active").tHead.rows[0].cells) {
-      const key = th.dataset.key;
-      const b = th.firstChild;
-      if (key === sort.key) {
-        th.setAttribute("aria-sort", sort.dir === "asc" ? "ascending" : "descending");
-        b.lastChild.textContent = sort.dir === "asc" ? " \\u25b2" : " \\u25bc";
-      } else {
-        th.removeAttribute("aria-sort");
-        b.lastChild.textContent = "";
-      }
-    }
-  }
-  function buildHeader() {
-    const tr = $("active").tHead.rows[0];
-    for (const key in COLUMNS) {
-      const th = el("th", COLUMNS[key][2] ? "num" : "");
-      th.scope = "col";
-      th.dataset.key = key;
-      const b = el("button", "", COLUMNS[key][0]);
-      b.type = "button";
-      b.appendChild(el("span", ""));
-      b.lastChild.setAttribute("aria-hidden", "true");
-      b.addEventListener("click", () => {
-        sort = sort.key === key ? { key, dir: sort.dir === "asc" ? "desc" : "asc" } : { key, dir: COLUMNS[key][3] };
-        renderHeader();
-        if (last) renderActive(last);
-      });
-      th.appendChild(b);
-      tr.appendChild(th);
-    }
-    renderHeader();
-  }
-  function renderActive(data) {
-    const t = data.totals, q = t.quality;
-    const legs = data.active_legs.map((l, i) => [l, i]);
-    legs.sort((a, b) => compare(a[0], b[0]) || a[1] - b[1]);
-    const col = COLUMNS[sort.key];
-    $("active-summary").textContent =
-      "Showing " + t.active_legs_listed + " of " + t.active_legs + " legs (the " + (t.active_legs_listed < t.active_legs ? "worst " + t.active_legs_listed : "whole list") +
-      "), sorted by " + col[0] + (sort.dir === "asc" ? " ascending" : " descending") +
-      ". Quality now: " + q.poor + " poor, " + q.fair + " fair, " + q.good + " good, " + q.unknown + " without RTCP yet.";
-    const tbody = $("active").tBodies[0];
-    tbody.textContent = "";
-    if (legs.length === 0) {
-      const td = el("td", "empty", "No call in progress.");
-      td.colSpan = Object.keys(COLUMNS).length;
-      tbody.appendChild(el("tr")).appendChild(td);
-      return;
-    }
-    for (const [l] of legs) {
-      const tr = el("tr");
-      tr.dataset.channelId = l.channel_id;
-      const cell = (key, cls) => { const td = el("td", cls); td.dataset.col = key; tr.appendChild(td); return td; };
-      let td = cell("mos", "num");
-      mosCell(td, l.mos_estimate);
-      split(td, l.inbound.mos_estimate, l.outbound.mos_estimate, 2);
-      td = cell("jitter", "num");
-      highCell(td, l.jitter_ms, 1, JITTER_HIGH);
-      split(td, l.inbound.jitter_ms, l.outbound.jitter_ms, 1);
-      td = cell("loss", "num");
-      highCell(td, pct(l.fraction_lost), 1, LOSS_HIGH * 100);
-      split(td, pct(l.inbound.fraction_lost), pct(l.outbound.fraction_lost), 1);
-      td = cell("rtt", "num");
-      highCell(td, l.rtt_ms, 0, RTT_HIGH);
-      cell("age", "num").textContent = duration(l.age_s);
-      cell("domain", "").textContent = l.domain_name || "\\u2014";
-      cell("codec", "").textContent = l.codec_name || "\\u2014";
-      cell("direction", "").textContent = l.call_direction || "\\u2014";
-      cell("instance", "").textContent = l.fs_instance;
-      cell("reports", "num").textContent = l.inbound.reports + " / " + l.outbound.reports;
-      cell("channel", "id").textContent = l.channel_id;
-      tbody.appendChild(tr);
-    }
-  }
-
-  // ---- ended legs ----------------------------------------------------------------------
-  function renderEnded(data) {
-    const tbody = $("ended").tBodies[0];
-    tbody.textContent = "";
-    if (data.ended_legs.length === 0) {
-      const td = el("td", "empty", "No leg has ended since the agent started.");
-      td.colSpan = 11;
-      tbody.appendChild(el("tr")).appendChild(td);
-      return;
-    }
-    for (const l of data.ended_legs) {
-      const tr = el("tr");
-      tr.dataset.channelId = l.channel_id;
-      const cell = (key, cls) => { const td = el("td", cls); td.dataset.col = key; tr.appendChild(td); return td; };
-      cell("ended", "").textContent = clock(l.ended_at);
-      mosCell(cell("mos", "num"), l.mos);
-      mosCell(cell("mos_estimate", "num"), l.mos_estimate);
-      highCell(cell("jitter", "num"), l.jitter_avg_ms, 1, JITTER_HIGH);
-      cell("lost", "num").textContent = fmt(l.packet_loss, 0);
-      cell("duration", "num").textContent = duration(l.duration_s);
-      cell("cause", "").textContent = l.hangup_cause || "\\u2014";
-      cell("domain", "").textContent = l.domain_name || "\\u2014";
-      cell("codec", "").textContent = l.codec_name || "\\u2014";
-      cell("instance", "").textContent = l.fs_instance + " \\u00b7 " + (l.call_direction || "\\u2014");
-      cell("channel", "id").textContent = l.channel_id;
-      tbody.appendChild(tr);
-    }
-  }
-
-  function render(data) {
-    last = data;
-    $("version").textContent = data.agent.version + (data.agent.replica_id ? " \\u00b7 replica " + data.agent.replica_id : "");
-    $("updated").textContent = "up " + duration(data.agent.uptime_s) + " \\u00b7 updated " + clock(data.generated_at);
-    renderInstances(data);
-    renderCharts(data);
-    renderActive(data);
-    renderEnded(data);
-    document.body.dataset.generatedAt = data.generated_at;
-  }
-
-  let timer = 0;
-  async function poll() {
-    clearTimeout(timer);
-    try {
-      const res = await fetch("api/status", { cache: "no-store", headers: { Accept: "application/json" } });
-      if (!res.ok) throw new Error("HTTP " + res.status);
-      render(await res.json());
-      $("conn").textContent = "";
-    } catch (e) {
-      $("conn").textContent = "The agent does not answer (" + (e && e.message ? e.message : e) + "); the figures below are from " + (last ? clock(last.generated_at) : "nowhere yet") + ". Retrying every " + POLL_MS / 1000 + " s.";
-    }
-    if (!document.hidden) timer = setTimeout(poll, POLL_MS);
-  }
-  document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
-  buildHeader();
-  poll();
-})();
-`;
-
-const BODY = `
-<header>
-<h1>fsagent <span id="version" class="muted"></span></h1>
-<span id="updated" class="muted">loading\u2026</span>
-</header>
-<main>
-<p id="conn" role="alert"></p>
-<noscript><p>This page needs JavaScript. <a href="api/status">api/status</a> has the same figures as JSON.</p></noscript>
-<section aria-labelledby="h-instances">
-<h2 id="h-instances">FreeSWITCH instances</h2>
-<ul id="instances" class="cards"></ul>
-</section>
-<section aria-labelledby="h-charts">
-<h2 id="h-charts"><span id="charts-title">Last 5 minutes</span> <span id="charts-span" class="muted small"></span></h2>
-<div class="charts">
-<figure><figcaption>Events per second</figcaption><div id="chart-events"></div><small id="cap-events"></small></figure>
-<figure><figcaption>Active legs</figcaption><div id="chart-active"></div><small id="cap-active"></small></figure>
-<figure><figcaption>FreeSWITCH MOS of the legs that ended</figcaption><div id="chart-mos"></div><small id="cap-mos"></small></figure>
-</div>
-</section>
-<section aria-labelledby="h-active">
-<h2 id="h-active">Active legs</h2>
-<p id="active-summary" class="muted"></p>
-<div class="scroll" role="region" aria-labelledby="h-active" tabindex="0">
-<table id="active"><thead><tr></tr></thead><tbody></tbody></table>
-</div>
-</section>
-<section aria-labelledby="h-ended">
-<h2 id="h-ended">Last legs that ended</h2>
-<p class="muted">Newest first. FreeSWITCH's MOS counts the packets it lost; the estimate also counts jitter and delay, from the RTCP reports.</p>
-<div class="scroll" role="region" aria-labelledby="h-ended" tabindex="0">
-<table id="ended"><thead><tr>
-<th scope="col">Ended</th><th scope="col" class="num">FreeSWITCH MOS</th><th scope="col" class="num">MOS est.</th><th scope="col" class="num">Jitter avg ms</th><th scope="col" class="num">Packets lost</th><th scope="col" class="num">Duration</th><th scope="col">Hangup cause</th><th scope="col">Domain</th><th scope="col">Codec</th><th scope="col">Instance \u00b7 direction</th><th scope="col">Channel</th>
-</tr></thead><tbody></tbody></table>
-</div>
-</section>
-<section aria-labelledby="h-legend">
-<h2 id="h-legend">How to read it</h2>
-<dl>
-<dt>MOS</dt><dd><span class="good">good</span> 4.0 and above, <span class="fair">fair</span> 3.5 to 4.0, <span class="poor">poor</span> under 3.5. Active legs show the E-model estimate of the latest RTCP report, the worse direction first (in = reports FreeSWITCH received, out = reports it sent).</dd>
-<dt>Jitter</dt><dd><span class="high">high</span> above 30 ms.</dd>
-<dt>Loss</dt><dd>share of packets lost in the latest report; <span class="high">high</span> above 3 %.</dd>
-<dt>RTT</dt><dd>round trip of the latest report that had one; <span class="high">high</span> above 300 ms.</dd>
-<dt>Order</dt><dd>the agent lists the worst legs first (lowest MOS estimate, then highest jitter); the column buttons sort the legs listed.</dd>
-</dl>
-</section>
-</main>
-<footer>Data: <a href="api/status">api/status</a> (JSON, schema 1) \u00b7 <a href="health">health</a> \u00b7 <a href="metrics">metrics</a></footer>
-`;
+const STYLE = inlinable("status.css", source("status.css"), ["</style"]);
+// "<!--" in a script element changes how the HTML parser looks for its end.
+const SCRIPT = inlinable("status.js", source("status.js"), ["</script", "<!--"]);
 
 function sha256(text: string): string {
   return `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
 }
 
 /** The whole page. */
-export const STATUS_PAGE_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>fsagent status</title>
-<link rel="icon" href="data:,">
-<style>${STYLE}</style>
-</head>
-<body>${BODY}<script>${SCRIPT}</script>
-</body>
-</html>
-`;
+export const STATUS_PAGE_HTML = inline(
+  inline(
+    source("index.html"),
+    '<link rel="stylesheet" href="status.css">',
+    `<style>${STYLE}</style>`,
+  ),
+  '<script type="module" src="status.js"></script>',
+  `<script type="module">${SCRIPT}</script>`,
+);
 
 /**
  * Served with the page: a Content-Security-Policy that allows exactly its own inline style and

@@ -1,106 +1,29 @@
 // GET /api/status: what the status page shows, as documented JSON operators may script against
-// (docs/status-page.md, "/api/status"). Versioned by `schema`; a field is only ever added, never renamed or
-// retyped, within one schema number. Bounded: at most MAX_LEG_LIMIT active legs (the worst
-// first) whatever the agent holds, the last ended legs and the chart samples (both rings).
+// (docs/status-page.md, "/api/status"; its types are in status-body.ts). Bounded: at most
+// MAX_LEG_LIMIT active legs (the worst first) whatever the agent holds, the last ended legs and
+// the chart samples (both rings).
 // Nothing here can carry a secret: labels, connection states (the last error is already cut to
 // one line without credentials, as in /health), figures.
 
 import type { EndedLeg, StatusSample } from "../pipeline/status-history.js";
 import type { RtcpSummary } from "../quality/types.js";
 import type { ActiveLegView, AgentView, StatusSnapshot } from "./source.js";
+import {
+  STATUS_SCHEMA,
+  type StatusBody,
+  type StatusChartSample,
+  type StatusDirection,
+  type StatusEndedLeg,
+  type StatusInstance,
+  type StatusLeg,
+} from "./status-body.js";
 
-export const STATUS_SCHEMA = 1;
 export const DEFAULT_LEG_LIMIT = 100;
 export const MAX_LEG_LIMIT = 500;
 
 /** The page's quality thresholds, also in docs/status-page.md: MOS ≥ 4 good, ≥ 3.5 fair, else poor. */
 export const MOS_GOOD = 4;
 export const MOS_FAIR = 3.5;
-
-export interface StatusDirection {
-  /** RTCP reports of this direction so far. */
-  reports: number;
-  /** The latest report's values; null before the first report (rtt_ms also when unknown). */
-  jitter_ms: number | null;
-  fraction_lost: number | null;
-  rtt_ms: number | null;
-  mos_estimate: number | null;
-}
-
-export interface StatusLeg {
-  fs_instance: string;
-  channel_id: string;
-  correlation_id: string;
-  domain_name: string;
-  codec_name: string;
-  call_direction: string;
-  /** Seconds since the agent first saw the leg. */
-  age_s: number;
-  /** The worse of the two directions' latest values (what worst-first sorts by). */
-  mos_estimate: number | null;
-  jitter_ms: number | null;
-  fraction_lost: number | null;
-  rtt_ms: number | null;
-  inbound: StatusDirection;
-  outbound: StatusDirection;
-}
-
-export interface StatusEndedLeg {
-  fs_instance: string;
-  channel_id: string;
-  correlation_id: string;
-  domain_name: string;
-  codec_name: string;
-  call_direction: string;
-  ended_at: string;
-  duration_s: number | null;
-  hangup_cause: string | null;
-  /** FreeSWITCH's MOS; null when the leg received no audio. */
-  mos: number | null;
-  /** Mean E-model estimate over the leg's reports; null without reports. */
-  mos_estimate: number | null;
-  jitter_avg_ms: number | null;
-  packet_loss: number | null;
-}
-
-export interface StatusInstance {
-  name: string;
-  state: string;
-  connected: boolean;
-  last_event_at: string | null;
-  last_error: string | null;
-  reconnects: number;
-  /** HA only (null without): this replica holds the instance's lease. */
-  owned: boolean | null;
-  /** HA only (null without, or when nobody holds it): the replica holding the lease. */
-  owner: string | null;
-}
-
-export interface StatusChartSample {
-  at: string;
-  events_per_s: number;
-  active_legs: number;
-  mos_ended: number[];
-}
-
-export interface StatusBody {
-  schema: typeof STATUS_SCHEMA;
-  generated_at: string;
-  agent: { version: string; started_at: string; uptime_s: number; replica_id: string | null };
-  instances: StatusInstance[];
-  totals: {
-    active_legs: number;
-    active_legs_listed: number;
-    /** Active legs by their worse direction's latest MOS estimate (unknown: no report yet). */
-    quality: { good: number; fair: number; poor: number; unknown: number };
-    /** Events per second over the last chart interval; null before the first. */
-    events_per_s: number | null;
-  };
-  limit: number;
-  active_legs: StatusLeg[];
-  ended_legs: StatusEndedLeg[];
-  charts: { interval_s: number; mos_buckets: number[]; samples: StatusChartSample[] };
-}
 
 /** `?limit=`: absent → the default; an integer ≥ 0 (above the maximum: the maximum); else an error text. */
 export function parseLegLimit(value: string | null): number | string {
