@@ -5,7 +5,7 @@ import type { Logger } from "../log/logger.js";
 import { healthBody, readyBody } from "./health.js";
 import type { AgentView } from "./source.js";
 import { parseLegLimit, statusBody } from "./status.js";
-import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page.js";
+import { statusPage } from "./status-page.js";
 
 export interface HttpServerOptions {
   host: string;
@@ -29,7 +29,7 @@ export interface HttpServerHandle {
 interface Reply {
   status: number;
   contentType: string;
-  body: string;
+  body: string | Buffer;
   headers?: Readonly<Record<string, string>>;
 }
 
@@ -67,12 +67,10 @@ const routes: ReadonlyMap<string, Route> = new Map<string, Route>([
 const uiRoutes: ReadonlyMap<string, Route> = new Map<string, Route>([
   [
     "/",
-    () => ({
-      status: 200,
-      contentType: "text/html; charset=utf-8",
-      body: STATUS_PAGE_HTML,
-      headers: STATUS_PAGE_HEADERS,
-    }),
+    () => {
+      const { html, headers } = statusPage();
+      return { status: 200, contentType: "text/html; charset=utf-8", body: html, headers };
+    },
   ],
   [
     "/api/status",
@@ -108,7 +106,7 @@ async function route(req: IncomingMessage, options: HttpServerOptions): Promise<
 }
 
 function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
-  const body = Buffer.from(reply.body, "utf8");
+  const body = typeof reply.body === "string" ? Buffer.from(reply.body, "utf8") : reply.body;
   res.writeHead(reply.status, {
     ...reply.headers,
     "Content-Type": reply.contentType,
@@ -198,6 +196,8 @@ function closeServer(server: Server): Promise<void> {
  * headers get 431 before reaching the handler).
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
+  // A page whose files are missing stops the start with its one-line reason, not a later 500.
+  if (options.ui === true) statusPage();
   const server = createServer((req, res) => {
     handle(req, res, options).catch((err: unknown) => {
       // Only reachable if writing the reply itself failed; the socket is of no further use.

@@ -2,7 +2,8 @@
 // CSS and JS, no CDN, no font, no library, so it works on a box without Internet access. Its
 // sources are real files in status-page/ next to this module, so that biome and tsc check them;
 // `npm run build` copies them to dist/server/status-page/. They are read and inlined once, when
-// this module loads, and the page is then a constant.
+// the HTTP server starts with the page on (statusPage()), and the page is then a constant: a
+// command that serves no page (check-config) never reads them.
 //
 // Accessibility: states and thresholds are words next to the colours; the legs table sorts with
 // buttons in its headers (aria-sort); the charts are SVG with a text summary.
@@ -45,40 +46,58 @@ function inlinable(name: string, code: string, forbidden: readonly string[]): st
   return code;
 }
 
-const STYLE = inlinable("status.css", source("status.css"), ["</style"]);
-// "<!--" in a script element changes how the HTML parser looks for its end.
-const SCRIPT = inlinable("status.js", source("status.js"), ["</script", "<!--"]);
-
 function sha256(text: string): string {
   return `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
 }
 
-/** The whole page. */
-export const STATUS_PAGE_HTML = inline(
-  inline(
-    source("index.html"),
-    '<link rel="stylesheet" href="status.css">',
-    `<style>${STYLE}</style>`,
-  ),
-  '<script type="module" src="status.js"></script>',
-  `<script type="module">${SCRIPT}</script>`,
-);
+/** The page and the headers it is served with. */
+export interface StatusPage {
+  /** The whole page, UTF-8. */
+  readonly html: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+let page: StatusPage | undefined;
+
+/** The page, read and inlined on first use; throws a one-line error when its files are missing. */
+export function statusPage(): StatusPage {
+  page ??= buildPage();
+  return page;
+}
+
+function buildPage(): StatusPage {
+  const style = inlinable("status.css", source("status.css"), ["</style"]);
+  // "<!--" in a script element changes how the HTML parser looks for its end.
+  const script = inlinable("status.js", source("status.js"), ["</script", "<!--"]);
+  const html = inline(
+    inline(
+      source("index.html"),
+      '<link rel="stylesheet" href="status.css">',
+      `<style>${style}</style>`,
+    ),
+    '<script type="module" src="status.js"></script>',
+    `<script type="module">${script}</script>`,
+  );
+  return { html: Buffer.from(html, "utf8"), headers: pageHeaders(script, style) };
+}
 
 /**
  * Served with the page: a Content-Security-Policy that allows exactly its own inline style and
  * script (by hash) and requests to the agent itself, nothing from anywhere else.
  */
-export const STATUS_PAGE_HEADERS: Readonly<Record<string, string>> = {
-  "Content-Security-Policy": [
-    "default-src 'none'",
-    `script-src ${sha256(SCRIPT)}`,
-    `style-src ${sha256(STYLE)}`,
-    "connect-src 'self'",
-    "img-src data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join("; "),
-  "X-Content-Type-Options": "nosniff",
-  "Referrer-Policy": "no-referrer",
-};
+function pageHeaders(script: string, style: string): Readonly<Record<string, string>> {
+  return {
+    "Content-Security-Policy": [
+      "default-src 'none'",
+      `script-src ${sha256(script)}`,
+      `style-src ${sha256(style)}`,
+      "connect-src 'self'",
+      "img-src data:",
+      "base-uri 'none'",
+      "form-action 'none'",
+      "frame-ancestors 'none'",
+    ].join("; "),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+  };
+}
