@@ -1,25 +1,8 @@
 import assert from "node:assert/strict";
-import { beforeEach, describe, it } from "node:test";
+import { afterEach, beforeEach, describe, it } from "node:test";
 import { pino } from "pino";
 import { RateLimitedLog } from "../src/log/rate-limit.js";
-import type { Clock, TimerHandle } from "../src/util/clock.js";
-
-/** A clock the test moves by hand; RateLimitedLog only reads now(). */
-class ManualClock implements Clock {
-  constructor(private time = 1_000_000) {}
-  now(): number {
-    return this.time;
-  }
-  advance(ms: number): void {
-    this.time += ms;
-  }
-  setTimeout(): TimerHandle {
-    throw new Error("RateLimitedLog is not expected to schedule timers");
-  }
-  clearTimeout(): void {
-    throw new Error("RateLimitedLog is not expected to schedule timers");
-  }
-}
+import { ManualClock } from "./support/manual-clock.js";
 
 interface Line {
   level: number;
@@ -48,6 +31,8 @@ function setup(windowMs = WINDOW): void {
 }
 
 beforeEach(() => setup());
+// RateLimitedLog only reads the time: it never schedules a timer (nothing to keep alive or cancel).
+afterEach(() => assert.equal(clock.scheduled, 0, "no timer scheduled"));
 
 describe("RateLimitedLog", () => {
   it("logs the first occurrence of a key at once, with its fields and level", () => {

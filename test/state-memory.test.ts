@@ -5,40 +5,7 @@ import { silentLogger } from "../src/log/logger.js";
 import type { LegState } from "../src/quality/types.js";
 import { createLegStore } from "../src/state/create-store.js";
 import { type DropReason, MemoryStore } from "../src/state/memory-store.js";
-import type { Clock, TimerHandle } from "../src/util/clock.js";
-
-/** A clock the test moves by hand; timers fire (in due order) when time passes them. */
-class ManualClock implements Clock {
-  private timers: { at: number; fn: () => void; handle: TimerHandle }[] = [];
-  constructor(private time = 1_700_000_000_000) {}
-  now(): number {
-    return this.time;
-  }
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    const handle: TimerHandle = { unref: () => handle };
-    this.timers.push({ at: this.time + ms, fn, handle });
-    return handle;
-  }
-  clearTimeout(handle: TimerHandle): void {
-    this.timers = this.timers.filter((t) => t.handle !== handle);
-  }
-  get pendingTimers(): number {
-    return this.timers.length;
-  }
-  /** Moves time forward, firing every timer that falls due (including ones armed meanwhile). */
-  advance(ms: number): void {
-    const end = this.time + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
-      if (next === undefined || next.at > end) break;
-      this.timers.shift();
-      this.time = Math.max(this.time, next.at);
-      next.fn();
-    }
-    this.time = end;
-  }
-}
+import { ManualClock } from "./support/manual-clock.js";
 
 function leg(uuid: string, jitterCount = 0): LegState {
   return {
@@ -182,8 +149,9 @@ describe("MemoryStore", () => {
     // The timer fires every second; the old legs are 60 s old at t = 60 s.
     clock.advance(29_999);
     assert.equal(store.expired, 0);
-    // One step removes at most 1,000; a full step re-arms at delay 0, so the backlog drains in
-    // 25 steps at the same instant (each a separate timer callback, not one long loop).
+    // One step removes at most 1,000; a full step re-arms at delay 0 (1 ms, as Node runs it), so
+    // the backlog drains in 25 steps within 25 ms (each a separate timer callback, not one long
+    // loop).
     let steps = 0;
     assert.equal(clock.pendingTimers, 1, "exactly one sweep timer");
     const original = clock.setTimeout.bind(clock);
