@@ -1,7 +1,7 @@
 // Issue 9: GET /api/status and GET / against a hand-built agent view: the documented body,
 // exactly; worst-first order; the leg limit and the bound on the response; http.ui off; the
 // page is self-contained and its Content-Security-Policy admits exactly its inline code. The
-// ring and the sampler behind the charts, with a fake clock.
+// ring and the sampler behind the charts, on the manual clock.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -31,6 +31,7 @@ import type {
 import { MAX_LEG_LIMIT } from "../src/server/status.js";
 import type { StatusBody } from "../src/server/status-body.js";
 import { statusPage } from "../src/server/status-page.js";
+import { ManualClock } from "./support/manual-clock.js";
 
 const NOW = Date.UTC(2026, 10, 24, 21, 40, 0);
 
@@ -542,7 +543,7 @@ describe("the status history", () => {
   });
 
   it("samples events/s, active legs and the MOS of ended legs per interval, bounded", () => {
-    let now = 1_000_000;
+    const clock = new ManualClock(1_000_000);
     let events = 500;
     let activeLegs = 0;
     const sampler = new StatusSampler({
@@ -550,23 +551,23 @@ describe("the status history", () => {
       capacity: 3,
       mosBuckets: [3.5, 4],
       read: () => ({ events, activeLegs }),
-      now: () => now,
+      clock,
     });
     sampler.start();
     try {
-      now += 5000;
       events += 100;
       activeLegs = 7;
       sampler.endedMos(3.2);
       sampler.endedMos(4.4);
       sampler.endedMos(4.5);
-      assert.deepEqual(sampler.sample(), {
-        at: 1_005_000,
-        eventsPerS: 20,
-        activeLegs: 7,
-        mosEnded: [1, 0, 2],
-      });
-      now += 2000;
+      clock.advance(4999);
+      assert.deepEqual(sampler.samples(), [], "no sample before the interval is over");
+      clock.advance(1);
+      assert.deepEqual(sampler.samples(), [
+        { at: 1_005_000, eventsPerS: 20, activeLegs: 7, mosEnded: [1, 0, 2] },
+      ]);
+      // A sample taken by hand closes the interval early; the timer keeps its own pace.
+      clock.advance(2000);
       events += 10;
       assert.deepEqual(sampler.sample(), {
         at: 1_007_000,
@@ -574,12 +575,24 @@ describe("the status history", () => {
         activeLegs: 7,
         mosEnded: [0, 0, 0],
       });
-      for (let i = 0; i < 5; i++) {
-        now += 5000;
-        sampler.sample();
-      }
+      clock.advance(3000);
       assert.equal(sampler.samples().length, 3);
-      assert.equal(sampler.samples()[2]?.at, now);
+      assert.deepEqual(sampler.samples()[2], {
+        at: 1_010_000,
+        eventsPerS: 0,
+        activeLegs: 7,
+        mosEnded: [0, 0, 0],
+      });
+      clock.advance(25_000);
+      assert.equal(sampler.samples().length, 3, "bounded by capacity");
+      assert.deepEqual(
+        sampler.samples().map((x) => x.at),
+        [1_025_000, 1_030_000, 1_035_000],
+      );
+      sampler.stop();
+      clock.advance(5000);
+      assert.equal(sampler.samples()[2]?.at, 1_035_000, "no sample after stop()");
+      assert.equal(clock.pendingTimers, 0);
     } finally {
       sampler.stop();
     }

@@ -3,6 +3,7 @@
 // path of an event (an ended leg costs one array write, a sample one pass over a few counters).
 
 import type { LegLabels } from "../quality/types.js";
+import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
 
 /** One leg that ended, as the status page lists it. */
 export interface EndedLeg {
@@ -71,7 +72,8 @@ export interface SamplerOptions {
   readonly mosBuckets: readonly number[];
   /** Cumulative events read so far, and the legs in progress now. */
   readonly read: () => { readonly events: number; readonly activeLegs: number };
-  readonly now?: () => number;
+  /** Times the samples and schedules them; default the system clock. */
+  readonly clock?: Clock;
 }
 
 /** The bucket a value falls in: the first bound it does not exceed, else the overflow bucket. */
@@ -86,13 +88,13 @@ export class StatusSampler {
   private mosCounts: number[];
   private lastEvents = 0;
   private lastAt = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly now: () => number;
+  private timer: TimerHandle | null = null;
+  private readonly clock: Clock;
 
   constructor(private readonly options: SamplerOptions) {
     this.mosCounts = new Array<number>(options.mosBuckets.length + 1).fill(0);
-    this.now = options.now ?? Date.now;
-    this.lastAt = this.now();
+    this.clock = options.clock ?? systemClock;
+    this.lastAt = this.clock.now();
   }
 
   get intervalMs(): number {
@@ -108,19 +110,18 @@ export class StatusSampler {
   start(): void {
     if (this.timer !== null) return;
     this.baseline();
-    this.timer = setInterval(() => this.sample(), this.options.intervalMs);
-    this.timer.unref();
+    this.arm();
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
   }
 
   /** Closes the current interval (the timer calls it; tests may too). */
   sample(): StatusSample {
     const { events, activeLegs } = this.options.read();
-    const at = this.now();
+    const at = this.clock.now();
     const elapsedS = Math.max(0.001, (at - this.lastAt) / 1000);
     const sample: StatusSample = {
       at,
@@ -143,6 +144,17 @@ export class StatusSampler {
 
   private baseline(): void {
     this.lastEvents = this.options.read().events;
-    this.lastAt = this.now();
+    this.lastAt = this.clock.now();
+  }
+
+  /** The next sample, intervalMs after this one (an interval made of timeouts, on the clock). */
+  private arm(): void {
+    const timer = this.clock.setTimeout(() => {
+      if (this.timer !== timer) return;
+      this.sample();
+      this.arm();
+    }, this.options.intervalMs);
+    timer.unref?.();
+    this.timer = timer;
   }
 }
