@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { setImmediate } from "node:timers/promises";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { CONNECTION_STATES, type ConnectionStats, newConnectionStats } from "../src/esl/status.js";
@@ -17,6 +18,8 @@ import type {
   RecordsView,
   StorageOpCount,
 } from "../src/server/source.js";
+import type { Clock } from "../src/util/clock.js";
+import { ManualClock } from "./support/manual-clock.js";
 
 // A view the tests mutate between requests, as the connections and the pipeline would.
 class FakeAgent implements AgentView {
@@ -66,8 +69,22 @@ async function start(
   agent: AgentView,
   registry: Registry = new Registry(),
   logger = silentLogger(),
+  clock?: Clock,
 ): Promise<HttpServerHandle> {
-  return startHttpServer({ host: "127.0.0.1", port: 0, view: agent, registry, logger });
+  return startHttpServer({ host: "127.0.0.1", port: 0, view: agent, registry, logger, clock });
+}
+
+/** Awaits `promise`; a fail-safe (not a timing assertion): rejects if it takes over 10 s. */
+async function failAfter<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within 10 s`)), 10_000);
+  });
+  try {
+    return await Promise.race([promise, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 interface RawResponse {
@@ -407,7 +424,9 @@ describe("lifecycle", () => {
   });
 
   test("close() is prompt with a keep-alive client connected, and idempotent", async () => {
-    const server = await start(new FakeAgent());
+    // On the manual clock, which never moves here: close() must not wait for its grace period.
+    const clock = new ManualClock();
+    const server = await start(new FakeAgent(), new Registry(), silentLogger(), clock);
     const socket = connect(server.port, "127.0.0.1");
     const socketClosed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
     socket.on("error", () => {});
@@ -415,29 +434,49 @@ describe("lifecycle", () => {
     socket.write("GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n");
     await answered;
 
-    const t0 = performance.now();
-    await Promise.all([server.close(), server.close()]);
-    await socketClosed;
-    const elapsed = performance.now() - t0;
-    assert.ok(elapsed < 500, `close took ${elapsed.toFixed(0)} ms`);
+    await failAfter(Promise.all([server.close(), server.close(), socketClosed]), "close()");
+    assert.equal(clock.pendingTimers, 0, "the grace timer is cleared once closed");
     await assert.rejects(fetch(`${server.url}/health`));
   });
 
-  test("close() cuts a client that sent half a request, within the grace period", async () => {
-    const server = await start(new FakeAgent());
+  test("close() gives a request still running the grace period, then cuts it", async () => {
+    const clock = new ManualClock();
+    let running: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => {
+      running = resolve;
+    });
+    // A scrape that never finishes: /metrics awaits the registry.
+    const registry = new (class extends Registry {
+      override metrics(): Promise<string> {
+        running();
+        return new Promise<string>(() => undefined);
+      }
+    })();
+    const server = await start(new FakeAgent(), registry, silentLogger(), clock);
     const socket = connect(server.port, "127.0.0.1");
     socket.on("error", () => {});
-    const socketClosed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
-    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-    socket.write("GET /health HTTP/1.1\r\nHost: loc");
-    // Let the server see the partial request, making the connection active rather than idle.
-    await new Promise((r) => setTimeout(r, 50));
+    let socketGone = false;
+    const socketClosed = new Promise<void>((resolve) =>
+      socket.on("close", () => {
+        socketGone = true;
+        resolve();
+      }),
+    );
+    socket.write("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    await failAfter(started, "the request to reach its handler");
 
-    const t0 = performance.now();
-    await server.close();
-    await socketClosed;
-    const elapsed = performance.now() - t0;
-    assert.ok(elapsed < 2000, `close took ${elapsed.toFixed(0)} ms`);
+    let closed = false;
+    const closing = server.close().then(() => {
+      closed = true;
+    });
+    clock.advance(999);
+    await setImmediate();
+    assert.equal(clock.pendingTimers, 1, "the grace timer is still running at 999 ms");
+    assert.equal(closed, false);
+    assert.equal(socketGone, false);
+    clock.advance(1);
+    await failAfter(Promise.all([closing, socketClosed]), "the cut at 1000 ms");
+    assert.equal(clock.pendingTimers, 0);
   });
 });
 

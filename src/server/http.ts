@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { Logger } from "../log/logger.js";
+import { type Clock, systemClock } from "../util/clock.js";
 import { healthBody, readyBody } from "./health.js";
 import type { AgentView } from "./source.js";
 import { parseLegLimit, statusBody } from "./status.js";
@@ -16,6 +17,8 @@ export interface HttpServerOptions {
   view: AgentView;
   registry: Registry;
   logger: Logger;
+  /** Times the grace period of close(); default the system clock. */
+  clock?: Clock;
 }
 
 export interface HttpServerHandle {
@@ -173,13 +176,13 @@ function listen(server: Server, host: string, port: number): Promise<AddressInfo
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+function closeServer(server: Server, clock: Clock): Promise<void> {
   return new Promise((resolve, reject) => {
     // Requests in flight are short; they get a moment to finish before their sockets are cut.
-    const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-    force.unref();
+    const force = clock.setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+    force.unref?.();
     server.close((err) => {
-      clearTimeout(force);
+      clock.clearTimeout(force);
       // Closing an already closed server is not a failure of shutdown.
       if (err && (err as NodeJS.ErrnoException).code !== "ERR_SERVER_NOT_RUNNING") reject(err);
       else resolve();
@@ -214,7 +217,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     port: address.port,
     url: `http://${hostPort(address.address, address.port)}`,
     close() {
-      closing ??= closeServer(server);
+      closing ??= closeServer(server, options.clock ?? systemClock);
       return closing;
     },
   };
