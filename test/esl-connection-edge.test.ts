@@ -5,19 +5,38 @@ import type { EslConfig } from "../src/config/types.js";
 import { CommandRejectedError, CommandTimeoutError } from "../src/esl/commands.js";
 import { EslConnection } from "../src/esl/connection.js";
 import { silentLogger } from "../src/log/logger.js";
+import type { Clock } from "../src/util/clock.js";
+import { ManualClock } from "./support/manual-clock.js";
 import { waitFor } from "./support/wait.js";
 
 // A scripted event socket peer for behaviour the simulator does not misbehave in: slow command
 // replies, oversized rejection bodies, a port that never greets. It answers commands strictly in
-// order, one at a time, as FreeSWITCH's listener thread does.
+// order, one at a time, as FreeSWITCH's listener thread does; a slow reply waits for the test to
+// release it. The connection's timers run on the manual clock, so no test waits on wall time.
 
 interface Script {
   greeting?: Buffer | null;
-  /** Reply body for `api <arg>` and how long it takes; default: immediate "+OK". */
-  api?: (arg: string) => { body: string; delayMs: number };
-  /** Send an event every N ms while connected. */
-  eventEveryMs?: number;
+  /** Reply body for `api <arg>`, sent once `after` resolves (never, for one that never does); default: "+OK" at once. */
+  api?: (arg: string) => { body: string; after?: Promise<void> };
 }
+
+interface Peer {
+  port: number;
+  commands: string[];
+  /** Sends one HEARTBEAT event to every connected client. */
+  sendEvent(): void;
+}
+
+/** A promise and the function that resolves it: a reply the test releases when it wants. */
+function gate(): { promise: Promise<void>; open(): void } {
+  let open: () => void = () => undefined;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+const NEVER = new Promise<void>(() => undefined);
 
 const servers: net.Server[] = [];
 const connections: EslConnection[] = [];
@@ -31,10 +50,14 @@ function frameEvent(seq: number): Buffer {
   return Buffer.from(`Content-Length: ${body.length}\nContent-Type: text/event-plain\n\n${body}`);
 }
 
-async function scriptedPeer(script: Script): Promise<{ port: number; commands: string[] }> {
+async function scriptedPeer(script: Script): Promise<Peer> {
   const commands: string[] = [];
+  const sockets = new Set<net.Socket>();
+  let seq = 0;
   const server = net.createServer((socket) => {
     socket.on("error", () => undefined);
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
     const greeting =
       script.greeting === undefined
         ? Buffer.from("Content-Type: auth/request\n\n")
@@ -42,15 +65,6 @@ async function scriptedPeer(script: Script): Promise<{ port: number; commands: s
     if (greeting !== null) socket.write(greeting);
     let buffered = "";
     let busy = Promise.resolve();
-    let seq = 0;
-    const ticker =
-      script.eventEveryMs === undefined
-        ? null
-        : setInterval(
-            () => socket.writable && socket.write(frameEvent(seq++)),
-            script.eventEveryMs,
-          );
-    socket.on("close", () => ticker !== null && clearInterval(ticker));
     socket.on("data", (chunk) => {
       buffered += chunk.toString("latin1");
       for (let end = buffered.indexOf("\n\n"); end !== -1; end = buffered.indexOf("\n\n")) {
@@ -63,7 +77,13 @@ async function scriptedPeer(script: Script): Promise<{ port: number; commands: s
   });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { port: (server.address() as net.AddressInfo).port, commands };
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    commands,
+    sendEvent: () => {
+      for (const socket of sockets) if (socket.writable) socket.write(frameEvent(seq++));
+    },
+  };
 }
 
 async function answer(socket: net.Socket, line: string, script: Script): Promise<void> {
@@ -73,8 +93,8 @@ async function answer(socket: net.Socket, line: string, script: Script): Promise
   } else if (line.startsWith("event ")) {
     socket.write("Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n");
   } else if (line.startsWith("api ")) {
-    const { body, delayMs } = script.api?.(line.slice(4)) ?? { body: "+OK", delayMs: 0 };
-    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    const { body, after } = script.api?.(line.slice(4)) ?? { body: "+OK" };
+    if (after !== undefined) await after;
     if (socket.writable) {
       socket.write(
         `Content-Type: api/response\nContent-Length: ${Buffer.byteLength(body)}\n\n${body}`,
@@ -96,6 +116,7 @@ const ESL: EslConfig = {
 function connect(
   port: number,
   esl: Partial<EslConfig> = {},
+  clock?: Clock,
 ): { connection: EslConnection; reasons: Array<string | null> } {
   const reasons: Array<string | null> = [];
   const connection: EslConnection = new EslConnection({
@@ -103,6 +124,7 @@ function connect(
     esl: { ...ESL, ...esl },
     events: ["HEARTBEAT"],
     logger: silentLogger(),
+    ...(clock === undefined ? {} : { clock }),
     onEvent: () => undefined,
     onStateChange: (state) => {
       if (state === "disconnected" || state === "rejected")
@@ -116,18 +138,29 @@ function connect(
 
 describe("EslConnection edge cases against a scripted peer", () => {
   it("a slow reply while events flow fails only its caller; the late reply is absorbed in order", async () => {
-    const { port } = await scriptedPeer({
-      eventEveryMs: 20,
+    const clock = new ManualClock();
+    const slowReply = gate();
+    const peer = await scriptedPeer({
       api: (arg) =>
         arg === "slow"
-          ? { body: "slow-reply", delayMs: 600 }
-          : { body: `${arg}-reply`, delayMs: 0 },
+          ? { body: "slow-reply", after: slowReply.promise }
+          : { body: `${arg}-reply` },
     });
-    const { connection } = connect(port);
+    const { connection } = connect(peer.port, {}, clock);
     await waitFor(() => connection.connected, "connected");
     const slow = connection.api("slow");
     const fast = connection.api("fast", 2000);
+    slow.catch(() => undefined);
+    // An event arrives 1 ms after the commands were sent: the peer is alive, only slow.
+    clock.advance(1);
+    const frames = connection.stats.framesReceived;
+    peer.sendEvent();
+    await waitFor(() => connection.stats.framesReceived === frames + 1, "the event");
+    clock.advance(298);
+    assert.equal(connection.stats.commandsTimedOut, 0, "still waiting at 299 ms");
+    clock.advance(1);
     await assert.rejects(slow, CommandTimeoutError);
+    slowReply.open();
     assert.equal(
       await fast,
       "fast-reply",
@@ -139,25 +172,39 @@ describe("EslConnection edge cases against a scripted peer", () => {
   });
 
   it("a command timeout with nothing else received resets the connection", async () => {
-    const { port } = await scriptedPeer({ api: () => ({ body: "late", delayMs: 5000 }) });
-    const { connection, reasons } = connect(port);
+    const clock = new ManualClock();
+    const { port } = await scriptedPeer({ api: () => ({ body: "late", after: NEVER }) });
+    const { connection, reasons } = connect(port, {}, clock);
     await waitFor(() => connection.connected, "connected");
-    await assert.rejects(connection.api("hang"), CommandTimeoutError);
+    const hang = connection.api("hang");
+    hang.catch(() => undefined);
+    clock.advance(299);
+    assert.equal(connection.stats.commandsTimedOut, 0, "still waiting at 299 ms");
+    clock.advance(1);
+    await assert.rejects(hang, CommandTimeoutError);
     await waitFor(() => reasons.length > 0, "a disconnect");
     assert.equal(reasons[0], '"api" got no reply within 300 ms and nothing else received');
   });
 
   it("does not probe while a command is already waiting for its reply", async () => {
+    const clock = new ManualClock();
+    const slowReply = gate();
     const { port, commands } = await scriptedPeer({
       api: (arg) =>
-        arg === "slow" ? { body: "slow-reply", delayMs: 700 } : { body: "UP", delayMs: 0 },
+        arg === "slow" ? { body: "slow-reply", after: slowReply.promise } : { body: "UP" },
     });
-    const { connection } = connect(port, { idleTimeoutMs: 150, commandTimeoutMs: 2000 });
+    const { connection } = connect(port, { idleTimeoutMs: 150, commandTimeoutMs: 2000 }, clock);
     await waitFor(() => connection.connected, "connected");
-    assert.equal(await connection.api("slow"), "slow-reply");
+    const slow = connection.api("slow");
+    // 700 ms of silence, more than four idle timeouts, while `api slow` waits.
+    clock.advance(700);
+    slowReply.open();
+    assert.equal(await slow, "slow-reply");
+    // The peer answers in order: once this reply is back, it has read anything sent before.
+    assert.equal(await connection.api("barrier"), "UP");
     assert.deepEqual(
       commands.filter((c) => c.startsWith("api")),
-      ["api slow"],
+      ["api slow", "api barrier"],
       "no `api status` probe sent while `api slow` was pending",
     );
     assert.equal(connection.connected, true);
@@ -188,8 +235,13 @@ describe("EslConnection edge cases against a scripted peer", () => {
   });
 
   it("says so when a port accepts TCP but never sends auth/request", async () => {
+    const clock = new ManualClock();
     const { port } = await scriptedPeer({ greeting: null });
-    const { connection, reasons } = connect(port, { connectTimeoutMs: 200 });
+    const { connection, reasons } = connect(port, { connectTimeoutMs: 200 }, clock);
+    await waitFor(() => connection.state === "authenticating", "the TCP connection");
+    clock.advance(199);
+    assert.equal(clock.nextTimerAt(), clock.now() + 1, "the connect timeout is due at 200 ms");
+    clock.advance(1);
     await waitFor(() => reasons.length > 0, "a timeout");
     assert.equal(
       reasons[0],

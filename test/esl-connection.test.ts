@@ -6,7 +6,9 @@ import { EslConnection } from "../src/esl/connection.js";
 import type { EslEvent } from "../src/esl/event.js";
 import { silentLogger } from "../src/log/logger.js";
 import { SimServer } from "../src/sim/index.js";
-import { sleep, waitFor } from "./support/wait.js";
+import type { Clock } from "../src/util/clock.js";
+import { ManualClock } from "./support/manual-clock.js";
+import { waitFor } from "./support/wait.js";
 
 const FAST: EslConfig = {
   connectTimeoutMs: 1000,
@@ -33,6 +35,7 @@ after(async () => {
 function connect(
   instance: Partial<FreeswitchInstanceConfig> & { port: number },
   esl: Partial<EslConfig> = {},
+  timing: { clock?: Clock; random?: () => number } = {},
 ): Harness {
   const events: EslEvent[] = [];
   const disconnectReasons: Array<string | null> = [];
@@ -41,6 +44,7 @@ function connect(
     esl: { ...FAST, ...esl },
     events: EVENTS,
     logger: silentLogger(),
+    ...timing,
     // Kept past the callback: retained, as the connection's read buffer is reused.
     onEvent: (event) => events.push(event.retain()),
     onStateChange: (state) => {
@@ -132,32 +136,82 @@ describe("EslConnection against the simulator", () => {
   });
 
   it("detects a half-open peer with the idle probe and reconnects when it answers again", async () => {
+    // Timers on the manual clock, bytes on real sockets: the probe goes out after exactly
+    // idleTimeoutMs of silence and its timeout resets the connection commandTimeoutMs later.
+    const clock = new ManualClock();
     const { sim, port } = await simulator();
     const { connection } = connect(
       { port },
       { idleTimeoutMs: 200, commandTimeoutMs: 200, connectTimeoutMs: 300 },
+      { clock, random: () => 0.5 },
     );
     await waitFor(() => connection.connected, "connected");
-    const silentAt = Date.now();
     sim.goSilent();
-    await waitFor(() => !connection.connected, "dead connection detected", 3000);
-    const detectedAfter = Date.now() - silentAt;
-    assert.ok(detectedAfter <= 200 + 200 + 250, `detected after ${detectedAfter} ms`);
-    assert.equal(connection.stats.commandsTimedOut, 1);
+    clock.advance(199);
+    assert.equal(clock.nextTimerAt(), clock.now() + 1, "the idle check is due at 200 ms");
+    clock.advance(1);
+    // The probe is sent: its reply timer runs now, commandTimeoutMs long.
+    assert.equal(clock.nextTimerAt(), clock.now() + 200, "the probe waits 200 ms for a reply");
+    clock.advance(199);
+    assert.equal(connection.stats.commandsTimedOut, 0, "the probe is still waiting at 399 ms");
+    clock.advance(1);
+    assert.equal(connection.stats.commandsTimedOut, 1, "the probe times out at 400 ms");
+    await waitFor(() => !connection.connected, "dead connection detected");
+    assert.equal(
+      connection.stats.lastError,
+      '"api" got no reply within 200 ms and nothing else received',
+    );
     sim.resume();
-    await waitFor(() => connection.connected, "reconnected after resume", 5000);
+    clock.advance(10); // the backoff delay: 0.5 × initialMs
+    await waitFor(() => connection.connected, "reconnected after resume");
+    assert.equal(connection.stats.reconnects, 1);
+  });
+
+  it("waits the backoff delay on its clock before each reconnect", async () => {
+    const clock = new ManualClock();
+    const { connection } = connect({ port: await closedPort() }, {}, { clock, random: () => 0.5 });
+    // Full jitter at 0.5: half of min(maxMs 200, initialMs 20 · 2^n).
+    const delays: number[] = [];
+    for (let attempt = 0; attempt < 6; attempt++) {
+      await waitFor(() => connection.state === "disconnected", "the attempt to fail");
+      const due = clock.nextTimerAt();
+      assert.ok(due !== undefined, "a reconnect is scheduled");
+      const delay = due - clock.now();
+      delays.push(delay);
+      clock.advance(delay - 1);
+      assert.equal(connection.stats.reconnects, attempt, "not one ms early");
+      clock.advance(1);
+      assert.equal(connection.stats.reconnects, attempt + 1);
+    }
+    assert.deepEqual(delays, [10, 20, 40, 80, 100, 100]);
+    assert.equal(connection.stats.lastError, "connection refused");
   });
 
   it("a busy connection is never probed: events count as liveness", async () => {
+    const clock = new ManualClock();
     const { sim, port } = await simulator();
-    const { connection } = connect({ port }, { idleTimeoutMs: 150, commandTimeoutMs: 500 });
+    const { connection, events } = connect(
+      { port },
+      { idleTimeoutMs: 150, commandTimeoutMs: 500 },
+      { clock },
+    );
     await waitFor(() => connection.connected, "connected");
-    const commandsBefore = sim.stats.commandsReceived;
-    const pump = setInterval(() => sim.heartbeat(), 20);
-    await sleep(600);
-    clearInterval(pump);
-    assert.equal(sim.stats.commandsReceived, commandsBefore, "no api status while events flow");
+    const commands: string[] = [];
+    sim.on("command", (info: { line: string }) => commands.push(info.line));
+    // A heartbeat every 20 ms for 600 ms, each read before the clock moves on.
+    for (let i = 1; i <= 30; i++) {
+      sim.heartbeat();
+      await waitFor(() => events.length === i, `heartbeat ${i}`);
+      clock.advance(20);
+    }
+    // Anything the agent wrote meanwhile reaches the simulator before this command's reply.
+    await connection.api("uuid_dump barrier");
+    assert.deepEqual(commands, ["api uuid_dump barrier"], "no api status while events flow");
     assert.equal(connection.connected, true);
+    // Once the events stop, the probe does come (within idleTimeoutMs + a quarter of it).
+    clock.advance(150 + 150 / 4);
+    await waitFor(() => commands.length === 2, "the probe after the events stopped");
+    assert.equal(commands[1], "api status");
   });
 
   it("keeps two healthy instances flowing while a third is down", async () => {
@@ -273,10 +327,14 @@ describe("EslConnection against the simulator", () => {
     const { sim, port } = await simulator();
     const { connection, disconnectReasons } = connect({ port });
     await waitFor(() => connection.connected, "connected");
+    const framesBefore = connection.stats.framesReceived;
     sim.sendRaw(
       "Content-Type: text/disconnect-notice\nContent-Length: 39\n\nkilled listener because of lost events\n",
     );
-    await sleep(50); // let the notice arrive before the close
+    await waitFor(
+      () => connection.stats.framesReceived === framesBefore + 1,
+      "the notice to arrive before the close",
+    );
     sim.closeAbruptly();
     await waitFor(() => disconnectReasons.length > 0, "a disconnect");
     assert.deepEqual(disconnectReasons, [
