@@ -13,9 +13,11 @@ import type { RtcpObservation } from "../src/quality/types.js";
 import { healthBody, readyBody } from "../src/server/health.js";
 import type { AgentView, HaView, InstanceView } from "../src/server/source.js";
 import { RedisStore } from "../src/state/redis-store.js";
+import type { Clock } from "../src/util/clock.js";
+import { ManualClock } from "./support/manual-clock.js";
 import { pipeline } from "./support/pipeline.js";
 import { sampleLeg } from "./support/redis.js";
-import { sleep, waitFor } from "./support/wait.js";
+import { waitFor } from "./support/wait.js";
 
 // The small parts of issue 7: replica ids, connection figures across connections, /health and
 // /ready with HA, and what a replica forgets when another one takes an instance over.
@@ -184,7 +186,7 @@ describe("handing an instance over: what the old owner forgets (Redis on 6379)",
   let redis: Redis;
   const stores: RedisStore[] = [];
 
-  function store(): RedisStore {
+  function store(clock?: Clock): RedisStore {
     const s = new RedisStore(
       {
         type: "redis",
@@ -201,7 +203,7 @@ describe("handing an instance over: what the old owner forgets (Redis on 6379)",
           caFile: "",
         },
       },
-      { logger: silentLogger(), flushIntervalMs: 10 },
+      { logger: silentLogger(), flushIntervalMs: 10, ...(clock === undefined ? {} : { clock }) },
     );
     stores.push(s);
     return s;
@@ -225,9 +227,11 @@ describe("handing an instance over: what the old owner forgets (Redis on 6379)",
   });
 
   it("unload drops the hot copy, after writing a pending change, and keeps the Redis copy", async () => {
-    const s = store();
+    const clock = new ManualClock();
+    const s = store(clock);
     await waitFor(() => s.connected, "Redis");
     s.save(sampleLeg("clean", 1));
+    clock.advance(10);
     await waitFor(() => s.pending === 0, "the write");
     s.unload("clean");
     assert.equal(s.peek("clean"), undefined, "a written leg goes at once");
@@ -239,6 +243,9 @@ describe("handing an instance over: what the old owner forgets (Redis on 6379)",
     s.save(sampleLeg("dirty", 5));
     s.unload("dirty");
     assert.equal(s.peek("dirty")?.inbound[0]?.lastLost, 5, "kept until its write is sent");
+    clock.advance(9);
+    assert.equal(s.peek("dirty")?.inbound[0]?.lastLost, 5, "still kept at 9 ms");
+    clock.advance(1);
     await waitFor(() => s.peek("dirty") === undefined, "the hot copy to go after the write");
     assert.equal(
       JSON.parse((await redis.get(`${prefix}leg:dirty`)) ?? "{}").inbound[0].lastLost,
@@ -248,32 +255,46 @@ describe("handing an instance over: what the old owner forgets (Redis on 6379)",
     s.save(sampleLeg("again", 1));
     s.unload("again");
     s.save(sampleLeg("again", 2)); // taken back and saved before the write: it stays
+    clock.advance(10);
     await waitFor(() => s.pending === 0, "the write");
-    await sleep(30);
+    clock.advance(30); // three more write-behind intervals: nothing else happens to it
+    assert.equal(s.pending, 0, "nothing left to write");
     assert.equal(s.peek("again")?.inbound[0]?.lastLost, 2);
     assert.equal(s.evicted, 0, "not counted as evictions");
   });
 
-  it("with HA's 10 ms write-behind, a change is in Redis within a few tens of ms (the kill -9 window)", async () => {
-    const s = store(); // flushIntervalMs 10, as the agent sets it with HA
+  it("with HA's 10 ms write-behind, every change is sent to Redis within 10 ms (the kill -9 window, plus one round trip)", async () => {
+    const clock = new ManualClock();
+    const s = store(clock); // flushIntervalMs 10, as the agent sets it with HA
     await waitFor(() => s.connected, "Redis");
+    // 40 changes of one leg, 0 to 14 ms apart; each write's round trip is awaited before the
+    // clock moves on, so a change's lag is when the write carrying it was sent, minus its save.
+    const savedAt: number[] = [];
     const lags: number[] = [];
+    let written = 0;
     for (let n = 1; n <= 40; n++) {
-      const savedAt = performance.now();
-      s.save(sampleLeg("lag", n));
-      for (;;) {
+      const gap = (n * 7) % 15;
+      const saveAt = clock.now() + gap;
+      while (clock.advanceTo(saveAt)) {
+        const sentAt = clock.now();
+        await waitFor(() => s.pending === 0, "the write");
         const text = await redis.get(`${prefix}leg:lag`);
-        if (text !== null && JSON.parse(text).inbound[0]?.lastLost === n) break;
+        assert.equal(JSON.parse(text ?? "{}").inbound[0]?.lastLost, savedAt.length);
+        for (; written < savedAt.length; written++) lags.push(sentAt - (savedAt[written] ?? 0));
       }
-      lags.push(performance.now() - savedAt);
-      await sleep(Math.random() * 15);
+      s.save(sampleLeg("lag", n));
+      savedAt.push(clock.now());
     }
-    lags.sort((x, y) => x - y);
-    const p50 = lags[20] ?? 0;
-    const max = lags[39] ?? 0;
-    console.log(`# HA write-behind lag: p50 ${p50.toFixed(1)} ms, max ${max.toFixed(1)} ms`);
-    assert.ok(p50 < 30, `p50 ${p50} ms`);
-    assert.ok(max < 150, `max ${max} ms`);
+    clock.advance(9);
+    assert.equal(s.pending, 1, "the last change is not sent before 10 ms");
+    clock.advance(1);
+    await waitFor(() => s.pending === 0, "the last write");
+    for (; written < savedAt.length; written++) lags.push(10);
+    const text = await redis.get(`${prefix}leg:lag`);
+    assert.equal(JSON.parse(text ?? "{}").inbound[0]?.lastLost, 40);
+    assert.equal(lags.length, 40);
+    assert.equal(Math.max(...lags), 10, "no change waits longer than the write-behind delay");
+    assert.ok(Math.min(...lags) >= 0);
   });
 
   it("a router that hands over forgets its legs; taking the instance back reads them from Redis again", async () => {

@@ -18,7 +18,8 @@ import {
 } from "../src/state/redis-store.js";
 import type { StoreOpCount } from "../src/state/store.js";
 import { tempDir } from "./support/child.js";
-import { closedPort, pollUntil } from "./support/net.js";
+import { ManualClock } from "./support/manual-clock.js";
+import { closedPort } from "./support/net.js";
 import { capturingLogger, killProcess, sampleLeg, spawnRedisServer } from "./support/redis.js";
 import { sleep, waitFor } from "./support/wait.js";
 
@@ -97,17 +98,34 @@ function op(store: { operations(): readonly StoreOpCount[] }, operation: string,
   return store.operations().find((o) => o.operation === operation && o.status === status)?.count;
 }
 
-/** Every command the server receives (MONITOR on its own connection), filtered by key prefix. */
+/**
+ * Every command the server receives (MONITOR on its own connection), filtered by key prefix.
+ * barrier() resolves once MONITOR has shown every command Redis ran before it (MONITOR reports
+ * in execution order): what it has not shown by then was never sent.
+ */
 async function monitor(
   client: Redis,
   prefix: string,
-): Promise<{ commands: string[][]; stop(): void }> {
+): Promise<{ commands: string[][]; barrier(): Promise<void>; stop(): void }> {
   const commands: string[][] = [];
+  const barriers = new Set<string>();
   const mon = await client.monitor();
   mon.on("monitor", (_time: string, args: string[]) => {
+    const key = args[1] ?? "";
+    if (barriers.delete(key)) return;
     if (args.some((a) => a.startsWith(prefix))) commands.push(args);
   });
-  return { commands, stop: () => mon.disconnect() };
+  let n = 0;
+  return {
+    commands,
+    barrier: async () => {
+      const key = `${prefix}monitor-barrier:${n++}`;
+      barriers.add(key);
+      await client.exists(key);
+      await waitFor(() => !barriers.has(key), "MONITOR to catch up");
+    },
+    stop: () => mon.disconnect(),
+  };
 }
 
 /**
@@ -195,20 +213,25 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
 
   it("writes behind: many saves of one leg become one SET of the latest state", async () => {
     const prefix = newPrefix();
-    const store = await newStore(prefix, { flushIntervalMs: 50 });
+    const clock = new ManualClock();
+    const store = await newStore(prefix, { flushIntervalMs: 50, clock });
     const mon = await monitor(admin, prefix);
     try {
       for (let i = 1; i <= 200; i++) store.save(sampleLeg("leg-1", i));
       assert.equal(store.peek("leg-1")?.jitterCount, 200, "the hot map has it at once");
-      assert.equal(await admin.get(legKey(prefix, "leg-1")), null, "nothing written yet: behind");
-      const json = await pollUntil(
-        () => admin.get(legKey(prefix, "leg-1")),
-        (v) => v !== null,
-        "the flush timer to write the leg",
-        2000,
+      clock.advance(49);
+      assert.equal(clock.nextTimerAt(), clock.now() + 1, "the flush is due at 50 ms");
+      await mon.barrier();
+      assert.deepEqual(mon.commands, [], "nothing sent before the flush interval: behind");
+      assert.equal(await admin.get(legKey(prefix, "leg-1")), null);
+      clock.advance(1);
+      await waitFor(() => op(store, "flush", "ok") === 1, "the flush timer to write the leg");
+      assert.deepEqual(
+        JSON.parse((await admin.get(legKey(prefix, "leg-1"))) ?? ""),
+        sampleLeg("leg-1", 200),
       );
-      assert.deepEqual(JSON.parse(json ?? ""), sampleLeg("leg-1", 200));
-      await sleep(150); // several more flush intervals: nothing else is written
+      clock.advance(150); // several more flush intervals: nothing else is written
+      await mon.barrier();
       const sets = mon.commands.filter((c) => c[0] === "set");
       assert.equal(sets.length, 1, `one SET, got ${sets.length}`);
       assert.deepEqual(sets[0], [
@@ -292,7 +315,7 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
       await store.flush();
       assert.equal(await admin.get(legKey(prefix, "written")), null);
       assert.equal(await admin.get(legKey(prefix, "pending")), null);
-      await sleep(50);
+      await mon.barrier();
       assert.equal(
         mon.commands.filter((c) => c[0] === "set").length,
         0,
@@ -431,6 +454,32 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
   });
 });
 
+describe("RedisStore.ready() on its clock", () => {
+  it("answers false exactly at its bound when Redis never answers, and clears its timer", async () => {
+    const clock = new ManualClock();
+    const closed = await closedPort();
+    const store = new RedisStore(
+      config("never:", { redis: { ...config("never:").redis, port: closed } }),
+      { logger: pino({ level: "silent" }), clock, sweepIntervalMs: 0 },
+    );
+    try {
+      let answer: boolean | undefined;
+      void store.ready(5000).then((ok) => {
+        answer = ok;
+      });
+      clock.advance(4999);
+      await yieldToLoop();
+      assert.equal(answer, undefined, "still waiting at 4999 ms");
+      clock.advance(1);
+      await yieldToLoop();
+      assert.equal(answer, false);
+      assert.equal(clock.pendingTimers, 0);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe("RedisStore when Redis goes away (private redis-server)", () => {
   const PASSWORD = `pw-${randomUUID()}`;
   let port: number;
@@ -493,9 +542,11 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
     // The GET waits (CLIENT PAUSE) while the leg ends and the flush sends its DEL behind the
     // GET on the same connection: the GET then answers with the state just removed.
     const prefix = `race-${randomUUID()}:`;
+    const clock = new ManualClock();
     const store = new RedisStore(privateConfig(prefix), {
       logger: pino({ level: "silent" }),
       flushIntervalMs: 50,
+      clock,
     });
     try {
       await waitFor(() => store.connected, "the first connection");
@@ -506,7 +557,7 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
       await probe.call("CLIENT", "PAUSE", "400", "ALL");
       const loading = store.load("race-1");
       store.remove("race-1");
-      await sleep(150); // the flush timer has sent the DEL, queued behind the GET
+      clock.advance(50); // the flush timer sends the DEL, queued behind the GET
       assert.equal(await loading, undefined, "the GET's answer is the removed state");
       assert.equal(store.peek("race-1"), undefined, "not put back in memory");
       await waitFor(() => store.pending === 0, "the DEL written", 2000);
@@ -518,25 +569,44 @@ describe("RedisStore when Redis goes away (private redis-server)", () => {
 
   it("a pipeline Redis refuses (OOM) is re-queued, retried at the flush pace, and written later", async () => {
     const prefix = `oom-${randomUUID()}:`;
+    const clock = new ManualClock();
     const store = new RedisStore(privateConfig(prefix), {
       logger: pino({ level: "silent" }),
       flushIntervalMs: 50,
+      sweepIntervalMs: 0,
+      clock,
     });
+    const refused = () => op(store, "flush", "error") ?? 0;
+    /** One flush interval: nothing is sent before it is over, one attempt when it is. */
+    const interval = async (): Promise<void> => {
+      const before = refused();
+      clock.advance(49);
+      assert.equal(
+        clock.nextTimerAt(),
+        clock.now() + 1,
+        "the next attempt is 50 ms after the last",
+      );
+      clock.advance(1);
+      await waitFor(() => refused() === before + 1, "a refused flush");
+    };
     try {
       await waitFor(() => store.connected, "the first connection");
       await probe.config("SET", "maxmemory", "1"); // noeviction (the default): writes refused
       for (let i = 0; i < 10; i++) store.save(sampleLeg(`leg-${i}`, 1));
-      await waitFor(() => (op(store, "flush", "error") ?? 0) >= 2, "two refused flushes", 2000);
+      await interval();
+      await interval();
       store.save(sampleLeg("leg-0", 2)); // newer state while refused: this one must be written
-      await sleep(300);
-      const attempts = op(store, "flush", "error") ?? 0;
-      assert.ok(attempts <= 12, `retried at the flush pace, not in a tight loop: ${attempts}`);
+      // 300 ms more: six more attempts at the flush pace, not a tight loop.
+      for (let i = 0; i < 6; i++) await interval();
+      assert.equal(refused(), 8);
       assert.equal(op(store, "save", "ok"), 0);
-      assert.ok((op(store, "save", "error") ?? 0) >= 20, "each refused key counted");
+      assert.equal(op(store, "save", "error"), 80, "each refused key counted, every attempt");
       assert.equal(store.pending, 10, "still one pending write per leg");
       await probe.config("SET", "maxmemory", "0");
+      clock.advance(50);
       await waitFor(() => store.pending === 0, "the re-queued writes", 2000);
       assert.equal(op(store, "save", "ok"), 10);
+      assert.equal(refused(), 8);
       assert.deepEqual(
         JSON.parse((await probe.get(legKey(prefix, "leg-0"))) ?? ""),
         sampleLeg("leg-0", 2),

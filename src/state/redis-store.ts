@@ -209,12 +209,12 @@ export class RedisStore implements LegStore {
     if (this.connected) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
       const done = (ok: boolean): void => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         this.client.off("ready", onReady);
         resolve(ok);
       };
       const onReady = (): void => done(true);
-      const timer = setTimeout(() => done(this.connected), timeoutMs);
+      const timer = this.clock.setTimeout(() => done(this.connected), timeoutMs);
       this.client.on("ready", onReady);
     });
   }
