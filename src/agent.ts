@@ -33,6 +33,7 @@ import type {
 import { createLegStore } from "./state/create-store.js";
 import type { LegStore } from "./state/store.js";
 import { bounded } from "./util/bounded.js";
+import { type Clock, systemClock } from "./util/clock.js";
 
 export interface AgentOptions {
   readonly config: Config;
@@ -44,6 +45,8 @@ export interface AgentOptions {
   readonly records?: RecordSink;
   /** The status page's chart interval (default 5 s; tests shorten it). */
   readonly statusSampleMs?: number;
+  /** The one clock everything the agent schedules runs on (default the system clock). */
+  readonly clock?: Clock;
 }
 
 /** How long start() waits for Redis before consuming events anyway. */
@@ -88,17 +91,21 @@ export class Agent implements AgentView {
   private readonly instanceList: MonitoredInstance[];
   private http: HttpServerHandle | null = null;
   private stopped = false;
-  private readonly startedAt = Date.now();
+  private readonly clock: Clock;
+  private readonly startedAt: number;
   /** The status page's ended legs and chart samples (kept only with http.ui). */
   private readonly ended = new EndedLegs(ENDED_LEGS_KEPT);
   private readonly sampler: StatusSampler;
 
   constructor(private readonly options: AgentOptions) {
     const { config, logger } = options;
+    this.clock = options.clock ?? systemClock;
+    this.startedAt = this.clock.now();
     const ha = config.ha.enabled;
     this.replicaId = ha ? resolveReplicaId(config.ha.replicaId) : undefined;
     this.store = createLegStore(config.storage, {
       logger,
+      clock: this.clock,
       ...(ha ? { redis: { flushIntervalMs: HA_WRITE_BEHIND_MS } } : {}),
     });
     this.metrics =
@@ -126,6 +133,7 @@ export class Agent implements AgentView {
       capacity: STATUS_SAMPLES_KEPT,
       mosBuckets: CALL_MOS_BUCKETS,
       read: () => this.sampleFigures(),
+      clock: this.clock,
     });
     const byName = new Map<string, MonitoredInstance>();
     this.lease =
@@ -137,6 +145,7 @@ export class Agent implements AgentView {
             leaseTtlMs: config.ha.leaseTtlMs,
             redis: config.storage.redis,
             logger,
+            clock: this.clock,
             hooks: {
               acquired: (name) => {
                 if (!this.stopped) byName.get(name)?.connect();
@@ -163,7 +172,7 @@ export class Agent implements AgentView {
       records: this.recordSink,
       claims: this.claims,
       statusPage: config.http.ui ? { ended: this.ended, sampler: this.sampler } : null,
-      now: Date.now,
+      now: () => this.clock.now(),
     });
     const subscriptions = eventsToSubscribe(config.events);
     this.instanceList = config.freeswitchInstances.map((instance) => {
@@ -178,6 +187,7 @@ export class Agent implements AgentView {
         logger,
         // Without HA every instance is this agent's for good.
         owned: lease === null ? () => true : () => lease.holds(instance.name),
+        clock: this.clock,
       });
       byName.set(instance.name, monitored);
       return monitored;
@@ -214,7 +224,7 @@ export class Agent implements AgentView {
     return {
       version: this.options.version,
       startedAt: this.startedAt,
-      now: Date.now(),
+      now: this.clock.now(),
       *activeLegs(): Iterable<ActiveLegView> {
         for (const { name: instance, legs } of instances) {
           for (const { leg, since } of legs.activeLegs()) {
@@ -271,6 +281,7 @@ export class Agent implements AgentView {
       view: this,
       registry,
       logger,
+      clock: this.clock,
     });
     if (config.http.ui && !this.stopped) this.sampler.start();
     const ha =
@@ -313,7 +324,11 @@ export class Agent implements AgentView {
     await Promise.all(this.instanceList.map((instance) => instance.stop()));
     // Events waiting for a leg's state (a Redis read, a look-up the closed connection just
     // failed) are processed now, bounded, so they reach the store and the exporter below.
-    await bounded(Promise.all(this.instanceList.map(({ legs }) => legs.settle())), SETTLE_WAIT_MS);
+    await bounded(
+      Promise.all(this.instanceList.map(({ legs }) => legs.settle())),
+      SETTLE_WAIT_MS,
+      this.clock,
+    );
     if (this.lease !== null) {
       await this.flushToRedis();
       await this.lease.stop();
@@ -325,8 +340,8 @@ export class Agent implements AgentView {
 
   /** HA: the QoS claims in flight and the pending leg state reach Redis (bounded). */
   private async flushToRedis(): Promise<void> {
-    if (this.claims !== null) await bounded(this.claims.settle(), HA_CLAIMS_WAIT_MS);
-    await bounded(this.store.flush(), HA_FLUSH_WAIT_MS);
+    if (this.claims !== null) await bounded(this.claims.settle(), HA_CLAIMS_WAIT_MS, this.clock);
+    await bounded(this.store.flush(), HA_FLUSH_WAIT_MS, this.clock);
   }
 
   /** The status charts' figures: events read so far (all instances) and the legs in progress. */

@@ -6,6 +6,7 @@ import { LegTracker } from "../legs/leg-tracker.js";
 import type { Logger } from "../log/logger.js";
 import type { LegStore } from "../state/store.js";
 import { bounded } from "../util/bounded.js";
+import { type Clock, systemClock } from "../util/clock.js";
 import { bump, EventCounters } from "./counters.js";
 import type { LiveSummary } from "./live-summary.js";
 import type { QualitySinks } from "./quality-sinks.js";
@@ -29,6 +30,8 @@ export interface MonitoredInstanceOptions {
    * (a pause longer than the lease left them in the socket) are another replica's to report.
    */
   readonly owned: () => boolean;
+  /** Times the connection, the legs' first-seen times and the release wait (default the system clock). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -47,9 +50,11 @@ export class MonitoredInstance {
   /** A disconnect (and, with HA, the hand-over of the legs) in progress; a connect waits for it. */
   private busy: Promise<void> | null = null;
   private stopped = false;
+  private readonly clock: Clock;
 
   constructor(private readonly options: MonitoredInstanceOptions) {
     const { config, store, sinks, logger } = options;
+    this.clock = options.clock ?? systemClock;
     this.name = config.name;
     this.stats = new InstanceStats(config.name);
     this.legs = new LegTracker({
@@ -58,6 +63,7 @@ export class MonitoredInstance {
       counters: this.counters,
       sinks,
       logger,
+      now: () => this.clock.now(),
       // Look-ups and listings go through the current connection, which feeds the router.
       api: (command) => {
         const connection = this.connection;
@@ -111,7 +117,7 @@ export class MonitoredInstance {
     const task = previous
       .then(async () => {
         await this.disconnect(!graceful);
-        await bounded(this.legs.settle(), SETTLE_WAIT_MS);
+        await bounded(this.legs.settle(), SETTLE_WAIT_MS, this.clock);
         if (graceful) await flush();
         // Taken back meanwhile (a new connection exists): its legs are in use again.
         if (this.connection === null) this.legs.handOver();
@@ -137,6 +143,7 @@ export class MonitoredInstance {
       esl,
       events: subscriptions,
       logger,
+      clock: this.clock,
       onEvent: (event) => {
         if (this.connection !== connection || !this.options.owned()) {
           bump(this.counters.dropped, "not_lease_holder");

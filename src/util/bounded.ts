@@ -1,10 +1,16 @@
-/** Resolves once `promise` settles or after `ms`, whichever is first. Never rejects. */
-export function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
+import { type Clock, systemClock } from "./clock.js";
+
+/** Resolves once `promise` settles or after `ms` on `clock`, whichever is first. Never rejects. */
+export function bounded(
+  promise: Promise<unknown>,
+  ms: number,
+  clock: Clock = systemClock,
+): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    timer.unref();
+    const timer = clock.setTimeout(resolve, ms);
+    timer.unref?.();
     const done = (): void => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       resolve();
     };
     promise.then(done, done);
