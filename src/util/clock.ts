@@ -1,6 +1,8 @@
 /**
- * Time for everything that schedules (keepalive, backoff, rate limits). Production code takes a
- * Clock so tests can substitute one; the system clock is the default everywhere.
+ * Time for everything that schedules (keepalive, reconnect waits, leases, write-behind, sweeps,
+ * the status sampler, rate limits). Production code takes a Clock so tests can drive one by hand
+ * (test/support/manual-clock.ts); the system clock is the default everywhere, and the agent hands
+ * its one clock down.
  */
 export interface Clock {
   now(): number;
