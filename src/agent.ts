@@ -166,6 +166,7 @@ export class Agent implements AgentView {
             leaseTtlMs: config.ha.leaseTtlMs,
             logger: logger.child({ replica_id: lease.replicaId }),
             where: lease.redisAddress,
+            clock: this.clock,
           });
     const sinks = createQualitySinks({
       metrics: this.metrics,

@@ -1,5 +1,6 @@
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
+import type { Clock } from "../util/clock.js";
 import { haKeys } from "./redis-keys.js";
 
 export interface QosClaimsOptions {
@@ -14,6 +15,8 @@ export interface QosClaimsOptions {
   readonly logger: Logger;
   /** Where Redis is (host:port), for the warning. */
   readonly where: string;
+  /** Times the warning's rate limit (default the system clock). */
+  readonly clock?: Clock;
 }
 
 /** Claims counted for /health and /metrics. */
@@ -36,7 +39,7 @@ export class QosClaims {
   private readonly ttlMs: number;
 
   constructor(private readonly options: QosClaimsOptions) {
-    this.log = new RateLimitedLog(options.logger);
+    this.log = new RateLimitedLog(options.logger, undefined, options.clock);
     this.keys = haKeys(options.keyPrefix);
     this.ttlMs = Math.max(300_000, 4 * options.leaseTtlMs);
   }

@@ -6,6 +6,7 @@ import { callOf, otherALeg } from "../quality/labels.js";
 import type { RtcpResult } from "../quality/rtcp.js";
 import type { LegLabels, LegState } from "../quality/types.js";
 import type { LegStore } from "../state/store.js";
+import { type Clock, systemClock } from "../util/clock.js";
 import { StringPool } from "../util/string-pool.js";
 import { foldRtcp } from "./fold-rtcp.js";
 import { LegLookups } from "./leg-lookups.js";
@@ -45,6 +46,8 @@ export interface LegTrackerOptions {
    */
   readonly api: (command: string) => Promise<string>;
   readonly logger: Logger;
+  /** Times the rate-limited log and, unless `now` is given, when a leg was first seen. */
+  readonly clock?: Clock;
   /** Wall clock (ms since epoch) for when a leg was first seen (the status page's age). */
   readonly now?: () => number;
 }
@@ -94,8 +97,9 @@ export class LegTracker {
   constructor(private readonly options: LegTrackerOptions) {
     this.store = options.store;
     this.logger = options.logger.child({ fs_instance: options.instance });
-    this.log = new RateLimitedLog(this.logger);
-    this.now = options.now ?? Date.now;
+    const clock = options.clock ?? systemClock;
+    this.log = new RateLimitedLog(this.logger, undefined, clock);
+    this.now = options.now ?? (() => clock.now());
     const pool = new StringPool();
     this.intern = (value) => pool.intern(value);
     this.lookups = new LegLookups({

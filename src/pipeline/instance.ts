@@ -63,7 +63,7 @@ export class MonitoredInstance {
       counters: this.counters,
       sinks,
       logger,
-      now: () => this.clock.now(),
+      clock: this.clock,
       // Look-ups and listings go through the current connection, which feeds the router.
       api: (command) => {
         const connection = this.connection;
