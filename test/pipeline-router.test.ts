@@ -14,6 +14,8 @@ import { emptyQos, qosVariables } from "../src/sim/qos.js";
 import { MemoryStore } from "../src/state/memory-store.js";
 import { RedisStore } from "../src/state/redis-store.js";
 import type { LegStore } from "../src/state/store.js";
+import type { Clock } from "../src/util/clock.js";
+import { ManualClock } from "./support/manual-clock.js";
 import { pipeline, uuidDumps } from "./support/pipeline.js";
 import { waitFor } from "./support/wait.js";
 
@@ -67,7 +69,7 @@ function rig(
     uuid: string,
   ) => Record<string, unknown> | undefined | Promise<Record<string, unknown> | undefined> = () =>
     undefined,
-  now?: () => number,
+  clock?: Clock,
 ): Rig {
   const rtcp: RtcpObservation[] = [];
   const qos: QosObservation[] = [];
@@ -82,7 +84,7 @@ function rig(
         completed.push([instance, labels.channelId, labels.domainName]),
     },
     api: uuidDumps(lookup, lookups),
-    ...(now === undefined ? {} : { now }),
+    ...(clock === undefined ? {} : { clock }),
   });
   return { router, legs, counters, rtcp, qos, lookups, completed };
 }
@@ -157,12 +159,12 @@ describe("Router", () => {
 
   it("lists the live legs with when it first saw them and their latest reports (status page)", () => {
     const store = memory();
-    let clock = 1_000;
-    const { router, legs } = rig(store, undefined, () => clock);
+    const clock = new ManualClock(1_000);
+    const { router, legs } = rig(store, undefined, clock);
     router.handle(channel("CHANNEL_CREATE", "A1", "A1", [["variable_domain_name", "a.example"]]));
-    clock = 5_000;
+    clock.advance(4_000);
     router.handle(channel("CHANNEL_CREATE", "B1", "A1"));
-    clock = 9_000;
+    clock.advance(4_000);
     router.handle(channel("CHANNEL_ANSWER", "A1", "A1", [["variable_domain_name", "a.example"]]));
     router.handle(recv("A1", 0));
     router.handle(recv("A1", 4));

@@ -46,10 +46,8 @@ export interface LegTrackerOptions {
    */
   readonly api: (command: string) => Promise<string>;
   readonly logger: Logger;
-  /** Times the rate-limited log and, unless `now` is given, when a leg was first seen. */
+  /** Times the rate-limited log and when a leg was first seen (the status page's age). */
   readonly clock?: Clock;
-  /** Wall clock (ms since epoch) for when a leg was first seen (the status page's age). */
-  readonly now?: () => number;
 }
 
 /** A leg in progress, as the status page lists it. */
@@ -92,14 +90,13 @@ export class LegTracker {
   private readonly store: LegStore;
   private readonly logger: Logger;
   private readonly log: RateLimitedLog;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: LegTrackerOptions) {
     this.store = options.store;
     this.logger = options.logger.child({ fs_instance: options.instance });
-    const clock = options.clock ?? systemClock;
-    this.log = new RateLimitedLog(this.logger, undefined, clock);
-    this.now = options.now ?? (() => clock.now());
+    this.clock = options.clock ?? systemClock;
+    this.log = new RateLimitedLog(this.logger, undefined, this.clock);
     const pool = new StringPool();
     this.intern = (value) => pool.intern(value);
     this.lookups = new LegLookups({
@@ -353,7 +350,7 @@ export class LegTracker {
 
   private register(uuid: string): void {
     if (this.legs.has(uuid)) return;
-    this.legs.set(uuid, this.now());
+    this.legs.set(uuid, this.clock.now());
     if (this.legs.size < this.sweepAt) return;
     // Legs the store dropped on its own (max_legs, leg_ttl) never pass through forget(). After a
     // sweep only legs still in the store remain, and the next sweep waits for as many again:

@@ -7,6 +7,7 @@ import { LiveSummary } from "../../src/pipeline/live-summary.js";
 import type { QualitySinks } from "../../src/pipeline/quality-sinks.js";
 import { Router } from "../../src/pipeline/router.js";
 import type { LegStore } from "../../src/state/store.js";
+import type { Clock } from "../../src/util/clock.js";
 
 export interface PipelineOptions {
   readonly store: LegStore;
@@ -14,7 +15,7 @@ export interface PipelineOptions {
   readonly instance?: string;
   /** FreeSWITCH's API as the tracker sends it (`uuid_dump <uuid> json`, `show channels as json`). */
   readonly api?: (command: string) => Promise<string>;
-  readonly now?: () => number;
+  readonly clock?: Clock;
 }
 
 export interface Pipeline {
@@ -43,7 +44,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
     logger,
     // FreeSWITCH's answer for a leg it does not have.
     api: options.api ?? (async () => "-ERR No such channel!\n"),
-    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   const router = new Router({
     instance,
