@@ -20,6 +20,8 @@ import { gzipSync } from "node:zlib";
 import { status } from "@grpc/grpc-js";
 import {
   GrpcCallError,
+  GrpcStatus,
+  grpcStatusName,
   grpcTimeout,
   type UnaryCallResult,
   UnaryChannel,
@@ -123,6 +125,17 @@ function call(
 function codeOf(result: UnaryCallResult): number | null {
   return result.error === null ? null : result.error.code;
 }
+
+describe("gRPC status codes", () => {
+  it("are grpc-js's, name for name and number for number", () => {
+    const ours = Object.entries(GrpcStatus);
+    const theirs = Object.entries(status).filter(([, code]) => typeof code === "number");
+    assert.deepEqual(ours, theirs);
+    for (const [name, code] of ours) assert.equal(grpcStatusName(code), name);
+    assert.equal(grpcStatusName(17), "UNKNOWN");
+    assert.equal(new GrpcCallError(GrpcStatus.UNAVAILABLE, "down").message, "14 UNAVAILABLE: down");
+  });
+});
 
 describe("gRPC unary call over HTTP/2", () => {
   let server: RawServer;

@@ -1,7 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
-import { Metadata } from "@grpc/grpc-js";
 import type { Attributes } from "@opentelemetry/api";
 import {
   AggregationTemporality,
@@ -169,25 +168,32 @@ export function connectionTls(target: GrpcTarget, material?: TlsMaterial): TlsMa
 const RESERVED_HEADER =
   /^(connection|keep-alive|proxy-connection|transfer-encoding|upgrade|http2-settings|host|te|content-type|content-length|content-encoding|accept-encoding|grpc-.*)$/;
 
+/** A gRPC metadata key (the gRPC over HTTP/2 spec's Header-Name, lowercase). */
+const HEADER_NAME = /^[0-9a-z_.-]+$/;
+/** A gRPC ASCII metadata value: printable ASCII (a CR or LF would be header injection). */
+const HEADER_VALUE = /^[\x20-\x7e]*$/;
+
 /**
- * The configured headers as gRPC metadata. Values are secrets (API keys, bearer tokens): a header
- * grpc-js refuses is skipped and reported by name only, because grpc-js's own error message
- * quotes the value.
+ * The configured headers as sent with every export: names lowercased (gRPC metadata and HTTP/2
+ * header names are), each checked against the gRPC metadata rules, which are the stricter of the
+ * two protocols'. Values are secrets (API keys, bearer tokens): a header that does not pass is
+ * skipped and reported by name only.
  */
-export function headerMetadata(
+export function otlpHeaders(
   headers: Readonly<Record<string, string>>,
   logger: Logger,
-): Metadata {
-  const metadata = new Metadata();
+): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (RESERVED_HEADER.test(name.toLowerCase())) {
+    const key = name.toLowerCase();
+    if (RESERVED_HEADER.test(key)) {
       logger.warn(
         { header: name },
         "OTLP header skipped: HTTP or the OTLP protocol reserves this name",
       );
       continue;
     }
-    if (name.toLowerCase().endsWith("-bin")) {
+    if (key.endsWith("-bin")) {
       // Binary metadata needs a Buffer; a text setting cannot say which bytes are meant.
       logger.warn(
         { header: name },
@@ -195,13 +201,13 @@ export function headerMetadata(
       );
       continue;
     }
-    try {
-      metadata.set(name, value);
-    } catch {
+    if (!HEADER_NAME.test(key) || !HEADER_VALUE.test(value)) {
       logger.warn({ header: name }, "OTLP header skipped: gRPC refuses its name or value");
+      continue;
     }
+    out[key] = value;
   }
-  return metadata;
+  return out;
 }
 
 /** Makes an error one short line and removes any configured header value from it. */
@@ -421,7 +427,7 @@ export function createOtlpExporter(
     ...target.route,
     compression: config.compression,
     tls: connectionTls(target, material),
-    metadata: headerMetadata(config.headers, options.logger),
+    headers: otlpHeaders(config.headers, options.logger),
     // The gRPC deadline of one export. Equal to the reader's export timeout, so an export the
     // reader gave up on is also abandoned on the wire instead of piling up behind a dead peer.
     timeoutMs: options.timeoutMs,

@@ -1,5 +1,4 @@
 import { gzip } from "node:zlib";
-import type { Metadata } from "@grpc/grpc-js";
 import type { OtlpCompression } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
@@ -50,8 +49,8 @@ export type OtlpClientOptions = OtlpRoute & {
   readonly signal: keyof typeof SIGNALS;
   /** null: plaintext (gRPC; OTLP/HTTP follows the URL's scheme); otherwise TLS with these files (null members: Node's defaults). */
   readonly tls: UnaryChannelOptions["tls"];
-  /** Sent with every request (the configured headers, validated as gRPC metadata). */
-  readonly metadata: Metadata;
+  /** Sent with every request: the configured headers, lowercase names (see otlpHeaders). */
+  readonly headers: Readonly<Record<string, string>>;
   /** Each export's deadline. */
   readonly timeoutMs: number;
   readonly logger: Logger;
@@ -97,7 +96,7 @@ export class OtlpClient {
     this.gzip = options.compression === "gzip";
     const common = {
       tls: options.tls,
-      headers: options.metadata.toHttp2Headers(),
+      headers: options.headers,
       userAgent: `fsagent/${VERSION}`,
       gzip: this.gzip,
     };

@@ -16,7 +16,7 @@ import { type ExportResult, SUCCESS } from "./export-result.js";
 import {
   connectionTls,
   describeError,
-  headerMetadata,
+  otlpHeaders,
   readTlsMaterial,
   signalTarget,
   unimplementedMessage,
@@ -321,7 +321,7 @@ export function createRecordSink(
       ...target.route,
       compression: config.compression,
       tls: connectionTls(target, material),
-      metadata: headerMetadata(config.headers, options.logger),
+      headers: otlpHeaders(config.headers, options.logger),
       timeoutMs,
       logger: options.logger,
       endpoint: target.display,
