@@ -9,6 +9,7 @@ import type { OpenTelemetryConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { QUALITY_RECORD_EVENT, type RecordAttributes } from "../quality/record.js";
+import { type BackoffPolicy, backoffDelay } from "../util/backoff.js";
 import { type Clock, systemClock } from "../util/clock.js";
 import { VERSION } from "../version.js";
 import { failureOf } from "./export-failure.js";
@@ -106,7 +107,10 @@ export class RetryingLogExporter implements LogRecordExporter {
   private queue: ReadableLogRecord[] = [];
   private readonly retriedRecords = new WeakSet<ReadableLogRecord>();
   private timer: NodeJS.Timeout | null = null;
-  private delayMs: number;
+  /** The retry timer's backoff: no jitter, doubling from initialDelayMs to maxDelayMs. */
+  private readonly backoff: BackoffPolicy;
+  /** Retry-timer attempts since the last success: the backoff's step. */
+  private attempt = 0;
   private inFlight = 0;
   private closed = false;
   private readonly log: RateLimitedLog;
@@ -119,7 +123,10 @@ export class RetryingLogExporter implements LogRecordExporter {
     private readonly inner: LogRecordExporter,
     private readonly options: RetryingLogOptions,
   ) {
-    this.delayMs = options.initialDelayMs ?? 1000;
+    this.backoff = {
+      initialMs: options.initialDelayMs ?? 1000,
+      maxMs: options.maxDelayMs ?? 30_000,
+    };
     this.clock = options.clock ?? systemClock;
     this.log = new RateLimitedLog(options.logger, undefined, this.clock);
   }
@@ -170,7 +177,7 @@ export class RetryingLogExporter implements LogRecordExporter {
       if (result.code === SUCCESS) {
         stats.exported += batch.length;
         for (const record of batch) if (this.retriedRecords.has(record)) stats.retried++;
-        this.delayMs = this.options.initialDelayMs ?? 1000;
+        this.attempt = 0;
         this.recovered();
       } else {
         stats.exportErrors++;
@@ -257,7 +264,10 @@ export class RetryingLogExporter implements LogRecordExporter {
   private schedule(): void {
     if (this.timer !== null || this.closed) return;
     // A Retry-After that ends later than the backoff decides when the queue goes again.
-    const delay = Math.max(this.delayMs, this.notBefore - this.clock.now());
+    const delay = Math.max(
+      backoffDelay(this.attempt, this.backoff),
+      this.notBefore - this.clock.now(),
+    );
     this.timer = setTimeout(() => {
       this.timer = null;
       // Another export carries the queue when one is running; the timer is for idle times.
@@ -265,7 +275,7 @@ export class RetryingLogExporter implements LogRecordExporter {
         if (this.queue.length > 0) this.schedule();
         return;
       }
-      this.delayMs = Math.min(this.delayMs * 2, this.options.maxDelayMs ?? 30_000);
+      this.attempt++;
       this.exportBatch([], () => {});
     }, delay);
     this.timer.unref();

@@ -9,6 +9,7 @@ import type {
   SumMetricData,
 } from "@opentelemetry/sdk-metrics";
 import { AggregationTemporality, DataPointType } from "@opentelemetry/sdk-metrics";
+import { type BackoffPolicy, backoffDelay } from "../util/backoff.js";
 import { type Clock, systemClock } from "../util/clock.js";
 import type { BatchTarget } from "./batches.js";
 import { pointCount } from "./column-points.js";
@@ -143,14 +144,15 @@ export class RetryingExporter implements BatchTarget {
   private readonly stats: RetryStats;
   private readonly capacity: number;
   private readonly maxPoints: number;
-  private readonly initialDelayMs: number;
-  private readonly maxDelayMs: number;
+  /** The retry timer's backoff: no jitter, doubling from initialDelayMs to maxDelayMs. */
+  private readonly backoff: BackoffPolicy;
   /** Oldest first. Points taken into an export are out of it until the export settles. */
   private queue: Entry[] = [];
   private inFlight = 0;
   private resource: Resource | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private delayMs: number;
+  /** Failed exports since the last success: the backoff's step. */
+  private attempt = 0;
   private closed = false;
   /** Queue deliveries awaiting their export result. */
   private readonly sending = new Set<Promise<boolean>>();
@@ -168,9 +170,10 @@ export class RetryingExporter implements BatchTarget {
     this.stats = options.stats;
     this.capacity = Math.max(0, Math.floor(options.capacity));
     this.maxPoints = options.maxPointsPerRequest;
-    this.initialDelayMs = options.initialDelayMs ?? RETRY_INITIAL_MS;
-    this.maxDelayMs = options.maxDelayMs ?? RETRY_MAX_MS;
-    this.delayMs = this.initialDelayMs;
+    this.backoff = {
+      initialMs: options.initialDelayMs ?? RETRY_INITIAL_MS,
+      maxMs: options.maxDelayMs ?? RETRY_MAX_MS,
+    };
     this.clock = options.clock ?? systemClock;
   }
 
@@ -286,7 +289,7 @@ export class RetryingExporter implements BatchTarget {
     this.inFlight -= taken.length;
     if (result.code === SUCCESS) {
       this.stats.qosPointsRetried += taken.length;
-      this.delayMs = this.initialDelayMs;
+      this.attempt = 0;
       this.updateQueued();
       // More than one request's worth may be left: keep draining without waiting for traffic.
       if (this.queue.length > 0) this.schedule(0);
@@ -310,7 +313,7 @@ export class RetryingExporter implements BatchTarget {
     }
     if (failure.retryAfterMs !== null) this.holdFor(failure.retryAfterMs);
     // A timer already waiting keeps its time; the next one after a failure waits twice as long.
-    if (this.keepLost(fresh)) this.delayMs = Math.min(this.delayMs * 2, this.maxDelayMs);
+    if (this.keepLost(fresh)) this.attempt++;
   }
 
   /**
@@ -322,7 +325,7 @@ export class RetryingExporter implements BatchTarget {
     const wait = this.notBefore - this.clock.now();
     if (this.timer !== null && this.timerDue >= this.notBefore) return;
     this.stopTimer();
-    this.schedule(Math.max(wait, this.delayMs));
+    this.schedule(Math.max(wait, this.delayMs()));
   }
 
   /** Counts a refused request's points as dropped: QoS and RTCP alike, cumulative ones aside. */
@@ -347,7 +350,7 @@ export class RetryingExporter implements BatchTarget {
     this.trim();
     this.updateQueued();
     if (this.queue.length === 0) return false;
-    this.schedule(this.delayMs);
+    this.schedule(this.delayMs());
     return true;
   }
 
@@ -397,6 +400,11 @@ export class RetryingExporter implements BatchTarget {
   /** Whether a Retry-After still holds the queue back. */
   private holding(): boolean {
     return this.clock.now() < this.notBefore;
+  }
+
+  /** The retry timer's next delay. */
+  private delayMs(): number {
+    return backoffDelay(this.attempt, this.backoff);
   }
 
   private schedule(delayMs: number): void {
