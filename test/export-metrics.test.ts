@@ -10,8 +10,8 @@ import { runInNewContext } from "node:vm";
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { pino } from "pino";
 import type { OpenTelemetryConfig } from "../src/config/types.js";
-import { grpcTarget, otlpHeaders } from "../src/export/exporter.js";
 import { cardinalityLimit, createMetricsSink, type MetricsSink } from "../src/export/metrics.js";
+import { grpcTarget, otlpHeaders } from "../src/export/otlp-target.js";
 import { PROCESS_INSTANCE_ID } from "../src/export/resource.js";
 import { emodelMos } from "../src/quality/emodel.js";
 import type {
@@ -806,11 +806,12 @@ describe("metrics sink: transport settings", () => {
     assert.deepEqual(s.stats, {
       exports: 0,
       exportErrors: 0,
+      sent: 0,
+      retried: 0,
+      dropped: { notRetried: 0, queueFull: 0, refused: 0, shutdown: 0 },
+      queued: 0,
+      capacity: 0,
       lastError: null,
-      qosPointsRetried: 0,
-      qosPointsDropped: 0,
-      rtcpPointsDropped: 0,
-      retryQueued: 0,
     });
     assert.equal(s.cachedLegs, 0);
     assert.equal(receiver.metricRequests.length, 0);

@@ -544,7 +544,7 @@ export class MetricsRequestEncoder {
   /**
    * The request's bytes. Written into `scratch` when it is large enough (the result is then a
    * view of it), else into a new buffer with room to spare for a somewhat larger next request:
-   * an exporter that hands the previous request's buffer back (see OtlpMetricExporter) allocates
+   * an exporter that hands the previous request's buffer back (see OtlpMetricsTransport) allocates
    * no new external memory per request (up to ~1 MB each at the 4,000-point limit, ~25 of
    * them per export at 20,000 legs), which otherwise stays until a full GC frees it.
    */
