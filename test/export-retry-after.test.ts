@@ -156,6 +156,17 @@ describe("metrics: the retry queue and the failure's kind", () => {
     assert.equal(stats.retried, 2);
   });
 
+  it("holds the queue as long as a gRPC RetryInfo asks, as for a Retry-After", () => {
+    const exhausted = new GrpcCallError(grpcStatus.RESOURCE_EXHAUSTED, "slow down", 2000);
+    const { transport, sender, stats } = metricsSender([failed(exhausted)]);
+    exportOnce(sender, metrics(gauge("freeswitch.qos.mos_score", ["a"])));
+    mock.timers.tick(1999);
+    assert.equal(transport.calls.length, 1);
+    mock.timers.tick(1);
+    assert.equal(transport.calls.length, 2);
+    assert.equal(stats.retried, 1);
+  });
+
   it("without a Retry-After, retries on the backoff", () => {
     const { transport, sender, stats } = metricsSender([failed(unavailable(null))]);
     exportOnce(sender, metrics(gauge("freeswitch.qos.mos_score", ["a"])));

@@ -8,7 +8,8 @@ import {
   type OutgoingHttpHeaders,
   type SecureClientSessionOptions,
 } from "node:http2";
-import type { ExportFailure } from "./export-failure.js";
+import { type ExportFailure, MAX_RETRY_AFTER_MS } from "./export-failure.js";
+import { decodeRetryDelayMs } from "./otlp-decode.js";
 
 // One gRPC unary call at a time per stream over node:http2, for the metrics exporter's single
 // method. Why not grpc-js's Client: it copies every request message into a new buffer to prefix
@@ -22,9 +23,11 @@ import type { ExportFailure } from "./export-failure.js";
 // What grpc-js's channel did that this keeps: one HTTP/2 connection reused by every call and
 // replaced when it fails or the server sends GOAWAY, a deadline per call sent as grpc-timeout,
 // status and message from the trailers (or a trailers-only answer), HTTP errors mapped to gRPC
-// codes as the gRPC spec says, the process not kept alive by an idle connection. What it does not
-// need: name resolution policies, load balancing, retries, keepalive pings, proxies. Compression
-// (opentelemetry.compression: gzip) is the caller's: it hands over gzip bytes, this labels them.
+// codes as the gRPC spec says, the process not kept alive by an idle connection. What it adds:
+// the RetryInfo of a status's details (grpc-status-details-bin), the pause the server asks for.
+// What it does not need: name resolution policies, load balancing, retries, keepalive pings,
+// proxies. Compression (opentelemetry.compression: gzip) is the caller's: it hands over gzip
+// bytes, this labels them.
 
 /**
  * The gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html): a fixed public
@@ -64,6 +67,8 @@ export class GrpcCallError extends Error implements ExportFailure {
   constructor(
     readonly code: GrpcStatusCode,
     readonly details: string,
+    /** The pause the server asked for (RetryInfo), capped; null when it did not say. */
+    private readonly retryDelayMs: number | null = null,
   ) {
     super(`${code} ${grpcStatusName(code)}: ${details}`);
     this.name = "GrpcCallError";
@@ -81,9 +86,9 @@ export class GrpcCallError extends Error implements ExportFailure {
     return this.code !== GrpcStatus.UNIMPLEMENTED;
   }
 
-  /** gRPC's RetryInfo (in grpc-status-details-bin) is not read. */
+  /** The RetryInfo of the status's details (grpc-status-details-bin), when it is retryable. */
   get retryAfterMs(): number | null {
-    return null;
+    return this.retryable ? this.retryDelayMs : null;
   }
 
   get unimplemented(): boolean {
@@ -182,6 +187,16 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * The pause a status's details ask for: grpc-status-details-bin is a google.rpc.Status in base64
+ * (padded or not), whose details may hold a RetryInfo. Capped at MAX_RETRY_AFTER_MS.
+ */
+function retryDelay(details: string | undefined): number | null {
+  if (details === undefined) return null;
+  const ms = decodeRetryDelayMs(Buffer.from(details, "base64"));
+  return ms === null ? null : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+}
+
 /** The gRPC status in `headers` (trailers, or a trailers-only answer); null when absent. */
 function statusIn(headers: IncomingHttpHeaders): GrpcCallError | null | undefined {
   const raw = single(headers["grpc-status"]);
@@ -194,6 +209,7 @@ function statusIn(headers: IncomingHttpHeaders): GrpcCallError | null | undefine
   return new GrpcCallError(
     code as GrpcStatusCode,
     decodeMessage(single(headers["grpc-message"]) ?? ""),
+    retryDelay(single(headers["grpc-status-details-bin"])),
   );
 }
 

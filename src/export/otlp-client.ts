@@ -7,7 +7,7 @@ import type { TransportError } from "./export-failure.js";
 import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
 import { UnaryChannel, type UnaryChannelOptions } from "./grpc-unary.js";
 import { HttpChannel } from "./http-unary.js";
-import { decodePartialSuccess } from "./otlp-encode.js";
+import { decodePartialSuccess } from "./otlp-decode.js";
 
 // One OTLP Export (metrics or logs), over gRPC (our unary call, grpc-unary.ts) or OTLP/HTTP
 // (http-unary.ts), with what the SDK's exporters did that the agent relies on: the deadline the
