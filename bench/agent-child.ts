@@ -257,7 +257,7 @@ async function main(): Promise<void> {
       rssBytes: process.memoryUsage.rss(),
       exports: real.stats.exports,
       exportErrors: real.stats.exportErrors,
-      rtcpPointsDropped: real.stats.rtcpPointsDropped,
+      rtcpPointsDropped: real.stats.dropped.notRetried,
       connected: agent.connections.every((c) => c.connected),
     };
   };

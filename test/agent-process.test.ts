@@ -521,12 +521,14 @@ describe("fsagent demo", () => {
         Number(new RegExp(`^${series} (\\S+)$`, "m").exec(metrics)?.[1] ?? "0");
       assert.ok(value('fsagent_qos_messages_generated_total{fs_instance="demo-fs"}') >= 1);
       for (const series of [
-        "fsagent_quality_record_export_errors_total",
-        'fsagent_quality_records_total{result="exported"}',
-        'fsagent_quality_records_total{result="dropped"}',
-        "fsagent_exports_total",
-        "fsagent_export_errors_total",
+        'fsagent_export_errors_total{signal="logs"}',
+        'fsagent_export_items_sent_total{signal="logs"}',
+        'fsagent_export_items_dropped_total{signal="logs",reason="refused"}',
+        'fsagent_export_items_dropped_total{signal="logs",reason="shutdown"}',
+        'fsagent_exports_total{signal="metrics"}',
+        'fsagent_export_errors_total{signal="metrics"}',
       ]) {
+        assert.match(metrics, new RegExp(`^${series} `, "m"), `${series} is exported`);
         assert.equal(value(series), 0, `${series}\n${metrics}`);
       }
       const output = demo.stdout + demo.stderr;

@@ -294,7 +294,7 @@ describe("Grafana dashboards", () => {
       "fsagent_events_processed_total",
       "fsagent_events_dropped_total",
       "fsagent_export_errors_total",
-      "fsagent_export_points_dropped_total",
+      "fsagent_export_items_dropped_total",
       "fsagent_esl_reconnects_total",
     ]) {
       assert.ok(catalog.get(required)?.source.startsWith("/metrics"), `${required} exists`);

@@ -70,11 +70,13 @@ describe("docs/metrics.md, the /metrics table", () => {
     const documented = new Set(documentedMetrics(tables[0]!).map((m) => m.name));
     const missing = [...registered.keys()].filter((name) => !documented.has(name));
     assert.deepEqual(missing, [], `not in the table: ${missing.join(", ")}`);
-    // The metrics an alert rule depends on (FsagentQualityRecordsFailing) among them.
+    // The metrics the alert rules depend on (FsagentExportFailing, FsagentQualityRecordsFailing)
+    // among them.
     for (const name of [
-      "fsagent_quality_record_export_errors_total",
-      "fsagent_quality_records_queued",
-      "fsagent_quality_records_total",
+      "fsagent_exports_total",
+      "fsagent_export_errors_total",
+      "fsagent_export_items_sent_total",
+      "fsagent_export_queue_items",
       "fsagent_qos_variables_unreadable_total",
     ]) {
       assert.ok(documented.has(name), name);

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Backoff } from "../src/esl/backoff.js";
+import { Backoff, backoffDelay } from "../src/util/backoff.js";
 
-const config = { initialMs: 1000, factor: 2, maxMs: 30_000, resetAfterMs: 60_000 };
+// The ESL reconnection's policy: esl.backoff's defaults, full jitter (connection.ts).
+const config = { initialMs: 1000, factor: 2, maxMs: 30_000, jitter: "full" } as const;
 
 test("ceiling doubles from the initial delay up to the cap", () => {
   const backoff = new Backoff(config, () => 0.999_999);
@@ -38,4 +39,30 @@ test("a very long outage never overflows the ceiling", () => {
   for (let i = 0; i < 10_000; i++) backoff.next();
   assert.equal(backoff.ceiling(), 30_000);
   assert.ok(Number.isFinite(backoff.next()));
+});
+
+test("no jitter: the ceiling itself, as the export sender waits (1 s doubling to 30 s)", () => {
+  const policy = { initialMs: 1000, maxMs: 30_000 };
+  const delays = [0, 1, 2, 3, 4, 5, 6, 100].map((n) => backoffDelay(n, policy, () => 0.5));
+  assert.deepEqual(delays, [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+});
+
+test("equal jitter: from half the ceiling to all of it, rounded (the Redis reconnections)", () => {
+  const policy = { initialMs: 100, maxMs: 5000, jitter: "equal" } as const;
+  assert.equal(
+    backoffDelay(0, policy, () => 0),
+    50,
+  );
+  assert.equal(
+    backoffDelay(0, policy, () => 0.999_999),
+    100,
+  );
+  assert.equal(
+    backoffDelay(3, policy, () => 0.5),
+    600,
+  ); // 800 / 2 + 0.5 × 800 / 2
+  assert.equal(
+    backoffDelay(1000, policy, () => 0),
+    2500,
+  );
 });

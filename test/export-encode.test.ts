@@ -1,13 +1,12 @@
-// The OTLP metrics encoder (src/export/otlp-encode.ts) and the gRPC exporter around it
-// (src/export/grpc-exporter.ts). Every request is decoded with the official generated protobuf
-// root (the one the test receiver uses), never with our own reading, and compared field by field
-// with the ResourceMetrics it was made from.
+// The OTLP metrics encoder (src/export/otlp-encode.ts) and the transport around it
+// (OtlpMetricsTransport in src/export/metric-exporter.ts). Every request is decoded with the
+// official generated protobuf root (the one the test receiver uses), never with our own reading,
+// and compared field by field with the ResourceMetrics it was made from.
 
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { describe, it } from "node:test";
 import {
-  Metadata as GrpcMetadata,
   type Metadata,
   Server,
   ServerCredentials,
@@ -27,11 +26,14 @@ import {
 } from "@opentelemetry/sdk-metrics";
 import fc from "fast-check";
 import { pino } from "pino";
-import { splitRequests } from "../src/export/batches.js";
 import { isColumnMetric, pointCount } from "../src/export/column-points.js";
-import { grpcAddress, OtlpMetricExporter } from "../src/export/metric-exporter.js";
-import { METRICS_EXPORT_METHOD, type OtlpExporterOptions } from "../src/export/otlp-client.js";
-import { decodePartialSuccess, MetricsRequestEncoder } from "../src/export/otlp-encode.js";
+import type { ExportResult } from "../src/export/export-result.js";
+import { splitRequests } from "../src/export/metric-batches.js";
+import { OtlpMetricsTransport } from "../src/export/metric-exporter.js";
+import { METRICS_EXPORT_METHOD, type OtlpTransportOptions } from "../src/export/otlp-client.js";
+import { decodePartialSuccess } from "../src/export/otlp-decode.js";
+import { MetricsRequestEncoder } from "../src/export/otlp-encode.js";
+import { grpcAddress } from "../src/export/otlp-target.js";
 import { RtcpSeriesProducer } from "../src/export/rtcp-series.js";
 import type { LegLabels, ReportDirection, RtcpObservation } from "../src/quality/types.js";
 import { otlpMessages } from "./support/otlp-receiver.js";
@@ -1081,40 +1083,47 @@ async function stubCollector(
   return { address: `127.0.0.1:${port}`, received, metadata, close: () => server.forceShutdown() };
 }
 
-/** Our exporter over plaintext HTTP/2 to `address`; the rest as given or a default. */
+/**
+ * Our transport over plaintext HTTP/2 to `address`, each export with a deadline of `timeoutMs`;
+ * the rest as given or a default.
+ */
 function plaintextExporter(
   address: string,
   timeoutMs: number,
-  overrides: Partial<Pick<OtlpExporterOptions, "metadata" | "logger" | "compression">> = {},
-): OtlpMetricExporter {
-  return new OtlpMetricExporter({
+  overrides: Partial<Pick<OtlpTransportOptions, "headers" | "logger" | "compression">> = {},
+) {
+  const transport = new OtlpMetricsTransport({
     address,
     tls: null,
-    metadata: new GrpcMetadata(),
-    timeoutMs,
+    headers: {},
     logger: captureLogger().logger,
     endpoint: address,
     ...overrides,
   });
+  return {
+    export: (rm: ResourceMetrics, done: (result: ExportResult) => void) =>
+      transport.send(rm, timeoutMs, done),
+    forceFlush: () => transport.forceFlush(),
+    shutdown: () => transport.shutdown(),
+  };
 }
 
 function exportOnce(
-  exporter: OtlpMetricExporter,
+  exporter: ReturnType<typeof plaintextExporter>,
   rm: ResourceMetrics,
 ): Promise<{ code: number; error?: Error }> {
   return new Promise((resolve) => exporter.export(rm, resolve));
 }
 
-describe("OtlpMetricExporter", () => {
+describe("OtlpMetricsTransport", () => {
   it("sends the encoded request with the metadata, and warns once about a partial success", async () => {
     const partial = response({
       partialSuccess: { rejectedDataPoints: "2", errorMessage: "2 points\nout of range" },
     });
     const collector = await stubCollector((_call, reply) => reply(null, partial));
     const { logger, lines } = captureLogger();
-    const metadata = new GrpcMetadata();
-    metadata.set("authorization", "Bearer token-1234");
-    const exporter = plaintextExporter(collector.address, 2000, { metadata, logger });
+    const headers = { authorization: "Bearer token-1234" };
+    const exporter = plaintextExporter(collector.address, 2000, { headers, logger });
     try {
       const rm = request([gauge("g", [point(1, legAttributes)])]);
       for (let i = 0; i < 3; i++) assert.deepEqual(await exportOnce(exporter, rm), { code: 0 });
@@ -1122,8 +1131,8 @@ describe("OtlpMetricExporter", () => {
       assert.deepStrictEqual(decode(collector.received[0]!), expected(rm));
       assert.deepEqual(collector.metadata[0]?.get("authorization"), ["Bearer token-1234"]);
       assert.match(String(collector.metadata[0]?.get("user-agent")[0]), /^fsagent\//);
-      // The caller's Metadata is left as it was (grpc-js adds headers to a call's copy).
-      assert.deepEqual(Object.keys(metadata.getMap()), ["authorization"]);
+      // The caller's headers are left as they were (the protocol's own go to each call's copy).
+      assert.deepEqual(headers, { authorization: "Bearer token-1234" });
       const warns = lines.filter((l) => l.level === 40);
       assert.equal(warns.length, 1, `rate-limited: ${JSON.stringify(lines)}`);
       assert.equal(warns[0]?.rejectedDataPoints, 2);

@@ -227,7 +227,7 @@ describe("a Collector without a logs pipeline (UNIMPLEMENTED)", () => {
       assert.equal(metricsOnly.points("freeswitch.qos.mos_score").length, 1);
       assert.deepEqual(
         { queued: records.stats.queued, dropped: records.stats.dropped },
-        { queued: 0, dropped: 5 },
+        { queued: 0, dropped: { notRetried: 0, queueFull: 0, refused: 5, shutdown: 0 } },
       );
       assert.equal(records.stats.exportErrors, 5, "each batch tried once, none retried");
       const warned = lines.filter((l) => l.level === WARN);

@@ -20,6 +20,8 @@ import { gzipSync } from "node:zlib";
 import { status } from "@grpc/grpc-js";
 import {
   GrpcCallError,
+  GrpcStatus,
+  grpcStatusName,
   grpcTimeout,
   type UnaryCallResult,
   UnaryChannel,
@@ -98,6 +100,50 @@ function trailersOnly(httpStatus: number, code: status, message: string): Answer
     );
 }
 
+/** Protobuf by hand: a length-delimited field, and a varint field. */
+function lenField(field: number, bytes: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([(field << 3) | 2]), varint(bytes.length), bytes]);
+}
+
+function varintField(field: number, value: number): Buffer {
+  return Buffer.concat([Buffer.from([field << 3]), varint(value)]);
+}
+
+function varint(value: number): Buffer {
+  const bytes: number[] = [];
+  let n = value;
+  while (n >= 0x80) {
+    bytes.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  bytes.push(n);
+  return Buffer.from(bytes);
+}
+
+/**
+ * A google.rpc.Status (code 8, a message) whose details hold a RetryInfo of `seconds` and `nanos`
+ * as a google.protobuf.Any (or an Any of `type`), after an optional DebugInfo-like detail.
+ */
+function statusDetails(
+  seconds: number,
+  nanos: number,
+  before?: string,
+  type = "type.googleapis.com/google.rpc.RetryInfo",
+): Buffer {
+  const duration = Buffer.concat([varintField(1, seconds), varintField(2, nanos)]);
+  const retryInfo = lenField(1, duration);
+  const any = (url: string, value: Buffer) =>
+    lenField(3, Buffer.concat([lenField(1, Buffer.from(url)), lenField(2, value)]));
+  return Buffer.concat([
+    varintField(1, 8),
+    lenField(2, Buffer.from("slow down")),
+    ...(before === undefined
+      ? []
+      : [any("type.googleapis.com/google.rpc.DebugInfo", lenField(2, Buffer.from(before)))]),
+    any(type, retryInfo),
+  ]);
+}
+
 function channel(port: number, headers: Record<string, string> = {}): UnaryChannel {
   return new UnaryChannel({
     authority: `127.0.0.1:${port}`,
@@ -123,6 +169,17 @@ function call(
 function codeOf(result: UnaryCallResult): number | null {
   return result.error === null ? null : result.error.code;
 }
+
+describe("gRPC status codes", () => {
+  it("are grpc-js's, name for name and number for number", () => {
+    const ours = Object.entries(GrpcStatus);
+    const theirs = Object.entries(status).filter(([, code]) => typeof code === "number");
+    assert.deepEqual(ours, theirs);
+    for (const [name, code] of ours) assert.equal(grpcStatusName(code), name);
+    assert.equal(grpcStatusName(17), "UNKNOWN");
+    assert.equal(new GrpcCallError(GrpcStatus.UNAVAILABLE, "down").message, "14 UNAVAILABLE: down");
+  });
+});
 
 describe("gRPC unary call over HTTP/2", () => {
   let server: RawServer;
@@ -206,6 +263,50 @@ describe("gRPC unary call over HTTP/2", () => {
       assert.ok(result.error instanceof GrpcCallError);
       assert.equal(result.error.code, status.RESOURCE_EXHAUSTED);
       assert.equal(result.error.message, "8 RESOURCE_EXHAUSTED: too many points: 50%");
+    } finally {
+      unary.close();
+    }
+  });
+
+  it("reads a RetryInfo in grpc-status-details-bin as the pause the server asks for, capped", async () => {
+    const unary = channel(server.port);
+    const answer = (code: status, details: Buffer | string): Answer => {
+      return (stream) =>
+        stream.respond(
+          {
+            ":status": 200,
+            "content-type": "application/grpc",
+            "grpc-status": String(code),
+            "grpc-message": "slow%20down",
+            "grpc-status-details-bin":
+              typeof details === "string" ? details : details.toString("base64").replace(/=+$/, ""),
+          },
+          { endStream: true },
+        );
+    };
+    try {
+      const cases: [status, Buffer | string, number | null][] = [
+        [status.RESOURCE_EXHAUSTED, statusDetails(2, 500_000_000), 2500],
+        [status.UNAVAILABLE, statusDetails(0, 250_000_000, "a debug note first"), 250],
+        [status.UNAVAILABLE, statusDetails(3600, 0), 300_000],
+        // Another detail type, or bytes that are no Status: no pause.
+        [
+          status.UNAVAILABLE,
+          statusDetails(2, 0, undefined, "type.googleapis.com/google.rpc.DebugInfo"),
+          null,
+        ],
+        [status.UNAVAILABLE, "%%%not base64", null],
+        // UNIMPLEMENTED is never retried, whatever its details say.
+        [status.UNIMPLEMENTED, statusDetails(2, 0), null],
+      ];
+      for (const [code, details, expected] of cases) {
+        server.answer = answer(code, details);
+        const result = await call(unary, Buffer.from("x"));
+        assert.ok(result.error instanceof GrpcCallError);
+        assert.equal(result.error.code, code);
+        assert.equal(result.error.message, `${code} ${status[code]}: slow down`);
+        assert.equal(result.error.retryAfterMs, expected, `${status[code]} ${String(details)}`);
+      }
     } finally {
       unary.close();
     }

@@ -13,6 +13,7 @@ import pino from "pino";
 import type { OpenTelemetryConfig } from "../src/config/types.js";
 import { createMetricsSink, type MetricsSink } from "../src/export/metrics.js";
 import { createRecordSink, type RecordSink } from "../src/export/records.js";
+import { droppedTotal } from "../src/export/sender.js";
 import type { RecordAttributes } from "../src/quality/record.js";
 import type { LegLabels, QosObservation, RtcpObservation } from "../src/quality/types.js";
 import { OtlpHttpReceiver, statusBody } from "./support/otlp-http-receiver.js";
@@ -219,7 +220,7 @@ describe("OTLP/HTTP: delivery", () => {
     assert.equal(records[0]?.eventName, "freeswitch.call.quality");
     assert.equal(records[0]?.body, "leg leg-r1 ended");
     assert.equal(records[0]?.resource["service.instance.id"], "replica-http");
-    assert.equal(sink.stats.exported, 2);
+    assert.equal(sink.stats.sent, 2);
   });
 
   it("gzips both signals when compression is gzip", async () => {
@@ -264,7 +265,7 @@ describe("OTLP/HTTP: delivery", () => {
     const recordWarnings = warnings(records.lines);
     assert.equal(recordWarnings.length, 1);
     assert.equal(recordWarnings[0]?.rejectedLogRecords, 2);
-    assert.equal(records.sink.stats.exported, 1);
+    assert.equal(records.sink.stats.sent, 1);
   });
 });
 
@@ -287,14 +288,20 @@ describe("OTLP/HTTP: refusals and outages", () => {
     assert.equal(receiver.requests("logs").length, 1, "the records request was not sent again");
     const m = metrics.sink.stats;
     assert.equal(m.exportErrors, 1);
-    assert.equal(m.retryQueued, 0);
-    assert.ok(m.qosPointsDropped >= 6, `QoS dropped: ${m.qosPointsDropped}`);
-    assert.equal(m.rtcpPointsDropped, 4);
+    assert.equal(m.queued, 0);
+    // The leg's 7 QoS points and its 4 per-leg RTCP points, all refused for good.
+    assert.deepEqual(m.dropped, { notRetried: 0, queueFull: 0, refused: 11, shutdown: 0 });
+    assert.equal(m.sent, 0);
     assert.match(m.lastError ?? "", /^HTTP 400 Bad Request: invalid metric name "x"$/);
     const r = records.sink.stats;
     assert.deepEqual(
-      { errors: r.exportErrors, dropped: r.dropped, queued: r.queued, exported: r.exported },
-      { errors: 1, dropped: 1, queued: 0, exported: 0 },
+      { errors: r.exportErrors, dropped: r.dropped, queued: r.queued, sent: r.sent },
+      {
+        errors: 1,
+        dropped: { notRetried: 0, queueFull: 0, refused: 1, shutdown: 0 },
+        queued: 0,
+        sent: 0,
+      },
     );
     const mw = warnings(metrics.lines);
     assert.equal(mw.length, 1);
@@ -319,11 +326,11 @@ describe("OTLP/HTTP: refusals and outages", () => {
       await metrics.sink.forceFlush();
       const refusedAt = Math.max(...receiver.seen.map((s) => s.receivedAt));
       assert.equal(records.sink.stats.queued, 1);
-      assert.ok(metrics.sink.stats.retryQueued > 0);
+      assert.ok(metrics.sink.stats.queued > 0);
       refuse = false;
       // Without the Retry-After, the retry timers (50 ms) would resend within ~100 ms.
       await receiver.waitFor(
-        () => records.sink.stats.exported === 1 && metrics.sink.stats.retryQueued === 0,
+        () => records.sink.stats.sent === 1 && metrics.sink.stats.queued === 0,
         "the retries",
         5000,
       );
@@ -337,7 +344,8 @@ describe("OTLP/HTTP: refusals and outages", () => {
         );
       }
       assert.equal(records.sink.stats.retried, 1);
-      assert.equal(metrics.sink.stats.qosPointsDropped, 0);
+      assert.equal(droppedTotal(metrics.sink.stats), 0);
+      assert.equal(droppedTotal(records.sink.stats), 0);
       const retryAfter = warnings(records.lines)[0]?.retryAfterMs;
       assert.equal(retryAfter, 1000);
     });
@@ -353,13 +361,13 @@ describe("OTLP/HTTP: refusals and outages", () => {
     await records.sink.forceFlush();
     assert.equal(metrics.sink.stats.exportErrors, 1);
     assert.match(metrics.sink.stats.lastError ?? "", /ECONNREFUSED/);
-    assert.ok(metrics.sink.stats.retryQueued > 0);
+    assert.ok(metrics.sink.stats.queued > 0);
     assert.equal(records.sink.stats.queued, 1);
     const mw = warnings(metrics.lines);
     assert.equal(mw[0]?.kind, "UNAVAILABLE");
     await receiver.start();
     await receiver.waitFor(
-      () => metrics.sink.stats.retryQueued === 0 && records.sink.stats.exported === 1,
+      () => metrics.sink.stats.queued === 0 && records.sink.stats.sent === 1,
       "delivery after the outage",
       5000,
     );
@@ -383,7 +391,7 @@ describe("OTLP/HTTP: refusals and outages", () => {
     assert.equal(warnings(records.lines)[0]?.kind, "DEADLINE_EXCEEDED");
     receiver.release();
     receiver.answer = () => ({ status: 200 });
-    await receiver.waitFor(() => records.sink.stats.exported === 1, "the retry", 5000);
+    await receiver.waitFor(() => records.sink.stats.sent === 1, "the retry", 5000);
   });
 });
 
@@ -398,7 +406,7 @@ describe("OTLP/HTTP: a server that does not take the signal (404)", () => {
     await sleep(300);
     const r = records.sink.stats;
     assert.equal(r.queued, 0, "nothing waits for a path that does not exist");
-    assert.equal(r.dropped, 4);
+    assert.deepEqual(r.dropped, { notRetried: 0, queueFull: 0, refused: 4, shutdown: 0 });
     assert.equal(receiver.requests("logs").length, 4, "each batch tried once, none retried");
     const warned = warnings(records.lines);
     assert.equal(warned.length, 1, JSON.stringify(warned));

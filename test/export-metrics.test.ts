@@ -10,8 +10,8 @@ import { runInNewContext } from "node:vm";
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { pino } from "pino";
 import type { OpenTelemetryConfig } from "../src/config/types.js";
-import { grpcTarget } from "../src/export/exporter.js";
 import { cardinalityLimit, createMetricsSink, type MetricsSink } from "../src/export/metrics.js";
+import { grpcTarget, otlpHeaders } from "../src/export/otlp-target.js";
 import { PROCESS_INSTANCE_ID } from "../src/export/resource.js";
 import { emodelMos } from "../src/quality/emodel.js";
 import type {
@@ -518,6 +518,32 @@ describe("metrics sink: what is exported", () => {
     await s.shutdown();
     assert.ok(!raw.join("").includes("s3cr3t"), "a header value reached the log");
   });
+
+  it("checks the headers by gRPC's metadata rules, lowercases their names, never logs a value", () => {
+    const raw: string[] = [];
+    const logger = pino({ level: "warn", base: null }, { write: (line: string) => raw.push(line) });
+    const headers = otlpHeaders(
+      {
+        "X-Scope-OrgID": "tenant-42",
+        authorization: "Bearer s3cr3t-1",
+        "x-evil": "s3cr3t-2\r\nx-injected: 1",
+        "bad name": "s3cr3t-3",
+        "x-raw-bin": "s3cr3t-4",
+        Host: "s3cr3t-5",
+      },
+      logger,
+    );
+    assert.deepEqual(headers, { "x-scope-orgid": "tenant-42", authorization: "Bearer s3cr3t-1" });
+    const skipped = raw.map((line) => JSON.parse(line) as { header: string; msg: string });
+    assert.deepEqual(
+      skipped.map((line) => line.header),
+      ["x-evil", "bad name", "x-raw-bin", "Host"],
+    );
+    assert.match(skipped[0]?.msg ?? "", /gRPC refuses its name or value/);
+    assert.match(skipped[2]?.msg ?? "", /binary \(-bin\)/);
+    assert.match(skipped[3]?.msg ?? "", /reserves this name/);
+    assert.ok(!raw.join("").includes("s3cr3t"), "a header value reached the log");
+  });
 });
 
 describe("metrics sink: per-leg series are forgotten", () => {
@@ -780,11 +806,12 @@ describe("metrics sink: transport settings", () => {
     assert.deepEqual(s.stats, {
       exports: 0,
       exportErrors: 0,
+      sent: 0,
+      retried: 0,
+      dropped: { notRetried: 0, queueFull: 0, refused: 0, shutdown: 0 },
+      queued: 0,
+      capacity: 0,
       lastError: null,
-      qosPointsRetried: 0,
-      qosPointsDropped: 0,
-      rtcpPointsDropped: 0,
-      retryQueued: 0,
     });
     assert.equal(s.cachedLegs, 0);
     assert.equal(receiver.metricRequests.length, 0);

@@ -11,6 +11,7 @@ import {
   MAX_RECORDS_PER_REQUEST,
   type RecordSink,
 } from "../src/export/records.js";
+import { droppedTotal } from "../src/export/sender.js";
 import { QUALITY_RECORD_EVENT, type RecordAttributes } from "../src/quality/record.js";
 import type { OtlpReceiver } from "./support/otlp-receiver.js";
 import { shareReceiver } from "./support/receiver-hooks.js";
@@ -95,8 +96,8 @@ describe("quality records over OTLP logs", () => {
     assert.equal(first.scope.name, "fsagent");
     assert.equal(receiver.logRequests[0]?.metadata.authorization, "Bearer records-secret");
     assert.deepEqual(
-      { emitted: s.stats.emitted, exported: s.stats.exported, dropped: s.stats.dropped },
-      { emitted: 2, exported: 2, dropped: 0 },
+      { emitted: s.stats.emitted, sent: s.stats.sent, dropped: droppedTotal(s.stats) },
+      { emitted: 2, sent: 2, dropped: 0 },
     );
     assert.ok(!logs.join("").includes("records-secret"), "the header value is never logged");
   });
@@ -145,16 +146,16 @@ describe("quality records over OTLP logs", () => {
     // More legs end during the outage; the retry timer keeps trying with backoff.
     for (let i = 5; i < 8; i++) s.emit(record(`out-${i}`, 4), "ended");
     await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(s.stats.exported, 0);
+    assert.equal(s.stats.sent, 0);
     receiver.behave("ok");
-    await receiver.waitFor(() => s.stats.queued === 0 && s.stats.exported === 8, "delivery", 5000);
+    await receiver.waitFor(() => s.stats.queued === 0 && s.stats.sent === 8, "delivery", 5000);
     const ids = receiver
       .logRecords()
       .map((r) => r.attributes.channel_id)
       .sort();
     assert.deepEqual(ids, [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `out-${i}`).sort());
     assert.equal(s.stats.retried, 8);
-    assert.equal(s.stats.dropped, 0);
+    assert.equal(droppedTotal(s.stats), 0);
   });
 
   it("sends a long outage's queue in requests of at most 1,000 records", async () => {
@@ -167,9 +168,9 @@ describe("quality records over OTLP logs", () => {
     assert.equal(s.stats.queued, 18_000);
     receiver.clear();
     receiver.behave("ok");
-    await receiver.waitFor(() => s.stats.exported === 18_000, "delivery", 20_000);
+    await receiver.waitFor(() => s.stats.sent === 18_000, "delivery", 20_000);
     assert.equal(s.stats.queued, 0);
-    assert.equal(s.stats.dropped, 0);
+    assert.equal(droppedTotal(s.stats), 0);
     const sizes = receiver.logRequests.map((r) =>
       (r.body.resourceLogs ?? []).reduce(
         (n, rl) => n + (rl.scopeLogs ?? []).reduce((m, sl) => m + (sl.logRecords?.length ?? 0), 0),
@@ -187,10 +188,10 @@ describe("quality records over OTLP logs", () => {
     for (let i = 0; i < 5; i++) s.emit(record(`b-${i}`, 4), "ended");
     await s.forceFlush();
     assert.equal(s.stats.queued, 3);
-    assert.equal(s.stats.dropped, 2);
+    assert.deepEqual(s.stats.dropped, { notRetried: 0, queueFull: 2, refused: 0, shutdown: 0 });
     receiver.behave("ok");
-    // queued drops to 0 as soon as a retry takes the records; exported counts them once delivered.
-    await receiver.waitFor(() => s.stats.exported === 3, "delivery", 5000);
+    // queued counts the records until a retry delivered them; sent counts them then.
+    await receiver.waitFor(() => s.stats.sent === 3, "delivery", 5000);
     assert.equal(s.stats.queued, 0);
     assert.deepEqual(
       receiver
@@ -210,7 +211,7 @@ describe("quality records over OTLP logs", () => {
     const took = Date.now() - started;
     assert.ok(took < 4000, `shutdown took ${took} ms`);
     s.emit(record("after", 4), "ended");
-    assert.equal(s.stats.exported, 0);
-    assert.ok(s.stats.dropped >= 1, "the record after shutdown is counted as dropped");
+    assert.equal(s.stats.sent, 0);
+    assert.ok(s.stats.dropped.shutdown >= 1, "the record after shutdown is counted as dropped");
   });
 });

@@ -1,10 +1,11 @@
-// How the two retry queues (retry.ts for the metrics' end-of-call QoS, records.ts for the quality
-// records) act on what a failed export says of itself (export-failure.ts), with node:test's mock
-// timers instead of sleeps: a Retry-After holds the queue back exactly as long as the server
-// asked (fresh data still goes), a refusal is dropped and not retried, and an UNIMPLEMENTED drops
-// the queue with one warning naming the fix. The inner exporter is a script here, because time is
-// what is under test; the same paths run against real servers in export-http.test.ts and
-// export-unimplemented.test.ts. Also: Retry-After parsing and the HTTP status rules.
+// How the export sender (sender.ts) acts on what a failed export says of itself
+// (export-failure.ts), for both signals' data (metric-batches.ts, log-exporter.ts), with
+// node:test's mock timers instead of sleeps: a Retry-After holds the queue back exactly as long as
+// the server asked (fresh data still goes), a refusal is dropped and not retried, and an
+// UNIMPLEMENTED drops the queue with one warning naming the fix. The transport is a script here,
+// because time is what is under test; the same paths run against real servers in
+// export-http.test.ts and export-failure-logs.test.ts. Also: Retry-After parsing and the HTTP
+// status rules.
 
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it, mock } from "node:test";
@@ -16,9 +17,7 @@ import type { ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import {
   AggregationTemporality,
   DataPointType,
-  InstrumentType,
   type MetricData,
-  type PushMetricExporter,
   type ResourceMetrics,
 } from "@opentelemetry/sdk-metrics";
 import pino from "pino";
@@ -30,8 +29,9 @@ import {
   parseRetryAfter,
   statusError,
 } from "../src/export/http-unary.js";
-import { emptyRecordStats, RetryingLogExporter } from "../src/export/records.js";
-import { RetryingExporter, type RetryStats } from "../src/export/retry.js";
+import { logsSignal, RecordExporter } from "../src/export/log-exporter.js";
+import { metricsSignal } from "../src/export/metric-batches.js";
+import { ExportSender, type Transport } from "../src/export/sender.js";
 
 const SUCCESS = { code: 0 } as const;
 
@@ -44,20 +44,15 @@ function unavailable(retryAfterMs: number | null): HttpCallError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A scripted inner exporter: answers each export with the next scripted result (then success),
-// at once, and keeps what it was given.
+// A scripted transport: answers each request with the next scripted result (then success), at
+// once, and keeps what it was given.
 
-class ScriptedMetrics implements PushMetricExporter {
-  readonly calls: ResourceMetrics[] = [];
+class Scripted<B> implements Transport<B> {
+  readonly calls: B[] = [];
   constructor(private readonly script: ExportResult[]) {}
-  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
-    this.calls.push(metrics);
+  send(request: B, _timeoutMs: number, done: (result: ExportResult) => void): void {
+    this.calls.push(request);
     done(this.script.shift() ?? SUCCESS);
-  }
-  selectAggregationTemporality(type: InstrumentType): AggregationTemporality {
-    return type === InstrumentType.GAUGE
-      ? AggregationTemporality.DELTA
-      : AggregationTemporality.CUMULATIVE;
   }
   forceFlush(): Promise<void> {
     return Promise.resolve();
@@ -66,6 +61,20 @@ class ScriptedMetrics implements PushMetricExporter {
     return Promise.resolve();
   }
 }
+
+function logger(lines: { level: number; msg: string }[] = []) {
+  return pino({ level: "info", base: null }, { write: (t: string) => lines.push(JSON.parse(t)) });
+}
+
+/** The sender's options common to both signals: a queue of 100, backoff 100 ms to 1 s. */
+const common = {
+  capacity: 100,
+  maxItemsPerRequest: 1000,
+  timeoutMs: 10_000,
+  backoff: { initialMs: 100, maxMs: 1000 },
+  endpoint: "collector:4317",
+  secrets: [],
+};
 
 const T: HrTime = [1_764_000_000, 0];
 const resource = resourceFromAttributes({ "service.name": "fsagent" });
@@ -100,13 +109,23 @@ function qosChannels(request: ResourceMetrics | undefined): string[] {
   return out;
 }
 
-function retryStats(): RetryStats {
-  return { qosPointsRetried: 0, qosPointsDropped: 0, rtcpPointsDropped: 0, retryQueued: 0 };
+function metricsSender(script: ExportResult[]) {
+  const transport = new Scripted<ResourceMetrics>(script);
+  const sender = new ExportSender({
+    ...common,
+    signal: metricsSignal,
+    transport,
+    logger: logger(),
+  });
+  return { transport, sender, stats: sender.stats };
 }
 
-function exportOnce(exporter: RetryingExporter, request: ResourceMetrics): ExportResult[] {
+function exportOnce(
+  sender: ExportSender<ResourceMetrics, unknown>,
+  request: ResourceMetrics,
+): ExportResult[] {
   const results: ExportResult[] = [];
-  exporter.export(request, (r) => results.push(r));
+  sender.export(request, (r) => results.push(r));
   return results;
 }
 
@@ -118,130 +137,103 @@ afterEach(() => {
   mock.timers.reset();
 });
 
-describe("metrics retry queue and the failure's kind", () => {
+describe("metrics: the retry queue and the failure's kind", () => {
   it("waits the Retry-After before sending the queue again, while fresh exports still go", () => {
-    const inner = new ScriptedMetrics([failed(unavailable(5000))]);
-    const stats = retryStats();
-    const retry = new RetryingExporter(inner, {
-      stats,
-      capacity: 100,
-      maxPointsPerRequest: 1000,
-      initialDelayMs: 100,
-      maxDelayMs: 1000,
-    });
-    exportOnce(retry, metrics(gauge("freeswitch.qos.mos_score", ["a", "b"])));
-    assert.equal(stats.retryQueued, 2);
+    const { transport, sender, stats } = metricsSender([failed(unavailable(5000))]);
+    exportOnce(sender, metrics(gauge("freeswitch.qos.mos_score", ["a", "b"])));
+    assert.equal(stats.queued, 2);
     // A fresh export during the hold carries its own points, not the queue's.
-    exportOnce(retry, metrics(gauge("freeswitch.qos.mos_score", ["c"])));
-    assert.equal(inner.calls.length, 2);
-    assert.deepEqual(qosChannels(inner.calls[1]), ["c"]);
+    exportOnce(sender, metrics(gauge("freeswitch.qos.mos_score", ["c"])));
+    assert.equal(transport.calls.length, 2);
+    assert.deepEqual(qosChannels(transport.calls[1]), ["c"]);
     // The backoff alone (100 ms) would have retried long ago.
     mock.timers.tick(4999);
-    assert.equal(inner.calls.length, 2, "nothing before the server's time");
+    assert.equal(transport.calls.length, 2, "nothing before the server's time");
     mock.timers.tick(1);
-    assert.equal(inner.calls.length, 3);
-    assert.deepEqual(qosChannels(inner.calls[2]), ["a", "b"]);
-    assert.equal(stats.retryQueued, 0);
-    assert.equal(stats.qosPointsRetried, 2);
+    assert.equal(transport.calls.length, 3);
+    assert.deepEqual(qosChannels(transport.calls[2]), ["a", "b"]);
+    assert.equal(stats.queued, 0);
+    assert.equal(stats.retried, 2);
+  });
+
+  it("holds the queue as long as a gRPC RetryInfo asks, as for a Retry-After", () => {
+    const exhausted = new GrpcCallError(grpcStatus.RESOURCE_EXHAUSTED, "slow down", 2000);
+    const { transport, sender, stats } = metricsSender([failed(exhausted)]);
+    exportOnce(sender, metrics(gauge("freeswitch.qos.mos_score", ["a"])));
+    mock.timers.tick(1999);
+    assert.equal(transport.calls.length, 1);
+    mock.timers.tick(1);
+    assert.equal(transport.calls.length, 2);
+    assert.equal(stats.retried, 1);
   });
 
   it("without a Retry-After, retries on the backoff", () => {
-    const inner = new ScriptedMetrics([failed(unavailable(null))]);
-    const stats = retryStats();
-    const retry = new RetryingExporter(inner, {
-      stats,
-      capacity: 100,
-      maxPointsPerRequest: 1000,
-      initialDelayMs: 100,
-      maxDelayMs: 1000,
-    });
-    exportOnce(retry, metrics(gauge("freeswitch.qos.mos_score", ["a"])));
-    mock.timers.tick(100);
-    assert.equal(inner.calls.length, 2);
-    assert.equal(stats.qosPointsRetried, 1);
+    const { transport, sender, stats } = metricsSender([failed(unavailable(null))]);
+    exportOnce(sender, metrics(gauge("freeswitch.qos.mos_score", ["a"])));
+    mock.timers.tick(99);
+    assert.equal(transport.calls.length, 1);
+    mock.timers.tick(1);
+    assert.equal(transport.calls.length, 2);
+    assert.equal(stats.retried, 1);
   });
 
   it("drops a refused request's points at once, counted, and never sends them again", () => {
     const refused = new HttpCallError(400, "HTTP 400", false, null, "HTTP 400 Bad Request");
-    const inner = new ScriptedMetrics([failed(refused)]);
-    const stats = retryStats();
-    const retry = new RetryingExporter(inner, {
-      stats,
-      capacity: 100,
-      maxPointsPerRequest: 1000,
-      initialDelayMs: 100,
-      maxDelayMs: 1000,
-    });
+    const { transport, sender, stats } = metricsSender([failed(refused)]);
     exportOnce(
-      retry,
+      sender,
       metrics(
         gauge("freeswitch.qos.mos_score", ["a", "b"]),
         gauge("freeswitch.rtcp.jitter", ["a"]),
       ),
     );
     mock.timers.tick(60_000);
-    assert.equal(inner.calls.length, 1);
-    assert.deepEqual(stats, {
-      qosPointsRetried: 0,
-      qosPointsDropped: 2,
-      rtcpPointsDropped: 1,
-      retryQueued: 0,
-    });
+    assert.equal(transport.calls.length, 1);
+    assert.deepEqual(
+      { retried: stats.retried, dropped: stats.dropped, queued: stats.queued },
+      {
+        retried: 0,
+        dropped: { notRetried: 0, queueFull: 0, refused: 3, shutdown: 0 },
+        queued: 0,
+      },
+    );
   });
 });
 
-describe("quality-record retry queue and the failure's kind", () => {
-  class ScriptedLogs {
-    readonly calls: number[] = [];
-    constructor(private readonly script: ExportResult[]) {}
-    export(records: ReadableLogRecord[], done: (result: ExportResult) => void): void {
-      this.calls.push(records.length);
-      done(this.script.shift() ?? SUCCESS);
-    }
-    forceFlush(): Promise<void> {
-      return Promise.resolve();
-    }
-    shutdown(): Promise<void> {
-      return Promise.resolve();
-    }
-  }
-
+describe("quality records: the retry queue and the failure's kind", () => {
   function records(n: number): ReadableLogRecord[] {
     return Array.from({ length: n }, () => ({}) as ReadableLogRecord);
   }
 
   function setup(script: ExportResult[]) {
-    const inner = new ScriptedLogs(script);
-    const stats = emptyRecordStats();
+    const transport = new Scripted<ReadableLogRecord[]>(script);
     const lines: { level: number; msg: string }[] = [];
-    const logger = pino(
-      { level: "info", base: null },
-      { write: (t: string) => lines.push(JSON.parse(t)) },
-    );
-    const retry = new RetryingLogExporter(inner, {
-      capacity: 100,
-      stats,
-      logger,
-      endpoint: "collector:4317",
-      secrets: [],
-      initialDelayMs: 100,
-      maxDelayMs: 1000,
+    const sender = new ExportSender({
+      ...common,
+      signal: logsSignal,
+      transport,
+      logger: logger(lines),
     });
-    return { inner, stats, lines, retry };
+    const exporter = new RecordExporter(sender);
+    const inner = {
+      get calls() {
+        return transport.calls.map((c) => c.length);
+      },
+    };
+    return { inner, stats: sender.stats, lines, exporter };
   }
 
   it("waits the Retry-After, and tells the batch processor the records are in hand", () => {
-    const { inner, stats, retry } = setup([failed(unavailable(3000))]);
+    const { inner, stats, exporter } = setup([failed(unavailable(3000))]);
     const results: ExportResult[] = [];
-    retry.export(records(2), (r) => results.push(r));
+    exporter.export(records(2), (r) => results.push(r));
     // SUCCESS to the processor: it would pass a FAILED result to the SDK's global error handler.
     assert.deepEqual(results, [{ code: 0 }]);
     assert.equal(stats.queued, 2);
-    retry.export(records(1), () => {});
+    exporter.export(records(1), () => {});
     assert.deepEqual(inner.calls, [2, 1], "fresh records go during the hold, without the queue");
     mock.timers.tick(2999);
     assert.deepEqual(inner.calls, [2, 1]);
-    // The timer fired at the backoff and found the hold; it goes at the end of it.
     mock.timers.tick(1);
     assert.deepEqual(inner.calls, [2, 1, 2]);
     assert.equal(stats.queued, 0);
@@ -250,33 +242,39 @@ describe("quality-record retry queue and the failure's kind", () => {
 
   it("drops a refusal, counted, without a retry", () => {
     const refused = new HttpCallError(413, "HTTP 413", false, null, "HTTP 413 Payload Too Large");
-    const { inner, stats, lines, retry } = setup([failed(refused)]);
-    retry.export(records(3), () => {});
+    const { inner, stats, lines, exporter } = setup([failed(refused)]);
+    exporter.export(records(3), () => {});
     mock.timers.tick(60_000);
     assert.deepEqual(inner.calls, [3]);
-    assert.deepEqual({ dropped: stats.dropped, queued: stats.queued }, { dropped: 3, queued: 0 });
+    assert.deepEqual(
+      { dropped: stats.dropped, queued: stats.queued },
+      { dropped: { notRetried: 0, queueFull: 0, refused: 3, shutdown: 0 }, queued: 0 },
+    );
     assert.equal(lines.filter((l) => l.level === 40).length, 1);
   });
 
   it("on UNIMPLEMENTED drops the queue too and warns once per window with the fix", () => {
     const down = new GrpcCallError(grpcStatus.UNAVAILABLE, "connect ECONNREFUSED");
     const missing = () => new GrpcCallError(grpcStatus.UNIMPLEMENTED, "unknown service");
-    const { inner, stats, lines, retry } = setup([
+    const { inner, stats, lines, exporter } = setup([
       failed(down),
       failed(missing()),
       failed(missing()),
       failed(missing()),
     ]);
-    retry.export(records(4), () => {});
+    exporter.export(records(4), () => {});
     assert.equal(stats.queued, 4, "an outage is worth a retry");
     // The next batch carries the queue and meets a Collector without a logs pipeline.
-    retry.export(records(1), () => {});
-    assert.deepEqual({ dropped: stats.dropped, queued: stats.queued }, { dropped: 5, queued: 0 });
-    retry.export(records(1), () => {});
-    retry.export(records(1), () => {});
+    exporter.export(records(1), () => {});
+    assert.deepEqual(
+      { refused: stats.dropped.refused, queued: stats.queued },
+      { refused: 5, queued: 0 },
+    );
+    exporter.export(records(1), () => {});
+    exporter.export(records(1), () => {});
     mock.timers.tick(60_000);
     assert.deepEqual(inner.calls, [4, 5, 1, 1], "nothing is retried");
-    assert.equal(stats.dropped, 7);
+    assert.equal(stats.dropped.refused, 7);
     const warned = lines.filter((l) => l.level === 40);
     assert.equal(warned.length, 2, JSON.stringify(warned));
     assert.match(warned[0]?.msg ?? "", /failed; they wait in the retry queue/);

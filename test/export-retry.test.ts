@@ -147,6 +147,12 @@ function assertDeliveredOnce(legs: ReadonlyMap<string, number>): void {
   }
 }
 
+/** QoS points given up, whatever the reason: every reason but RTCP's not_retried. */
+function qosDropped(s: MetricsSink): number {
+  const { queueFull, refused, shutdown } = s.stats.dropped;
+  return queueFull + refused + shutdown;
+}
+
 shareReceiver(sinks, (started) => {
   receiver = started;
 });
@@ -169,11 +175,11 @@ describe("retry queue: end-of-call QoS survives a Collector outage", () => {
     }
     assert.equal(receiver.rejected.metrics, 3, "no extra attempt right after a failure");
     assert.equal(s.stats.exportErrors, 3);
-    assert.equal(s.stats.retryQueued, 6 * POINTS_PER_LEG);
+    assert.equal(s.stats.queued, 6 * POINTS_PER_LEG);
     // 4 per-leg RTCP points per leg (jitter, fraction lost, packets lost, MOS estimate; no
     // RTT was known), none kept. The report histograms are cumulative: not dropped, not queued.
-    assert.equal(s.stats.rtcpPointsDropped, 6 * 4);
-    assert.equal(s.stats.qosPointsDropped, 0);
+    assert.equal(s.stats.dropped.notRetried, 6 * 4);
+    assert.equal(qosDropped(s), 0);
     const firstTimes = new Set<string>();
 
     receiver.behave("ok");
@@ -191,8 +197,8 @@ describe("retry queue: end-of-call QoS survives a Collector outage", () => {
       new Set(["leg-live"]),
       "RTCP points of failed exports are not re-sent",
     );
-    assert.equal(s.stats.qosPointsRetried, 6 * POINTS_PER_LEG);
-    assert.equal(s.stats.retryQueued, 0);
+    assert.equal(s.stats.retried, 6 * POINTS_PER_LEG);
+    assert.equal(s.stats.queued, 0);
 
     // Nothing is sent twice afterwards, by flush or timer.
     await s.forceFlush();
@@ -220,9 +226,9 @@ describe("retry queue: end-of-call QoS survives a Collector outage", () => {
     );
     await s.forceFlush();
     assertDeliveredOnce(legs);
-    assert.ok(s.stats.rtcpPointsDropped > 0);
-    assert.equal(s.stats.qosPointsDropped, 0);
-    assert.equal(s.stats.retryQueued, 0);
+    assert.ok(s.stats.dropped.notRetried > 0);
+    assert.equal(qosDropped(s), 0);
+    assert.equal(s.stats.queued, 0);
   });
 
   it("an idle agent delivers its queue by the retry timer (default ~1 s backoff)", async () => {
@@ -231,11 +237,11 @@ describe("retry queue: end-of-call QoS survives a Collector outage", () => {
     s.recordQos(qos("idle-1", 1));
     s.recordQos(qos("idle-2", 2));
     await s.forceFlush();
-    assert.equal(s.stats.retryQueued, 2 * POINTS_PER_LEG);
+    assert.equal(s.stats.queued, 2 * POINTS_PER_LEG);
     receiver.behave("ok");
     const start = Date.now();
     // No record, no flush: only the timer can send it.
-    await receiver.waitFor(() => s.stats.retryQueued === 0, "the timer to deliver", 5000);
+    await receiver.waitFor(() => s.stats.queued === 0, "the timer to deliver", 5000);
     const took = Date.now() - start;
     assert.ok(took < 2500, `delivered after ${took} ms`);
     assertDeliveredOnce(
@@ -244,7 +250,7 @@ describe("retry queue: end-of-call QoS survives a Collector outage", () => {
         ["idle-2", 2],
       ]),
     );
-    assert.equal(s.stats.qosPointsRetried, 2 * POINTS_PER_LEG);
+    assert.equal(s.stats.retried, 2 * POINTS_PER_LEG);
   });
 
   it("backs off while the Collector keeps failing, without duplicating the queue", async () => {
@@ -256,9 +262,9 @@ describe("retry queue: end-of-call QoS survives a Collector outage", () => {
     // 50, 100, 200, 200, 200 … ms: about 5-7 attempts in a second, not one per tick.
     const attempts = receiver.rejected.metrics;
     assert.ok(attempts >= 4 && attempts <= 9, `attempts: ${attempts}`);
-    assert.equal(s.stats.retryQueued, POINTS_PER_LEG, "still queued, not duplicated");
+    assert.equal(s.stats.queued, POINTS_PER_LEG, "still queued, not duplicated");
     receiver.behave("ok");
-    await receiver.waitFor(() => s.stats.retryQueued === 0, "delivery after the failures");
+    await receiver.waitFor(() => s.stats.queued === 0, "delivery after the failures");
     assertDeliveredOnce(new Map([["backoff", 1]]));
   });
 });
@@ -273,8 +279,8 @@ describe("retry queue: bounds", () => {
     s.recordQos(qos("new-1", 3));
     s.recordQos(qos("new-2", 4));
     await s.forceFlush();
-    assert.equal(s.stats.retryQueued, 2 * POINTS_PER_LEG, "bounded by retry_queue_size");
-    assert.equal(s.stats.qosPointsDropped, 2 * POINTS_PER_LEG, "the oldest were dropped");
+    assert.equal(s.stats.queued, 2 * POINTS_PER_LEG, "bounded by retry_queue_size");
+    assert.equal(s.stats.dropped.queueFull, 2 * POINTS_PER_LEG, "the oldest were dropped");
     receiver.behave("ok");
     await s.forceFlush();
     assertDeliveredOnce(
@@ -290,8 +296,8 @@ describe("retry queue: bounds", () => {
     receiver.behave("fail");
     s.recordQos(qos("none", 1));
     await s.forceFlush();
-    assert.equal(s.stats.retryQueued, 0);
-    assert.equal(s.stats.qosPointsDropped, POINTS_PER_LEG);
+    assert.equal(s.stats.queued, 0);
+    assert.equal(s.stats.dropped.queueFull, POINTS_PER_LEG);
     receiver.behave("ok");
     await s.forceFlush();
     // Nothing of the leg's QoS comes later; only the cumulative call histogram is re-exported.
@@ -309,7 +315,7 @@ describe("retry queue: bounds", () => {
       s.recordQos(qos(`big-${n}`, n));
     }
     await s.forceFlush();
-    assert.equal(s.stats.retryQueued, count * POINTS_PER_LEG);
+    assert.equal(s.stats.queued, count * POINTS_PER_LEG);
     receiver.behave("ok");
     await s.forceFlush();
     assert.ok(receiver.metricRequests.length >= 2, "split");
@@ -318,7 +324,7 @@ describe("retry queue: bounds", () => {
       assert.ok(n <= MAX_POINTS_PER_REQUEST, `request ${i}: ${n} points`);
     }
     assertDeliveredOnce(legs);
-    assert.equal(s.stats.retryQueued, 0);
+    assert.equal(s.stats.queued, 0);
   });
 });
 
@@ -331,7 +337,7 @@ describe("retry queue: shutdown", () => {
     receiver.behave("ok");
     await s.shutdown();
     assertDeliveredOnce(new Map([["at-exit", 5]]));
-    assert.equal(s.stats.qosPointsDropped, 0);
+    assert.equal(qosDropped(s), 0);
   });
 
   it("finishes within the timeout with a queue and a dead Collector, counting the loss", async () => {
@@ -340,14 +346,14 @@ describe("retry queue: shutdown", () => {
     s.recordQos(qos("lost-1", 1));
     s.recordQos(qos("lost-2", 2));
     await s.forceFlush();
-    assert.equal(s.stats.retryQueued, 2 * POINTS_PER_LEG);
+    assert.equal(s.stats.queued, 2 * POINTS_PER_LEG);
     const start = Date.now();
     await s.shutdown();
     const took = Date.now() - start;
     assert.ok(took < 1200, `shutdown took ${took} ms`);
-    await receiver.waitFor(() => s.stats.retryQueued === 0, "the queue to be given up");
-    assert.equal(s.stats.qosPointsDropped, 2 * POINTS_PER_LEG);
-    assert.equal(s.stats.qosPointsRetried, 0);
+    await receiver.waitFor(() => s.stats.queued === 0, "the queue to be given up");
+    assert.equal(s.stats.dropped.shutdown, 2 * POINTS_PER_LEG);
+    assert.equal(s.stats.retried, 0);
   });
 
   it("finishes within the timeout when the Collector hangs", async () => {
@@ -361,7 +367,7 @@ describe("retry queue: shutdown", () => {
     const took = Date.now() - start;
     assert.ok(took < 1200, `shutdown took ${took} ms`);
     // The abandoned attempt ends by its gRPC deadline; its points are then counted as dropped.
-    await receiver.waitFor(() => s.stats.retryQueued === 0, "the abandoned export to settle");
-    assert.equal(s.stats.qosPointsDropped, POINTS_PER_LEG);
+    await receiver.waitFor(() => s.stats.queued === 0, "the abandoned export to settle");
+    assert.equal(s.stats.dropped.shutdown, POINTS_PER_LEG);
   });
 });

@@ -4,7 +4,7 @@
 // a Collector crash) while calls keep starting, reporting RTCP and ending, then started again on
 // the same port.
 //
-// What must hold (SPEC §4, src/export/retry.ts):
+// What must hold (SPEC §4, src/export/sender.ts and metric-batches.ts):
 // - every end-of-call QoS point of every leg that ended during the outage arrives after it,
 //   exactly once (by channel_id), with the values SPEC §4 gives for what the simulator sent, and
 //   fsagent's own counters (stats and /metrics) say they were retried, none dropped;
@@ -28,6 +28,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
+import type { ExportView } from "../src/server/source.js";
 import type { ScriptedCall, SimEvent } from "../src/sim/index.js";
 import {
   assertQos,
@@ -243,24 +244,36 @@ async function harness(retryQueueSize: number): Promise<E2eHarness> {
   return h;
 }
 
-/** The three retry-queue families of /metrics, scraped over HTTP. */
+/**
+ * The metrics signal's retry-queue series of /metrics, scraped over HTTP: QoS points dropped
+ * (every reason but RTCP's not_retried), RTCP points dropped (not_retried), retried, queued.
+ */
 async function scrapeExportMetrics(
   h: E2eHarness,
 ): Promise<{ droppedQos: number; droppedRtcp: number; retried: number; queued: number }> {
   const response = await fetch(`${h.current.url}/metrics`);
   assert.equal(response.status, 200);
-  const text = await response.text();
-  const value = (pattern: RegExp): number => {
-    const line = text.split("\n").find((l) => pattern.test(l));
-    assert.ok(line !== undefined, `a /metrics line matching ${pattern}`);
+  const lines = (await response.text()).split("\n");
+  const value = (name: string, labels: Record<string, string>): number => {
+    const wanted = Object.entries({ signal: "metrics", ...labels }).map(([k, v]) => `${k}="${v}"`);
+    const line = lines.find(
+      (l) => l.startsWith(`${name}{`) && wanted.every((pair) => l.includes(pair)),
+    );
+    assert.ok(line !== undefined, `a /metrics line ${name} with ${wanted.join(",")}`);
     return Number(line.slice(line.lastIndexOf(" ") + 1));
   };
+  const dropped = (reason: string) => value("fsagent_export_items_dropped_total", { reason });
   return {
-    droppedQos: value(/^fsagent_export_points_dropped_total\{kind="qos"\} /),
-    droppedRtcp: value(/^fsagent_export_points_dropped_total\{kind="rtcp"\} /),
-    retried: value(/^fsagent_export_points_retried_total(\{\})? /),
-    queued: value(/^fsagent_export_retry_queue_points(\{\})? /),
+    droppedQos: dropped("queue_full") + dropped("refused") + dropped("shutdown"),
+    droppedRtcp: dropped("not_retried"),
+    retried: value("fsagent_export_items_retried_total", {}),
+    queued: value("fsagent_export_queue_items", {}),
   };
+}
+
+/** QoS points dropped, whatever the reason: every reason but RTCP's not_retried. */
+function qosDropped(stats: ExportView): number {
+  return stats.dropped.queueFull + stats.dropped.refused + stats.dropped.shutdown;
 }
 
 /** Timestamp of a point in ms since the epoch. */
@@ -284,9 +297,9 @@ async function warmUp(h: E2eHarness, traffic: Traffic, ticks: number): Promise<E
   await h.flush();
   const stats = h.current.exporter();
   assert.equal(stats.exportErrors, 0, "no failed export before the outage");
-  assert.equal(stats.qosPointsRetried, 0);
-  assert.equal(stats.qosPointsDropped, 0);
-  assert.equal(stats.rtcpPointsDropped, 0);
+  assert.equal(stats.retried, 0);
+  assert.equal(qosDropped(stats), 0);
+  assert.equal(stats.dropped.notRetried, 0);
   assert.ok(h.receiver.points(RTCP_METRIC_NAMES[0]).length > 0, "RTCP exported before the outage");
   return ended;
 }
@@ -306,15 +319,15 @@ async function recover(
   // Exports fail until the gRPC channel reconnects: its backoff is capped at 5 s
   // (metric-exporter.ts; observed 0.8-3.8 s under load). 20 s leaves room on a loaded machine.
   const deadline = restartAt + 20_000;
-  while (h.current.exporter().retryQueued > 0) {
+  while (h.current.exporter().queued > 0) {
     assert.ok(
       Date.now() < deadline,
-      `the retry queue to drain within 60 s (${h.current.exporter().retryQueued} left)`,
+      `the retry queue to drain within 60 s (${h.current.exporter().queued} left)`,
     );
     traffic.sendRtcp();
     traffic.nextTick();
     const tickStart = Date.now();
-    while (Date.now() - tickStart < TICK_MS && h.current.exporter().retryQueued > 0) {
+    while (Date.now() - tickStart < TICK_MS && h.current.exporter().queued > 0) {
       await sleep(20);
     }
   }
@@ -361,7 +374,7 @@ describe("fault 6: the OTLP Collector down, then back", { timeout: 150_000 }, ()
       samples.push({
         at: Date.now() - outageStart,
         heap: await heapAfterGc(),
-        queued: h.current.exporter().retryQueued,
+        queued: h.current.exporter().queued,
       });
       await sleep(Math.max(0, TICK_MS - (Date.now() - tickStart)));
     }
@@ -377,10 +390,10 @@ describe("fault 6: the OTLP Collector down, then back", { timeout: 150_000 }, ()
     // Every outage point went into an export that failed: QoS queued, RTCP counted.
     const down = h.current.exporter();
     assert.ok(down.exportErrors > 0, "exports failed during the outage");
-    assert.equal(down.retryQueued, outageQos, "every QoS point of the outage is queued");
-    assert.equal(down.qosPointsDropped, 0, "nothing dropped from a queue this large");
-    assert.ok(down.rtcpPointsDropped > 0, "RTCP points of the outage counted as dropped");
-    const rtcpDroppedInOutage = down.rtcpPointsDropped;
+    assert.equal(down.queued, outageQos, "every QoS point of the outage is queued");
+    assert.equal(qosDropped(down), 0, "nothing dropped from a queue this large");
+    assert.ok(down.dropped.notRetried > 0, "RTCP points of the outage counted as dropped");
+    const rtcpDroppedInOutage = down.dropped.notRetried;
     const downScrape = await scrapeExportMetrics(h);
     assert.equal(downScrape.queued, outageQos, "/metrics: retry queue points");
     assert.equal(downScrape.droppedRtcp, rtcpDroppedInOutage, "/metrics: rtcp dropped");
@@ -407,19 +420,19 @@ describe("fault 6: the OTLP Collector down, then back", { timeout: 150_000 }, ()
     const { restartAt, drainedAfterMs, legs: after60 } = await recover(h, traffic);
     console.log(
       `60 s outage: queue drained ${drainedAfterMs} ms after the receiver restarted; ` +
-        `RTCP dropped after the restart: ${h.current.exporter().rtcpPointsDropped - rtcpDroppedInOutage}`,
+        `RTCP dropped after the restart: ${h.current.exporter().dropped.notRetried - rtcpDroppedInOutage}`,
     );
 
     const stats = h.current.exporter();
-    assert.equal(stats.qosPointsRetried, outageQos, "retried == the outage's QoS points");
-    assert.equal(stats.qosPointsDropped, 0, "no QoS point dropped");
-    assert.equal(stats.retryQueued, 0);
+    assert.equal(stats.retried, outageQos, "retried == the outage's QoS points");
+    assert.equal(qosDropped(stats), 0, "no QoS point dropped");
+    assert.equal(stats.queued, 0);
     // Exports of the post-recovery call that still failed (reconnect) drop their RTCP too.
-    assert.ok(stats.rtcpPointsDropped >= rtcpDroppedInOutage);
+    assert.ok(stats.dropped.notRetried >= rtcpDroppedInOutage);
     const scraped = await scrapeExportMetrics(h);
     assert.deepEqual(scraped, {
       droppedQos: 0,
-      droppedRtcp: stats.rtcpPointsDropped,
+      droppedRtcp: stats.dropped.notRetried,
       retried: outageQos,
       queued: 0,
     });
@@ -486,20 +499,21 @@ describe("fault 6: the OTLP Collector down, then back", { timeout: 150_000 }, ()
       traffic.sendRtcp();
       if (t > 0) traffic.hangupDue(t === HANGUP_TICKS);
       traffic.nextTick();
-      samples.push({ heap: await heapAfterGc(), queued: h.current.exporter().retryQueued });
+      samples.push({ heap: await heapAfterGc(), queued: h.current.exporter().queued });
       await sleep(Math.max(0, TICK_MS - (Date.now() - tickStart)));
     }
     await traffic.settled();
     await sleep(QUIET_TAIL_MS);
-    samples.push({ heap: await heapAfterGc(), queued: h.current.exporter().retryQueued });
+    samples.push({ heap: await heapAfterGc(), queued: h.current.exporter().queued });
 
     const outageLegs = traffic.ended.filter((l) => l.endedAt >= outageStart);
     const outageQos = outageLegs.length * QOS_PER_LEG;
     assert.ok(outageQos > 2 * CAPACITY, `outage QoS ${outageQos} well above the queue size`);
     const down = h.current.exporter();
-    assert.equal(down.retryQueued, CAPACITY, "the queue is full, not above");
-    assert.equal(down.qosPointsDropped, outageQos - CAPACITY, "the overflow is counted");
-    assert.ok(down.rtcpPointsDropped > 0, "RTCP points of the outage counted as dropped");
+    assert.equal(down.queued, CAPACITY, "the queue is full, not above");
+    assert.equal(down.dropped.queueFull, outageQos - CAPACITY, "the overflow is counted");
+    assert.equal(qosDropped(down), outageQos - CAPACITY, "and nothing else");
+    assert.ok(down.dropped.notRetried > 0, "RTCP points of the outage counted as dropped");
     for (const s of samples) assert.ok(s.queued <= CAPACITY, `queued ${s.queued} <= ${CAPACITY}`);
     const peak = Math.max(...samples.map((s) => s.heap));
     console.log(
@@ -515,13 +529,13 @@ describe("fault 6: the OTLP Collector down, then back", { timeout: 150_000 }, ()
     const { drainedAfterMs, legs: afterOvf } = await recover(h, traffic);
     console.log(`overflow: queue drained ${drainedAfterMs} ms after the receiver restarted`);
     const stats = h.current.exporter();
-    assert.equal(stats.qosPointsRetried, CAPACITY, "exactly the queue's content delivered");
-    assert.equal(stats.qosPointsDropped, outageQos - CAPACITY);
-    assert.ok(stats.rtcpPointsDropped >= down.rtcpPointsDropped);
+    assert.equal(stats.retried, CAPACITY, "exactly the queue's content delivered");
+    assert.equal(qosDropped(stats), outageQos - CAPACITY);
+    assert.ok(stats.dropped.notRetried >= down.dropped.notRetried);
     const scraped = await scrapeExportMetrics(h);
     assert.deepEqual(scraped, {
       droppedQos: outageQos - CAPACITY,
-      droppedRtcp: stats.rtcpPointsDropped,
+      droppedRtcp: stats.dropped.notRetried,
       retried: CAPACITY,
       queued: 0,
     });

@@ -165,7 +165,7 @@ async function overload(behaviour: "hang" | "fail"): Promise<void> {
       atMs: Date.now() - started,
       rss: requireSample(text, "process_resident_memory_bytes"),
       heapUsed: requireSample(text, "nodejs_heap_size_used_bytes"),
-      retryQueue: requireSample(text, "fsagent_export_retry_queue_points"),
+      retryQueue: requireSample(text, "fsagent_export_queue_items", { signal: "metrics" }),
     });
     const clients = sim.server.clientInfo();
     assert.equal(killed.length, 0, "the simulator killed the agent's listener");
@@ -216,9 +216,12 @@ async function overload(behaviour: "hang" | "fail"): Promise<void> {
   );
 
   // Exports failed and what could not be kept was dropped and counted.
-  const exportErrors = requireSample(text, "fsagent_export_errors_total");
-  const rtcpDropped = requireSample(text, "fsagent_export_points_dropped_total", { kind: "rtcp" });
-  const qosDropped = requireSample(text, "fsagent_export_points_dropped_total", { kind: "qos" });
+  const metrics = (labels: Record<string, string> = {}) => ({ signal: "metrics", ...labels });
+  const exportErrors = requireSample(text, "fsagent_export_errors_total", metrics());
+  const dropped = (reason: string) =>
+    requireSample(text, "fsagent_export_items_dropped_total", metrics({ reason }));
+  const rtcpDropped = dropped("not_retried");
+  const qosDropped = dropped("queue_full");
   assert.ok(exportErrors >= 10, `export errors counted (${exportErrors})`);
   assert.ok(rtcpDropped > 0, `RTCP points dropped and counted (${rtcpDropped})`);
   assert.ok(

@@ -88,10 +88,11 @@ function view(instances: InstanceView[], ha: HaView | undefined): AgentView {
     exporter: () => ({
       exports: 0,
       exportErrors: 0,
-      qosPointsRetried: 0,
-      qosPointsDropped: 0,
-      rtcpPointsDropped: 0,
-      retryQueued: 0,
+      sent: 0,
+      retried: 0,
+      dropped: { notRetried: 0, queueFull: 0, refused: 0, shutdown: 0 },
+      queued: 0,
+      capacity: 0,
     }),
     ha: () => ha,
   };

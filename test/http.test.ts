@@ -29,10 +29,11 @@ class FakeAgent implements AgentView {
   exports: ExportView = {
     exports: 0,
     exportErrors: 0,
-    qosPointsRetried: 0,
-    qosPointsDropped: 0,
-    rtcpPointsDropped: 0,
-    retryQueued: 0,
+    sent: 0,
+    retried: 0,
+    dropped: { notRetried: 0, queueFull: 0, refused: 0, shutdown: 0 },
+    queued: 0,
+    capacity: 0,
   };
 
   add(name: string): { stats: ConnectionStats; events: EventCounters } {
@@ -54,11 +55,13 @@ class FakeAgent implements AgentView {
   }
   recordStats: RecordsView = {
     emitted: 0,
-    exported: 0,
-    retried: 0,
-    dropped: 0,
+    exports: 0,
     exportErrors: 0,
+    sent: 0,
+    retried: 0,
+    dropped: { notRetried: 0, queueFull: 0, refused: 0, shutdown: 0 },
     queued: 0,
+    capacity: 0,
   };
   records(): RecordsView {
     return this.recordStats;
@@ -362,10 +365,11 @@ describe("methods, paths, errors", () => {
       exporter: () => ({
         exports: 0,
         exportErrors: 0,
-        qosPointsRetried: 0,
-        qosPointsDropped: 0,
-        rtcpPointsDropped: 0,
-        retryQueued: 0,
+        sent: 0,
+        retried: 0,
+        dropped: { notRetried: 0, queueFull: 0, refused: 0, shutdown: 0 },
+        queued: 0,
+        capacity: 0,
       }),
     };
     const failing = await start(broken, new Registry(), logger);
@@ -554,18 +558,21 @@ describe("/metrics", () => {
     agent.exports = {
       exports: 9,
       exportErrors: 2,
-      qosPointsRetried: 14,
-      qosPointsDropped: 3,
-      rtcpPointsDropped: 21,
-      retryQueued: 7,
+      sent: 1200,
+      retried: 14,
+      dropped: { notRetried: 21, queueFull: 3, refused: 1, shutdown: 0 },
+      queued: 7,
+      capacity: 10_000,
     };
     agent.recordStats = {
       emitted: 40,
-      exported: 33,
-      retried: 5,
-      dropped: 2,
+      exports: 12,
       exportErrors: 3,
+      sent: 33,
+      retried: 5,
+      dropped: { notRetried: 0, queueFull: 0, refused: 2, shutdown: 1 },
       queued: 4,
+      capacity: 100,
     };
     agent.storage = [
       { operation: "get", status: "ok", count: 10 },
@@ -612,17 +619,26 @@ describe("/metrics", () => {
       ["fsagent_legs_active", {}, 42],
       ["fsagent_legs_evicted_total", {}, 5],
       ["fsagent_legs_expired_total", {}, 6],
-      ["fsagent_exports_total", {}, 9],
-      ["fsagent_export_errors_total", {}, 2],
-      ["fsagent_export_points_dropped_total", { kind: "qos" }, 3],
-      ["fsagent_export_points_dropped_total", { kind: "rtcp" }, 21],
-      ["fsagent_export_points_retried_total", {}, 14],
-      ["fsagent_export_retry_queue_points", {}, 7],
-      ["fsagent_quality_records_total", { result: "exported" }, 33],
-      ["fsagent_quality_records_total", { result: "retried" }, 5],
-      ["fsagent_quality_records_total", { result: "dropped" }, 2],
-      ["fsagent_quality_record_export_errors_total", {}, 3],
-      ["fsagent_quality_records_queued", {}, 4],
+      ["fsagent_exports_total", { signal: "metrics" }, 9],
+      ["fsagent_exports_total", { signal: "logs" }, 12],
+      ["fsagent_export_errors_total", { signal: "metrics" }, 2],
+      ["fsagent_export_errors_total", { signal: "logs" }, 3],
+      ["fsagent_export_items_sent_total", { signal: "metrics" }, 1200],
+      ["fsagent_export_items_sent_total", { signal: "logs" }, 33],
+      ["fsagent_export_items_retried_total", { signal: "metrics" }, 14],
+      ["fsagent_export_items_retried_total", { signal: "logs" }, 5],
+      ["fsagent_export_items_dropped_total", { signal: "metrics", reason: "not_retried" }, 21],
+      ["fsagent_export_items_dropped_total", { signal: "metrics", reason: "queue_full" }, 3],
+      ["fsagent_export_items_dropped_total", { signal: "metrics", reason: "refused" }, 1],
+      ["fsagent_export_items_dropped_total", { signal: "metrics", reason: "shutdown" }, 0],
+      ["fsagent_export_items_dropped_total", { signal: "logs", reason: "not_retried" }, 0],
+      ["fsagent_export_items_dropped_total", { signal: "logs", reason: "queue_full" }, 0],
+      ["fsagent_export_items_dropped_total", { signal: "logs", reason: "refused" }, 2],
+      ["fsagent_export_items_dropped_total", { signal: "logs", reason: "shutdown" }, 1],
+      ["fsagent_export_queue_items", { signal: "metrics" }, 7],
+      ["fsagent_export_queue_items", { signal: "logs" }, 4],
+      ["fsagent_export_queue_capacity", { signal: "metrics" }, 10_000],
+      ["fsagent_export_queue_capacity", { signal: "logs" }, 100],
     ];
     for (const [name, labels, value] of expectations) {
       assert.equal(sampleValue(exp, name, labels), value, `${name}${JSON.stringify(labels)}`);
@@ -653,8 +669,8 @@ describe("/metrics", () => {
       fsagent_fs_last_event_timestamp_seconds: "gauge",
       fsagent_build_info: "gauge",
       fsagent_legs_active: "gauge",
-      fsagent_export_retry_queue_points: "gauge",
-      fsagent_quality_records_queued: "gauge",
+      fsagent_export_queue_items: "gauge",
+      fsagent_export_queue_capacity: "gauge",
     };
     const allNames = new Set(expectations.map(([n]) => n));
     allNames.add("fsagent_events_unusable_total");

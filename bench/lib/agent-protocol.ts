@@ -60,7 +60,7 @@ export interface ChildStats {
   readonly rssBytes: number;
   readonly exports: number;
   readonly exportErrors: number;
-  /** RTCP points of failed exports, as the sink counts them (fsagent_export_points_dropped_total). */
+  /** RTCP points of failed exports, as the sink counts them (fsagent_export_items_dropped_total{reason="not_retried"}). */
   readonly rtcpPointsDropped: number;
   readonly connected: boolean;
 }

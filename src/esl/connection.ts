@@ -2,8 +2,8 @@ import net from "node:net";
 import type { EslConfig, FreeswitchInstanceConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
+import { Backoff } from "../util/backoff.js";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
-import { Backoff } from "./backoff.js";
 import {
   CommandQueue,
   CommandRejectedError,
@@ -114,7 +114,9 @@ export class EslConnection {
   constructor(private readonly options: EslConnectionOptions) {
     this.stats = newConnectionStats(options.instance.name);
     this.clock = options.clock ?? systemClock;
-    this.backoff = new Backoff(options.esl.backoff, options.random);
+    // Full jitter: many agents restarted together, or many instances failing together, spread their
+    // reconnections instead of hammering FreeSWITCH in lockstep.
+    this.backoff = new Backoff({ ...options.esl.backoff, jitter: "full" }, options.random);
     this.commands = new CommandQueue(this.clock);
     this.logger = options.logger.child({ fs_instance: options.instance.name });
     this.log = new RateLimitedLog(this.logger, options.logWindowMs ?? 60_000, this.clock);

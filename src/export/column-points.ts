@@ -20,7 +20,7 @@ import {
 //
 // The metrics below still satisfy the SDK's MetricData interface: reading `dataPoints` builds the
 // DataPoint objects (once per metric), so any generic consumer and the tests see ordinary
-// points. The export path (batches.ts, otlp-encode.ts, retry.ts, exporter.ts) reads the columns
+// points. The export path (metric-batches.ts, otlp-encode.ts, metric-exporter.ts) reads the columns
 // through the helpers at the end of this file and never builds them.
 
 /** The points of one collection: `fields` columns of values over `rows` series. */

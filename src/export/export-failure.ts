@@ -13,7 +13,10 @@ export interface ExportFailure {
    * answers). False: the data is dropped and counted, it would only be refused again.
    */
   readonly retryable: boolean;
-  /** How long the server asked us to wait (HTTP Retry-After), in ms; null when it did not say. */
+  /**
+   * How long the server asked us to wait (HTTP Retry-After, gRPC RetryInfo), in ms, at most
+   * MAX_RETRY_AFTER_MS; null when it did not say.
+   */
   readonly retryAfterMs: number | null;
   /**
    * The server has no such service or path (gRPC UNIMPLEMENTED, HTTP 404): a Collector without a
@@ -21,6 +24,12 @@ export interface ExportFailure {
    */
   readonly unimplemented: boolean;
 }
+
+/**
+ * A server's pause (HTTP Retry-After, gRPC RetryInfo) beyond this is capped: a bogus answer must
+ * not hold the retries for hours.
+ */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
 
 /** An Error that says what kind of export failure it is. */
 export type TransportError = Error & ExportFailure;

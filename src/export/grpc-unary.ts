@@ -8,8 +8,8 @@ import {
   type OutgoingHttpHeaders,
   type SecureClientSessionOptions,
 } from "node:http2";
-import { status } from "@grpc/grpc-js";
-import type { ExportFailure } from "./export-failure.js";
+import { type ExportFailure, MAX_RETRY_AFTER_MS } from "./export-failure.js";
+import { decodeRetryDelayMs } from "./otlp-decode.js";
 
 // One gRPC unary call at a time per stream over node:http2, for the metrics exporter's single
 // method. Why not grpc-js's Client: it copies every request message into a new buffer to prefix
@@ -23,22 +23,59 @@ import type { ExportFailure } from "./export-failure.js";
 // What grpc-js's channel did that this keeps: one HTTP/2 connection reused by every call and
 // replaced when it fails or the server sends GOAWAY, a deadline per call sent as grpc-timeout,
 // status and message from the trailers (or a trailers-only answer), HTTP errors mapped to gRPC
-// codes as the gRPC spec says, the process not kept alive by an idle connection. What it does not
-// need: name resolution policies, load balancing, retries, keepalive pings, proxies. Compression
-// (opentelemetry.compression: gzip) is the caller's: it hands over gzip bytes, this labels them.
+// codes as the gRPC spec says, the process not kept alive by an idle connection. What it adds:
+// the RetryInfo of a status's details (grpc-status-details-bin), the pause the server asks for.
+// What it does not need: name resolution policies, load balancing, retries, keepalive pings,
+// proxies. Compression (opentelemetry.compression: gzip) is the caller's: it hands over gzip
+// bytes, this labels them.
+
+/**
+ * The gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html): a fixed public
+ * table, restated here so that no gRPC library is needed for seventeen numbers.
+ */
+export const GrpcStatus = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+} as const;
+
+export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
+
+const STATUS_NAMES: readonly string[] = Object.keys(GrpcStatus);
+
+/** The name of a status code ("UNAVAILABLE"); "UNKNOWN" for a number outside the table. */
+export function grpcStatusName(code: number): string {
+  return STATUS_NAMES[code] ?? "UNKNOWN";
+}
 
 /** A call that ended without an OK status; `code` is the gRPC status code. */
 export class GrpcCallError extends Error implements ExportFailure {
   constructor(
-    readonly code: status,
+    readonly code: GrpcStatusCode,
     readonly details: string,
+    /** The pause the server asked for (RetryInfo), capped; null when it did not say. */
+    private readonly retryDelayMs: number | null = null,
   ) {
-    super(`${code} ${status[code] ?? "UNKNOWN"}: ${details}`);
+    super(`${code} ${grpcStatusName(code)}: ${details}`);
     this.name = "GrpcCallError";
   }
 
   get kind(): string {
-    return status[this.code] ?? "UNKNOWN";
+    return grpcStatusName(this.code);
   }
 
   /**
@@ -46,16 +83,16 @@ export class GrpcCallError extends Error implements ExportFailure {
    * reports a connection that failed, and INTERNAL/UNKNOWN how it reports a stream that broke.
    */
   get retryable(): boolean {
-    return this.code !== status.UNIMPLEMENTED;
+    return this.code !== GrpcStatus.UNIMPLEMENTED;
   }
 
-  /** gRPC's RetryInfo (in grpc-status-details-bin) is not read. */
+  /** The RetryInfo of the status's details (grpc-status-details-bin), when it is retryable. */
   get retryAfterMs(): number | null {
-    return null;
+    return this.retryable ? this.retryDelayMs : null;
   }
 
   get unimplemented(): boolean {
-    return this.code === status.UNIMPLEMENTED;
+    return this.code === GrpcStatus.UNIMPLEMENTED;
   }
 }
 
@@ -92,23 +129,23 @@ const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /** The gRPC spec's mapping for an HTTP status other than 200 (http-grpc-status-mapping.md). */
-function codeForHttpStatus(httpStatus: number): status {
+function codeForHttpStatus(httpStatus: number): GrpcStatusCode {
   switch (httpStatus) {
     case 400:
-      return status.INTERNAL;
+      return GrpcStatus.INTERNAL;
     case 401:
-      return status.UNAUTHENTICATED;
+      return GrpcStatus.UNAUTHENTICATED;
     case 403:
-      return status.PERMISSION_DENIED;
+      return GrpcStatus.PERMISSION_DENIED;
     case 404:
-      return status.UNIMPLEMENTED;
+      return GrpcStatus.UNIMPLEMENTED;
     case 429:
     case 502:
     case 503:
     case 504:
-      return status.UNAVAILABLE;
+      return GrpcStatus.UNAVAILABLE;
     default:
-      return status.UNKNOWN;
+      return GrpcStatus.UNKNOWN;
   }
 }
 
@@ -116,16 +153,16 @@ function codeForHttpStatus(httpStatus: number): status {
 function resetError(rstCode: number): GrpcCallError {
   switch (rstCode) {
     case constants.NGHTTP2_REFUSED_STREAM:
-      return new GrpcCallError(status.UNAVAILABLE, "stream refused by the server");
+      return new GrpcCallError(GrpcStatus.UNAVAILABLE, "stream refused by the server");
     case constants.NGHTTP2_CANCEL:
-      return new GrpcCallError(status.CANCELLED, "call cancelled");
+      return new GrpcCallError(GrpcStatus.CANCELLED, "call cancelled");
     case constants.NGHTTP2_ENHANCE_YOUR_CALM:
-      return new GrpcCallError(status.RESOURCE_EXHAUSTED, "bandwidth or memory limit exceeded");
+      return new GrpcCallError(GrpcStatus.RESOURCE_EXHAUSTED, "bandwidth or memory limit exceeded");
     case constants.NGHTTP2_INADEQUATE_SECURITY:
-      return new GrpcCallError(status.PERMISSION_DENIED, "protocol not secure enough");
+      return new GrpcCallError(GrpcStatus.PERMISSION_DENIED, "protocol not secure enough");
     default:
       return new GrpcCallError(
-        status.INTERNAL,
+        GrpcStatus.INTERNAL,
         `stream closed without a gRPC status (HTTP/2 error code ${rstCode})`,
       );
   }
@@ -150,29 +187,43 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * The pause a status's details ask for: grpc-status-details-bin is a google.rpc.Status in base64
+ * (padded or not), whose details may hold a RetryInfo. Capped at MAX_RETRY_AFTER_MS.
+ */
+function retryDelay(details: string | undefined): number | null {
+  if (details === undefined) return null;
+  const ms = decodeRetryDelayMs(Buffer.from(details, "base64"));
+  return ms === null ? null : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+}
+
 /** The gRPC status in `headers` (trailers, or a trailers-only answer); null when absent. */
 function statusIn(headers: IncomingHttpHeaders): GrpcCallError | null | undefined {
   const raw = single(headers["grpc-status"]);
   if (raw === undefined) return undefined;
   const code = Number(raw);
   if (!Number.isInteger(code) || code < 0 || code > 16) {
-    return new GrpcCallError(status.UNKNOWN, `invalid grpc-status ${JSON.stringify(raw)}`);
+    return new GrpcCallError(GrpcStatus.UNKNOWN, `invalid grpc-status ${JSON.stringify(raw)}`);
   }
-  if (code === status.OK) return null;
-  return new GrpcCallError(code, decodeMessage(single(headers["grpc-message"]) ?? ""));
+  if (code === GrpcStatus.OK) return null;
+  return new GrpcCallError(
+    code as GrpcStatusCode,
+    decodeMessage(single(headers["grpc-message"]) ?? ""),
+    retryDelay(single(headers["grpc-status-details-bin"])),
+  );
 }
 
 /** The single message of a unary response body (5-byte prefix + message). */
 function responseMessage(body: Buffer): Buffer | GrpcCallError {
   if (body.length === 0) return EMPTY;
-  if (body.length < 5) return new GrpcCallError(status.INTERNAL, "truncated response message");
+  if (body.length < 5) return new GrpcCallError(GrpcStatus.INTERNAL, "truncated response message");
   if (body[0] !== 0) {
     // We send no grpc-accept-encoding, so a compressed answer breaks the protocol.
-    return new GrpcCallError(status.INTERNAL, "compressed response message not requested");
+    return new GrpcCallError(GrpcStatus.INTERNAL, "compressed response message not requested");
   }
   const length = body.readUInt32BE(1);
   if (body.length < 5 + length) {
-    return new GrpcCallError(status.INTERNAL, "truncated response message");
+    return new GrpcCallError(GrpcStatus.INTERNAL, "truncated response message");
   }
   return body.subarray(5, 5 + length);
 }
@@ -237,10 +288,10 @@ export class UnaryChannel {
       });
     } catch (error) {
       // A session closing or destroyed under us (connect() makes a new one next time), or a
-      // header node:http2 refuses (headerMetadata keeps those out of the configured ones).
+      // header node:http2 refuses (otlpHeaders keeps those out of the configured ones).
       const text = error instanceof Error ? error.message : String(error);
       done({
-        error: new GrpcCallError(status.UNAVAILABLE, text),
+        error: new GrpcCallError(GrpcStatus.UNAVAILABLE, text),
         response: EMPTY,
         requestReleased: true,
       });
@@ -257,7 +308,7 @@ export class UnaryChannel {
     const deadline = setTimeout(() => {
       stream.close(constants.NGHTTP2_CANCEL);
       report(
-        new GrpcCallError(status.DEADLINE_EXCEEDED, `deadline of ${timeoutMs} ms exceeded`),
+        new GrpcCallError(GrpcStatus.DEADLINE_EXCEEDED, `deadline of ${timeoutMs} ms exceeded`),
         EMPTY,
         false,
       );
@@ -279,14 +330,14 @@ export class UnaryChannel {
       }
       const type = single(headers[constants.HTTP2_HEADER_CONTENT_TYPE]) ?? "";
       if (!type.startsWith("application/grpc")) {
-        httpError = new GrpcCallError(status.UNKNOWN, `content-type ${JSON.stringify(type)}`);
+        httpError = new GrpcCallError(GrpcStatus.UNKNOWN, `content-type ${JSON.stringify(type)}`);
       }
     });
     stream.on("data", (chunk: Buffer) => {
       received += chunk.length;
       if (received > MAX_RESPONSE_BYTES) {
         outcome ??= new GrpcCallError(
-          status.RESOURCE_EXHAUSTED,
+          GrpcStatus.RESOURCE_EXHAUSTED,
           `response larger than ${MAX_RESPONSE_BYTES} bytes`,
         );
         stream.close(constants.NGHTTP2_CANCEL);
@@ -320,11 +371,11 @@ export class UnaryChannel {
         // the connection's error in "The pending stream has been canceled (caused by: ...)";
         // the cause is the part worth a log line.
         const cause = streamError.cause instanceof Error ? streamError.cause : streamError;
-        report(new GrpcCallError(status.UNAVAILABLE, cause.message), EMPTY, released);
+        report(new GrpcCallError(GrpcStatus.UNAVAILABLE, cause.message), EMPTY, released);
       } else if (session.destroyed || session.closed) {
         // The connection went away under the stream (the Collector stopped, reset()).
         report(
-          new GrpcCallError(status.UNAVAILABLE, "connection closed before the answer"),
+          new GrpcCallError(GrpcStatus.UNAVAILABLE, "connection closed before the answer"),
           EMPTY,
           released,
         );

@@ -9,8 +9,8 @@ import {
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { gunzipSync } from "node:zlib";
-import type { ExportFailure } from "./export-failure.js";
-import { decodeStatusMessage } from "./otlp-encode.js";
+import { type ExportFailure, MAX_RETRY_AFTER_MS } from "./export-failure.js";
+import { decodeStatusMessage } from "./otlp-decode.js";
 
 // One OTLP/HTTP export (https://opentelemetry.io/docs/specs/otlp/#otlphttp) over node:http(s):
 // a POST of the binary protobuf request to the signal's URL, and its answer turned into what
@@ -72,8 +72,7 @@ export interface HttpChannelOptions {
 /** A response larger than this is refused: an Export answer is a few hundred bytes. */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
-/** A Retry-After beyond this is capped: a bogus header must not hold the retries for hours. */
-export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+export { MAX_RETRY_AFTER_MS };
 
 /**
  * An idle kept-alive connection is closed after this: under the 5 s idle timeout of Node's and

@@ -1,42 +1,70 @@
-import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
-import { type ExportResult, FAILED } from "./export-result.js";
-import { OtlpClient, type OtlpExporterOptions } from "./otlp-client.js";
+import type { Attributes } from "@opentelemetry/api";
+import {
+  AggregationTemporality,
+  InstrumentType,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from "@opentelemetry/sdk-metrics";
+import type { OpenTelemetryConfig } from "../config/types.js";
+import type { Logger } from "../log/logger.js";
+import { RateLimitedLog } from "../log/rate-limit.js";
+import type { BackoffPolicy } from "../util/backoff.js";
+import { someAttributes } from "./column-points.js";
+import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
+import { metricsSignal, type QueuedPoint } from "./metric-batches.js";
+import { OtlpClient, type OtlpTransportOptions } from "./otlp-client.js";
 import { MetricsRequestEncoder } from "./otlp-encode.js";
+import { connectionTls, otlpHeaders, readTlsMaterial, signalTarget } from "./otlp-target.js";
+import { ExportSender, type Transport } from "./sender.js";
 
-// The OTLP metrics exporter: our encoder (otlp-encode.ts) and our call over gRPC or OTLP/HTTP
-// (otlp-client.ts, grpc-unary.ts, http-unary.ts). It replaces @opentelemetry/exporter-metrics-otlp-grpc,
-// whose serializer cost most of the agent's CPU at 20,000 legs and blocked the event loop for
-// hundreds of milliseconds per collection; grpc-js's Client was replaced later for the copy it
-// makes of every request (see grpc-unary.ts).
+// The metrics export, from the SDK's periodic reader to the wire:
+//   MetricExporter (the reader's PushMetricExporter: temporality, cardinality warning)
+//   → ExportSender (sender.ts: requests, queue, retry, counters; metric-batches.ts says what a
+//     metrics request is and which of its points are retried)
+//   → OtlpMetricsTransport (our encoder, otlp-encode.ts, and one OTLP call, otlp-client.ts).
+// The encoder and the call replace @opentelemetry/exporter-metrics-otlp-grpc, whose serializer
+// cost most of the agent's CPU at 20,000 legs and blocked the event loop for hundreds of
+// milliseconds per collection; grpc-js's Client was replaced later for the copy it makes of every
+// request (see grpc-unary.ts).
+
+/**
+ * Data points per export request. A Collector's OTLP receiver refuses requests above 4 MiB by
+ * default (gRPC max_recv_msg_size), and one interval of a busy agent holds far more: 2,000 legs
+ * make 26,000 points, about 5.5 MB in one request. Measured, a per-leg point encodes to 180-260
+ * bytes with typical labels (allow 400 for long ones), so 4,000 points stay near 1-1.6 MB.
+ */
+export const MAX_POINTS_PER_REQUEST = 4000;
 
 /** A request buffer larger than this is not kept for the next export (a spike's, say). */
 const MAX_SPARE_BYTES = 64 * 1024 * 1024;
 
-/** host:port from the configured endpoint (host:port, or an http(s) URL, perhaps with a path). */
-export function grpcAddress(url: string): string {
-  // Not URL.host: it drops a port equal to the scheme's default (https://collector:443 would
-  // become "collector"), and the TLS decision is not the scheme's alone (grpcTarget).
-  return url.replace(/^https?:\/\//i, "").split("/")[0] ?? url;
+const OVERFLOW_KEY = "otlp-metrics-overflow";
+/** The attribute of the series the SDK folds attribute sets beyond the cardinality limit into. */
+const OVERFLOW_ATTRIBUTE = "otel.metric.overflow";
+
+function isOverflow(attributes: Attributes): boolean {
+  return attributes[OVERFLOW_ATTRIBUTE] === true;
 }
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-export class OtlpMetricExporter implements PushMetricExporter {
+/** Encodes a metrics request and sends it in one OTLP call. */
+export class OtlpMetricsTransport implements Transport<ResourceMetrics> {
   private readonly encoder = new MetricsRequestEncoder();
   private readonly client: OtlpClient;
   /** A finished request's buffer, written over by the next export (see encode's scratch). */
   private spare: Buffer | undefined;
 
-  constructor(options: OtlpExporterOptions) {
+  constructor(options: OtlpTransportOptions) {
     this.client = new OtlpClient({ ...options, signal: "metrics" });
   }
 
-  export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
+  send(metrics: ResourceMetrics, timeoutMs: number, done: (result: ExportResult) => void): void {
     const refusal = this.client.refusal();
     if (refusal !== null) {
-      resultCallback({ code: FAILED, error: refusal });
+      done({ code: FAILED, error: refusal });
       return;
     }
     let request: Buffer;
@@ -47,13 +75,13 @@ export class OtlpMetricExporter implements PushMetricExporter {
       request = this.encoder.encode(metrics, scratch);
     } catch (error) {
       this.spare = scratch;
-      resultCallback({ code: FAILED, error: asError(error) });
+      done({ code: FAILED, error: asError(error) });
       return;
     }
-    this.client.send(request, (result, requestReleased) => {
+    this.client.send(request, timeoutMs, (result, requestReleased) => {
       // Once its write is done nothing reads the request: its buffer serves the next export.
       if (requestReleased) this.keepSpare(request);
-      resultCallback(result);
+      done(result);
     });
   }
 
@@ -80,4 +108,120 @@ export class OtlpMetricExporter implements PushMetricExporter {
     if (whole.length > MAX_SPARE_BYTES) return;
     if (this.spare === undefined || this.spare.length < whole.length) this.spare = whole;
   }
+}
+
+export type MetricsSender = ExportSender<ResourceMetrics, QueuedPoint>;
+
+/**
+ * The periodic reader's exporter: hands each collection to the sender and answers SUCCESS once
+ * its points are accounted for (sent, queued, or dropped and counted; a failure is logged by the
+ * sender, once per kind and window). A FAILED answer would only make the reader pass the error to
+ * the SDK's global error handler, a second report of what the sender already said.
+ */
+export class MetricExporter implements PushMetricExporter {
+  private readonly limited: RateLimitedLog;
+
+  constructor(
+    readonly sender: MetricsSender,
+    private readonly options: { readonly logger: Logger; readonly cardinalityLimit: number },
+  ) {
+    this.limited = new RateLimitedLog(options.logger);
+  }
+
+  export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
+    this.warnOnOverflow(metrics);
+    this.sender.export(metrics, () => resultCallback({ code: SUCCESS }));
+  }
+
+  /**
+   * DELTA for the gauges: they are the per-leg QoS series. Under DELTA the SDK exports an
+   * attribute set in the collection it was recorded in and drops it afterwards; under CUMULATIVE
+   * it keeps every set it ever saw and re-exports it each interval, so a gauge of a call that
+   * ended hours ago would still be exported with its last value (SPEC §4). CUMULATIVE for the
+   * histograms and counters: they are the bounded aggregates, which backends such as Prometheus
+   * expect cumulative. (The per-leg RTCP series are not SDK instruments: see rtcp-series.ts.)
+   */
+  selectAggregationTemporality(type: InstrumentType): AggregationTemporality {
+    return type === InstrumentType.GAUGE
+      ? AggregationTemporality.DELTA
+      : AggregationTemporality.CUMULATIVE;
+  }
+
+  forceFlush(): Promise<void> {
+    return this.sender.forceFlush();
+  }
+
+  /** The reader calls this after its final export: one last attempt at the queue, then close. */
+  shutdown(): Promise<void> {
+    return this.sender.shutdown();
+  }
+
+  /**
+   * Past the cardinality limit the SDK folds new attribute sets into one series marked
+   * otel.metric.overflow, silently: those legs' values are merged into a meaningless aggregate.
+   * One pass over the points per export (cheap next to serializing them) makes it visible.
+   */
+  private warnOnOverflow(metrics: ResourceMetrics): void {
+    let names: string[] | null = null;
+    for (const scope of metrics.scopeMetrics) {
+      for (const metric of scope.metrics) {
+        if (someAttributes(metric, isOverflow)) {
+          names ??= [];
+          names.push(metric.descriptor.name);
+        }
+      }
+    }
+    if (names === null) return;
+    this.limited.warn(
+      OVERFLOW_KEY,
+      { metrics: names, cardinalityLimit: this.options.cardinalityLimit },
+      "more series in one export interval than the cardinality limit: the excess legs are merged " +
+        "into one otel.metric.overflow series (raise storage.max_legs)",
+    );
+  }
+}
+
+/** The metrics export for `config`: transport, sender and the reader's exporter. */
+export function createMetricExporter(
+  config: OpenTelemetryConfig,
+  options: {
+    readonly logger: Logger;
+    /** Each request's deadline, and the time one collection's requests have to start. */
+    readonly timeoutMs: number;
+    readonly cardinalityLimit: number;
+    readonly backoff?: BackoffPolicy;
+  },
+): MetricExporter {
+  const target = signalTarget(config, "metrics");
+  // Only read for TLS: an http:// URL is plaintext whatever the files say (metrics.ts warns).
+  const material = target.tls ? readTlsMaterial(config.tls) : undefined;
+  // Headers come from opentelemetry.headers only, and compression only as
+  // opentelemetry.compression says: the SDK's exporter read OTEL_EXPORTER_OTLP_[METRICS_]HEADERS
+  // and _COMPRESSION by itself, behind the config's back (`fsagent check-config` showed no such
+  // header); the loader maps the OTEL_* variables the agent supports (config/env.ts).
+  const transport = new OtlpMetricsTransport({
+    ...target.route,
+    compression: config.compression,
+    tls: connectionTls(target, material),
+    headers: otlpHeaders(config.headers, options.logger),
+    logger: options.logger,
+    endpoint: target.display,
+  });
+  const sender = new ExportSender({
+    signal: metricsSignal,
+    transport,
+    capacity: config.retryQueueSize,
+    maxItemsPerRequest: MAX_POINTS_PER_REQUEST,
+    // Equal to the reader's export timeout, so an export the reader gave up on is also abandoned
+    // on the wire instead of piling up behind a dead peer.
+    timeoutMs: options.timeoutMs,
+    ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+    logger: options.logger,
+    endpoint: target.display,
+    secrets: Object.values(config.headers),
+  });
+  return new MetricExporter(sender, {
+    logger: options.logger,
+    cardinalityLimit: options.cardinalityLimit,
+  });
 }

@@ -11,18 +11,12 @@ import type { Logger } from "../log/logger.js";
 import { legLabelAttributes } from "../quality/record.js";
 import type { LegLabels, QosObservation, RtcpObservation } from "../quality/types.js";
 import { VERSION } from "../version.js";
-import { BatchingExporter } from "./batches.js";
 import { routeOtelDiagnostics } from "./diag.js";
-import {
-  createOtlpExporter,
-  describeError,
-  type ExportStats,
-  signalTarget,
-  tlsFilesConfigured,
-} from "./exporter.js";
+import { createMetricExporter, MAX_POINTS_PER_REQUEST } from "./metric-exporter.js";
+import { signalTarget, tlsFilesConfigured } from "./otlp-target.js";
 import { buildResource } from "./resource.js";
-import { RetryingExporter } from "./retry.js";
 import { RtcpSeriesProducer } from "./rtcp-series.js";
+import { describeError, type ExportStats, emptyExportStats } from "./sender.js";
 
 // The OTLP metrics sink (SPEC §4): RTCP reports and end-of-call QoS become OpenTelemetry points,
 // exported over OTLP/gRPC or OTLP/HTTP by the SDK's periodic reader. End-of-call QoS (one report per leg) goes
@@ -31,7 +25,7 @@ import { RtcpSeriesProducer } from "./rtcp-series.js";
 //
 // Memory. Every series is per leg, so the design is about forgetting:
 // - the per-leg instruments (gauges) use DELTA temporality, the bounded aggregates CUMULATIVE
-//   (CountingExporter.selectAggregationTemporality): under DELTA the
+//   (MetricExporter.selectAggregationTemporality): under DELTA the
 //   SDK exports an attribute set in the collection it was recorded in and then drops it
 //   (sdk-metrics state/DeltaMetricProcessor.collect() swaps in a fresh map each collection;
 //   state/TemporalMetricProcessor.buildMetrics() keeps only the last collection's map under
@@ -40,27 +34,15 @@ import { RtcpSeriesProducer } from "./rtcp-series.js";
 //   folds new sets into one `otel.metric.overflow` series, so it is sized from storage.max_legs;
 // - the RTCP series are exported in the interval they reported in, kept for at most 2 × max_legs
 //   legs between reports, and dropped by legEnded().
-// While the Collector is down each collection is exported and fails (the gRPC exporter does not
-// retry). Its RTCP points are dropped (counted); its end-of-call QoS points go to a retry queue
-// bounded by opentelemetry.retry_queue_size points (retry.ts), so memory stays at one interval's
-// worth plus that bound, whatever the length of the outage.
+// While the Collector is down each collection is exported and fails. Its RTCP points are dropped
+// (counted); its end-of-call QoS points go to the export sender's retry queue, bounded by
+// opentelemetry.retry_queue_size points (metric-exporter.ts, sender.ts), so memory stays at one
+// interval's worth plus that bound, whatever the length of the outage.
 
-export interface MetricsSinkStats {
-  /** Exports completed, successful or not (fsagent_exports_total). */
-  readonly exports: number;
-  /** Exports that failed (fsagent_export_errors_total). */
-  readonly exportErrors: number;
-  /** The latest failure as one line, without secrets; null until the first. */
-  readonly lastError: string | null;
-  /** QoS points delivered after a failed export (fsagent_export_points_retried_total). */
-  readonly qosPointsRetried: number;
-  /** QoS points given up: retry queue overflow or shutdown (..._dropped_total{kind="qos"}). */
-  readonly qosPointsDropped: number;
-  /** RTCP points of failed exports, never retried (..._dropped_total{kind="rtcp"}). */
-  readonly rtcpPointsDropped: number;
-  /** QoS points waiting in the retry queue now (fsagent_export_retry_queue_points). */
-  readonly retryQueued: number;
-}
+/** The metrics export's figures (sender.ts), read-only here: items are data points. */
+export type MetricsSinkStats = Readonly<Omit<ExportStats, "dropped">> & {
+  readonly dropped: Readonly<ExportStats["dropped"]>;
+};
 
 export interface MetricsSink {
   /** Hot path: one call per RTCP report. Never throws. */
@@ -116,13 +98,7 @@ export const CALL_MOS_BUCKETS: readonly number[] = [1.5, 2, 2.5, 3, 3.5, 3.8, 4,
 
 export const METER_NAME = "fsagent";
 
-/**
- * Data points per export request. A Collector's OTLP receiver refuses requests above 4 MiB by
- * default (gRPC max_recv_msg_size), and one interval of a busy agent holds far more: 2,000 legs
- * make 26,000 points, about 5.5 MB in one request. Measured, a per-leg point encodes to 180-260
- * bytes with typical labels (allow 400 for long ones), so 4,000 points stay near 1-1.6 MB.
- */
-export const MAX_POINTS_PER_REQUEST = 4000;
+export { MAX_POINTS_PER_REQUEST };
 
 /**
  * Label sets of the low-cardinality aggregates (instance × domain × direction × codec × call
@@ -146,7 +122,7 @@ export function cardinalityLimit(maxLegs: number): number {
 
 /** A sink that does nothing: export disabled (`endpoint: ""`). Nothing connects. */
 export function createNoopMetricsSink(): MetricsSink {
-  const stats: MetricsSinkStats = { ...emptyStats() };
+  const stats: MetricsSinkStats = emptyExportStats(0);
   return {
     recordRtcp() {},
     recordQos() {},
@@ -156,18 +132,6 @@ export function createNoopMetricsSink(): MetricsSink {
     shutdown: () => Promise.resolve(),
     stats,
     cachedLegs: 0,
-  };
-}
-
-function emptyStats(): ExportStats {
-  return {
-    exports: 0,
-    exportErrors: 0,
-    lastError: null,
-    qosPointsRetried: 0,
-    qosPointsDropped: 0,
-    rtcpPointsDropped: 0,
-    retryQueued: 0,
   };
 }
 
@@ -305,25 +269,17 @@ export function createMetricsSink(
   // programmatic caller could pass one.
   const intervalMs = config.exportIntervalMs;
   const timeoutMs = Math.min(config.exportTimeoutMs, intervalMs);
-  const stats = emptyStats();
   const limit = cardinalityLimit(options.maxLegs);
-  const retrying = new RetryingExporter(
-    createOtlpExporter(config, {
-      stats,
-      logger,
-      timeoutMs,
-      cardinalityLimit: limit,
-      retrying: config.retryQueueSize > 0,
-    }),
-    {
-      stats,
-      capacity: config.retryQueueSize,
-      maxPointsPerRequest: MAX_POINTS_PER_REQUEST,
-      ...(options.retryDelayMs === undefined
-        ? {}
-        : { initialDelayMs: options.retryDelayMs.initial, maxDelayMs: options.retryDelayMs.max }),
-    },
-  );
+  const exporter = createMetricExporter(config, {
+    logger,
+    timeoutMs,
+    cardinalityLimit: limit,
+    ...(options.retryDelayMs === undefined
+      ? {}
+      : { backoff: { initialMs: options.retryDelayMs.initial, maxMs: options.retryDelayMs.max } }),
+  });
+  const sender = exporter.sender;
+  const stats = sender.stats;
   const resource = buildResource(config, options.instanceId);
   // Bounded by twice the legs: a leg whose legEnded() was missed only costs a rebuild.
   const rtcp = new RtcpSeriesProducer({
@@ -336,11 +292,9 @@ export function createMetricsSink(
   });
   const reader = new PeriodicExportingMetricReader({
     metricProducers: [rtcp],
-    // Requests are sent one after the other; each counts as one export in stats.
-    exporter: new BatchingExporter(retrying, {
-      maxPointsPerRequest: MAX_POINTS_PER_REQUEST,
-      timeoutMs,
-    }),
+    // The sender cuts a collection into requests sent one after the other; each counts as one
+    // export in stats.
+    exporter,
     exportIntervalMillis: intervalMs,
     exportTimeoutMillis: timeoutMs,
     cardinalityLimits: { default: limit },
@@ -413,7 +367,7 @@ export function createMetricsSink(
 
   async function forceFlush(): Promise<void> {
     if (closed) return;
-    const failuresBefore = retrying.failures;
+    const failuresBefore = sender.failures;
     try {
       await provider.forceFlush();
     } catch (error) {
@@ -423,7 +377,7 @@ export function createMetricsSink(
     }
     // The SDK exports nothing for an empty collection, so a flush after an outage would leave
     // the queue to the retry timer; deliver it now, unless this very flush just failed.
-    if (retrying.failures === failuresBefore) await retrying.deliverQueue();
+    if (sender.failures === failuresBefore) await sender.deliverQueue();
   }
 
   // The final flush must fit in the process's 10 s stop budget whatever export_timeout says
@@ -436,7 +390,7 @@ export function createMetricsSink(
       rtcp.clear();
       try {
         // Flushes the last interval (with queued QoS in it), makes one last attempt at what is
-        // still queued (RetryingExporter.shutdown), then closes the gRPC channel. The SDK races
+        // still queued (ExportSender.shutdown), then closes the connection. The SDK races
         // all of it against timeoutMillis; what is still pending afterwards ends by its own gRPC
         // deadline (the same timeout) in the background.
         await provider.shutdown({ timeoutMillis: finalFlushMs });
@@ -448,8 +402,8 @@ export function createMetricsSink(
       }
       // Whatever the last attempt did not deliver is given up (counted): nothing retries after
       // shutdown.
-      const left = stats.retryQueued;
-      retrying.close();
+      const left = stats.queued;
+      sender.close();
       if (left > 0) {
         logger.warn(
           { endpoint: target.display, queuedPoints: left },

@@ -1,5 +1,4 @@
 import { gzip } from "node:zlib";
-import type { Metadata } from "@grpc/grpc-js";
 import type { OtlpCompression } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
@@ -8,14 +7,15 @@ import type { TransportError } from "./export-failure.js";
 import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
 import { UnaryChannel, type UnaryChannelOptions } from "./grpc-unary.js";
 import { HttpChannel } from "./http-unary.js";
-import { decodePartialSuccess } from "./otlp-encode.js";
+import { decodePartialSuccess } from "./otlp-decode.js";
 
 // One OTLP Export (metrics or logs), over gRPC (our unary call, grpc-unary.ts) or OTLP/HTTP
-// (http-unary.ts), with what the SDK's exporters did that the agent relies on: the deadline per
-// export, failing fast while the Collector is unreachable (no wait-for-ready), no retry of its own
-// (the callers' retry queues decide what is worth re-sending, from the failure's kind:
-// export-failure.ts), the cap on exports in flight, a fresh connection after repeated deadlines,
-// gzip when configured, and a warning on a partial success. The callers encode; this sends.
+// (http-unary.ts), with what the SDK's exporters did that the agent relies on: the deadline the
+// sender gives each export, failing fast while the Collector is unreachable (no wait-for-ready),
+// no retry of its own (the export sender, sender.ts, decides what is worth re-sending, from the
+// failure's kind: export-failure.ts), the cap on exports in flight, a fresh connection after
+// repeated deadlines, gzip when configured, and a warning on a partial success. The transports
+// (metric-exporter.ts, log-exporter.ts) encode; this sends.
 
 export const METRICS_EXPORT_METHOD =
   "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
@@ -50,10 +50,8 @@ export type OtlpClientOptions = OtlpRoute & {
   readonly signal: keyof typeof SIGNALS;
   /** null: plaintext (gRPC; OTLP/HTTP follows the URL's scheme); otherwise TLS with these files (null members: Node's defaults). */
   readonly tls: UnaryChannelOptions["tls"];
-  /** Sent with every request (the configured headers, validated as gRPC metadata). */
-  readonly metadata: Metadata;
-  /** Each export's deadline. */
-  readonly timeoutMs: number;
+  /** Sent with every request: the configured headers, lowercase names (see otlpHeaders). */
+  readonly headers: Readonly<Record<string, string>>;
   readonly logger: Logger;
   /** host:port for log lines. */
   readonly endpoint: string;
@@ -61,8 +59,8 @@ export type OtlpClientOptions = OtlpRoute & {
   readonly compression?: OtlpCompression;
 };
 
-/** What an exporter built on the client is given: the client's options but the signal. */
-export type OtlpExporterOptions = OtlpRoute & Omit<OtlpClientOptions, "signal" | keyof OtlpRoute>;
+/** What a transport built on the client is given: the client's options but the signal. */
+export type OtlpTransportOptions = OtlpRoute & Omit<OtlpClientOptions, "signal" | keyof OtlpRoute>;
 
 /** The one call both transports make; the HTTP one is given a URL, the gRPC one a method path. */
 interface Transport {
@@ -89,6 +87,8 @@ export class OtlpClient {
   /** One per export in flight; resolves (never rejects) once its result was passed on. */
   private readonly inFlight = new Set<Promise<void>>();
   private deadlinesInARow = 0;
+  /** The longest deadline a call was given: bounds the wait for calls in flight at shutdown. */
+  private longestTimeoutMs = 0;
   private shutdownPromise: Promise<void> | null = null;
   private readonly limited: RateLimitedLog;
 
@@ -97,7 +97,7 @@ export class OtlpClient {
     this.gzip = options.compression === "gzip";
     const common = {
       tls: options.tls,
-      headers: options.metadata.toHttp2Headers(),
+      headers: options.headers,
       userAgent: `fsagent/${VERSION}`,
       gzip: this.gzip,
     };
@@ -124,13 +124,19 @@ export class OtlpClient {
   }
 
   /**
-   * Sends one encoded request. `done` gets the result once, and whether the request's buffer
-   * is free again (false after a deadline: it may still be queued on the connection).
+   * Sends one encoded request, abandoned after `timeoutMs`. `done` gets the result once, and
+   * whether the request's buffer is free again (false after a deadline: it may still be queued on
+   * the connection).
    */
-  send(request: Buffer, done: (result: ExportResult, requestReleased: boolean) => void): void {
+  send(
+    request: Buffer,
+    timeoutMs: number,
+    done: (result: ExportResult, requestReleased: boolean) => void,
+  ): void {
+    this.longestTimeoutMs = Math.max(this.longestTimeoutMs, timeoutMs);
     const sent = new Promise<void>((resolve) => {
       const call = (message: Buffer, compressed: boolean): void =>
-        this.channel.call(this.target, message, this.options.timeoutMs, (answer) => {
+        this.channel.call(this.target, message, timeoutMs, (answer) => {
           try {
             // Once compressed, the caller's buffer is not read again.
             done(this.settle(answer), compressed || answer.requestReleased);
@@ -172,7 +178,7 @@ export class OtlpClient {
     this.shutdownPromise ??= (async () => {
       let timer: NodeJS.Timeout | undefined;
       const bound = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.options.timeoutMs + 1000);
+        timer = setTimeout(resolve, this.longestTimeoutMs + 1000);
         timer.unref();
       });
       await Promise.race([this.forceFlush(), bound]);

@@ -544,7 +544,7 @@ export class MetricsRequestEncoder {
   /**
    * The request's bytes. Written into `scratch` when it is large enough (the result is then a
    * view of it), else into a new buffer with room to spare for a somewhat larger next request:
-   * an exporter that hands the previous request's buffer back (see OtlpMetricExporter) allocates
+   * an exporter that hands the previous request's buffer back (see OtlpMetricsTransport) allocates
    * no new external memory per request (up to ~1 MB each at the 4,000-point limit, ~25 of
    * them per export at 20,000 legs), which otherwise stays until a full GC frees it.
    */
@@ -802,105 +802,5 @@ export class MetricsRequestEncoder {
       w.byte(HDP_MAX);
       w.double(h.max);
     }
-  }
-}
-
-/** ExportMetricsServiceResponse.partial_success, when the Collector refused part of a request. */
-export interface PartialSuccess {
-  readonly rejectedDataPoints: number;
-  readonly errorMessage: string;
-}
-
-/**
- * The partial_success of an ExportMetricsServiceResponse; null when absent or empty (the spec
- * says a full success sends none, or an empty one). Throws on malformed bytes.
- */
-export function decodePartialSuccess(response: Uint8Array): PartialSuccess | null {
-  const outer = new Reader(response);
-  let partial: Uint8Array | null = null;
-  while (!outer.done) {
-    const [field, wire] = outer.key();
-    if (field === 1 && wire === LEN) partial = outer.bytes();
-    else outer.skip(wire);
-  }
-  if (partial === null) return null;
-  const inner = new Reader(partial);
-  let rejectedDataPoints = 0;
-  let errorMessage = "";
-  while (!inner.done) {
-    const [field, wire] = inner.key();
-    if (field === 1 && wire === VARINT) rejectedDataPoints = inner.varint();
-    else if (field === 2 && wire === LEN)
-      errorMessage = Buffer.from(inner.bytes()).toString("utf8");
-    else inner.skip(wire);
-  }
-  return rejectedDataPoints === 0 && errorMessage === ""
-    ? null
-    : { rejectedDataPoints, errorMessage };
-}
-
-/**
- * The message of a google.rpc.Status (field 2), the body OTLP/HTTP servers answer a refusal with;
- * "" when there is none or the body is not one.
- */
-export function decodeStatusMessage(body: Uint8Array): string {
-  try {
-    const reader = new Reader(body);
-    let message = "";
-    while (!reader.done) {
-      const [field, wire] = reader.key();
-      if (field === 2 && wire === LEN) message = Buffer.from(reader.bytes()).toString("utf8");
-      else reader.skip(wire);
-    }
-    return message;
-  } catch {
-    return "";
-  }
-}
-
-/** Just enough protobuf reading for an Export response. */
-class Reader {
-  private pos = 0;
-  constructor(private readonly buf: Uint8Array) {}
-
-  get done(): boolean {
-    return this.pos >= this.buf.length;
-  }
-
-  key(): [field: number, wire: number] {
-    const key = this.varint();
-    return [Math.floor(key / 8), key % 8];
-  }
-
-  /** Exact up to 2^53, which a count of points never reaches. */
-  varint(): number {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      const b = this.buf[this.pos++];
-      if (b === undefined) throw new Error("truncated protobuf");
-      value += (b & 0x7f) * scale;
-      if (b < 0x80) return value;
-      scale *= 128;
-    }
-    throw new Error("varint too long");
-  }
-
-  bytes(): Uint8Array {
-    const length = this.varint();
-    const end = this.pos + length;
-    if (end > this.buf.length) throw new Error("truncated protobuf");
-    const out = this.buf.subarray(this.pos, end);
-    this.pos = end;
-    return out;
-  }
-
-  skip(wire: number): void {
-    if (wire === VARINT) this.varint();
-    else if (wire === LEN) this.bytes();
-    else if (wire === I64 || wire === 5) {
-      this.pos += wire === I64 ? 8 : 4;
-      if (this.pos > this.buf.length) throw new Error("truncated protobuf");
-    } else throw new Error(`unsupported wire type ${wire}`);
   }
 }

@@ -18,7 +18,7 @@ import {
 // (records.ts). Field numbers are those of opentelemetry-proto v1 (logs.proto, common.proto,
 // resource.proto, collector/logs/v1/logs_service.proto). The wire primitives and the attribute
 // encoding are the metrics encoder's (otlp-encode.ts). One record per ended leg: a request holds
-// at most MAX_RECORDS_PER_REQUEST (records.ts), so each message is built in its own buffer and
+// at most MAX_RECORDS_PER_REQUEST (log-exporter.ts), so each message is built in its own buffer and
 // wrapped in its parent's, simpler than the metrics encoder's exact two-pass sizing.
 
 const REQUEST_RESOURCE_LOGS = tag(1, LEN);

@@ -4,6 +4,7 @@ import type { RedisConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { redisTlsOptions } from "../state/redis-tls.js";
+import { backoffDelay } from "../util/backoff.js";
 import { type Clock, systemClock, type TimerHandle, withTimeout } from "../util/clock.js";
 import { type BalancePlan, planBalance } from "./balance.js";
 import {
@@ -169,10 +170,8 @@ export class LeaseManager {
       connectTimeout: Math.max(commandTimeout, 500),
       socketTimeout: Math.max(2 * commandTimeout, 1_000),
       disconnectTimeout: 200,
-      retryStrategy: (times) => {
-        const ceiling = Math.min(maxDelay, 50 * 2 ** Math.min(times - 1, 10));
-        return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
-      },
+      retryStrategy: (times) =>
+        backoffDelay(times - 1, { initialMs: 50, maxMs: maxDelay, jitter: "equal" }, this.random),
     });
     // Reported by the failing ticks, once and then rate-limited; here only remembered.
     this.client.on("error", (error: unknown) => {

@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { CONNECTION_STATES } from "../esl/status.js";
-import type { AgentView, HaView, InstanceView } from "./source.js";
+import type { AgentView, ExportView, HaView, InstanceView } from "./source.js";
 
 // The agent's own metrics for /metrics. The connections and the pipeline count with plain
 // numbers; these prom-client metrics copy those totals at scrape time, so the hot path never
@@ -179,77 +179,7 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
     labelNames: [],
     fill: (emit) => emit({}, view.legStore().expired),
   });
-  counter(register, {
-    name: "fsagent_exports_total",
-    help: "OTLP metric export requests completed, successful or not.",
-    labelNames: [],
-    fill: (emit) => emit({}, view.exporter().exports),
-  });
-  counter(register, {
-    name: "fsagent_export_errors_total",
-    help: "OTLP metric exports that failed (the Collector was unreachable or refused them).",
-    labelNames: [],
-    fill: (emit) => emit({}, view.exporter().exportErrors),
-  });
-  counter(register, {
-    name: "fsagent_export_points_dropped_total",
-    help:
-      "Metric data points lost: kind=rtcp, those of failed exports; kind=qos, end-of-call " +
-      "points the retry queue could not keep (full, disabled, or shut down) or the server " +
-      "refused for good (not retryable, or no metrics service there).",
-    labelNames: ["kind"],
-    fill(emit) {
-      const stats = view.exporter();
-      emit({ kind: "qos" }, stats.qosPointsDropped);
-      emit({ kind: "rtcp" }, stats.rtcpPointsDropped);
-    },
-  });
-  counter(register, {
-    name: "fsagent_export_points_retried_total",
-    help: "End-of-call QoS data points delivered by a later export after a failed one.",
-    labelNames: [],
-    fill: (emit) => emit({}, view.exporter().qosPointsRetried),
-  });
-  counter(register, {
-    name: "fsagent_quality_records_total",
-    help:
-      "Per-leg quality records (OTLP logs): result=exported (accepted by the Collector, " +
-      "retried ones included), retried (delivered after a failed export), dropped (retry " +
-      "queue full, shutdown, or refused for good by the server: not retryable, or no logs " +
-      "service there).",
-    labelNames: ["result"],
-    fill(emit) {
-      const stats = view.records?.();
-      if (stats === undefined) return;
-      emit({ result: "exported" }, stats.exported);
-      emit({ result: "retried" }, stats.retried);
-      emit({ result: "dropped" }, stats.dropped);
-    },
-  });
-  counter(register, {
-    name: "fsagent_quality_record_export_errors_total",
-    help: "OTLP log export requests of quality records that failed.",
-    labelNames: [],
-    fill(emit) {
-      const stats = view.records?.();
-      if (stats !== undefined) emit({}, stats.exportErrors);
-    },
-  });
-  gauge(register, {
-    name: "fsagent_quality_records_queued",
-    help: "Quality records waiting in the retry queue for the Collector.",
-    labelNames: [],
-    fill(emit) {
-      const stats = view.records?.();
-      if (stats !== undefined) emit({}, stats.queued);
-    },
-  });
-  gauge(register, {
-    name: "fsagent_export_retry_queue_points",
-    help: "End-of-call QoS data points waiting in the retry queue for the Collector.",
-    labelNames: [],
-    fill: (emit) => emit({}, view.exporter().retryQueued),
-  });
+  exportMetrics(register, view);
 
   gauge(register, {
     name: "fsagent_fs_connections",
@@ -343,6 +273,81 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
   buildInfo.set({ version: options?.version ?? "unknown", node_version: process.version }, 1);
 
   return register;
+}
+
+/** Drop reasons as the `reason` label names them. */
+const DROP_REASONS = [
+  ["not_retried", "notRetried"],
+  ["queue_full", "queueFull"],
+  ["refused", "refused"],
+  ["shutdown", "shutdown"],
+] as const;
+
+/**
+ * fsagent_export*: one family for both OTLP signals (src/export/sender.ts), one series per
+ * `signal`: metrics (items are data points) and logs (the quality records; absent in views that
+ * do not export them).
+ */
+function exportMetrics(register: Registry, view: AgentView): void {
+  const perSignal =
+    <L extends string>(fill: (stats: ExportView, emit: Emit<"signal" | L>) => void) =>
+    (emit: Emit<"signal" | L>): void => {
+      const signals: [string, ExportView | undefined][] = [
+        ["metrics", view.exporter()],
+        ["logs", view.records?.()],
+      ];
+      for (const [signal, stats] of signals) {
+        if (stats === undefined) continue;
+        fill(stats, (labels, value) => emit({ signal, ...labels } as Labels<"signal" | L>, value));
+      }
+    };
+  counter(register, {
+    name: "fsagent_exports_total",
+    help: "OTLP export requests completed, successful or not, by signal (metrics, logs).",
+    labelNames: ["signal"],
+    fill: perSignal((s, emit) => emit({}, s.exports)),
+  });
+  counter(register, {
+    name: "fsagent_export_errors_total",
+    help: "OTLP export requests that failed (the Collector was unreachable, timed out or refused them).",
+    labelNames: ["signal"],
+    fill: perSignal((s, emit) => emit({}, s.exportErrors)),
+  });
+  counter(register, {
+    name: "fsagent_export_items_sent_total",
+    help: "Items (metric data points, log records) the Collector accepted, retried ones included.",
+    labelNames: ["signal"],
+    fill: perSignal((s, emit) => emit({}, s.sent)),
+  });
+  counter(register, {
+    name: "fsagent_export_items_retried_total",
+    help: "Items delivered by a later export after an export carrying them failed.",
+    labelNames: ["signal"],
+    fill: perSignal((s, emit) => emit({}, s.retried)),
+  });
+  counter(register, {
+    name: "fsagent_export_items_dropped_total",
+    help:
+      "Items given up, by reason: not_retried (RTCP points of a failed export: the next report " +
+      "replaces them), queue_full (past the retry queue's bound, or no queue), refused (the " +
+      "server refused them for good, or has no such service), shutdown.",
+    labelNames: ["signal", "reason"],
+    fill: perSignal<"reason">((s, emit) => {
+      for (const [reason, key] of DROP_REASONS) emit({ reason }, s.dropped[key]);
+    }),
+  });
+  gauge(register, {
+    name: "fsagent_export_queue_items",
+    help: "Items waiting in the retry queue for the Collector.",
+    labelNames: ["signal"],
+    fill: perSignal((s, emit) => emit({}, s.queued)),
+  });
+  gauge(register, {
+    name: "fsagent_export_queue_capacity",
+    help: "The retry queue's bound in items (opentelemetry.retry_queue_size).",
+    labelNames: ["signal"],
+    fill: perSignal((s, emit) => emit({}, s.capacity)),
+  });
 }
 
 /** fsagent_ha_*: registered only when HA is enabled. */

@@ -44,32 +44,27 @@ export interface LegStoreView {
   readonly expired: number;
 }
 
-/** The OTLP exporter's figures. */
+/**
+ * One signal's OTLP export figures (src/export/sender.ts's ExportStats): requests and their
+ * failures, items (metric data points, log records) sent, retried, dropped by reason, queued.
+ */
 export interface ExportView {
   readonly exports: number;
   readonly exportErrors: number;
-  /** End-of-call QoS points delivered after a failed export. */
-  readonly qosPointsRetried: number;
-  /** QoS points given up: retry queue overflow, queue disabled, or shutdown. */
-  readonly qosPointsDropped: number;
-  /** RTCP points of failed exports (never retried). */
-  readonly rtcpPointsDropped: number;
-  /** QoS points in the retry queue now. */
-  readonly retryQueued: number;
-}
-
-/** The quality-record (OTLP logs) exporter's figures. */
-export interface RecordsView {
-  /** Records handed to the sink, one per ended leg. */
-  readonly emitted: number;
-  readonly exported: number;
-  /** Delivered after at least one failed export. */
+  readonly sent: number;
+  /** Delivered after an export carrying them failed (included in sent). */
   readonly retried: number;
-  /** Given up: retry queue overflow or shutdown. */
-  readonly dropped: number;
-  readonly exportErrors: number;
+  readonly dropped: Readonly<Record<"notRetried" | "queueFull" | "refused" | "shutdown", number>>;
   /** Waiting in the retry queue now. */
   readonly queued: number;
+  /** The retry queue's bound. */
+  readonly capacity: number;
+}
+
+/** The quality-record (OTLP logs) export's figures. */
+export interface RecordsView extends ExportView {
+  /** Records handed to the sink, one per ended leg. */
+  readonly emitted: number;
 }
 
 /** A leg in progress, for the status page. */
@@ -105,8 +100,9 @@ export interface AgentView {
   /** Cumulative storage operation counts; empty until storage exists. */
   storageOperations(): readonly StorageOpCount[];
   legStore(): LegStoreView;
+  /** The metrics export (signal "metrics"). */
   exporter(): ExportView;
-  /** Quality records; absent in views that do not export them. */
+  /** The quality records' export (signal "logs"); absent in views that do not export them. */
   records?(): RecordsView;
   /** HA figures; undefined (or absent) when HA is off. */
   ha?(): HaView | undefined;

@@ -4,6 +4,7 @@ import type { StorageConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import type { LegLabels, LegState, RtcpBaseline, RtcpSummary } from "../quality/types.js";
+import { backoffDelay } from "../util/backoff.js";
 import { type Clock, systemClock, type TimerHandle, withTimeout } from "../util/clock.js";
 import { MemoryStore } from "./memory-store.js";
 import { redisTlsOptions } from "./redis-tls.js";
@@ -175,14 +176,8 @@ export class RedisStore implements LegStore {
       // failed connect the socket never reports closing, and the 2 s default would hold a
       // shutting-down process open for 2 s.
       disconnectTimeout: 200,
-      retryStrategy: (times) => {
-        const ceiling = Math.min(
-          reconnect.maxMs,
-          reconnect.initialMs * 2 ** Math.min(times - 1, 30),
-        );
-        // Jitter keeps a fleet of agents from reconnecting in lockstep after a Redis restart.
-        return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-      },
+      // Jitter keeps a fleet of agents from reconnecting in lockstep after a Redis restart.
+      retryStrategy: (times) => backoffDelay(times - 1, { ...reconnect, jitter: "equal" }),
     });
     // Without an 'error' listener ioredis errors would be swallowed at best; with one they are
     // ours to count and log. Nothing here may throw.
