@@ -118,12 +118,14 @@ export class Agent implements AgentView {
         ...(this.replicaId === undefined ? {} : { instanceId: this.replicaId }),
         perLeg: config.metrics.perLeg,
         activeLegs: () => this.activeLegs(),
+        clock: this.clock,
       });
     this.recordSink =
       options.records ??
       (config.logs.enabled && config.events.qos
         ? createRecordSink(config.opentelemetry, {
             logger,
+            clock: this.clock,
             finalFlushMs: MAX_FINAL_FLUSH_MS,
             ...(this.replicaId === undefined ? {} : { instanceId: this.replicaId }),
           })

@@ -2,6 +2,7 @@ import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-lo
 import type { OpenTelemetryConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import type { BackoffPolicy } from "../util/backoff.js";
+import type { Clock } from "../util/clock.js";
 import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
 import { OtlpClient, type OtlpTransportOptions } from "./otlp-client.js";
 import { LogsRequestEncoder } from "./otlp-logs-encode.js";
@@ -121,6 +122,7 @@ export function createRecordExporter(
     /** Each request's deadline. */
     readonly timeoutMs: number;
     readonly backoff?: BackoffPolicy;
+    readonly clock?: Clock;
   },
 ): RecordExporter {
   const target = signalTarget(config, "logs");
@@ -141,6 +143,7 @@ export function createRecordExporter(
       maxItemsPerRequest: MAX_RECORDS_PER_REQUEST,
       timeoutMs: options.timeoutMs,
       ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
       logger: options.logger,
       endpoint: target.display,
       secrets: Object.values(config.headers),

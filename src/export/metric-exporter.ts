@@ -9,6 +9,7 @@ import type { OpenTelemetryConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import type { BackoffPolicy } from "../util/backoff.js";
+import type { Clock } from "../util/clock.js";
 import { someAttributes } from "./column-points.js";
 import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
 import { metricsSignal, type QueuedPoint } from "./metric-batches.js";
@@ -190,6 +191,7 @@ export function createMetricExporter(
     readonly timeoutMs: number;
     readonly cardinalityLimit: number;
     readonly backoff?: BackoffPolicy;
+    readonly clock?: Clock;
   },
 ): MetricExporter {
   const target = signalTarget(config, "metrics");
@@ -216,6 +218,7 @@ export function createMetricExporter(
     // on the wire instead of piling up behind a dead peer.
     timeoutMs: options.timeoutMs,
     ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     logger: options.logger,
     endpoint: target.display,
     secrets: Object.values(config.headers),

@@ -10,6 +10,7 @@ import type { OpenTelemetryConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { legLabelAttributes } from "../quality/record.js";
 import type { LegLabels, QosObservation, RtcpObservation } from "../quality/types.js";
+import type { Clock } from "../util/clock.js";
 import { VERSION } from "../version.js";
 import { routeOtelDiagnostics } from "./diag.js";
 import { createMetricExporter, MAX_POINTS_PER_REQUEST } from "./metric-exporter.js";
@@ -75,6 +76,8 @@ export interface MetricsSinkOptions {
   readonly perLeg?: boolean;
   /** Legs in progress per instance and domain, read at each collection (calls.active). */
   readonly activeLegs?: () => Iterable<ActiveLegs>;
+  /** The export sender's retry timer, Retry-After and rate-limited log; default the system clock. */
+  readonly clock?: Clock;
 }
 
 /** One freeswitch.calls.active point. */
@@ -274,6 +277,7 @@ export function createMetricsSink(
     logger,
     timeoutMs,
     cardinalityLimit: limit,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.retryDelayMs === undefined
       ? {}
       : { backoff: { initialMs: options.retryDelayMs.initial, maxMs: options.retryDelayMs.max } }),

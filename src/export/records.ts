@@ -3,6 +3,8 @@ import { BatchLogRecordProcessor, LoggerProvider } from "@opentelemetry/sdk-logs
 import type { OpenTelemetryConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { QUALITY_RECORD_EVENT, type RecordAttributes } from "../quality/record.js";
+import { bounded } from "../util/bounded.js";
+import type { Clock } from "../util/clock.js";
 import { VERSION } from "../version.js";
 import { createRecordExporter, MAX_RECORDS_PER_REQUEST } from "./log-exporter.js";
 import { signalTarget } from "./otlp-target.js";
@@ -59,6 +61,8 @@ export interface RecordSinkOptions {
   readonly retryDelayMs?: { readonly initial: number; readonly max: number };
   /** How often the batch processor exports; default 1 s. */
   readonly scheduledDelayMs?: number;
+  /** The sender's timers and the final flush's budget; default the system clock. */
+  readonly clock?: Clock;
 }
 
 export function createRecordSink(
@@ -71,6 +75,7 @@ export function createRecordSink(
   const exporter = createRecordExporter(config, {
     logger: options.logger,
     timeoutMs,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.retryDelayMs === undefined
       ? {}
       : { backoff: { initialMs: options.retryDelayMs.initial, maxMs: options.retryDelayMs.max } }),
@@ -125,14 +130,9 @@ export function createRecordSink(
     },
     shutdown() {
       shutdownPromise ??= (async () => {
-        let timer: NodeJS.Timeout | undefined;
-        const budget = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, options.finalFlushMs);
-        });
         // The processor's last export, then RecordExporter.shutdown: one last attempt at the
         // queue, whatever is left dropped (counted), the connection closed.
-        await Promise.race([provider.shutdown().catch(() => {}), budget]);
-        clearTimeout(timer);
+        await bounded(provider.shutdown(), options.finalFlushMs, options.clock);
         sender.close();
         const left = stats.emitted - stats.sent - droppedTotal(stats);
         if (left > 0) {
