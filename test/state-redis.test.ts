@@ -11,11 +11,17 @@ import type { StorageConfig } from "../src/config/types.js";
 import { addToSummary } from "../src/quality/summary.js";
 import { createLegStore } from "../src/state/create-store.js";
 import { decodeLegState } from "../src/state/leg-schema.js";
-import { legKey, RedisStore, type RedisStoreOptions } from "../src/state/redis-store.js";
+import { RedisStore, type RedisStoreOptions } from "../src/state/redis-store.js";
 import type { StoreOpCount } from "../src/state/store.js";
 import { tempDir } from "./support/child.js";
 import { closedPort, pollUntil } from "./support/net.js";
-import { capturingLogger, killProcess, sampleLeg, spawnRedisServer } from "./support/redis.js";
+import {
+  capturingLogger,
+  killProcess,
+  legKey,
+  sampleLeg,
+  spawnRedisServer,
+} from "./support/redis.js";
 import { sleep, waitFor } from "./support/wait.js";
 
 // Against real Redis: the shared server on 127.0.0.1:6379 (required in CI, never skipped), with

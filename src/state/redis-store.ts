@@ -42,7 +42,7 @@ type PipelineResults = [error: Error | null, result: unknown][];
 const OPERATIONS: readonly Operation[] = ["save", "delete", "load", "flush"];
 
 /** The key holding one leg's durable copy. */
-export function legKey(keyPrefix: string, uuid: string): string {
+function legKey(keyPrefix: string, uuid: string): string {
   return `${keyPrefix}leg:${uuid}`;
 }
 
