@@ -129,12 +129,22 @@ describe("RTT from LSR/DLSR (RFC 3550 §6.4.1)", () => {
 
   it("falls back to Rtt-Avg, and says unknown when neither is there", () => {
     const micros = captureMs * 1000;
-    assert.equal(reportRtt(micros, 0, 0, 0.0425), 42.5);
-    assert.equal(reportRtt(micros, 0, 0, 0), undefined);
-    assert.equal(reportRtt(undefined, 77, 1, 0.01), 10, "no Capture-Time: LSR cannot be used");
+    const noLsr = { captureMicros: micros, lsr: 0, dlsr: 0 };
+    assert.equal(reportRtt({ ...noLsr, rttAvgSeconds: 0.0425 }), 42.5);
+    assert.equal(reportRtt({ ...noLsr, rttAvgSeconds: 0 }), undefined);
+    assert.equal(
+      reportRtt({ lsr: 77, dlsr: 1, rttAvgSeconds: 0.01 }),
+      10,
+      "no Capture-Time: LSR cannot be used",
+    );
     const lsr = ntpMiddle(captureMs - 50);
-    close(reportRtt(micros, lsr, 0, 0.5), 50, 0.05, "LSR wins over Rtt-Avg");
-    assert.equal(reportRtt(undefined, undefined, undefined, undefined), undefined);
+    close(
+      reportRtt({ captureMicros: micros, lsr, dlsr: 0, rttAvgSeconds: 0.5 }),
+      50,
+      0.05,
+      "LSR wins over Rtt-Avg",
+    );
+    assert.equal(reportRtt({}), undefined);
   });
 });
 

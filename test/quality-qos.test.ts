@@ -3,16 +3,18 @@
 // built from them with one variable changed.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import type { EslEvent } from "../src/esl/event.js";
+import { type EslEvent, PlainEvent } from "../src/esl/event.js";
 import { foldRtcp } from "../src/legs/fold-rtcp.js";
 import { emptyLeg } from "../src/quality/labels.js";
-import { computeQos, freeswitchMos, freeswitchR, mosFromR } from "../src/quality/qos.js";
+import { computeQos } from "../src/quality/qos.js";
 import { computeRtcp } from "../src/quality/rtcp.js";
 import type { LegState, QosValues, Unusable } from "../src/quality/types.js";
 import { isUnusable, UNUSABLE_REASONS } from "../src/quality/unusable.js";
 import { emptyQos, qosVariables } from "../src/sim/qos.js";
+import { plainEvents } from "./support/raw-esl.js";
 import {
   cgratesFrame,
   eventFrom,
@@ -119,42 +121,123 @@ describe("QoS of the real samples (no RTCP seen)", () => {
   });
 });
 
-describe("FreeSWITCH's MOS formula (do_mos)", () => {
-  it("reproduces the G722 call's unrounded 4.492027 from its counts (R truncated to 99)", () => {
+/**
+ * FreeSWITCH's MOS of its R (SPEC §2 "End-of-call variables"; do_mos in switch_rtp.c), unrounded:
+ * 1 + 0.035·R + 0.000007·R·(R − 60)·(100 − R). FreeSWITCH prints it with 2 decimals as in_mos.
+ */
+function mosOfR(r: number): number {
+  return 1 + 0.035 * r + 0.000007 * r * (r - 60) * (100 - r);
+}
+
+/**
+ * SPEC §2's R from packets received and flaws: (received − flaws) / received × 100, 100 outside
+ * 0..100, and an integer: do_mos keeps it in an `int` (the G722 call's JSON CDR says
+ * quality_percentage 99 for 1033 received and 1 flaw: 99.90 truncated).
+ */
+function rOf(received: number, flaws: number): number {
+  const r = Math.trunc(((received - flaws) / received) * 100);
+  return r < 0 || r > 100 ? 100 : r;
+}
+
+describe("FreeSWITCH's MOS (in_mos): exported as printed, never recomputed", () => {
+  it("the G722 call: in_mos 4.49 is the MOS of its R 99, and mos_score is 4.49", () => {
     const cdr = JSON.parse(readSample(SAMPLES.cgratesJsonCdr).toString("utf8")) as {
       callStats: { audio: { inbound: { mos: number; quality_percentage: number } } };
     };
     const inbound = cdr.callStats.audio.inbound;
     assert.equal(inbound.mos, 4.492027);
-    // received 1033, flaws 1: (1033 − 1) / 1033 × 100 = 99.903…, truncated to R = 99
-    assert.equal(freeswitchR(1033, 1), 99);
-    assert.equal(freeswitchR(1033, 1), inbound.quality_percentage);
+    assert.equal(inbound.quality_percentage, 99);
+    // received 1033, flaws 1: (1033 − 1) / 1033 × 100 = 99.903…, kept as R = 99
+    assert.equal(rOf(1033, 1), 99);
     // 1 + 0.035 × 99 + 0.000007 × 99 × (99 − 60) × (100 − 99) = 1 + 3.465 + 0.027027
-    assert.ok(Math.abs(freeswitchMos(1033, 1) - 4.492027) < 1e-12);
-    assert.ok(Math.abs(freeswitchMos(1033, 1) - inbound.mos) < 1e-12);
-    assert.equal(freeswitchMos(1033, 1).toFixed(2), "4.49"); // the event's in_mos
+    assert.ok(Math.abs(mosOfR(99) - 4.492027) < 1e-12);
+    assert.ok(Math.abs(mosOfR(99) - inbound.mos) < 1e-12);
+    const event = eventFrom(cgratesFrame(SAMPLES.cgratesG722));
+    assert.equal(event.get(`${V}in_quality_percentage`), "99.00");
+    assert.equal(event.get(`${V}in_mos`), mosOfR(99).toFixed(2));
+    assert.equal(ok(computeQos(event, undefined)).mosScore, 4.49);
     // Without the truncation R = 99.903… would give 4.4993…, printed 4.50: the wrong figure.
-    assert.equal(mosFromR((1032 / 1033) * 100).toFixed(2), "4.50");
+    assert.equal(mosOfR((1032 / 1033) * 100).toFixed(2), "4.50");
   });
 
-  it("R 76 gives the libresbc A-leg's 3.86, which its final counts do not reproduce", () => {
+  it("the libresbc A-leg: 3.86 is the MOS of its printed R 76, which its final counts do not give", () => {
+    const event = eventFrom(libresbcFrame(SAMPLES.libresbcALeg));
+    assert.equal(event.get(`${V}in_quality_percentage`), "76.00");
     // 1 + 0.035 × 76 + 0.000007 × 76 × 16 × 24 = 1 + 2.66 + 0.204288 = 3.864288
-    assert.ok(Math.abs(mosFromR(76) - 3.864288) < 1e-12);
-    assert.equal(mosFromR(76).toFixed(2), "3.86");
+    assert.ok(Math.abs(mosOfR(76) - 3.864288) < 1e-12);
+    assert.equal(mosOfR(76).toFixed(2), "3.86");
     // do_mos computes R when a flaw happens, with the counts of that moment (12 flaws when ~50
-    // packets had been checked), so 134 received / 12 flaws at hangup give R 91, not 76: the
-    // agent exports in_mos as printed and never recomputes it.
-    assert.equal(freeswitchR(134, 12), 91);
-    assert.equal(freeswitchR(50, 12), 76);
+    // packets had been checked), so 134 received / 12 flaws at hangup give R 91, not 76:
+    assert.equal(rOf(134, 12), 91);
+    assert.equal(rOf(50, 12), 76);
+    // 1 + 0.035 × 91 + 0.000007 × 91 × 31 × 9 = 4.362723: "4.36", not what FreeSWITCH printed.
+    assert.equal(mosOfR(91).toFixed(2), "4.36");
+    const q = ok(computeQos(event, undefined));
+    assert.equal(q.mosScore, 3.86);
+    assert.equal(q.packetLoss, 12);
   });
 
-  it("no flaw or no packet is R 100 / MOS 4.5; R is clamped to 100 outside 0..100", () => {
-    assert.equal(freeswitchR(500, 0), 100);
-    assert.equal(freeswitchR(0, 0), 100);
-    assert.equal(freeswitchR(10, 30), 100); // (10 − 30) / 10 < 0
-    assert.equal(freeswitchMos(500, 0), 4.5); // 1 + 3.5 + 0
-    assert.equal(mosFromR(0), 1);
-    assert.equal(freeswitchR(100, 100), 0);
+  it("FreeSWITCH 1.11 with 5 % loss: each leg's mos_score is the MOS of the R it printed", () => {
+    const capture = readFileSync(
+      new URL("./fixtures/freeswitch-1.11/capture-netem-plain.esl", import.meta.url),
+    );
+    const hangups = plainEvents(capture).filter((e) => e.name === "CHANNEL_HANGUP_COMPLETE");
+    assert.equal(hangups.length, 8, "2 calls of 4 legs");
+    let otherR = 0;
+    for (const raw of hangups) {
+      const uuid = raw.get("Unique-ID");
+      const variable = (name: string) => Number(raw.get(`${V}${name}`));
+      const r = variable("in_quality_percentage");
+      const flaws = variable("in_flaw_total");
+      assert.ok(flaws > 0 && r < 100, `${uuid}: the loss shows (${flaws} flaws, R ${r})`);
+      const expected = Number(mosOfR(r).toFixed(2));
+      assert.equal(variable("in_mos"), expected, `${uuid}: FreeSWITCH's in_mos is MOS(R ${r})`);
+      const q = ok(computeQos(new PlainEvent(raw.raw), undefined));
+      assert.equal(q.mosScore, expected, `${uuid}: mos_score`);
+      assert.equal(q.packetLoss, flaws, `${uuid}: packet_loss (no RTCP history given)`);
+      if (rOf(variable("in_packet_count"), flaws) !== r) otherR++;
+    }
+    // e.g. 615 received, 76 flaws: 87.6…, R 87, where FreeSWITCH printed 86 (and 4.23, not 4.26).
+    assert.ok(otherR >= 1, "some legs' final counts give another R than the one printed");
+  });
+
+  it("no flaw is R 100 and MOS 4.50; R outside 0..100 is 100; R 0 is MOS 1", () => {
+    assert.equal(mosOfR(100), 4.5); // 1 + 3.5 + 0
+    const webitel = eventFrom(webitelFrame()); // 1248 received, in_flaw_total 0
+    assert.equal(webitel.get(`${V}in_quality_percentage`), "100.00");
+    assert.equal(ok(computeQos(webitel, undefined)).mosScore, 4.5);
+    // More flaws than packets: (1248 − 2000) / 1248 < 0, so R 100 and 4.50 as printed.
+    assert.equal(rOf(1248, 2000), 100);
+    const clamped = ok(
+      computeQos(
+        webitelWith({
+          [`${V}in_flaw_total`]: "2000",
+          [`${V}in_quality_percentage`]: "100.00",
+          [`${V}in_mos`]: "4.50",
+        }),
+        undefined,
+      ),
+    );
+    assert.equal(clamped.mosScore, 4.5);
+    assert.equal(clamped.packetLoss, 2000);
+    // Every packet a flaw: R 0, MOS 1 (the formula's 1 + 0 + 0), printed "1.00".
+    assert.equal(rOf(100, 100), 0);
+    assert.equal(mosOfR(0), 1);
+    const worst = ok(
+      computeQos(
+        webitelWith({
+          [`${V}in_packet_count`]: "100",
+          [`${V}in_flaw_total`]: "100",
+          [`${V}in_quality_percentage`]: "0.00",
+          [`${V}in_mos`]: mosOfR(0).toFixed(2),
+        }),
+        undefined,
+      ),
+    );
+    assert.equal(worst.mosScore, 1);
+    assert.equal(worst.packetLoss, 100);
+    assert.equal(worst.totalPackets, 1342); // 100 + 1242 out
+    assert.deepEqual(worst.unreadable, []);
   });
 });
 
@@ -328,7 +411,7 @@ describe("unreadable variables: the rest is still exported, never a throw", () =
   });
 
   it("in_mos 0.99 is FreeSWITCH's own value for R = 1..5, not malformed", () => {
-    for (const r of [1, 2, 3, 4, 5]) assert.equal(mosFromR(r).toFixed(2), "0.99", `R = ${r}`);
+    for (const r of [1, 2, 3, 4, 5]) assert.equal(mosOfR(r).toFixed(2), "0.99", `R = ${r}`);
     const worst = webitelWith({ [`${V}in_mos`]: "0.99", [`${V}in_quality_percentage`]: "3.00" });
     const q = ok(computeQos(worst, undefined));
     assert.equal(q.mosScore, 0.99);

@@ -9,14 +9,7 @@ import { foldRtcp, nextBaselines } from "../src/legs/fold-rtcp.js";
 import { emodelMos } from "../src/quality/emodel.js";
 import { emptyLeg } from "../src/quality/labels.js";
 import { lostSince, MAX_STREAMS, readCumulativeLost, UNKNOWN_SSRC } from "../src/quality/loss.js";
-import { parseDecimal } from "../src/quality/numbers.js";
-import {
-  computeRtcp,
-  fractionLost,
-  jitterMs,
-  type RtcpResult,
-  VIDEO_RTP_RATE,
-} from "../src/quality/rtcp.js";
+import { computeRtcp, type RtcpResult, VIDEO_RTP_RATE } from "../src/quality/rtcp.js";
 import type { LegState, RtcpBaseline, Unusable } from "../src/quality/types.js";
 import { isUnusable, UNUSABLE_REASONS } from "../src/quality/unusable.js";
 import { CallGenerator } from "../src/sim/calls.js";
@@ -167,7 +160,7 @@ function refused(result: RtcpResult | Unusable): string {
 }
 
 /**
- * The leg's state as it is now: applyRtcp updates the state, its baselines and summaries in
+ * The leg's state as it is now: the leg tracker's foldRtcp updates the state, its baselines and summaries in
  * place, so a result kept for later assertions holds a copy (labels stay the same object).
  */
 function snapshot(leg: LegState): LegState {
@@ -181,7 +174,7 @@ function snapshot(leg: LegState): LegState {
   };
 }
 
-/** What the router does with a report: computeRtcp, then applyRtcp; `leg` is a snapshot after it. */
+/** What the router does with a report: computeRtcp, then foldRtcp; `leg` is a snapshot after it. */
 function applied(event: EslEvent, leg: LegState | undefined): RtcpResult {
   const r = ok(computeRtcp(event, leg));
   foldRtcp(r);
@@ -222,10 +215,11 @@ describe("RTCP jitter and fraction lost (SPEC §4)", () => {
     }
   });
 
-  it("fraction lost = Source0-Fraction / 256: 0, 128/256, 255/256", () => {
+  it("fraction lost = Source0-Fraction / 256: 0, 1/256, 64/256, 128/256, 255/256", () => {
     for (const [raw, fraction] of [
       [0, 0],
       [1, 0.00390625],
+      [64, 0.25],
       [128, 0.5],
       [255, 0.99609375],
     ] as const) {
@@ -239,15 +233,6 @@ describe("RTCP jitter and fraction lost (SPEC §4)", () => {
       const e = toEvent(withHeader(recvHeaders(), "Source0-Fraction", bad));
       assert.equal(refused(computeRtcp(e, knownLeg(8000))), UNUSABLE_REASONS.rtcpMalformed, bad);
     }
-  });
-
-  it("the pure helpers the router uses still work", () => {
-    assert.equal(jitterMs(160, 8000), 20);
-    assert.equal(fractionLost(64), 0.25);
-    assert.equal(parseDecimal("4.50"), 4.5);
-    assert.equal(parseDecimal(""), undefined);
-    assert.equal(parseDecimal("abc"), undefined);
-    assert.equal(parseDecimal(undefined), undefined);
   });
 });
 
@@ -735,7 +720,7 @@ describe("leg state", () => {
     assert.equal(last.labelSource, "event");
     assert.equal(last.qosReported, false);
     assert.equal(results[0]!.leg.jitterCount, 1);
-    // computeRtcp alone changes nothing: only applyRtcp does.
+    // computeRtcp alone changes nothing: only foldRtcp does.
     const untouched = knownLeg(8000, { qosReported: false });
     ok(computeRtcp(recv({ blocks: [{ jitter: 80, lost: 3 }] }), untouched));
     assert.deepEqual(untouched, knownLeg(8000, { qosReported: false }));

@@ -7,13 +7,14 @@ import { after, before, describe, it } from "node:test";
 import { Redis, type RedisOptions } from "ioredis";
 import { type Logger, pino } from "pino";
 import type { RedisConfig, StorageConfig } from "../src/config/types.js";
-import { legKey, RedisStore } from "../src/state/redis-store.js";
+import { RedisStore } from "../src/state/redis-store.js";
 import type { StoreOpCount } from "../src/state/store.js";
 import { tempDir } from "./support/child.js";
 import { closedPort, pollUntil } from "./support/net.js";
 import {
   capturingLogger,
   killProcess,
+  legKey,
   type PrivateRedis,
   sampleLeg,
   spawnRedisServer,

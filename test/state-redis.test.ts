@@ -10,17 +10,19 @@ import { pino } from "pino";
 import type { StorageConfig } from "../src/config/types.js";
 import { addToSummary } from "../src/legs/fold-rtcp.js";
 import { createLegStore } from "../src/state/create-store.js";
-import {
-  decodeLegState,
-  legKey,
-  RedisStore,
-  type RedisStoreOptions,
-} from "../src/state/redis-store.js";
+import { decodeLegState } from "../src/state/leg-schema.js";
+import { RedisStore, type RedisStoreOptions } from "../src/state/redis-store.js";
 import type { StoreOpCount } from "../src/state/store.js";
 import { tempDir } from "./support/child.js";
 import { ManualClock } from "./support/manual-clock.js";
 import { closedPort } from "./support/net.js";
-import { capturingLogger, killProcess, sampleLeg, spawnRedisServer } from "./support/redis.js";
+import {
+  capturingLogger,
+  killProcess,
+  legKey,
+  sampleLeg,
+  spawnRedisServer,
+} from "./support/redis.js";
 import { sleep, waitFor } from "./support/wait.js";
 
 // Against real Redis: the shared server on 127.0.0.1:6379 (required in CI, never skipped), with
@@ -28,7 +30,7 @@ import { sleep, waitFor } from "./support/wait.js";
 
 const SHARED = { host: "127.0.0.1", port: 6379 };
 
-describe("stored leg state from earlier versions", () => {
+describe("stored leg state read back", () => {
   const current = {
     ...sampleLeg("older", 2),
     rtcpIn: addToSummary(
@@ -48,32 +50,9 @@ describe("stored leg state from earlier versions", () => {
     assert.deepEqual(decodeLegState(JSON.stringify(current), "older"), current);
   });
 
-  it("loads summaries written before the latest values were kept: means stand in for them", () => {
-    const strip = (summary: object | null) => {
-      const { lastJitterMs, lastFractionLost, lastRttMs, lastMos, ...rest } = summary as Record<
-        string,
-        unknown
-      >;
-      return rest;
-    };
-    const stored = { ...current, rtcpIn: strip(current.rtcpIn), rtcpOut: strip(current.rtcpOut) };
-    const loaded = decodeLegState(JSON.stringify(stored), "older");
-    assert.ok(loaded !== undefined, "still loads");
-    assert.deepEqual(loaded.rtcpIn, {
-      ...current.rtcpIn,
-      lastJitterMs: 6,
-      lastFractionLost: 0.03,
-      lastRttMs: 50,
-      lastMos: (4.2 + 3.8) / 2,
-    });
-    assert.deepEqual(loaded.rtcpOut, { ...current.rtcpOut, lastRttMs: null });
-    // Before the summaries existed at all: none.
-    const { rtcpIn, rtcpOut, ...oldest } = current;
-    assert.deepEqual(decodeLegState(JSON.stringify(oldest), "older"), {
-      ...oldest,
-      rtcpIn: null,
-      rtcpOut: null,
-    });
+  it("keeps LegState's fields only: a key it does not know is dropped", () => {
+    const stored = { ...current, extra: 1, labels: { ...current.labels, extra: "x" } };
+    assert.deepEqual(decodeLegState(JSON.stringify(stored), "older"), current);
   });
 
   it("refuses a summary whose latest values are not numbers", () => {
@@ -81,6 +60,18 @@ describe("stored leg state from earlier versions", () => {
     assert.equal(decodeLegState(JSON.stringify(bad), "older"), undefined);
     const badRtt = { ...current, rtcpIn: { ...current.rtcpIn, lastRttMs: "x" } };
     assert.equal(decodeLegState(JSON.stringify(badRtt), "older"), undefined);
+  });
+
+  it("refuses state missing a field (no format other than today's is read)", () => {
+    const { lastMos, ...noLatest } = current.rtcpIn;
+    assert.equal(lastMos, 3.8, "the latest report's MOS");
+    assert.equal(
+      decodeLegState(JSON.stringify({ ...current, rtcpIn: noLatest }), "older"),
+      undefined,
+    );
+    const { rtcpOut, ...noSummary } = current;
+    assert.ok(rtcpOut !== null);
+    assert.equal(decodeLegState(JSON.stringify(noSummary), "older"), undefined);
   });
 });
 

@@ -33,21 +33,27 @@ export function rttFromLsr(captureMicros: number, lsr: number, dlsr: number): nu
 }
 
 /**
- * A report's RTT in ms (SPEC §7): from LSR/DLSR, else FreeSWITCH's Rtt-Avg, else undefined.
- * Each input is undefined where its header was absent or unreadable. Positional, not an object:
- * this runs once per RECV report and an argument object was one more allocation each time.
- *
- * @param captureMicros the report's Capture-Time
- * @param lsr           Source<i>-LSR
- * @param dlsr          Source<i>-DLSR
- * @param rttAvgSeconds Rtt<i>-Avg: FreeSWITCH's smoothed RTT in seconds; 0 when it has none
+ * What a report block says about its round trip. Each value is undefined where its header was
+ * absent or unreadable.
  */
-export function reportRtt(
-  captureMicros: number | undefined,
-  lsr: number | undefined,
-  dlsr: number | undefined,
-  rttAvgSeconds: number | undefined,
-): number | undefined {
+export interface RttInputs {
+  /** The report's Capture-Time, µs since the Unix epoch. */
+  readonly captureMicros?: number | undefined;
+  /** Source<i>-LSR: the middle 32 bits of the NTP time of the last SR the far end received. */
+  readonly lsr?: number | undefined;
+  /** Source<i>-DLSR: the far end's delay since that SR, in 1/65536 s. */
+  readonly dlsr?: number | undefined;
+  /** Rtt<i>-Avg: FreeSWITCH's smoothed RTT in seconds; 0 when it has none. */
+  readonly rttAvgSeconds?: number | undefined;
+}
+
+/** A report's RTT in ms (SPEC §7): from LSR/DLSR, else FreeSWITCH's Rtt-Avg, else undefined. */
+export function reportRtt({
+  captureMicros,
+  lsr,
+  dlsr,
+  rttAvgSeconds,
+}: RttInputs): number | undefined {
   if (captureMicros !== undefined && lsr !== undefined && dlsr !== undefined) {
     const fromLsr = rttFromLsr(captureMicros, lsr, dlsr);
     if (fromLsr !== undefined) return fromLsr;

@@ -31,7 +31,7 @@ export function readUint(event: EslEvent, header: string): number | undefined {
 const TIMESTAMP = /^\d{1,16}$/;
 
 /** A microsecond timestamp such as Capture-Time; undefined past 2^53 or when not all digits. */
-export function parseTimestamp(value: string | undefined): number | undefined {
+function parseTimestamp(value: string | undefined): number | undefined {
   if (value === undefined || !TIMESTAMP.test(value)) return undefined;
   const n = Number(value);
   return Number.isSafeInteger(n) ? n : undefined;
@@ -45,7 +45,7 @@ export function readTimestamp(event: EslEvent, header: string): number | undefin
 }
 
 /** A non-negative fixed-point number (`%.2f`); undefined for anything else. */
-export function parseUfixed(value: string | undefined): number | undefined {
+function parseUfixed(value: string | undefined): number | undefined {
   if (value === undefined || !UNSIGNED_FIXED.test(value)) return undefined;
   return Number(value);
 }
@@ -55,14 +55,4 @@ export function readUfixed(event: EslEvent, header: string): number | undefined 
   const value = event.decimal(header, 15, true);
   if (value >= 0) return value;
   return value === NO_HEADER ? undefined : parseUfixed(event.get(header));
-}
-
-/**
- * Permissive decimal parse, kept for callers that predate the calculators (the router's live
- * summary): undefined for absent, empty or non-numeric input. New code uses the strict readers.
- */
-export function parseDecimal(value: string | undefined): number | undefined {
-  if (value === undefined || value === "") return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
 }

@@ -13,8 +13,8 @@ const PREFIX = "variable_rtp_audio_";
  * its formula gives 0.989–0.994, printed "0.99" (SPEC §4). 0.99 is the lowest value it prints;
  * 5 leaves room above 4.5, nothing else does.
  */
-export const IN_MOS_MIN = 0.99;
-export const IN_MOS_MAX = 5;
+const IN_MOS_MIN = 0.99;
+const IN_MOS_MAX = 5;
 
 /**
  * The freeswitch.qos.* values of one leg.
@@ -35,6 +35,11 @@ export const IN_MOS_MAX = 5;
  *
  * A leg that sent audio but received none gets `mosScore: undefined`: its in_mos of 4.50
  * describes no received packet at all. Its other values are still exported.
+ *
+ * in_mos is exported as FreeSWITCH printed it, never recomputed from the counts: do_mos
+ * (switch_rtp.c) computes R (in_quality_percentage, truncated to an integer) only when a flaw
+ * happens, with the counts of that moment, so the final in_packet_count and in_flaw_total often
+ * give another R (the libresbc A-leg, legs of the FreeSWITCH 1.11 capture with 5 % loss).
  */
 export function computeQos(event: EslEvent, leg: LegState | undefined): QosValues | Unusable {
   const receivedText = event.get(`${PREFIX}in_packet_count`);
@@ -101,30 +106,4 @@ function hasAnyValue(v: QosValues): boolean {
     v.packetLoss !== undefined ||
     v.totalBytes !== undefined
   );
-}
-
-/** FreeSWITCH's MOS from its R (do_mos in switch_rtp.c; the ITU-T G.107 R-to-MOS curve). */
-export function mosFromR(r: number): number {
-  return 1 + 0.035 * r + 0.000007 * r * (r - 60) * (100 - r);
-}
-
-/**
- * FreeSWITCH's R (in_quality_percentage) from packets received and flaws, as do_mos computes
- * it: (received − flaws) / received × 100 TRUNCATED to an integer (`int R`), 100 when outside
- * 0..100, and 100 when there is no flaw (do_mos never runs then, R keeps its initial 100).
- *
- * do_mos recomputes R only when a flaw happens, with the counts of that moment: the final
- * in_packet_count / in_flaw_total reproduce in_mos only when the result does not depend on when
- * the last flaw came (true of one flaw in ≥ 100 packets, the cgrates G722 sample). That is why
- * the agent exports in_mos as FreeSWITCH printed it and never recomputes it.
- */
-export function freeswitchR(received: number, flaws: number): number {
-  if (received <= 0 || flaws <= 0) return 100;
-  const r = Math.trunc(((received - flaws) / received) * 100);
-  return r < 0 || r > 100 ? 100 : r;
-}
-
-/** FreeSWITCH's unrounded MOS for packets received and flaws: mosFromR(freeswitchR(...)). */
-export function freeswitchMos(received: number, flaws: number): number {
-  return mosFromR(freeswitchR(received, flaws));
 }

@@ -229,12 +229,12 @@ function recvRtt(event: EslEvent): number | undefined {
   const lsr = u32(readUint(event, RECV_RTT.lsr));
   // LSR 0: the far end has had no SR yet, so Capture-Time and DLSR are not worth reading.
   const usable = lsr !== undefined && lsr !== 0;
-  return reportRtt(
-    usable ? readTimestamp(event, RECV_RTT.captureTime) : undefined,
+  return reportRtt({
+    captureMicros: usable ? readTimestamp(event, RECV_RTT.captureTime) : undefined,
     lsr,
-    usable ? u32(readUint(event, RECV_RTT.dlsr)) : undefined,
-    readUfixed(event, RECV_RTT.rttAvg),
-  );
+    dlsr: usable ? u32(readUint(event, RECV_RTT.dlsr)) : undefined,
+    rttAvgSeconds: readUfixed(event, RECV_RTT.rttAvg),
+  });
 }
 
 /** A RECV report's RTP-Rate: 0 when absent or empty ("not said"), undefined when malformed. */

@@ -3,9 +3,10 @@ import { Redis } from "ioredis";
 import type { StorageConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
-import type { LegLabels, LegState, RtcpBaseline, RtcpSummary } from "../quality/types.js";
+import type { LegState } from "../quality/types.js";
 import { backoffDelay } from "../util/backoff.js";
 import { type Clock, systemClock, type TimerHandle, withTimeout } from "../util/clock.js";
+import { decodeLegState } from "./leg-schema.js";
 import { MemoryStore } from "./memory-store.js";
 import { redisTlsOptions } from "./redis-tls.js";
 import type { LegStore, StoreOpCount } from "./store.js";
@@ -42,7 +43,7 @@ type PipelineResults = [error: Error | null, result: unknown][];
 const OPERATIONS: readonly Operation[] = ["save", "delete", "load", "flush"];
 
 /** The key holding one leg's durable copy. */
-export function legKey(keyPrefix: string, uuid: string): string {
+function legKey(keyPrefix: string, uuid: string): string {
   return `${keyPrefix}leg:${uuid}`;
 }
 
@@ -619,137 +620,4 @@ function describe(error: unknown): string {
     return typeof code === "string" ? `${code}: ${error.message}` : error.message;
   }
   return String(error);
-}
-
-// ---- Validation of what comes back from Redis ----------------------------------------------
-// The key space may be shared (or written by another version): anything that is not exactly a
-// LegState for this uuid is treated as absent rather than trusted.
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isNumber(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value);
-}
-
-const LABEL_FIELDS = [
-  "channelId",
-  "correlationId",
-  "domainName",
-  "callDirection",
-  "codecName",
-  "srcIp",
-  "dstIp",
-] as const satisfies readonly (keyof LegLabels)[];
-
-function isLabels(value: unknown): value is LegLabels {
-  if (!isObject(value)) return false;
-  for (const field of LABEL_FIELDS) if (typeof value[field] !== "string") return false;
-  return true;
-}
-
-function isBaselines(value: unknown): value is RtcpBaseline[] {
-  return (
-    Array.isArray(value) &&
-    value.every((b) => isObject(b) && typeof b.ssrc === "string" && isNumber(b.lastLost))
-  );
-}
-
-function isStrings(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((s) => typeof s === "string");
-}
-
-/** Parses and checks a stored value; undefined for anything that is not a LegState of `uuid`. */
-export function decodeLegState(text: string, uuid: string): LegState | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(value)) return undefined;
-  const ok =
-    value.uuid === uuid &&
-    typeof value.callUuid === "string" &&
-    typeof value.sipCallId === "string" &&
-    typeof value.ownDomain === "string" &&
-    isLabels(value.labels) &&
-    isNumber(value.rtpRate) &&
-    isBaselines(value.inbound) &&
-    isBaselines(value.outbound) &&
-    isStrings(value.videoSsrcs) &&
-    isNumber(value.jitterSumMs) &&
-    isNumber(value.jitterCount) &&
-    isNumber(value.farEndLost) &&
-    isSummary(value.rtcpIn) &&
-    isSummary(value.rtcpOut) &&
-    typeof value.qosReported === "boolean" &&
-    (value.labelSource === "event" ||
-      value.labelSource === "lookup" ||
-      value.labelSource === "partial");
-  if (!ok) return undefined;
-  const state = value as unknown as LegState;
-  // State written before the RTCP summaries existed has none: it starts them from here.
-  return {
-    ...state,
-    rtcpIn: withLatest(state.rtcpIn ?? null),
-    rtcpOut: withLatest(state.rtcpOut ?? null),
-  };
-}
-
-const SUMMARY_FIELDS = [
-  "reports",
-  "jitterMinMs",
-  "jitterMaxMs",
-  "jitterSumMs",
-  "packetsLost",
-  "worstFractionLost",
-  "rttSumMs",
-  "rttCount",
-  "mosMin",
-  "mosSum",
-] as const satisfies readonly (keyof RtcpSummary)[];
-
-/** The latest report's values: absent in summaries written before the status page. */
-const LATEST_FIELDS = [
-  "lastJitterMs",
-  "lastFractionLost",
-  "lastMos",
-] as const satisfies readonly (keyof RtcpSummary)[];
-
-/** A stored RtcpSummary, null, or absent (state from before the summaries). */
-function isSummary(value: unknown): boolean {
-  if (value === undefined || value === null) return true;
-  if (!isObject(value)) return false;
-  for (const field of SUMMARY_FIELDS) if (!isNumber(value[field])) return false;
-  for (const field of LATEST_FIELDS) {
-    if (value[field] !== undefined && !isNumber(value[field])) return false;
-  }
-  return value.lastRttMs === undefined || value.lastRttMs === null || isNumber(value.lastRttMs);
-}
-
-/**
- * A summary written before the latest report's values were kept gets them from its means (the
- * worst fraction lost for loss, no mean of it is kept) until the leg's next report replaces them.
- */
-function withLatest(summary: RtcpSummary | null): RtcpSummary | null {
-  if (summary === null) return null;
-  const stored = summary as Partial<RtcpSummary> &
-    Omit<RtcpSummary, (typeof LATEST_FIELDS)[number] | "lastRttMs">;
-  const reports = Math.max(1, stored.reports);
-  return {
-    ...stored,
-    lastJitterMs: stored.lastJitterMs ?? stored.jitterSumMs / reports,
-    lastFractionLost: stored.lastFractionLost ?? stored.worstFractionLost,
-    lastRttMs:
-      stored.lastRttMs !== undefined
-        ? stored.lastRttMs
-        : stored.rttCount > 0
-          ? stored.rttSumMs / stored.rttCount
-          : null,
-    lastMos: stored.lastMos ?? stored.mosSum / reports,
-  };
 }

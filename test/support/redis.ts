@@ -1,10 +1,15 @@
-// Test support shared by the Redis store tests: a sample leg, a logger whose output can be read,
-// and a private redis-server child process (for faults, ACL users and TLS listeners, which must
+// Test support shared by the Redis store tests: a leg's key, a sample leg, a logger whose output
+// can be read, and a private redis-server child process (for faults, ACL users and TLS listeners, which must
 // never touch the shared server on 6379).
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { type Logger, pino } from "pino";
 import type { LegState } from "../../src/quality/types.js";
+
+/** The key of a leg's state: `<key_prefix>leg:<uuid>`, as docs/configuration.md says. */
+export function legKey(keyPrefix: string, uuid: string): string {
+  return `${keyPrefix}leg:${uuid}`;
+}
 
 /** A fully labelled leg whose RTCP history is `n` reports (lastLost n, jitter 1.5 ms each). */
 export function sampleLeg(uuid: string, n = 0): LegState {
