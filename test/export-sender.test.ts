@@ -20,48 +20,14 @@ import {
   type ExportSignal,
   type Transport,
 } from "../src/export/sender.js";
-import type { Clock, TimerHandle } from "../src/util/clock.js";
+import { ManualClock } from "./support/manual-clock.js";
 
-/** A clock the test moves by hand; its timers fire, in order, as it passes their time. */
-class ManualClock implements Clock {
-  private time = 1_000_000;
-  private timers: { at: number; seq: number; fn: () => void }[] = [];
-  private seq = 0;
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    const timer = { at: this.time + Math.max(0, ms), seq: this.seq++, fn };
-    this.timers.push(timer);
-    return { unref: () => timer };
-  }
-
-  clearTimeout(handle: TimerHandle): void {
-    const timer = (handle as { unref(): unknown }).unref();
-    this.timers = this.timers.filter((t) => t !== timer);
-  }
-
-  /** Moves time forward by `ms`, firing every timer due on the way. */
-  advance(ms: number): void {
-    const end = this.time + ms;
-    for (;;) {
-      const due = this.timers
-        .filter((t) => t.at <= end)
-        .sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (due === undefined) break;
-      this.timers = this.timers.filter((t) => t !== due);
-      this.time = due.at;
-      due.fn();
-    }
-    this.time = end;
-  }
-
+/** The shared manual clock, asked how long until its next timer. */
+class SenderClock extends ManualClock {
   /** When the next timer fires, as a delay from now; undefined when none is armed. */
   nextIn(): number | undefined {
-    if (this.timers.length === 0) return undefined;
-    return Math.min(...this.timers.map((t) => t.at)) - this.time;
+    const at = this.nextTimerAt();
+    return at === undefined ? undefined : at - this.now();
   }
 }
 
@@ -138,7 +104,7 @@ function setup(
   script: (ExportResult | "hold")[] = [],
   options: Partial<ExportSenderOptions<number[], number>> = {},
 ) {
-  const clock = new ManualClock();
+  const clock = new SenderClock();
   const transport = new FakeTransport(script);
   const lines: Line[] = [];
   const logger = pino(
@@ -253,8 +219,8 @@ describe("export sender: the queue", () => {
     assert.deepEqual(transport.requests[1], [2, 4, 6, 1]);
     assert.equal(stats.queued, 1);
     // What did not fit goes by the timer, right after the success, not after a backoff.
-    assert.equal(clock.nextIn(), 0);
-    clock.advance(0);
+    assert.equal(clock.nextIn(), 1, "at once: a 0 ms timer, which Node fires after 1 ms");
+    clock.advance(1);
     assert.deepEqual(transport.requests[2], [8]);
     assert.deepEqual(
       { queued: stats.queued, retried: stats.retried, sent: stats.sent },
