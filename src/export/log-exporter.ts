@@ -1,13 +1,10 @@
 import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import type { OpenTelemetryConfig } from "../config/types.js";
-import type { Logger } from "../log/logger.js";
-import type { BackoffPolicy } from "../util/backoff.js";
-import type { Clock } from "../util/clock.js";
 import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
 import { OtlpClient, type OtlpTransportOptions } from "./otlp-client.js";
 import { LogsRequestEncoder } from "./otlp-logs-encode.js";
-import { connectionTls, otlpHeaders, readTlsMaterial, signalTarget } from "./otlp-target.js";
-import { ExportSender, type ExportSignal, type Transport } from "./sender.js";
+import type { ExportSender, ExportSignal, Transport } from "./sender.js";
+import { type SignalSenderOptions, signalSender } from "./signal-sender.js";
 
 // The quality records' export (records.ts), from the SDK's batch processor to the wire:
 //   RecordExporter (the processor's LogRecordExporter)
@@ -117,36 +114,15 @@ export class RecordExporter implements LogRecordExporter {
 /** The quality records' export for `config`: transport, sender and the processor's exporter. */
 export function createRecordExporter(
   config: OpenTelemetryConfig,
-  options: {
-    readonly logger: Logger;
-    /** Each request's deadline. */
-    readonly timeoutMs: number;
-    readonly backoff?: BackoffPolicy;
-    readonly clock?: Clock;
-  },
+  options: SignalSenderOptions,
 ): RecordExporter {
-  const target = signalTarget(config, "logs");
-  const material = target.tls ? readTlsMaterial(config.tls) : undefined;
-  const transport = new OtlpLogsTransport({
-    ...target.route,
-    compression: config.compression,
-    tls: connectionTls(target, material),
-    headers: otlpHeaders(config.headers, options.logger),
-    logger: options.logger,
-    endpoint: target.display,
-  });
   return new RecordExporter(
-    new ExportSender({
-      signal: logsSignal,
-      transport,
-      capacity: config.retryQueueSize,
-      maxItemsPerRequest: MAX_RECORDS_PER_REQUEST,
-      timeoutMs: options.timeoutMs,
-      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
-      logger: options.logger,
-      endpoint: target.display,
-      secrets: Object.values(config.headers),
-    }),
+    signalSender(
+      config,
+      logsSignal,
+      (transport) => new OtlpLogsTransport(transport),
+      MAX_RECORDS_PER_REQUEST,
+      options,
+    ),
   );
 }

@@ -8,15 +8,13 @@ import {
 import type { OpenTelemetryConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
-import type { BackoffPolicy } from "../util/backoff.js";
-import type { Clock } from "../util/clock.js";
 import { someAttributes } from "./column-points.js";
 import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
 import { metricsSignal, type QueuedPoint } from "./metric-batches.js";
 import { OtlpClient, type OtlpTransportOptions } from "./otlp-client.js";
 import { MetricsRequestEncoder } from "./otlp-encode.js";
-import { connectionTls, otlpHeaders, readTlsMaterial, signalTarget } from "./otlp-target.js";
-import { ExportSender, type Transport } from "./sender.js";
+import type { ExportSender, Transport } from "./sender.js";
+import { type SignalSenderOptions, signalSender } from "./signal-sender.js";
 
 // The metrics export, from the SDK's periodic reader to the wire:
 //   MetricExporter (the reader's PushMetricExporter: temporality, cardinality warning)
@@ -185,44 +183,15 @@ export class MetricExporter implements PushMetricExporter {
 /** The metrics export for `config`: transport, sender and the reader's exporter. */
 export function createMetricExporter(
   config: OpenTelemetryConfig,
-  options: {
-    readonly logger: Logger;
-    /** Each request's deadline, and the time one collection's requests have to start. */
-    readonly timeoutMs: number;
-    readonly cardinalityLimit: number;
-    readonly backoff?: BackoffPolicy;
-    readonly clock?: Clock;
-  },
+  options: SignalSenderOptions & { readonly cardinalityLimit: number },
 ): MetricExporter {
-  const target = signalTarget(config, "metrics");
-  // Only read for TLS: an http:// URL is plaintext whatever the files say (metrics.ts warns).
-  const material = target.tls ? readTlsMaterial(config.tls) : undefined;
-  // Headers come from opentelemetry.headers only, and compression only as
-  // opentelemetry.compression says: the SDK's exporter read OTEL_EXPORTER_OTLP_[METRICS_]HEADERS
-  // and _COMPRESSION by itself, behind the config's back (`fsagent check-config` showed no such
-  // header); the loader maps the OTEL_* variables the agent supports (config/env.ts).
-  const transport = new OtlpMetricsTransport({
-    ...target.route,
-    compression: config.compression,
-    tls: connectionTls(target, material),
-    headers: otlpHeaders(config.headers, options.logger),
-    logger: options.logger,
-    endpoint: target.display,
-  });
-  const sender = new ExportSender({
-    signal: metricsSignal,
-    transport,
-    capacity: config.retryQueueSize,
-    maxItemsPerRequest: MAX_POINTS_PER_REQUEST,
-    // Equal to the reader's export timeout, so an export the reader gave up on is also abandoned
-    // on the wire instead of piling up behind a dead peer.
-    timeoutMs: options.timeoutMs,
-    ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
-    logger: options.logger,
-    endpoint: target.display,
-    secrets: Object.values(config.headers),
-  });
+  const sender = signalSender(
+    config,
+    metricsSignal,
+    (transport) => new OtlpMetricsTransport(transport),
+    MAX_POINTS_PER_REQUEST,
+    options,
+  );
   return new MetricExporter(sender, {
     logger: options.logger,
     cardinalityLimit: options.cardinalityLimit,
