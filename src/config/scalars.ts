@@ -5,10 +5,6 @@
 /** setTimeout silently fires after 1 ms for anything longer than this. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export function parseString(value: unknown): string | undefined {
-  return typeof value === "string" ? value : undefined;
-}
-
 /**
  * A string on one line. Passwords go into `auth <password>` on the event socket, where a line
  * break would end the command early and smuggle in another.

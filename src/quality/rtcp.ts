@@ -13,12 +13,12 @@ import type { LegState, ReportDirection, Unusable } from "./types.js";
 import { REFUSAL } from "./unusable.js";
 
 /** Interarrival jitter in ms from RTP timestamp units and the stream's clock rate. */
-export function jitterMs(jitterTimestampUnits: number, rtpRate: number): number {
+function jitterMs(jitterTimestampUnits: number, rtpRate: number): number {
   return (jitterTimestampUnits * 1000) / rtpRate;
 }
 
 /** Fraction lost since the previous report, from the 8-bit fixed-point value (0..255). */
-export function fractionLost(raw: number): number {
+function fractionLost(raw: number): number {
   return raw / 256;
 }
 

@@ -486,6 +486,31 @@ describe("lifecycle", () => {
     await failAfter(Promise.all([closing, socketClosed]), "the cut at 1000 ms");
     assert.equal(clock.pendingTimers, 0);
   });
+
+  test("close() cuts a client that sent half a request, at the end of the grace period", async () => {
+    const clock = new ManualClock();
+    const server = await start(new FakeAgent(), new Registry(), silentLogger(), clock);
+    const socket = connect(server.port, "127.0.0.1");
+    socket.on("error", () => {});
+    let socketGone = false;
+    const socketClosed = new Promise<void>((resolve) =>
+      socket.on("close", () => {
+        socketGone = true;
+        resolve();
+      }),
+    );
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write("GET /health HTTP/1.1\r\nHost: loc");
+    // The server has to read the partial request (making the connection active, not idle):
+    // a round trip of another connection to the same server gets behind it.
+    await fetch(`${server.url}/health`);
+    const closing = server.close();
+    clock.advance(999);
+    await setImmediate();
+    assert.equal(socketGone, false, "still within the grace period at 999 ms");
+    clock.advance(1);
+    await failAfter(Promise.all([closing, socketClosed]), "the cut at 1000 ms");
+  });
 });
 
 describe("/metrics", () => {
