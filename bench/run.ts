@@ -13,6 +13,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   latency: async () => (await import("./agent-latency.js")).agentLatency,
   memory: async () => (await import("./agent-memory.js")).agentMemory,
   freeswitch: async () => (await import("./freeswitch-calls.js")).freeswitchCalls,
+  leaves: async () => (await import("./leaves.js")).leaves,
 };
 
 function parseArgs(argv: readonly string[]): { quick: boolean; suites: string[] } {
