@@ -2,6 +2,7 @@ import { gzip } from "node:zlib";
 import type { OtlpCompression } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
+import { bounded } from "../util/bounded.js";
 import { VERSION } from "../version.js";
 import type { TransportError } from "./export-failure.js";
 import { type ExportResult, FAILED, SUCCESS } from "./export-result.js";
@@ -176,13 +177,7 @@ export class OtlpClient {
    */
   shutdown(): Promise<void> {
     this.shutdownPromise ??= (async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.longestTimeoutMs + 1000);
-        timer.unref();
-      });
-      await Promise.race([this.forceFlush(), bound]);
-      clearTimeout(timer);
+      await bounded(this.forceFlush(), this.longestTimeoutMs + 1000);
       this.channel.close();
     })();
     return this.shutdownPromise;

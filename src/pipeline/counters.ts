@@ -26,8 +26,6 @@ export class EventCounters {
    * the agent was disconnected, so their DESTROY (and end-of-call QoS) was never seen.
    */
   legsReconciled = 0;
-
-  static readonly bump = bump;
 }
 
 /** Adds one to a counter keyed by name or reason. */

@@ -10,7 +10,7 @@ import {
   newConnectionStats,
 } from "../../src/esl/status.js";
 import { silentLogger } from "../../src/log/logger.js";
-import { EventCounters } from "../../src/pipeline/counters.js";
+import { bump, EventCounters } from "../../src/pipeline/counters.js";
 import { healthBody } from "../../src/server/health.js";
 import { type HttpServerHandle, startHttpServer } from "../../src/server/http.js";
 import { createInternalMetrics } from "../../src/server/internal-metrics.js";
@@ -570,19 +570,19 @@ describe("/metrics", () => {
     fs1.stats.bytesReceived = 123_456;
     fs1.stats.protocolErrors.frame_too_large = 4;
     fs2.stats.state = "rejected";
-    for (let n = 0; n < 5; n++) EventCounters.bump(fs1.events.received, "RECV_RTCP_MESSAGE");
-    EventCounters.bump(fs1.events.received, "HEARTBEAT");
-    for (let n = 0; n < 4; n++) EventCounters.bump(fs1.events.processed, "RECV_RTCP_MESSAGE");
-    EventCounters.bump(fs1.events.unusable, "missing_unique_id");
-    EventCounters.bump(fs2.events.received, "CHANNEL_CREATE");
+    for (let n = 0; n < 5; n++) bump(fs1.events.received, "RECV_RTCP_MESSAGE");
+    bump(fs1.events.received, "HEARTBEAT");
+    for (let n = 0; n < 4; n++) bump(fs1.events.processed, "RECV_RTCP_MESSAGE");
+    bump(fs1.events.unusable, "missing_unique_id");
+    bump(fs2.events.received, "CHANNEL_CREATE");
     fs1.events.rtcpProcessed = 4;
     fs1.events.qosGenerated = 7;
     fs1.events.extraReportBlocks = 3;
-    EventCounters.bump(fs1.events.dropped, "pending_full");
-    EventCounters.bump(fs1.events.lookups, "found");
-    EventCounters.bump(fs1.events.lookups, "found");
+    bump(fs1.events.dropped, "pending_full");
+    bump(fs1.events.lookups, "found");
+    bump(fs1.events.lookups, "found");
     fs1.events.legsReconciled = 8;
-    EventCounters.bump(fs1.events.qosUnreadable, "in_mos");
+    bump(fs1.events.qosUnreadable, "in_mos");
     agent.legs = { legs: 42, evicted: 5, expired: 6 };
     agent.exports = {
       exports: 9,
@@ -719,13 +719,13 @@ describe("/metrics", () => {
     agent.list = [];
     const fs1 = agent.add("fs1");
     fs1.stats.state = "connected";
-    EventCounters.bump(fs1.events.received, "HEARTBEAT");
+    bump(fs1.events.received, "HEARTBEAT");
     let exp = await scrape(server.url);
     const heartbeat = { fs_instance: "fs1", event: "HEARTBEAT" };
     assert.equal(sampleValue(exp, "fsagent_events_received_total", heartbeat), 1);
 
-    EventCounters.bump(fs1.events.received, "HEARTBEAT");
-    EventCounters.bump(fs1.events.received, "HEARTBEAT");
+    bump(fs1.events.received, "HEARTBEAT");
+    bump(fs1.events.received, "HEARTBEAT");
     fs1.stats.state = "disconnected";
     exp = await scrape(server.url);
     assert.equal(sampleValue(exp, "fsagent_events_received_total", heartbeat), 3);
@@ -750,7 +750,7 @@ describe("/metrics", () => {
   test("label values with quotes and backslashes survive escaping", async () => {
     agent.list = [];
     const odd = agent.add('fs"1\\x');
-    EventCounters.bump(odd.events.unusable, "bad\nreason");
+    bump(odd.events.unusable, "bad\nreason");
     const exp = await scrape(server.url);
     assert.equal(sampleValue(exp, "fsagent_fs_connections", { fs_instance: 'fs"1\\x' }), 0);
     assert.equal(
