@@ -3,6 +3,7 @@ import type { EslConfig, FreeswitchInstanceConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
 import { Backoff } from "../util/backoff.js";
+import { bounded } from "../util/bounded.js";
 import { type Clock, systemClock, type TimerHandle } from "../util/clock.js";
 import {
   CommandQueue,
@@ -165,11 +166,7 @@ export class EslConnection {
       const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
       const deadline = Math.min(this.options.esl.commandTimeoutMs, 2000);
       this.send("exit", deadline).catch(() => undefined);
-      const timer = new Promise<void>((resolve) => {
-        const t = this.clock.setTimeout(resolve, deadline);
-        closed.then(() => this.clock.clearTimeout(t));
-      });
-      await Promise.race([closed, timer]);
+      await bounded(closed, deadline, this.clock);
     }
     this.closeReason = "stopped";
     this.closeKind = "stopped";
