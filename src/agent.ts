@@ -8,6 +8,7 @@ import {
   type MetricsSink,
 } from "./export/metrics.js";
 import { createNoopRecordSink, createRecordSink, type RecordSink } from "./export/records.js";
+import type { ServerSnapshot } from "./fs-health/server-health.js";
 import { LeaseManager } from "./ha/lease-manager.js";
 import { QosClaims } from "./ha/qos-claims.js";
 import { resolveReplicaId } from "./ha/replica-id.js";
@@ -118,6 +119,7 @@ export class Agent implements AgentView {
         ...(this.replicaId === undefined ? {} : { instanceId: this.replicaId }),
         perLeg: config.metrics.perLeg,
         activeLegs: () => this.activeLegs(),
+        servers: () => this.servers(),
         clock: this.clock,
       });
     this.recordSink =
@@ -183,6 +185,7 @@ export class Agent implements AgentView {
         config: instance,
         esl: config.esl,
         events: config.events,
+        health: config.health,
         subscriptions,
         store: this.store,
         sinks,
@@ -199,10 +202,16 @@ export class Agent implements AgentView {
 
   instances(): readonly InstanceView[] {
     const lease = this.lease;
-    return this.instanceList.map(({ name, stats, counters }) =>
+    return this.instanceList.map(({ name, stats, counters, server }) =>
       lease === null
-        ? { stats, events: counters }
-        : { stats, events: counters, owned: lease.holds(name), owner: lease.ownerOf(name) },
+        ? { stats, events: counters, server: server.snapshot() }
+        : {
+            stats,
+            events: counters,
+            server: server.snapshot(),
+            owned: lease.holds(name),
+            owner: lease.ownerOf(name),
+          },
     );
   }
 
@@ -356,6 +365,11 @@ export class Agent implements AgentView {
       activeLegs += instance.legs.activeLegCount();
     }
     return { events, activeLegs };
+  }
+
+  /** Each FreeSWITCH's own figures (empty while its connection is down). */
+  *servers(): Iterable<ServerSnapshot> {
+    for (const instance of this.instanceList) yield instance.server.snapshot();
   }
 
   /** freeswitch.calls.active: the legs each instance holds, per domain. */

@@ -101,6 +101,7 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
   metrics: { perLeg: true },
   logs: { enabled: true },
   ha: { enabled: false, leaseTtlMs: 15_000, replicaId: "" },
+  health: { pollIntervalMs: 30_000 },
 };
 
 const FULL: Omit<Config, "source"> = {
@@ -151,6 +152,7 @@ const FULL: Omit<Config, "source"> = {
   metrics: { perLeg: false },
   logs: { enabled: false },
   ha: { enabled: true, leaseTtlMs: 20_000, replicaId: "agent-a" },
+  health: { pollIntervalMs: 45_000 },
 };
 
 describe("loadConfig: valid files", () => {
@@ -314,6 +316,7 @@ describe("loadConfig: sources", () => {
         FSAGENT_HA_ENABLED: "no",
         FSAGENT_HA_LEASE_TTL: "7.5",
         FSAGENT_HA_REPLICA_ID: "pod-fsagent-0",
+        FSAGENT_HEALTH_POLL_INTERVAL: "0",
       },
     });
     assert.deepEqual(config, {
@@ -364,6 +367,7 @@ describe("loadConfig: sources", () => {
       metrics: { perLeg: true },
       logs: { enabled: true },
       ha: { enabled: false, leaseTtlMs: 7_500, replicaId: "pod-fsagent-0" },
+      health: { pollIntervalMs: 0 },
       source: path.join(cwd, "config.yaml"),
     });
   });
@@ -1188,6 +1192,7 @@ describe("renderConfig and secretsOf", () => {
       "logs",
       "esl",
       "ha",
+      "health",
     ]);
     assert.deepEqual(parsed.freeswitch_instances, [
       { name: "fs1", host: "192.168.1.10", port: 8021, password: "***" },
@@ -1276,7 +1281,7 @@ describe("ENV_VARS", () => {
     ]) {
       assert.ok(ENV_VARS.includes(name), name);
     }
-    assert.equal(ENV_VARS.length, 53);
+    assert.equal(ENV_VARS.length, 54);
   });
 
   it("ignores variables it does not list", () => {

@@ -54,6 +54,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   bind("FSAGENT_EVENTS_QOS", ["events", "qos"]),
   bind("FSAGENT_METRICS_PER_LEG", ["metrics", "per_leg"]),
   bind("FSAGENT_LOGS_ENABLED", ["logs", "enabled"]),
+  bind("FSAGENT_HEALTH_POLL_INTERVAL", ["health", "poll_interval"]),
   bind("FSAGENT_ESL_CONNECT_TIMEOUT", ["esl", "connect_timeout"]),
   bind("FSAGENT_ESL_COMMAND_TIMEOUT", ["esl", "command_timeout"]),
   bind("FSAGENT_ESL_IDLE_TIMEOUT", ["esl", "idle_timeout"]),

@@ -172,6 +172,7 @@ function toConfig(file: FileConfig, extras: Extras): Config {
       leaseTtlMs: file.ha.lease_ttl,
       replicaId: file.ha.replica_id,
     },
+    health: { pollIntervalMs: file.health.poll_interval },
     source: extras.source,
   };
 }

@@ -76,6 +76,10 @@ export function renderConfig(config: Config): string {
       lease_ttl: formatDuration(config.ha.leaseTtlMs),
       replica_id: config.ha.replicaId,
     },
+    health: {
+      poll_interval:
+        config.health.pollIntervalMs === 0 ? 0 : formatDuration(config.health.pollIntervalMs),
+    },
   };
   const doc = new YAML.Document(tree);
   // JSON-quoted so that a path or attribute value with a line break cannot escape the comment.

@@ -244,6 +244,21 @@ const logs = section({
   enabled: boolean.default(true),
 }).prefault({});
 
+const POLL_INTERVAL_MIN_MS = 1_000;
+
+const health = section({
+  // FreeSWITCH's SIP profiles, gateways and registrations, read over each instance's connection
+  // (issue 20); 0 = no polling (HEARTBEAT and the `status` read at each connection remain).
+  poll_interval: leaf(
+    `expected 0 (no polling) or a duration of at least 1s: seconds as a number, or a string with a unit (e.g. "30s")`,
+    (v) => {
+      if (v === 0 || v === "0") return 0;
+      const ms = parseDuration(v);
+      return ms !== undefined && ms >= POLL_INTERVAL_MIN_MS ? ms : undefined;
+    },
+  ).default(30_000),
+}).prefault({});
+
 const LEASE_TTL_MIN_MS = 1_000;
 const LEASE_TTL_MAX_MS = 3_600_000;
 
@@ -280,6 +295,7 @@ export function fileSchema(options: { requireInstances: boolean }) {
     logs,
     esl,
     ha,
+    health,
   });
 }
 

@@ -151,6 +151,12 @@ export interface HaConfig {
   readonly replicaId: string;
 }
 
+/** FreeSWITCH's own health figures (docs/metrics.md, "FreeSWITCH servers"). */
+export interface HealthConfig {
+  /** How often mod_sofia's profiles, gateways and registrations are read; 0: never. */
+  readonly pollIntervalMs: number;
+}
+
 export interface Config {
   readonly freeswitchInstances: readonly FreeswitchInstanceConfig[];
   readonly esl: EslConfig;
@@ -162,6 +168,7 @@ export interface Config {
   readonly metrics: MetricsConfig;
   readonly logs: LogsConfig;
   readonly ha: HaConfig;
+  readonly health: HealthConfig;
   /** Where the file came from, or null when env alone configured the agent. */
   readonly source: string | null;
 }

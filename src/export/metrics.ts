@@ -5,8 +5,13 @@ import {
   type Histogram,
   ValueType,
 } from "@opentelemetry/api";
-import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+import {
+  MeterProvider,
+  type MetricProducer,
+  PeriodicExportingMetricReader,
+} from "@opentelemetry/sdk-metrics";
 import type { OpenTelemetryConfig } from "../config/types.js";
+import type { ServerSnapshot } from "../fs-health/server-health.js";
 import type { Logger } from "../log/logger.js";
 import { legLabelAttributes } from "../quality/record.js";
 import type { LegLabels, QosObservation, RtcpObservation } from "../quality/types.js";
@@ -18,6 +23,7 @@ import { signalTarget, tlsFilesConfigured } from "./otlp-target.js";
 import { buildResource } from "./resource.js";
 import { RtcpSeriesProducer } from "./rtcp-series.js";
 import { describeError, type ExportStats, emptyExportStats } from "./sender.js";
+import { ServerSeriesProducer } from "./server-series.js";
 
 // The OTLP metrics sink (SPEC §4): RTCP reports and end-of-call QoS become OpenTelemetry points,
 // exported over OTLP/gRPC or OTLP/HTTP by the SDK's periodic reader. End-of-call QoS (one report per leg) goes
@@ -76,6 +82,8 @@ export interface MetricsSinkOptions {
   readonly perLeg?: boolean;
   /** Legs in progress per instance and domain, read at each collection (calls.active). */
   readonly activeLegs?: () => Iterable<ActiveLegs>;
+  /** Each FreeSWITCH's own figures, read at each collection (freeswitch.sessions.*, sofia.*). */
+  readonly servers?: () => Iterable<ServerSnapshot>;
   /** The export sender's retry timer, Retry-After and rate-limited log; default the system clock. */
   readonly clock?: Clock;
 }
@@ -294,8 +302,21 @@ export function createMetricsSink(
     scope: { name: METER_NAME, version: VERSION },
     resource,
   });
+  const producers: MetricProducer[] = [rtcp];
+  const servers = options.servers;
+  if (servers !== undefined) {
+    const clock = options.clock;
+    producers.push(
+      new ServerSeriesProducer({
+        snapshots: servers,
+        scope: { name: METER_NAME, version: VERSION },
+        resource,
+        ...(clock === undefined ? {} : { now: () => clock.now() }),
+      }),
+    );
+  }
   const reader = new PeriodicExportingMetricReader({
-    metricProducers: [rtcp],
+    metricProducers: producers,
     // The sender cuts a collection into requests sent one after the other; each counts as one
     // export in stats.
     exporter,

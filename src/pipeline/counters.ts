@@ -26,6 +26,10 @@ export class EventCounters {
    * the agent was disconnected, so their DESTROY (and end-of-call QoS) was never seen.
    */
   legsReconciled = 0;
+  /** FreeSWITCH health readings that could not be read, by source (heartbeat, status, sofia_…). */
+  readonly healthUnreadable = new Map<string, number>();
+  /** FreeSWITCH health commands that got no answer (timeout, connection gone), by source. */
+  readonly healthFailed = new Map<string, number>();
 }
 
 /** Adds one to a counter keyed by name or reason. */

@@ -1,9 +1,17 @@
-import type { EslConfig, EventsConfig, FreeswitchInstanceConfig } from "../config/types.js";
+import type {
+  EslConfig,
+  EventsConfig,
+  FreeswitchInstanceConfig,
+  HealthConfig,
+} from "../config/types.js";
 import { NotConnectedError } from "../esl/commands.js";
 import { EslConnection } from "../esl/connection.js";
+import { ServerPoller } from "../fs-health/poller.js";
+import { ServerHealth } from "../fs-health/server-health.js";
 import { InstanceStats } from "../ha/instance-stats.js";
 import { LegTracker } from "../legs/leg-tracker.js";
 import type { Logger } from "../log/logger.js";
+import { RateLimitedLog } from "../log/rate-limit.js";
 import type { LegStore } from "../state/store.js";
 import { bounded } from "../util/bounded.js";
 import { type Clock, systemClock } from "../util/clock.js";
@@ -19,6 +27,8 @@ export interface MonitoredInstanceOptions {
   readonly config: FreeswitchInstanceConfig;
   readonly esl: EslConfig;
   readonly events: EventsConfig;
+  /** FreeSWITCH's own figures: how often mod_sofia is polled. */
+  readonly health: HealthConfig;
   /** Event names to subscribe to. */
   readonly subscriptions: readonly string[];
   readonly store: LegStore;
@@ -44,6 +54,9 @@ export class MonitoredInstance {
   readonly counters = new EventCounters();
   readonly legs: LegTracker;
   readonly router: Router;
+  /** What FreeSWITCH says of itself (HEARTBEAT, `status`, mod_sofia), while connected. */
+  readonly server: ServerHealth;
+  private readonly poller: ServerPoller;
   /** Connection figures across the connections the instance had (monotonic under HA). */
   readonly stats: InstanceStats;
   private connection: EslConnection | null = null;
@@ -72,7 +85,31 @@ export class MonitoredInstance {
           : connection.api(command);
       },
     });
+    // An answer fsagent cannot read is logged once per source and ten minutes (and counted).
+    const oddAnswers = new RateLimitedLog(logger, 600_000, this.clock);
+    this.server = new ServerHealth(config.name, this.clock, (source, answer) => {
+      bump(this.counters.healthUnreadable, source);
+      oddAnswers.warn(
+        `${config.name}:health-unreadable:${source}`,
+        { fs_instance: config.name, source, answer: answer.slice(0, 120) },
+        "FreeSWITCH sent health figures fsagent cannot read; they are not exported",
+      );
+    });
+    this.poller = new ServerPoller({
+      health: this.server,
+      api: (command) => {
+        const connection = this.connection;
+        return connection === null
+          ? Promise.reject(new NotConnectedError(`${config.name} is not connected`))
+          : connection.api(command);
+      },
+      pollIntervalMs: options.health.pollIntervalMs,
+      clock: this.clock,
+      logger,
+      failed: (source) => bump(this.counters.healthFailed, source),
+    });
     this.router = new Router({
+      server: this.server,
       instance: config.name,
       counters: this.counters,
       legs: this.legs,
@@ -154,12 +191,25 @@ export class MonitoredInstance {
       // Calls that ended while the agent was disconnected sent a DESTROY nobody read: after
       // every (re)connection, drop the legs FreeSWITCH no longer has. reconcile never rejects.
       onConnected: () => {
-        if (this.connection === connection && !this.stopped) void this.legs.reconcile();
+        if (this.connection !== connection || this.stopped) return;
+        void this.legs.reconcile();
+        this.poller.start();
+      },
+      // Figures nobody can refresh are not exported: they go with the connection.
+      onStateChange: (state, previous) => {
+        if (previous === "connected" && state !== "connected" && this.connection === connection) {
+          this.stopHealth();
+        }
       },
     });
     this.connection = connection;
     this.stats.attach(connection.stats);
     return connection;
+  }
+
+  private stopHealth(): void {
+    this.poller.stop();
+    this.server.clear();
   }
 
   /**
@@ -169,6 +219,7 @@ export class MonitoredInstance {
   private disconnect(immediate: boolean): Promise<void> {
     const connection = this.connection;
     if (connection === null) return this.busy ?? Promise.resolve();
+    this.stopHealth();
     if (immediate) this.connection = null;
     return connection.stop().then(() => {
       if (this.connection === connection) this.connection = null;

@@ -1,5 +1,6 @@
 import type { EventsConfig } from "../config/types.js";
 import type { EslEvent } from "../esl/event.js";
+import type { ServerHealth } from "../fs-health/server-health.js";
 import type { LegEventHandler, LegTracker } from "../legs/leg-tracker.js";
 import type { Logger } from "../log/logger.js";
 import { emptyLeg, legAtHangup, legFromChannelEvent, legWithALeg } from "../quality/labels.js";
@@ -26,6 +27,8 @@ export interface RouterOptions {
   readonly summary: LiveSummary;
   readonly events: EventsConfig;
   readonly logger: Logger;
+  /** FreeSWITCH's own figures, which HEARTBEAT refreshes. */
+  readonly server?: ServerHealth;
 }
 
 /**
@@ -68,6 +71,7 @@ export class Router {
     bump(counters.received, name);
     if (name === "HEARTBEAT") {
       if (this.debug) this.logger.debug({ event: name }, "event HEARTBEAT");
+      this.options.server?.heartbeat(event);
       bump(counters.processed, name);
       return;
     }

@@ -113,6 +113,22 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
     fill: perInstanceMap(view, "variable", (i) => i.events.qosUnreadable),
   });
   counter(register, {
+    name: "fsagent_server_health_unreadable_total",
+    help:
+      "FreeSWITCH health readings (HEARTBEAT, status, sofia xmlstatus answers) that could not " +
+      "be read, by source; their figures are not exported.",
+    labelNames: ["fs_instance", "source"],
+    fill: perInstanceMap(view, "source", (i) => i.events.healthUnreadable),
+  });
+  counter(register, {
+    name: "fsagent_server_health_command_failures_total",
+    help:
+      "FreeSWITCH health commands that got no answer (timeout, connection gone), by source; " +
+      "the figures keep their last values until the next poll.",
+    labelNames: ["fs_instance", "source"],
+    fill: perInstanceMap(view, "source", (i) => i.events.healthFailed),
+  });
+  counter(register, {
     name: "fsagent_rtcp_messages_processed_total",
     help: "RTCP reports turned into metric points.",
     labelNames: ["fs_instance"],

@@ -1,4 +1,5 @@
 import type { ConnectionStats } from "../esl/status.js";
+import type { ServerSnapshot } from "../fs-health/server-health.js";
 import type { EventCounters } from "../pipeline/counters.js";
 import type { EndedLeg, StatusSample } from "../pipeline/status-history.js";
 import type { LegLabels, RtcpSummary } from "../quality/types.js";
@@ -15,6 +16,8 @@ export interface InstanceView {
   readonly owned?: boolean;
   /** HA only: the replica id holding the lease as far as this replica knows; null when free. */
   readonly owner?: string | null;
+  /** What FreeSWITCH says of itself (HEARTBEAT, `status`, mod_sofia); absent in views without. */
+  readonly server?: ServerSnapshot;
 }
 
 /** The HA lease manager's figures (absent when ha.enabled is false). */

@@ -4,7 +4,7 @@
 // (status-page/status.js, type-checked for the browser, without Node's types or the rest of the
 // agent) reads the body through these same types.
 
-export const STATUS_SCHEMA = 1;
+export const STATUS_SCHEMA = 2;
 
 export interface StatusDirection {
   /** RTCP reports of this direction so far. */
@@ -63,6 +63,53 @@ export interface StatusInstance {
   owned: boolean | null;
   /** HA only (null without, or when nobody holds it): the replica holding the lease. */
   owner: string | null;
+  /** Schema 2: what FreeSWITCH says of itself; null while not connected (or not read yet). */
+  server: StatusServer | null;
+}
+
+/** An instance's own figures (schema 2; docs/status-page.md). */
+export interface StatusServer {
+  version: string | null;
+  hostname: string | null;
+  uptime_s: number | null;
+  sessions: {
+    active: number;
+    limit: number;
+    peak: number;
+    peak_5min: number;
+    created: number;
+  } | null;
+  session_rate: {
+    current: number;
+    limit: number;
+    peak: number;
+    peak_5min: number;
+  } | null;
+  /** 0..1. */
+  idle_cpu: number | null;
+  /** When HEARTBEAT or `status` last updated the figures above. */
+  updated_at: string | null;
+  /** Null until the first poll (or with health.poll_interval 0). */
+  profiles: StatusProfile[] | null;
+  /** Down ones first, then by profile and name; null as profiles. */
+  gateways: StatusGateway[] | null;
+  polled_at: string | null;
+}
+
+export interface StatusProfile {
+  name: string;
+  state: string;
+  up: boolean;
+  registrations: number | null;
+}
+
+export interface StatusGateway {
+  profile: string;
+  name: string;
+  state: string;
+  status: string;
+  up: boolean;
+  ping_s: number | null;
 }
 
 export interface StatusChartSample {

@@ -5,6 +5,7 @@
 // Nothing here can carry a secret: labels, connection states (the last error is already cut to
 // one line without credentials, as in /health), figures.
 
+import type { ServerSnapshot } from "../fs-health/server-health.js";
 import type { EndedLeg, StatusSample } from "../pipeline/status-history.js";
 import type { RtcpSummary } from "../quality/types.js";
 import type { ActiveLegView, AgentView, StatusSnapshot } from "./source.js";
@@ -14,8 +15,10 @@ import {
   type StatusChartSample,
   type StatusDirection,
   type StatusEndedLeg,
+  type StatusGateway,
   type StatusInstance,
   type StatusLeg,
+  type StatusServer,
 } from "./status-body.js";
 
 export const DEFAULT_LEG_LIMIT = 100;
@@ -160,11 +163,68 @@ function chartSample(s: StatusSample): StatusChartSample {
   };
 }
 
+/** Down gateways first (what an operator looks for), then by profile and name. */
+function gatewayOrder(a: StatusGateway, b: StatusGateway): number {
+  if (a.up !== b.up) return a.up ? 1 : -1;
+  return a.profile.localeCompare(b.profile) || a.name.localeCompare(b.name);
+}
+
+/** An instance's own figures; null when nothing was read on the current connection. */
+export function statusServer(s: ServerSnapshot): StatusServer | null {
+  const { core } = s;
+  if (core === null && s.profiles === null && s.gateways === null) return null;
+  return {
+    version: core?.version ?? null,
+    hostname: s.hostname,
+    uptime_s: core === null ? null : round(core.uptimeS, 3),
+    sessions:
+      core === null
+        ? null
+        : {
+            active: core.sessions,
+            limit: core.sessionsLimit,
+            peak: core.sessionsPeak,
+            peak_5min: core.sessionsPeak5min,
+            created: core.sessionsCreated,
+          },
+    session_rate:
+      core === null
+        ? null
+        : {
+            current: core.sessionRate,
+            limit: core.sessionRateLimit,
+            peak: core.sessionRatePeak,
+            peak_5min: core.sessionRatePeak5min,
+          },
+    idle_cpu: core === null ? null : round(core.idleCpu, 4),
+    updated_at: s.coreAtMs === null ? null : iso(s.coreAtMs),
+    profiles:
+      s.profiles?.map((p) => ({
+        name: p.name,
+        state: p.state,
+        up: p.up,
+        registrations: p.registrations,
+      })) ?? null,
+    gateways:
+      s.gateways
+        ?.map((g) => ({
+          profile: g.profile,
+          name: g.name,
+          state: g.state,
+          status: g.status,
+          up: g.status === "UP",
+          ping_s: g.pingS,
+        }))
+        .sort(gatewayOrder) ?? null,
+    polled_at: s.polledAtMs === null ? null : iso(s.polledAtMs),
+  };
+}
+
 /** The /api/status body; `limit` active legs at most (already validated). */
 export function statusBody(view: AgentView, snapshot: StatusSnapshot, limit: number): StatusBody {
   const { now } = snapshot;
   const ha = view.ha?.();
-  const instances: StatusInstance[] = view.instances().map(({ stats, owned, owner }) => ({
+  const instances: StatusInstance[] = view.instances().map(({ stats, owned, owner, server }) => ({
     name: stats.instance,
     state: stats.state,
     connected: stats.state === "connected",
@@ -173,6 +233,7 @@ export function statusBody(view: AgentView, snapshot: StatusSnapshot, limit: num
     reconnects: stats.reconnects,
     owned: ha === undefined ? null : owned === true,
     owner: ha === undefined ? null : (owner ?? null),
+    server: server === undefined ? null : statusServer(server),
   }));
 
   const ranked: Ranked[] = [];

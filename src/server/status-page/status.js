@@ -8,6 +8,7 @@
 /** @typedef {import("../status-body.js").StatusBody} StatusBody */
 /** @typedef {import("../status-body.js").StatusChartSample} StatusChartSample */
 /** @typedef {import("../status-body.js").StatusLeg} StatusLeg */
+/** @typedef {import("../status-body.js").StatusServer} StatusServer */
 
 const POLL_MS = 2000;
 const SAMPLES = 60;
@@ -177,8 +178,67 @@ function renderInstances(data) {
         ),
       );
     if (i.last_error && !i.connected) li.appendChild(el("small", "", i.last_error));
+    if (i.server !== null) renderServer(li, i.server);
     ul.appendChild(li);
   }
+}
+
+/** @param {number | null} s */
+function uptime(s) {
+  if (s === null) return "\u2014";
+  const days = Math.floor(s / 86400);
+  return days > 0 ? `${days}d ${Math.floor((s % 86400) / 3600)}h` : duration(s);
+}
+/**
+ * What FreeSWITCH says of itself, under its card: sessions, rate, idle CPU, uptime, version,
+ * then its gateways (down ones first, as /api/status lists them).
+ * @param {HTMLElement} li
+ * @param {StatusServer} s
+ */
+function renderServer(li, s) {
+  const figures = el("div", "server");
+  /** @param {string} field @param {string} text @param {string} [cls] */
+  const add = (field, text, cls) => {
+    const e = el("span", cls, text);
+    e.dataset.field = field;
+    figures.appendChild(e);
+  };
+  if (s.sessions !== null) {
+    const load = s.sessions.limit > 0 ? s.sessions.active / s.sessions.limit : 0;
+    add(
+      "sessions",
+      `${s.sessions.active} / ${s.sessions.limit} sessions`,
+      load >= 0.9 ? "poor" : load >= 0.75 ? "fair" : "",
+    );
+  }
+  if (s.session_rate !== null)
+    add("session_rate", `${s.session_rate.current}/s of ${s.session_rate.limit}/s`);
+  if (s.idle_cpu !== null)
+    add(
+      "idle_cpu",
+      `idle CPU ${Math.round(s.idle_cpu * 100)} %`,
+      s.idle_cpu < 0.1 ? "poor" : s.idle_cpu < 0.25 ? "fair" : "",
+    );
+  if (s.uptime_s !== null) add("uptime", `up ${uptime(s.uptime_s)}`);
+  if (s.version !== null) add("version", `FreeSWITCH ${s.version}`);
+  li.appendChild(figures);
+  if (s.gateways === null || s.gateways.length === 0) return;
+  const list = el("ul", "gateways");
+  for (const g of s.gateways) {
+    const item = el("li", g.up ? "good" : "poor", `${g.up ? "\u25cf" : "\u25cb"} ${g.name}`);
+    item.dataset.gateway = g.name;
+    item.dataset.up = String(g.up);
+    item.title = `profile ${g.profile}, status ${g.status}`;
+    item.appendChild(
+      el(
+        "small",
+        "",
+        ` ${g.state}${g.ping_s === null ? "" : ` \u00b7 ${fmt(g.ping_s * 1000, 1)} ms`}`,
+      ),
+    );
+    list.appendChild(item);
+  }
+  li.appendChild(list);
 }
 
 // ---- charts --------------------------------------------------------------------------
