@@ -101,7 +101,8 @@ export class SimServer extends EventEmitter<SimServerEvents> {
   private readonly queueLimit: number;
   private readonly maxLostEvents: number;
   private readonly heartbeatIntervalMs: number;
-  private readonly maxSessions: number;
+  /** Max-Sessions in HEARTBEAT and `status`. */
+  readonly maxSessions: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly startedAtMs: number;

@@ -479,7 +479,7 @@ describe("fsagent demo", () => {
       schema: number;
       instances: { name: string }[];
     };
-    assert.equal(status.schema, 1);
+    assert.equal(status.schema, 2);
     assert.deepEqual(
       status.instances.map((i) => i.name),
       ["demo-fs"],

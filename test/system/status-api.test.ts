@@ -5,10 +5,17 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Registry } from "prom-client";
 import { newConnectionStats } from "../../src/esl/status.js";
 import { CALL_MOS_BUCKETS } from "../../src/export/metrics.js";
+import { ServerHealth } from "../../src/fs-health/server-health.js";
+import {
+  parseGateways,
+  parseProfileRegistrations,
+  parseProfiles,
+} from "../../src/fs-health/sofia-xml.js";
 import { addToSummary, type SummaryReport } from "../../src/legs/fold-rtcp.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { EventCounters } from "../../src/pipeline/counters.js";
@@ -25,8 +32,11 @@ import type {
 import { MAX_LEG_LIMIT } from "../../src/server/status.js";
 import type { StatusBody } from "../../src/server/status-body.js";
 import { statusPage } from "../../src/server/status-page.js";
+import { systemClock } from "../../src/util/clock.js";
 
 const NOW = Date.UTC(2026, 10, 24, 21, 40, 0);
+const fixture = (file: string): string =>
+  readFileSync(new URL(`../fixtures/freeswitch-1.11/health/${file}`, import.meta.url), "utf8");
 
 function labels(channelId: string, extra: Partial<LegLabels> = {}): LegLabels {
   return {
@@ -150,7 +160,22 @@ describe("GET /api/status", () => {
   });
 
   it("has exactly the documented shape", async () => {
-    const fs1 = { stats: newConnectionStats("fs1"), events: new EventCounters() };
+    // fs1's FreeSWITCH answered as the real 1.11 of the fixtures did (test/fixtures/…/health).
+    const health = new ServerHealth("fs1", { ...systemClock, now: () => NOW - 2000 }, () => {});
+    health.status(fixture("during-call-status.txt"));
+    health.hostnameAnswer(fixture("hostname.txt"));
+    health.sofia(
+      (parseProfiles(fixture("sofia-xmlstatus.xml")) ?? []).map((p) => ({
+        ...p,
+        registrations: parseProfileRegistrations(fixture(`sofia-xmlstatus-profile-${p.name}.xml`)),
+      })),
+      parseGateways(fixture("sofia-xmlstatus-gateway.xml")) ?? [],
+    );
+    const fs1 = {
+      stats: newConnectionStats("fs1"),
+      events: new EventCounters(),
+      server: health.snapshot(),
+    };
     fs1.stats.state = "connected";
     fs1.stats.lastEventAt = NOW - 1500;
     fs1.stats.reconnects = 2;
@@ -201,7 +226,7 @@ describe("GET /api/status", () => {
     ];
     const body = await status(server);
     assert.deepEqual(body, {
-      schema: 1,
+      schema: 2,
       generated_at: "2026-11-24T21:40:00.000Z",
       agent: {
         version: "9.9.9",
@@ -219,6 +244,40 @@ describe("GET /api/status", () => {
           reconnects: 2,
           owned: null,
           owner: null,
+          // The figures of during-call-status.txt and the sofia answers, as FreeSWITCH printed them.
+          server: {
+            version: "1.11.3-dev~64bit",
+            hostname: "vm",
+            uptime_s: 23.031,
+            sessions: { active: 4, limit: 2000, peak: 4, peak_5min: 4, created: 4 },
+            session_rate: { current: 0, limit: 200, peak: 4, peak_5min: 4 },
+            idle_cpu: 0.7683,
+            updated_at: "2026-11-24T21:39:58.000Z",
+            profiles: [
+              { name: "a", state: "RUNNING", up: true, registrations: 0 },
+              { name: "b", state: "RUNNING", up: true, registrations: 1 },
+            ],
+            gateways: [
+              {
+                profile: "a",
+                name: "nowhere",
+                state: "NOREG",
+                status: "DOWN",
+                up: false,
+                ping_s: null,
+              },
+              {
+                profile: "a",
+                name: "b-ping",
+                state: "NOREG",
+                status: "UP",
+                up: true,
+                ping_s: 0.00158,
+              },
+              { profile: "a", name: "b-reg", state: "REGED", status: "UP", up: true, ping_s: null },
+            ],
+            polled_at: "2026-11-24T21:39:58.000Z",
+          },
         },
         {
           name: "fs2",
@@ -229,6 +288,7 @@ describe("GET /api/status", () => {
           reconnects: 0,
           owned: null,
           owner: null,
+          server: null,
         },
       ],
       totals: {

@@ -167,6 +167,39 @@ describe("the status page in chromium", () => {
     assert.match((await card.textContent()) ?? "", /connected/);
     assert.equal(await card.getAttribute("class"), "ok");
 
+    // What FreeSWITCH (here the simulator) says of itself, under the card: sessions of the limit
+    // its HEARTBEAT and `status` report, the version, and the gateways with the down ones first.
+    await card.locator('[data-field="sessions"]').waitFor({ timeout: 5000 });
+    const server = (await apiStatus(base)).instances[0]?.server;
+    assert.ok(server?.sessions && server.session_rate && server.version !== null);
+    assert.equal(
+      server.sessions.limit,
+      harness.server.maxSessions,
+      "Max-Sessions of the simulator",
+    );
+    assert.equal(
+      await card.locator('[data-field="sessions"]').textContent(),
+      `${server.sessions.active} / ${server.sessions.limit} sessions`,
+    );
+    assert.equal(
+      await card.locator('[data-field="version"]').textContent(),
+      `FreeSWITCH ${server.version}`,
+    );
+    assert.match(
+      (await card.locator('[data-field="idle_cpu"]').textContent()) ?? "",
+      /^idle CPU \d+ %$/,
+    );
+    const gateways = server.gateways ?? [];
+    const shown = await card
+      .locator("ul.gateways li")
+      .evaluateAll((lis) =>
+        lis.map((li) => [li.getAttribute("data-gateway"), li.getAttribute("data-up")]),
+      );
+    assert.deepEqual(
+      shown,
+      gateways.map((g) => [g.name, String(g.up)]),
+    );
+
     // The active legs: the same legs and figures as /api/status, worst first.
     const api = await apiStatus(base);
     assert.equal(api.totals.active_legs, 6);
@@ -277,6 +310,7 @@ describe("the status page in chromium", () => {
     assert.match(state, /^(disconnected|connecting)$/);
     assert.match((await card.textContent()) ?? "", new RegExp(state));
     assert.notEqual(await card.getAttribute("class"), "ok");
+    assert.equal(await card.locator(".server").count(), 0, "no figures of a FreeSWITCH gone");
 
     assert.deepEqual(problems, [], "no console error or warning");
     await page.close();
