@@ -583,6 +583,9 @@ describe("/metrics", () => {
     bump(fs1.events.lookups, "found");
     fs1.events.legsReconciled = 8;
     bump(fs1.events.qosUnreadable, "in_mos");
+    bump(fs1.events.healthUnreadable, "sofia_xmlstatus_gateway");
+    bump(fs1.events.healthFailed, "status");
+    bump(fs1.events.healthFailed, "status");
     agent.legs = { legs: 42, evicted: 5, expired: 6 };
     agent.exports = {
       exports: 9,
@@ -622,6 +625,8 @@ describe("/metrics", () => {
       ["fsagent_rtcp_messages_processed_total", fs2L, 0],
       ["fsagent_qos_messages_generated_total", fs1L, 7],
       ["fsagent_qos_variables_unreadable_total", { ...fs1L, variable: "in_mos" }, 1],
+      ["fsagent_server_health_unreadable_total", { ...fs1L, source: "sofia_xmlstatus_gateway" }, 1],
+      ["fsagent_server_health_command_failures_total", { ...fs1L, source: "status" }, 2],
       ["fsagent_storage_operations_total", { operation: "get", status: "ok" }, 10],
       ["fsagent_storage_operations_total", { operation: "set", status: "error" }, 2],
       ["fsagent_fs_connections", fs1L, 1],
