@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
+import { SERVER_METRICS } from "../../src/export/server-series.js";
 import {
   buildCatalog,
   type CatalogEntry,
@@ -23,6 +24,7 @@ import {
   text,
   tree,
 } from "../support/deploy.js";
+import { codeSpans } from "../support/markdown.js";
 import {
   exporterLabels,
   exporterSettings,
@@ -55,6 +57,9 @@ before(async () => {
   labelsByName = new Map([...catalog].map(([name, entry]) => [name, entry.labels]));
   counters = new Set([...catalog].filter(([, entry]) => entry.counter).map(([name]) => name));
 });
+
+/** The OTLP names of a FreeSWITCH server's own figures (src/export/server-series.ts). */
+const SERVER_NAMES = new Set<string>(Object.values(SERVER_METRICS).map((d) => d.name));
 
 interface Query {
   readonly where: string;
@@ -149,6 +154,23 @@ describe("the Collector's naming rules", () => {
     assert.ok(names.includes("freeswitch_qos_total_bytes"));
   });
 
+  it("give the FreeSWITCH server metrics the names docs/metrics.md lists for Prometheus", () => {
+    // Every server metric is exported (the catalogue feeds the sink a server's figures) ...
+    const exported = new Set(otlp.map((m) => m.name));
+    for (const name of SERVER_NAMES) assert.ok(exported.has(name), `the agent exports ${name}`);
+    // ... and the "In Prometheus" bullet of docs/metrics.md "FreeSWITCH servers (OTLP)" names
+    // exactly the names the exporter gives them ({session}/s adds _per_second, unit 1 _ratio).
+    const docs = readText("docs/metrics.md");
+    const section = docs.slice(docs.indexOf("## FreeSWITCH servers (OTLP)"));
+    const bullet = /^- In Prometheus\b[\s\S]*?(?=^- |^## )/m.exec(section)?.[0];
+    assert.ok(bullet, 'docs/metrics.md "FreeSWITCH servers (OTLP)": the "In Prometheus" bullet');
+    const documented = codeSpans(bullet).filter((span) => span.startsWith("freeswitch_"));
+    const expected = otlp
+      .filter((m) => SERVER_NAMES.has(m.name))
+      .map((m) => prometheusMetricName(m, settings));
+    assert.deepEqual([...documented].sort(), [...expected].sort());
+  });
+
   it("apply the Collector config's settings: a namespace would rename every metric", () => {
     assert.equal(settings.namespace, "", "no namespace: the documented names");
     assert.equal(settings.withSuffixes, true);
@@ -168,9 +190,12 @@ describe("the Collector's naming rules", () => {
   it("carry the point attributes, the resource attributes, job and instance as labels", () => {
     for (const metric of otlp) {
       const labels = exporterLabels(metric, settings);
-      for (const key of ["fs_instance", "domain_name"]) {
+      // A FreeSWITCH server's own figures (issue 20) belong to no tenant: no domain_name.
+      const server = SERVER_NAMES.has(metric.name);
+      for (const key of server ? ["fs_instance"] : ["fs_instance", "domain_name"]) {
         assert.ok(labels.has(key), `${metric.name}: ${key}`);
       }
+      if (server) assert.ok(!labels.has("domain_name"), `${metric.name}: no domain_name`);
       for (const key of ["service_name", "service_instance_id", "host_name", "job", "instance"]) {
         assert.ok(labels.has(key), `${metric.name}: ${key}`);
       }
