@@ -38,6 +38,7 @@ import {
   checkPromql,
   checkVariableQuery,
   templateLabels,
+  templateQueries,
 } from "../support/promql.js";
 
 const collector = tree(readYaml("deploy/otel-collector/config.yaml"), "collector config");
@@ -354,6 +355,11 @@ describe("Prometheus alert rules", () => {
         for (const label of templates.flatMap(templateLabels)) {
           assert.ok(check.labels?.has(label), `${String(rule.alert)}: $labels.${label}`);
         }
+        // A query an annotation runs must hold too.
+        for (const query of templates.flatMap(templateQueries)) {
+          const inner = checkPromql(query, labelsByName, counters);
+          assert.deepEqual(inner.problems, [], `${String(rule.alert)}: template query ${query}`);
+        }
         checked++;
       }
     }
@@ -390,5 +396,13 @@ describe("the PromQL checker", () => {
       "fs_instance",
       "reason",
     ]);
+    const looked =
+      '{{ range printf "max by (state) (g{job=%q, domain_name=%q})" $labels.job $labels.domain_name | query }}{{ .Labels.state }}{{ end }}';
+    assert.deepEqual(templateLabels(looked), ["job", "domain_name"]);
+    assert.deepEqual(templateQueries(looked), ['max by (state) (g{job="x", domain_name="x"})']);
+    assert.deepEqual(templateQueries('{{ with query "nope" }}{{ . | first | value }}{{ end }}'), [
+      "nope",
+    ]);
+    assert.match(checkPromql(templateQueries(looked)[0] ?? "", small).problems.join(), /"state"/);
   });
 });
