@@ -339,6 +339,47 @@ describe("Grafana dashboards", () => {
   });
 });
 
+describe("the agent-health dashboard's FreeSWITCH servers row", () => {
+  it("shows sessions and their rate against the limits, idle CPU, uptime, version, gateways, ping and registrations, for the FreeSWITCH selected", () => {
+    const d = dashboard("fsagent-agent-health");
+    // The panels after the row's header, up to the next row (the row is not collapsed).
+    const top = list(d.json.panels, "panels").map((p) => tree(p, "panel"));
+    const start = top.findIndex((p) => p.type === "row" && p.title === "FreeSWITCH servers");
+    assert.ok(start >= 0, 'a "FreeSWITCH servers" row');
+    const end = top.findIndex((p, i) => i > start && p.type === "row");
+    const panels = top.slice(start + 1, end === -1 ? undefined : end);
+    const queries = panels.flatMap((panel) =>
+      list(panel.targets ?? [], "targets").map((t) => text(tree(t, "target").expr, "expr")),
+    );
+    const used = new Set(queries.flatMap((q) => checkPromql(q, labelsByName).metrics));
+    const name = (otlpName: string): string => {
+      const metric = otlp.find((m) => m.name === otlpName);
+      assert.ok(metric, `the agent exports ${otlpName}`);
+      return prometheusMetricName(metric, settings);
+    };
+    for (const required of [
+      "freeswitch.sessions.active",
+      "freeswitch.sessions.limit",
+      "freeswitch.sessions.rate",
+      "freeswitch.sessions.rate_limit",
+      "freeswitch.cpu.idle",
+      "freeswitch.uptime",
+      "freeswitch.info",
+      "freeswitch.sofia.gateway.up",
+      "freeswitch.sofia.gateway.ping",
+      "freeswitch.registrations",
+    ]) {
+      assert.ok(used.has(name(required)), `${name(required)} in the FreeSWITCH servers row`);
+    }
+    // Filtered by the FreeSWITCH selector; never by the agent's scrape instance, which is not the
+    // instance label (service.instance.id) these series carry through the Collector.
+    for (const query of queries) {
+      assert.match(query, /fs_instance=~"\$fs_instance"/, query);
+      assert.doesNotMatch(query, /\$instance\b/, query);
+    }
+  });
+});
+
 describe("Prometheus alert rules", () => {
   it("query only metrics and labels that exist, and template only existing labels", () => {
     const rules = tree(readYaml("deploy/prometheus/alerts.yml"), "alerts.yml");
