@@ -7,6 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
 import { createMetricsSink } from "../../src/export/metrics.js";
+import type { ServerSnapshot } from "../../src/fs-health/server-health.js";
 import { silentLogger } from "../../src/log/logger.js";
 import type { LegLabels } from "../../src/quality/types.js";
 import { createInternalMetrics } from "../../src/server/internal-metrics.js";
@@ -386,6 +387,47 @@ export interface CatalogEntry {
   readonly source: string;
 }
 
+/**
+ * One FreeSWITCH's own figures (issue 20) with every part present: core figures, a profile with
+ * its registrations and a pinged gateway, so the sink exports every server metric once.
+ */
+const SERVER: ServerSnapshot = {
+  instance: "fs1",
+  hostname: "pbx1",
+  core: {
+    sessions: 12,
+    sessionsLimit: 1000,
+    sessionsPeak: 40,
+    sessionsPeak5min: 15,
+    sessionsCreated: 5000,
+    sessionRate: 2,
+    sessionRateLimit: 30,
+    rateLimitExact: true,
+    sessionRatePeak: 9,
+    sessionRatePeak5min: 4,
+    idleCpu: 0.93,
+    uptimeS: 86_400,
+    version: "1.11.3-dev~64bit",
+  },
+  startedAtMs: Date.now() - 86_400_000,
+  coreAtMs: Date.now(),
+  profiles: [{ name: "external", state: "RUNNING", up: true, inUse: 0, registrations: 3 }],
+  gateways: [
+    {
+      profile: "external",
+      name: "carrier",
+      state: "REGED",
+      status: "UP",
+      pingS: 0.012,
+      callsIn: 10,
+      callsOut: 20,
+      failedCallsIn: 1,
+      failedCallsOut: 2,
+    },
+  ],
+  polledAtMs: Date.now(),
+};
+
 /** The agent's OTLP metrics as they arrive at a Collector: name, unit, type, attribute keys. */
 export async function exportedOtlpMetrics(): Promise<OtlpMetricShape[]> {
   const receiver = await OtlpReceiver.start();
@@ -409,6 +451,7 @@ export async function exportedOtlpMetrics(): Promise<OtlpMetricShape[]> {
       maxLegs: 100,
       logger: silentLogger(),
       activeLegs: () => [{ instance: "fs1", domainName: "pbx.example.com", legs: 2 }],
+      servers: () => [SERVER],
     },
   );
   try {

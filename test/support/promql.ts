@@ -553,11 +553,47 @@ export function checkPromql(
   }
 }
 
-/** Labels a legend/annotation template uses: Grafana `{{label}}`, Prometheus `{{ $labels.x }}`. */
+/** Words of Go's text/template that stand alone in an action and are no label. */
+const TEMPLATE_KEYWORDS = new Set(["end", "else", "break", "continue", "nil"]);
+
+/**
+ * Labels a legend/annotation template uses: Grafana `{{label}}`, Prometheus `{{ $labels.x }}`,
+ * and `$labels.x` anywhere in an action (e.g. an argument of printf).
+ */
 export function templateLabels(template: string): string[] {
-  // {{ $value }} and other $-variables are not labels, and do not match.
-  const pattern = /\{\{\s*(?:\$labels\.)?([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}/g;
-  return [...template.matchAll(pattern)].map((match) => match[1] ?? "");
+  // {{ $value }} and other $-variables are not labels, and do not match; nor do {{ end }} and
+  // the other keywords.
+  const labels: string[] = [];
+  for (const action of template.matchAll(/\{\{-?(.*?)-?\}\}/gs)) {
+    const body = (action[1] ?? "").trim();
+    const bare = /^([a-zA-Z_][a-zA-Z0-9_]*)$/.exec(body)?.[1];
+    if (bare !== undefined && !TEMPLATE_KEYWORDS.has(bare)) labels.push(bare);
+    for (const use of body.matchAll(/\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)/g))
+      labels.push(use[1] ?? "");
+  }
+  return labels;
+}
+
+/**
+ * The PromQL an alert template runs with `query`: a string literal given to it, or the format of
+ * the printf whose result is piped to it, each %q/%s/%v made a placeholder value ("x"), so the
+ * expression can be checked against the catalog like the rule's own.
+ */
+export function templateQueries(template: string): string[] {
+  const queries: string[] = [];
+  for (const action of template.matchAll(/\{\{-?(.*?)-?\}\}/gs)) {
+    const body = action[1] ?? "";
+    if (!/\bquery\b/.test(body)) continue;
+    const literal = /(?:printf|query)\s+"((?:[^"\\]|\\.)*)"/.exec(body)?.[1];
+    if (literal === undefined) continue;
+    queries.push(
+      literal
+        .replace(/\\(["\\])/g, "$1")
+        .replace(/%q/g, '"x"')
+        .replace(/%[sv]/g, "x"),
+    );
+  }
+  return queries;
 }
 
 /**

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
+import { SERVER_METRICS } from "../../src/export/server-series.js";
 import {
   buildCatalog,
   type CatalogEntry,
@@ -23,6 +24,7 @@ import {
   text,
   tree,
 } from "../support/deploy.js";
+import { codeSpans } from "../support/markdown.js";
 import {
   exporterLabels,
   exporterSettings,
@@ -36,6 +38,7 @@ import {
   checkPromql,
   checkVariableQuery,
   templateLabels,
+  templateQueries,
 } from "../support/promql.js";
 
 const collector = tree(readYaml("deploy/otel-collector/config.yaml"), "collector config");
@@ -55,6 +58,9 @@ before(async () => {
   labelsByName = new Map([...catalog].map(([name, entry]) => [name, entry.labels]));
   counters = new Set([...catalog].filter(([, entry]) => entry.counter).map(([name]) => name));
 });
+
+/** The OTLP names of a FreeSWITCH server's own figures (src/export/server-series.ts). */
+const SERVER_NAMES = new Set<string>(Object.values(SERVER_METRICS).map((d) => d.name));
 
 interface Query {
   readonly where: string;
@@ -149,6 +155,23 @@ describe("the Collector's naming rules", () => {
     assert.ok(names.includes("freeswitch_qos_total_bytes"));
   });
 
+  it("give the FreeSWITCH server metrics the names docs/metrics.md lists for Prometheus", () => {
+    // Every server metric is exported (the catalogue feeds the sink a server's figures) ...
+    const exported = new Set(otlp.map((m) => m.name));
+    for (const name of SERVER_NAMES) assert.ok(exported.has(name), `the agent exports ${name}`);
+    // ... and the "In Prometheus" bullet of docs/metrics.md "FreeSWITCH servers (OTLP)" names
+    // exactly the names the exporter gives them ({session}/s adds _per_second, unit 1 _ratio).
+    const docs = readText("docs/metrics.md");
+    const section = docs.slice(docs.indexOf("## FreeSWITCH servers (OTLP)"));
+    const bullet = /^- In Prometheus\b[\s\S]*?(?=^- |^## )/m.exec(section)?.[0];
+    assert.ok(bullet, 'docs/metrics.md "FreeSWITCH servers (OTLP)": the "In Prometheus" bullet');
+    const documented = codeSpans(bullet).filter((span) => span.startsWith("freeswitch_"));
+    const expected = otlp
+      .filter((m) => SERVER_NAMES.has(m.name))
+      .map((m) => prometheusMetricName(m, settings));
+    assert.deepEqual([...documented].sort(), [...expected].sort());
+  });
+
   it("apply the Collector config's settings: a namespace would rename every metric", () => {
     assert.equal(settings.namespace, "", "no namespace: the documented names");
     assert.equal(settings.withSuffixes, true);
@@ -168,9 +191,12 @@ describe("the Collector's naming rules", () => {
   it("carry the point attributes, the resource attributes, job and instance as labels", () => {
     for (const metric of otlp) {
       const labels = exporterLabels(metric, settings);
-      for (const key of ["fs_instance", "domain_name"]) {
+      // A FreeSWITCH server's own figures (issue 20) belong to no tenant: no domain_name.
+      const server = SERVER_NAMES.has(metric.name);
+      for (const key of server ? ["fs_instance"] : ["fs_instance", "domain_name"]) {
         assert.ok(labels.has(key), `${metric.name}: ${key}`);
       }
+      if (server) assert.ok(!labels.has("domain_name"), `${metric.name}: no domain_name`);
       for (const key of ["service_name", "service_instance_id", "host_name", "job", "instance"]) {
         assert.ok(labels.has(key), `${metric.name}: ${key}`);
       }
@@ -313,6 +339,47 @@ describe("Grafana dashboards", () => {
   });
 });
 
+describe("the agent-health dashboard's FreeSWITCH servers row", () => {
+  it("shows sessions and their rate against the limits, idle CPU, uptime, version, gateways, ping and registrations, for the FreeSWITCH selected", () => {
+    const d = dashboard("fsagent-agent-health");
+    // The panels after the row's header, up to the next row (the row is not collapsed).
+    const top = list(d.json.panels, "panels").map((p) => tree(p, "panel"));
+    const start = top.findIndex((p) => p.type === "row" && p.title === "FreeSWITCH servers");
+    assert.ok(start >= 0, 'a "FreeSWITCH servers" row');
+    const end = top.findIndex((p, i) => i > start && p.type === "row");
+    const panels = top.slice(start + 1, end === -1 ? undefined : end);
+    const queries = panels.flatMap((panel) =>
+      list(panel.targets ?? [], "targets").map((t) => text(tree(t, "target").expr, "expr")),
+    );
+    const used = new Set(queries.flatMap((q) => checkPromql(q, labelsByName).metrics));
+    const name = (otlpName: string): string => {
+      const metric = otlp.find((m) => m.name === otlpName);
+      assert.ok(metric, `the agent exports ${otlpName}`);
+      return prometheusMetricName(metric, settings);
+    };
+    for (const required of [
+      "freeswitch.sessions.active",
+      "freeswitch.sessions.limit",
+      "freeswitch.sessions.rate",
+      "freeswitch.sessions.rate_limit",
+      "freeswitch.cpu.idle",
+      "freeswitch.uptime",
+      "freeswitch.info",
+      "freeswitch.sofia.gateway.up",
+      "freeswitch.sofia.gateway.ping",
+      "freeswitch.registrations",
+    ]) {
+      assert.ok(used.has(name(required)), `${name(required)} in the FreeSWITCH servers row`);
+    }
+    // Filtered by the FreeSWITCH selector; never by the agent's scrape instance, which is not the
+    // instance label (service.instance.id) these series carry through the Collector.
+    for (const query of queries) {
+      assert.match(query, /fs_instance=~"\$fs_instance"/, query);
+      assert.doesNotMatch(query, /\$instance\b/, query);
+    }
+  });
+});
+
 describe("Prometheus alert rules", () => {
   it("query only metrics and labels that exist, and template only existing labels", () => {
     const rules = tree(readYaml("deploy/prometheus/alerts.yml"), "alerts.yml");
@@ -328,6 +395,11 @@ describe("Prometheus alert rules", () => {
         ].map(String);
         for (const label of templates.flatMap(templateLabels)) {
           assert.ok(check.labels?.has(label), `${String(rule.alert)}: $labels.${label}`);
+        }
+        // A query an annotation runs must hold too.
+        for (const query of templates.flatMap(templateQueries)) {
+          const inner = checkPromql(query, labelsByName, counters);
+          assert.deepEqual(inner.problems, [], `${String(rule.alert)}: template query ${query}`);
         }
         checked++;
       }
@@ -365,5 +437,13 @@ describe("the PromQL checker", () => {
       "fs_instance",
       "reason",
     ]);
+    const looked =
+      '{{ range printf "max by (state) (g{job=%q, domain_name=%q})" $labels.job $labels.domain_name | query }}{{ .Labels.state }}{{ end }}';
+    assert.deepEqual(templateLabels(looked), ["job", "domain_name"]);
+    assert.deepEqual(templateQueries(looked), ['max by (state) (g{job="x", domain_name="x"})']);
+    assert.deepEqual(templateQueries('{{ with query "nope" }}{{ . | first | value }}{{ end }}'), [
+      "nope",
+    ]);
+    assert.match(checkPromql(templateQueries(looked)[0] ?? "", small).problems.join(), /"state"/);
   });
 });
