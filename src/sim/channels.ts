@@ -101,6 +101,14 @@ export class ChannelRegistry {
     return this.legs.values();
   }
 
+  /**
+   * Legs created so far in the second of `nowMs`: what the sessions-per-second budget has lost
+   * (runtime.sps, which switch_time.c refills to the limit every second).
+   */
+  sessionsThisSecond(nowMs: number): number {
+    return this.perSecond.get(Math.floor(nowMs / 1000)) ?? 0;
+  }
+
   /** Legs created during the last full second before `nowMs`. */
   sessionsPerSecondLast(nowMs: number): number {
     return this.perSecond.get(Math.floor(nowMs / 1000) - 1) ?? 0;

@@ -41,6 +41,8 @@ export interface SimServerOptions {
   ipv6?: string;
   /** Max-Sessions in HEARTBEAT and `status`. */
   maxSessions?: number;
+  /** switch.conf `sessions-per-second` (default 200, the test bed's; FreeSWITCH's own is 30). */
+  sessionsPerSecond?: number;
   /** Shared with a call generator; the server creates an empty one otherwise. */
   channels?: ChannelRegistry;
   /** Shared with a call generator, so that Event-Sequence runs across all events. */
@@ -102,6 +104,7 @@ export class SimServer extends EventEmitter<SimServerEvents> {
   private readonly maxLostEvents: number;
   private readonly heartbeatIntervalMs: number;
   private readonly maxSessions: number;
+  private readonly sessionsPerSecond: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly startedAtMs: number;
@@ -123,6 +126,7 @@ export class SimServer extends EventEmitter<SimServerEvents> {
     this.maxLostEvents = options.maxLostEvents ?? 500;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 20_000;
     this.maxSessions = options.maxSessions ?? 1000;
+    this.sessionsPerSecond = options.sessionsPerSecond ?? SESSIONS_PER_SECOND_LIMIT;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger();
     this.channels = options.channels ?? new ChannelRegistry();
@@ -241,6 +245,7 @@ export class SimServer extends EventEmitter<SimServerEvents> {
       now,
       this.startedAtMs,
       this.maxSessions,
+      this.sessionsPerSecond,
     );
     this.publish(event);
     return event;
@@ -301,7 +306,7 @@ export class SimServer extends EventEmitter<SimServerEvents> {
       now: () => this.clock.now(),
       startedAtMs: this.startedAtMs,
       maxSessions: this.maxSessions,
-      sessionsPerSecond: SESSIONS_PER_SECOND_LIMIT,
+      sessionsPerSecond: this.sessionsPerSecond,
     });
     if (output === undefined) return `-ERR ${command} Command not found!\n`;
     return output;
