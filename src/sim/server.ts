@@ -299,6 +299,13 @@ export class SimServer extends EventEmitter<SimServerEvents> {
     client.start();
   }
 
+  /** What a client's `api <command> [arg]` gets back (api_exec in mod_event_socket.c). */
+  answerApi(command: string, arg: string | undefined): string {
+    const output = this.runApi(command, arg);
+    // api_exec() answers an empty result with "-ERR no reply\n" (bgapi's body stays empty).
+    return output === "" ? "-ERR no reply\n" : output;
+  }
+
   private runApi(command: string, arg: string | undefined): string {
     const output = executeApi(command, arg, {
       channels: this.channels,
@@ -334,9 +341,7 @@ export class SimServer extends EventEmitter<SimServerEvents> {
         return server.silent;
       },
       runApi(command, arg) {
-        const output = server.runApi(command, arg);
-        // api_exec() answers an empty result with "-ERR no reply".
-        return output === "" ? "-ERR no reply" : output;
+        return server.answerApi(command, arg);
       },
       runBackgroundJob(jobUuid, command, arg) {
         const output = server.runApi(command, arg);
