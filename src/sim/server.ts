@@ -19,6 +19,7 @@ import {
 } from "./events.js";
 import { heartbeatFor, SESSIONS_PER_SECOND_LIMIT } from "./heartbeat.js";
 import { OutgoingEvent } from "./outgoing.js";
+import { SimSofia } from "./sofia.js";
 import type { SubscriptionInfo } from "./subscription.js";
 
 export interface SimServerOptions {
@@ -43,6 +44,8 @@ export interface SimServerOptions {
   maxSessions?: number;
   /** switch.conf `sessions-per-second` (default 200, the test bed's; FreeSWITCH's own is 30). */
   sessionsPerSecond?: number;
+  /** False: mod_sofia's profiles without gateways (and no registration). Default true. */
+  gateways?: boolean;
   /** Shared with a call generator; the server creates an empty one otherwise. */
   channels?: ChannelRegistry;
   /** Shared with a call generator, so that Event-Sequence runs across all events. */
@@ -105,6 +108,7 @@ export class SimServer extends EventEmitter<SimServerEvents> {
   private readonly heartbeatIntervalMs: number;
   private readonly maxSessions: number;
   private readonly sessionsPerSecond: number;
+  private readonly sofia: SimSofia;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly startedAtMs: number;
@@ -137,6 +141,11 @@ export class SimServer extends EventEmitter<SimServerEvents> {
     if (options.ipv4 !== undefined) factoryOptions.ipv4 = options.ipv4;
     if (options.ipv6 !== undefined) factoryOptions.ipv6 = options.ipv6;
     this.factory = options.factory ?? new EventFactory(factoryOptions);
+    this.sofia = new SimSofia({
+      ip: this.factory.ipv4,
+      switchname: this.factory.switchname,
+      gateways: options.gateways ?? true,
+    });
     this.startedAtMs = this.clock.now();
     this.host = this.makeHost();
   }
@@ -314,6 +323,7 @@ export class SimServer extends EventEmitter<SimServerEvents> {
       startedAtMs: this.startedAtMs,
       maxSessions: this.maxSessions,
       sessionsPerSecond: this.sessionsPerSecond,
+      sofia: this.sofia,
     });
     if (output === undefined) return `-ERR ${command} Command not found!\n`;
     return output;
