@@ -23,6 +23,7 @@ import {
 } from "../src/fs-health/sofia-xml.js";
 import { coreFromStatus } from "../src/fs-health/status-text.js";
 import { type ApiContext, executeApi } from "../src/sim/api.js";
+import { parseSimulateArgs } from "../src/sim/args.js";
 import { headerValue } from "../src/sim/events.js";
 import { heartbeatFor } from "../src/sim/heartbeat.js";
 import { SimServer } from "../src/sim/server.js";
@@ -403,7 +404,9 @@ describe("sim health: the agent's readers read the simulator's state", () => {
 });
 
 describe("sim health: without gateways", () => {
-  it("lists the profiles alone without gateways, and no registration", () => {
+  it("lists the profiles alone with --no-gateways, and no registration", () => {
+    assert.equal(parseSimulateArgs([]).gateways, true);
+    assert.equal(parseSimulateArgs(["--no-gateways"]).gateways, false);
     const { api } = simulator({ gateways: false });
     assert.deepEqual(parseGateways(api("sofia xmlstatus gateway")), []);
     assert.equal(parseProfiles(api("sofia xmlstatus"))?.length, 2);
