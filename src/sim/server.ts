@@ -107,11 +107,11 @@ export class SimServer extends EventEmitter<SimServerEvents> {
   private readonly maxLostEvents: number;
   private readonly heartbeatIntervalMs: number;
   private readonly maxSessions: number;
-  private readonly sessionsPerSecond: number;
-  private readonly sofia: SimSofia;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly startedAtMs: number;
+  private readonly sessionsPerSecond: number;
+  private readonly sofia: SimSofia;
   private readonly clients = new Set<SimClient>();
   private readonly host: ClientHost;
   private server: Server | undefined;
