@@ -1,5 +1,6 @@
-// The API commands the simulator answers (`api` and `bgapi`), with mod_commands' output formats.
-// An unknown command yields undefined; the caller turns that into "-ERR <cmd> Command not found!".
+// The API commands the simulator answers (`api` and `bgapi`), with mod_commands' output formats
+// (and mod_sofia's for `sofia`, see sofia-api.ts). An unknown command yields undefined; the caller
+// turns that into "-ERR <cmd> Command not found!".
 
 import { plainEventBody } from "../esl/wire.js";
 import { channelData } from "./channel-data.js";
@@ -11,6 +12,8 @@ import { BRIDGED_A_LEG } from "./layouts/bridged-a-leg.js";
 import { noVars, type VariableLayout } from "./layouts/variables.js";
 import type { SimLeg } from "./leg.js";
 import { jsonEventBody } from "./outgoing.js";
+import { REGISTRATION_COLUMNS, type SimSofia, type SofiaSnapshot } from "./sofia.js";
+import { sofiaApi } from "./sofia-api.js";
 
 export interface ApiContext {
   readonly channels: ChannelRegistry;
@@ -20,6 +23,8 @@ export interface ApiContext {
   readonly maxSessions: number;
   /** Configured sessions-per-second limit. */
   readonly sessionsPerSecond: number;
+  /** mod_sofia; without it `sofia` is an unknown command, as with the module not loaded. */
+  readonly sofia?: SimSofia;
 }
 
 const SHOW_USAGE =
@@ -47,6 +52,10 @@ export function executeApi(
       return arg ?? "";
     case "show":
       return show(arg ?? "", ctx);
+    case "global_getvar":
+      return globalGetvar((arg ?? "").trim(), ctx);
+    case "sofia":
+      return ctx.sofia === undefined ? undefined : sofiaApi(arg, () => sofiaNow(ctx, ctx.sofia!));
     case "uuid_exists":
       return ctx.channels.get((arg ?? "").trim()) === undefined ? "false" : "true";
     case "uuid_dump":
@@ -78,9 +87,23 @@ function show(arg: string, ctx: ApiContext): string {
     .split(/\s+/)
     .filter((w) => w !== "");
   const what = (words[0] ?? "").toLowerCase();
-  if (what !== "channels") return SHOW_USAGE;
   const rest = words.slice(1).map((w) => w.toLowerCase());
-  const rows = ctx.channels.rows(ctx.factory.hostname);
+  if (what === "channels") {
+    return table(CHANNEL_COLUMNS, ctx.channels.rows(ctx.factory.hostname), rest);
+  }
+  if (what === "registrations") {
+    const rows = ctx.sofia === undefined ? [] : sofiaNow(ctx, ctx.sofia).registrations;
+    return table(REGISTRATION_COLUMNS, rows, rest);
+  }
+  return SHOW_USAGE;
+}
+
+/** show_callback's table (or count, or json) of one of the core's tables. */
+function table<C extends string>(
+  columns: readonly C[],
+  rows: ReadonlyArray<Readonly<Record<C, string>>>,
+  rest: readonly string[],
+): string {
   if (rest[0] === "count") return `\n${rows.length} total.\n`;
   if (rest[0] === "as" && rest[1] === "json") {
     // cJSON_PrintUnformatted; "rows" is left out when there are none.
@@ -89,9 +112,30 @@ function show(arg: string, ctx: ApiContext): string {
       : JSON.stringify({ row_count: rows.length, rows });
   }
   if (rows.length === 0) return "\n0 total.\n";
-  let out = `${CHANNEL_COLUMNS.join(",")}\n`;
-  for (const row of rows) out += `${CHANNEL_COLUMNS.map((c) => row[c]).join(",")}\n`;
+  let out = `${columns.join(",")}\n`;
+  for (const row of rows) out += `${columns.map((c) => row[c]).join(",")}\n`;
   return `${out}\n${rows.length} total.\n`;
+}
+
+function sofiaNow(ctx: ApiContext, sofia: SimSofia): SofiaSnapshot {
+  return sofia.snapshot(ctx.now(), ctx.startedAtMs, ctx.channels);
+}
+
+/** The core variables switch_core_init sets that the simulator knows. */
+function coreVariables(ctx: ApiContext): Array<[string, string]> {
+  return [
+    ["hostname", ctx.factory.hostname],
+    ["local_ip_v4", ctx.factory.ipv4],
+    ["local_ip_v6", ctx.factory.ipv6],
+    ["core_uuid", ctx.factory.coreUuid],
+  ];
+}
+
+/** `global_getvar <name>`: the value, no newline; nothing for an unknown one; all without a name. */
+function globalGetvar(name: string, ctx: ApiContext): string {
+  const vars = coreVariables(ctx);
+  if (name === "") return vars.map(([n, v]) => `${n}=${v}\n`).join("");
+  return vars.find(([n]) => n === name)?.[1] ?? "";
 }
 
 function uuidDump(arg: string, ctx: ApiContext): string {

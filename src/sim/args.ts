@@ -32,6 +32,8 @@ export interface SimulateOptions {
   codecs: CodecName[];
   profiles: Partial<Record<ProfileName, number>>;
   hostname: string | undefined;
+  /** mod_sofia's gateways (b-reg, b-ping, nowhere, flaky); false: profiles only. */
+  gateways: boolean;
 }
 
 export const SIMULATE_HELP = `fsagent simulate — a FreeSWITCH event socket (mod_event_socket) with simulated calls
@@ -57,6 +59,8 @@ Usage: fsagent simulate [options]
   --codecs <c,...>        codecs among ${CODEC_NAMES.join(",")} (default all)
   --profiles <p=w,...>    network quality mix, weights of good,average,bad (default good=70,average=20,bad=10)
   --hostname <name>       FreeSWITCH-Hostname of the events (default fs-sim)
+  --no-gateways           sofia profiles without gateways (default: b-reg, b-ping, nowhere and
+                          flaky, whose states change over time; see docs/simulator.md)
   -h, --help              this text`;
 
 export const DEFAULT_SIMULATE_OPTIONS: Readonly<SimulateOptions> = {
@@ -77,6 +81,7 @@ export const DEFAULT_SIMULATE_OPTIONS: Readonly<SimulateOptions> = {
   codecs: [...CODEC_NAMES],
   profiles: {},
   hostname: undefined,
+  gateways: true,
 };
 
 function number(option: string, text: string, min: number, max: number, integer: boolean): number {
@@ -130,7 +135,7 @@ function profiles(text: string): Partial<Record<ProfileName, number>> {
   return out;
 }
 
-const FLAGS = new Set(["--send-rtcp", "--rude"]);
+const FLAGS = new Set(["--send-rtcp", "--rude", "--no-gateways"]);
 const VALUED = new Set([
   "--port",
   "--host",
@@ -164,6 +169,7 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateOptions {
     if (FLAGS.has(option)) {
       if (eq !== -1) throw new UsageError(`${option} takes no value`);
       if (option === "--send-rtcp") o.sendRtcp = true;
+      else if (option === "--no-gateways") o.gateways = false;
       else o.rude = true;
       continue;
     }

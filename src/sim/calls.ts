@@ -9,7 +9,7 @@ import { type BLegReport, CallFlow, type EndOptions, type SimCall } from "./call
 import { ChannelRegistry } from "./channels.js";
 import { CODEC_NAMES, CODECS, type CodecName } from "./codecs.js";
 import { type EventFactory, recvRtcpEvent, type SimEvent, sendRtcpEvent } from "./events.js";
-import { heartbeatFor } from "./heartbeat.js";
+import { heartbeatFor, SESSIONS_PER_SECOND_LIMIT } from "./heartbeat.js";
 import type { LegRole, SimLeg } from "./leg.js";
 import { buildALeg, buildBLeg, gatewayIp } from "./leg-builder.js";
 import { runDialplan } from "./leg-lifecycle.js";
@@ -66,6 +66,8 @@ export interface CallGeneratorOptions {
   /** HEARTBEAT on the simulated timeline; 0 (default) leaves heartbeats to the server's timer. */
   heartbeatIntervalMs?: number;
   maxSessions?: number;
+  /** switch.conf `sessions-per-second` its HEARTBEATs report against (default 200, the test bed's). */
+  sessionsPerSecond?: number;
 }
 
 export interface CallGeneratorStats {
@@ -174,6 +176,7 @@ export class CallGenerator {
       rrOnlyShare: clamp01(options.rrOnlyShare ?? 0),
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 0,
       maxSessions: options.maxSessions ?? 1000,
+      sessionsPerSecond: options.sessionsPerSecond ?? SESSIONS_PER_SECOND_LIMIT,
     };
     const weights = { ...DEFAULT_PROFILE_WEIGHTS, ...(options.profileWeights ?? {}) };
     this.profileWeights = PROFILE_NAMES.map((n) => [n, Math.max(0, weights[n] ?? 0)]);
@@ -349,7 +352,16 @@ export class CallGenerator {
   }
 
   private heartbeat(t: number): void {
-    this.fire(heartbeatFor(this.factory, this.channels, t, this.originMs ?? t, this.o.maxSessions));
+    this.fire(
+      heartbeatFor(
+        this.factory,
+        this.channels,
+        t,
+        this.originMs ?? t,
+        this.o.maxSessions,
+        this.o.sessionsPerSecond,
+      ),
+    );
     this.scheduler.schedule(t + this.o.heartbeatIntervalMs, (next) => this.heartbeat(next));
   }
 

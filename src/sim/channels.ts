@@ -52,6 +52,22 @@ export type ChannelRow = Record<ChannelColumn, string>;
 /** Per-second creation counts kept for the sessions-per-second figures (five minutes). */
 const SPS_WINDOW_S = 300;
 
+/**
+ * A sofia profile's call counters as `sofia xmlstatus profile` prints them: every leg created on
+ * it by direction, and those that ended unanswered (sofia_on_hangup counts them as failed).
+ */
+export interface ProfileCalls {
+  callsIn: number;
+  callsOut: number;
+  failedCallsIn: number;
+  failedCallsOut: number;
+}
+
+/** The sofia profile a leg is on, as its channel variables name it. */
+function profileOf(leg: SimLeg): string | undefined {
+  return leg.vars.get("sofia_profile_name");
+}
+
 export class ChannelRegistry {
   private readonly legs = new Map<string, SimLeg>();
   private created = 0;
@@ -59,6 +75,7 @@ export class ChannelRegistry {
   private readonly perSecond = new Map<number, number>();
   private readonly peakPerSecond = new Map<number, number>();
   private spsMax = 0;
+  private readonly profileCalls = new Map<string, ProfileCalls>();
 
   get size(): number {
     return this.legs.size;
@@ -87,10 +104,48 @@ export class ChannelRegistry {
     this.spsMax = Math.max(this.spsMax, count);
     this.peakPerSecond.set(second, Math.max(this.peakPerSecond.get(second) ?? 0, this.legs.size));
     this.trim(second);
+    const calls = this.callsOf(leg);
+    if (calls === undefined) return;
+    if (leg.direction === "inbound") calls.callsIn++;
+    else calls.callsOut++;
   }
 
   remove(uuid: string): void {
+    const leg = this.legs.get(uuid);
     this.legs.delete(uuid);
+    const calls = leg === undefined ? undefined : this.callsOf(leg);
+    if (leg === undefined || calls === undefined || leg.answeredUs > 0) return;
+    if (leg.direction === "inbound") calls.failedCallsIn++;
+    else calls.failedCallsOut++;
+  }
+
+  /** Legs on a sofia profile now: the `n` of its `RUNNING (n)` (the profile's inuse). */
+  inUseOn(profile: string): number {
+    let n = 0;
+    for (const leg of this.legs.values()) if (profileOf(leg) === profile) n++;
+    return n;
+  }
+
+  /** A profile's call counters since startup (all 0 for a profile no leg was on). */
+  callsOn(profile: string): ProfileCalls {
+    return {
+      callsIn: 0,
+      callsOut: 0,
+      failedCallsIn: 0,
+      failedCallsOut: 0,
+      ...this.profileCalls.get(profile),
+    };
+  }
+
+  private callsOf(leg: SimLeg): ProfileCalls | undefined {
+    const profile = profileOf(leg);
+    if (profile === undefined) return undefined;
+    let calls = this.profileCalls.get(profile);
+    if (calls === undefined) {
+      calls = { callsIn: 0, callsOut: 0, failedCallsIn: 0, failedCallsOut: 0 };
+      this.profileCalls.set(profile, calls);
+    }
+    return calls;
   }
 
   get(uuid: string): SimLeg | undefined {
@@ -99,6 +154,14 @@ export class ChannelRegistry {
 
   values(): IterableIterator<SimLeg> {
     return this.legs.values();
+  }
+
+  /**
+   * Legs created so far in the second of `nowMs`: what the sessions-per-second budget has lost
+   * (runtime.sps, which switch_time.c refills to the limit every second).
+   */
+  sessionsThisSecond(nowMs: number): number {
+    return this.perSecond.get(Math.floor(nowMs / 1000)) ?? 0;
   }
 
   /** Legs created during the last full second before `nowMs`. */

@@ -180,7 +180,10 @@ export interface HeartbeatFigures {
   version: string;
   sessionCount: number;
   maxSessions: number;
-  /** Configured sessions-per-second limit (switch.conf `sessions-per-second`). */
+  /**
+   * Session-Per-Sec: what is left of switch.conf `sessions-per-second` in the current second
+   * (the limit when no session was created in it).
+   */
   sessionsPerSecond: number;
   sessionsPerSecondLast: number;
   sessionsPerSecondMax: number;

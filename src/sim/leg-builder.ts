@@ -28,7 +28,7 @@ const SIP_ALLOW =
 const PHONE_AGENT = "Yealink SIP-T46S 66.86.0.15";
 const CARRIER_AGENT = "Carrier SBC";
 /** Every codec the simulated switch offers, in its preference order (vars.xml of the lab). */
-const CODEC_PREFS = "PCMU,PCMA,G722,OPUS";
+export const CODEC_PREFS = "PCMU,PCMA,G722,OPUS";
 
 export interface ALegSpec {
   uuid: string;

@@ -28,6 +28,7 @@ export async function runSimulator(
   const server = new SimServer({
     password: options.password,
     rudeReject: options.rude,
+    gateways: options.gateways,
     heartbeatIntervalMs: Math.round(options.heartbeatS * 1000),
     channels,
     factory,

@@ -19,6 +19,7 @@ import {
 } from "./events.js";
 import { heartbeatFor, SESSIONS_PER_SECOND_LIMIT } from "./heartbeat.js";
 import { OutgoingEvent } from "./outgoing.js";
+import { SimSofia } from "./sofia.js";
 import type { SubscriptionInfo } from "./subscription.js";
 
 export interface SimServerOptions {
@@ -41,6 +42,10 @@ export interface SimServerOptions {
   ipv6?: string;
   /** Max-Sessions in HEARTBEAT and `status`. */
   maxSessions?: number;
+  /** switch.conf `sessions-per-second` (default 200, the test bed's; FreeSWITCH's own is 30). */
+  sessionsPerSecond?: number;
+  /** False: mod_sofia's profiles without gateways (and no registration). Default true. */
+  gateways?: boolean;
   /** Shared with a call generator; the server creates an empty one otherwise. */
   channels?: ChannelRegistry;
   /** Shared with a call generator, so that Event-Sequence runs across all events. */
@@ -106,6 +111,8 @@ export class SimServer extends EventEmitter<SimServerEvents> {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly startedAtMs: number;
+  private readonly sessionsPerSecond: number;
+  private readonly sofia: SimSofia;
   private readonly clients = new Set<SimClient>();
   private readonly host: ClientHost;
   private server: Server | undefined;
@@ -124,6 +131,7 @@ export class SimServer extends EventEmitter<SimServerEvents> {
     this.maxLostEvents = options.maxLostEvents ?? 500;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 20_000;
     this.maxSessions = options.maxSessions ?? 1000;
+    this.sessionsPerSecond = options.sessionsPerSecond ?? SESSIONS_PER_SECOND_LIMIT;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger();
     this.channels = options.channels ?? new ChannelRegistry();
@@ -134,6 +142,11 @@ export class SimServer extends EventEmitter<SimServerEvents> {
     if (options.ipv4 !== undefined) factoryOptions.ipv4 = options.ipv4;
     if (options.ipv6 !== undefined) factoryOptions.ipv6 = options.ipv6;
     this.factory = options.factory ?? new EventFactory(factoryOptions);
+    this.sofia = new SimSofia({
+      ip: this.factory.ipv4,
+      switchname: this.factory.switchname,
+      gateways: options.gateways ?? true,
+    });
     this.startedAtMs = this.clock.now();
     this.host = this.makeHost();
   }
@@ -242,6 +255,7 @@ export class SimServer extends EventEmitter<SimServerEvents> {
       now,
       this.startedAtMs,
       this.maxSessions,
+      this.sessionsPerSecond,
     );
     this.publish(event);
     return event;
@@ -295,6 +309,13 @@ export class SimServer extends EventEmitter<SimServerEvents> {
     client.start();
   }
 
+  /** What a client's `api <command> [arg]` gets back (api_exec in mod_event_socket.c). */
+  answerApi(command: string, arg: string | undefined): string {
+    const output = this.runApi(command, arg);
+    // api_exec() answers an empty result with "-ERR no reply\n" (bgapi's body stays empty).
+    return output === "" ? "-ERR no reply\n" : output;
+  }
+
   private runApi(command: string, arg: string | undefined): string {
     const output = executeApi(command, arg, {
       channels: this.channels,
@@ -302,7 +323,8 @@ export class SimServer extends EventEmitter<SimServerEvents> {
       now: () => this.clock.now(),
       startedAtMs: this.startedAtMs,
       maxSessions: this.maxSessions,
-      sessionsPerSecond: SESSIONS_PER_SECOND_LIMIT,
+      sessionsPerSecond: this.sessionsPerSecond,
+      sofia: this.sofia,
     });
     if (output === undefined) return `-ERR ${command} Command not found!\n`;
     return output;
@@ -330,9 +352,7 @@ export class SimServer extends EventEmitter<SimServerEvents> {
         return server.silent;
       },
       runApi(command, arg) {
-        const output = server.runApi(command, arg);
-        // api_exec() answers an empty result with "-ERR no reply".
-        return output === "" ? "-ERR no reply" : output;
+        return server.answerApi(command, arg);
       },
       runBackgroundJob(jobUuid, command, arg) {
         const output = server.runApi(command, arg);
