@@ -33,7 +33,11 @@ function descriptor(
   return { name, unit, valueType, description };
 }
 
-/** Every metric of this producer, by name (docs/metrics.md lists the same). */
+/**
+ * Every metric of this producer, by name (docs/metrics.md lists the same). The up and info gauges
+ * have no unit: "1" would make them freeswitch_info_ratio and …_up_ratio in Prometheus, where
+ * states and information are conventionally unitless (`up`, `*_info`).
+ */
 export const SERVER_METRICS = {
   sessionsActive: descriptor(
     "freeswitch.sessions.active",
@@ -103,19 +107,19 @@ export const SERVER_METRICS = {
   ),
   info: descriptor(
     "freeswitch.info",
-    "1",
+    "",
     INT,
     "1 per connected FreeSWITCH, with its version and hostname as attributes.",
   ),
   profileUp: descriptor(
     "freeswitch.sofia.profile.up",
-    "1",
+    "",
     INT,
     "1 while a SIP profile is running (sofia xmlstatus); a stopped profile is not listed.",
   ),
   gatewayUp: descriptor(
     "freeswitch.sofia.gateway.up",
-    "1",
+    "",
     INT,
     "1 when the gateway's status is UP, else 0; its registration state is the `state` attribute.",
   ),
