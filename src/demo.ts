@@ -1,12 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { Agent } from "./agent.js";
 import { extractConfigFlag, loadConfig } from "./config/load.js";
+import { HEALTH_POLL_DEFAULT_MS } from "./config/schema.js";
 import type { Config } from "./config/types.js";
 import { createLogger, type Logger, silentLogger } from "./log/logger.js";
 import type { LiveSummary } from "./pipeline/live-summary.js";
 import { DEFAULT_SIMULATE_OPTIONS, runSimulator } from "./sim/index.js";
 import { UsageError } from "./usage-error.js";
 import { VERSION } from "./version.js";
+
+/** The demo's health.poll_interval when the configuration leaves it at its default. */
+const DEMO_HEALTH_POLL_MS = 5_000;
 
 const SUMMARY_INTERVAL_MS = 5_000;
 const DEMO_INSTANCE = "demo-fs";
@@ -87,6 +91,14 @@ export async function runDemo(
     storage: { ...loaded.storage, type: "memory" },
     // One agent and its own simulator: there is nothing to share.
     ha: { ...loaded.ha, enabled: false },
+    // The simulator's gateways change state within seconds of its start (docs/simulator.md): at
+    // the default 30 s the page would show the first ones only. A configured interval is kept.
+    health: {
+      pollIntervalMs:
+        loaded.health.pollIntervalMs === HEALTH_POLL_DEFAULT_MS
+          ? DEMO_HEALTH_POLL_MS
+          : loaded.health.pollIntervalMs,
+    },
     // Export only to a Collector someone configured: the default localhost:4317 would just fail,
     // for the metrics and the quality records alike.
     opentelemetry: {

@@ -245,6 +245,8 @@ const logs = section({
 }).prefault({});
 
 const POLL_INTERVAL_MIN_MS = 1_000;
+/** health.poll_interval's default (the demo polls faster when it is left at it). */
+export const HEALTH_POLL_DEFAULT_MS = 30_000;
 
 const health = section({
   // FreeSWITCH's SIP profiles, gateways and registrations, read over each instance's connection
@@ -256,7 +258,7 @@ const health = section({
       const ms = parseDuration(v);
       return ms !== undefined && ms >= POLL_INTERVAL_MIN_MS ? ms : undefined;
     },
-  ).default(30_000),
+  ).default(HEALTH_POLL_DEFAULT_MS),
 }).prefault({});
 
 const LEASE_TTL_MIN_MS = 1_000;
