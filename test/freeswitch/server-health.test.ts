@@ -220,6 +220,42 @@ describe("real FreeSWITCH: the server's own figures", { skip: skipWithoutFreeswi
     assert.equal(await agent.ready(), 200, "a DOWN gateway does not make the agent unready");
   });
 
+  it("the figures of FreeSWITCH's HEARTBEAT, as the capture received it", async () => {
+    // FreeSWITCH sends one every 20 s of its uptime; by now at least one has come.
+    await receiver().waitFor(
+      () => rig.capture.eventsNamed("HEARTBEAT").length > 0,
+      "a HEARTBEAT",
+      25_000,
+    );
+    const heartbeats = rig.capture.eventsNamed("HEARTBEAT");
+    const hb = heartbeats[heartbeats.length - 1]!;
+    const from = receiver().metricRequests.length;
+    await receiver().waitFor(
+      () => receiver().metricRequests.length > from + 1,
+      "an export after the HEARTBEAT",
+    );
+    const after = (name: string) =>
+      latest(
+        receiver()
+          .points(name)
+          .filter((p) => p.request >= from),
+      );
+    const [info] = after("freeswitch.info");
+    assert.equal(info?.attributes.version, hb.get("FreeSWITCH-Version"));
+    assert.equal(info?.attributes.hostname, hb.get("FreeSWITCH-Hostname"));
+    assert.equal(after("freeswitch.sessions.limit")[0]?.value, Number(hb.get("Max-Sessions")));
+    assert.equal(
+      after("freeswitch.sessions.rate_limit")[0]?.value,
+      Number(hb.get("Session-Per-Sec")),
+      "no session created in that second: Session-Per-Sec reads the limit",
+    );
+    assert.ok(
+      (after("freeswitch.sessions.created")[0]?.value ?? -1) >=
+        Number(hb.get("Session-Since-Startup")),
+    );
+    assert.ok((after("freeswitch.uptime")[0]?.value ?? 0) >= Number(hb.get("Uptime-msec")) / 1000);
+  });
+
   it("a gateway removed with `sofia profile a killgw nowhere` stops being exported", async () => {
     assert.match(await rig.fs.api("sofia profile a killgw nowhere"), /\+OK/);
     const gone = async () => (await rig.fs.api("sofia xmlstatus gateway nowhere")).trim();
