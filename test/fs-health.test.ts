@@ -395,6 +395,15 @@ describe("ServerSeriesProducer", () => {
     return { clock, health };
   }
 
+  function producerOf(health: ServerHealth, clock: ManualClock): ServerSeriesProducer {
+    return new ServerSeriesProducer({
+      snapshots: () => [health.snapshot()],
+      scope,
+      resource,
+      now: () => clock.now(),
+    });
+  }
+
   /** name → [attributes, value] of every point. */
   function points(metrics: MetricData[]): Map<string, Array<[Attributes, number]>> {
     const out = new Map<string, Array<[Attributes, number]>>();
@@ -409,12 +418,7 @@ describe("ServerSeriesProducer", () => {
 
   it("exports the figures of every instance, with fs_instance and the named attributes", () => {
     const { health, clock } = snapshotOf("sofia-xmlstatus-gateway.xml");
-    const producer = new ServerSeriesProducer({
-      snapshots: () => [health.snapshot()],
-      scope,
-      resource,
-      now: () => clock.now(),
-    });
+    const producer = producerOf(health, clock);
     const metrics = producer.metrics();
     const p = points(metrics);
     const fs = { fs_instance: "fs1" };
@@ -459,12 +463,7 @@ describe("ServerSeriesProducer", () => {
 
   it("a gateway removed (killgw) is absent from the next collection, not exported at its last value", () => {
     const { health, clock } = snapshotOf("sofia-xmlstatus-gateway.xml");
-    const producer = new ServerSeriesProducer({
-      snapshots: () => [health.snapshot()],
-      scope,
-      resource,
-      now: () => clock.now(),
-    });
+    const producer = producerOf(health, clock);
     const gatewaysIn = (metrics: MetricData[]) =>
       new Set(
         metrics.flatMap((m) => m.dataPoints.map((d) => d.attributes.gateway).filter(Boolean)),

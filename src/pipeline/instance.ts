@@ -78,12 +78,7 @@ export class MonitoredInstance {
       logger,
       clock: this.clock,
       // Look-ups and listings go through the current connection, which feeds the router.
-      api: (command) => {
-        const connection = this.connection;
-        return connection === null
-          ? Promise.reject(new NotConnectedError(`${config.name} is not connected`))
-          : connection.api(command);
-      },
+      api: (command) => this.api(command),
     });
     // An answer fsagent cannot read is logged once per source and ten minutes (and counted).
     const oddAnswers = new RateLimitedLog(logger, 600_000, this.clock);
@@ -97,12 +92,7 @@ export class MonitoredInstance {
     });
     this.poller = new ServerPoller({
       health: this.server,
-      api: (command) => {
-        const connection = this.connection;
-        return connection === null
-          ? Promise.reject(new NotConnectedError(`${config.name} is not connected`))
-          : connection.api(command);
-      },
+      api: (command) => this.api(command),
       pollIntervalMs: options.health.pollIntervalMs,
       clock: this.clock,
       logger,
@@ -205,6 +195,14 @@ export class MonitoredInstance {
     this.connection = connection;
     this.stats.attach(connection.stats);
     return connection;
+  }
+
+  /** `api <command>` on the current connection; rejects while there is none. */
+  private api(command: string): Promise<string> {
+    const connection = this.connection;
+    return connection === null
+      ? Promise.reject(new NotConnectedError(`${this.name} is not connected`))
+      : connection.api(command);
   }
 
   private stopHealth(): void {
