@@ -369,6 +369,19 @@ describe("ServerPoller", () => {
     assert.equal(sent.filter((c) => c === HEALTH_COMMANDS.profiles).length, 2, "polled again");
   });
 
+  it("a command FreeSWITCH refuses to this ESL user counts as failed, not as unreadable", async () => {
+    // What mod_event_socket answers a user whose allowed-api list lacks the command.
+    const { poller, failed, unreadable, health } = setup(30_000, {
+      [HEALTH_COMMANDS.gateways]: "-ERR permission denied\n",
+    });
+    poller.start();
+    await settle();
+    assert.deepEqual(failed, ["sofia_xmlstatus_gateway"]);
+    assert.deepEqual(unreadable, []);
+    assert.equal(health.snapshot().gateways, null);
+    assert.equal(health.snapshot().core?.sessionsLimit, 2000, "status was allowed");
+  });
+
   it("drops the answers of a connection that went meanwhile", async () => {
     const { poller, health, sent } = setup(30_000);
     poller.start();

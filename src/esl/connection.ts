@@ -184,6 +184,11 @@ export class EslConnection {
     if (!this.connected || this.stopping)
       throw new NotConnectedError(`${this.name} is not connected`);
     const frame = await this.send(`api ${command}`, timeoutMs);
+    // A refusal before the command runs (`-ERR permission denied` for a user whose allowed-api
+    // lacks it) comes as a command/reply with its text in Reply-Text, not as an api/response.
+    if (frame.contentType === ContentType.commandReply) {
+      return peerText(frame.header("Reply-Text") ?? "-ERR no reply");
+    }
     return frame.bodyText();
   }
 

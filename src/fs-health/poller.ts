@@ -97,7 +97,20 @@ export class ServerPoller {
     if (generation !== this.generation) return undefined;
     try {
       const text = await this.options.api(command);
-      return generation === this.generation ? text : undefined;
+      if (generation !== this.generation) return undefined;
+      if (/^-ERR permission denied/i.test(text)) {
+        // event_socket.conf's apply-inbound-acl / allowed-api keeps this user from the command:
+        // a setting to change, said once in a while, not an answer to read.
+        this.options.failed(source);
+        this.limited.warn(
+          `${this.options.health.instance}:denied:${source}`,
+          { fs_instance: this.options.health.instance, command },
+          "FreeSWITCH refused a health command to this ESL user (permission denied): allow it " +
+            "(event_socket.conf allowed-api) or set health.poll_interval: 0 for the sofia commands",
+        );
+        return undefined;
+      }
+      return text;
     } catch (error) {
       if (generation !== this.generation) return undefined;
       this.options.failed(source);

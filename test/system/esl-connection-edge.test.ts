@@ -17,7 +17,7 @@ import { waitFor } from "../support/wait.js";
 interface Script {
   greeting?: Buffer | null;
   /** Reply body for `api <arg>`, sent once `after` resolves (never, for one that never does); default: "+OK" at once. */
-  api?: (arg: string) => { body: string; after?: Promise<void> };
+  api?: (arg: string) => { body: string; after?: Promise<void>; refused?: true };
 }
 
 interface Peer {
@@ -93,9 +93,13 @@ async function answer(socket: net.Socket, line: string, script: Script): Promise
   } else if (line.startsWith("event ")) {
     socket.write("Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n");
   } else if (line.startsWith("api ")) {
-    const { body, after } = script.api?.(line.slice(4)) ?? { body: "+OK" };
+    const { body, after, refused } = script.api?.(line.slice(4)) ?? { body: "+OK" };
     if (after !== undefined) await after;
-    if (socket.writable) {
+    if (refused === true) {
+      // mod_event_socket's parse_command: a user whose allowed-api lacks the command gets a
+      // command/reply, not an api/response.
+      socket.write(`Content-Type: command/reply\nReply-Text: ${body}\n\n`);
+    } else if (socket.writable) {
       socket.write(
         `Content-Type: api/response\nContent-Length: ${Buffer.byteLength(body)}\n\n${body}`,
       );
@@ -169,6 +173,24 @@ describe("EslConnection edge cases against a scripted peer", () => {
     assert.equal(connection.connected, true);
     assert.equal(connection.stats.reconnects, 0);
     assert.equal(connection.stats.commandsTimedOut, 1);
+  });
+
+  it("api answers a refused command with FreeSWITCH's Reply-Text, and the next reply stays in order", async () => {
+    const { port } = await scriptedPeer({
+      api: (arg) =>
+        arg.startsWith("sofia")
+          ? { body: "-ERR permission denied", refused: true }
+          : { body: `${arg}-reply` },
+    });
+    const { connection } = connect(port);
+    await waitFor(() => connection.connected, "connected");
+    const [refused, next] = await Promise.all([
+      connection.api("sofia xmlstatus"),
+      connection.api("status"),
+    ]);
+    assert.equal(refused, "-ERR permission denied");
+    assert.equal(next, "status-reply");
+    assert.equal(connection.connected, true);
   });
 
   it("a command timeout with nothing else received resets the connection", async () => {
