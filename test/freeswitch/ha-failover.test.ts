@@ -1,0 +1,129 @@
+// Issue 21, "FreeSWITCH going away badly", the HA part, on a real FreeSWITCH: two replicas share
+// it through Redis leases (keys under a random prefix on 127.0.0.1:6379). The holder is SIGKILLed
+// during a bridged call; the standby must consume the FreeSWITCH within the lease TTL + 5 s, and
+// once the call ends, the Collector must hold each leg's end-of-call QoS exactly once.
+
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import { tempDir } from "../support/child.js";
+import { skipWithoutFreeswitch } from "../support/freeswitch.js";
+import { legPoints } from "../support/fs-assert.js";
+import { FS_NAME, Rig, sleep } from "../support/fs-rig.js";
+import { Replica } from "../support/ha.js";
+import { pollUntil } from "../support/net.js";
+
+const TTL_MS = 3_000;
+
+describe("real FreeSWITCH: the HA lease holder killed during a call", {
+  skip: skipWithoutFreeswitch(),
+}, () => {
+  const prefix = `fsagent-ha-fs-${randomUUID()}:`;
+  let rig: Rig;
+  let cwd: { dir: string; remove(): void };
+  const replicas: Replica[] = [];
+
+  const env = (id: string): Record<string, string> => ({
+    FSAGENT_FREESWITCH_INSTANCES: JSON.stringify([rig.fs.agentInstance(FS_NAME)]),
+    FSAGENT_HTTP_HOST: "127.0.0.1",
+    FSAGENT_HTTP_PORT: "0",
+    FSAGENT_STORAGE_TYPE: "redis",
+    FSAGENT_REDIS_HOST: "127.0.0.1",
+    FSAGENT_REDIS_PORT: "6379",
+    FSAGENT_REDIS_KEY_PREFIX: prefix,
+    FSAGENT_HA_ENABLED: "true",
+    FSAGENT_HA_LEASE_TTL: String(TTL_MS / 1000),
+    FSAGENT_HA_REPLICA_ID: id,
+    FSAGENT_OTEL_ENDPOINT: rig.receiver.endpoint,
+    FSAGENT_OTEL_EXPORT_INTERVAL: "500ms",
+    FSAGENT_OTEL_EXPORT_TIMEOUT: "500ms",
+    FSAGENT_ESL_BACKOFF_INITIAL: "50ms",
+    FSAGENT_ESL_BACKOFF_MAX: "500ms",
+    FSAGENT_LOG_FORMAT: "json",
+  });
+
+  before(async () => {
+    rig = await Rig.start({ name: "hafail" });
+    cwd = tempDir();
+    for (const id of ["replica-a", "replica-b"]) {
+      replicas.push(await Replica.start(cwd.dir, env(id)));
+    }
+  });
+
+  after(async () => {
+    for (const r of replicas) await r.process.kill();
+    await rig?.dispose();
+    cwd?.remove();
+    const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true });
+    try {
+      await redis.connect();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  /** The replica consuming the FreeSWITCH (owner and connected, per its /health). */
+  async function holder(): Promise<Replica | undefined> {
+    for (const r of replicas) {
+      if (!r.process.running) continue;
+      const consuming: string[] = await r.consuming().catch(() => []);
+      if (consuming.includes(FS_NAME)) return r;
+    }
+    return undefined;
+  }
+
+  it("the standby consumes it within lease TTL + 5 s; each leg's QoS reaches the Collector once", async (t) => {
+    const first = await pollUntil(holder, (r) => r !== undefined, "one replica holds it", 15_000);
+    assert.ok(first);
+    const calls = await rig.fs.originate(1, { codec: "PCMU" });
+    await rig.fs.waitForChannels(4);
+    const legs = rig.capture
+      .eventsNamed("CHANNEL_CREATE")
+      .map((e) => e.get("Unique-ID") ?? "")
+      .slice(-4);
+    // The holder has seen the legs and written their state (write-behind) before it dies.
+    for (const leg of legs) {
+      await rig.receiver.waitFor(
+        () => legPoints(rig.receiver, "freeswitch.rtcp.jitter", leg).length > 0,
+        `RTCP points of ${leg}`,
+        20_000,
+      );
+    }
+    await sleep(1_000);
+
+    const killedAt = Date.now();
+    await first.process.kill();
+    const standby = replicas.find((r) => r !== first)!;
+    await pollUntil(
+      async () => (await standby.consuming()).includes(FS_NAME),
+      (yes) => yes,
+      "the standby consumes the FreeSWITCH",
+      TTL_MS + 10_000,
+    );
+    const tookMs = Date.now() - killedAt;
+    t.diagnostic(`standby consuming ${tookMs} ms after the kill (lease TTL ${TTL_MS} ms)`);
+    assert.ok(tookMs <= TTL_MS + 5_000, `took over after ${tookMs} ms`);
+
+    await rig.fs.hangup(calls);
+    for (const leg of legs) {
+      await rig.receiver.waitFor(
+        () => legPoints(rig.receiver, "freeswitch.qos.total_packets", leg).length >= 1,
+        `QoS of ${leg}`,
+        15_000,
+      );
+    }
+    await sleep(2_000);
+    for (const leg of legs) {
+      assert.equal(
+        legPoints(rig.receiver, "freeswitch.qos.total_packets", leg).length,
+        1,
+        `${leg}: exactly one QoS point at the Collector`,
+      );
+      const records = rig.receiver.logRecords().filter((r) => r.attributes.channel_id === leg);
+      assert.equal(records.length, 1, `${leg}: exactly one quality record`);
+    }
+  });
+});
