@@ -482,6 +482,7 @@ export class LeaseManager {
         ...this.cooldown.keys(),
         ...avoid,
       ]),
+      marks: new Map([...this.marks].map(([instance, { members }]) => [instance, members])),
     });
     this.plan = plan;
     if (!this.settled) {
