@@ -257,7 +257,6 @@ export class LeaseManager {
       markedBy,
       failedForMs: failingFor(reach, this.clock.now()),
       error: reach.error,
-      releaseAfterMs: this.releaseAfterMs,
       released:
         released !== undefined && this.clock.now() - released.at < UNREACHABLE_MARK_TTL_MS
           ? released

@@ -82,7 +82,6 @@ export interface NoteInput {
   readonly markedBy: readonly string[];
   readonly failedForMs: number;
   readonly error: string | null;
-  readonly releaseAfterMs: number;
   /** This replica's last unreachable release of the instance, if its mark may still live. */
   readonly released: { readonly failedForMs: number; readonly error: string | null } | null;
   readonly releasedRecently: boolean;
