@@ -147,6 +147,9 @@ export class Agent implements AgentView {
             instances: config.freeswitchInstances.map((i) => i.name),
             replicaId: this.replicaId,
             leaseTtlMs: config.ha.leaseTtlMs,
+            unreachableReleaseAfterMs: config.ha.unreachableReleaseAfterMs,
+            reachability: (name) =>
+              byName.get(name)?.reachability() ?? { failingSince: null, error: null },
             redis: config.storage.redis,
             logger,
             clock: this.clock,
@@ -211,6 +214,7 @@ export class Agent implements AgentView {
             server: server.snapshot(),
             owned: lease.holds(name),
             owner: lease.ownerOf(name),
+            note: lease.noteOf(name),
           },
     );
   }
@@ -264,6 +268,7 @@ export class Agent implements AgentView {
       acquisitions: stats.acquisitions,
       losses: stats.losses,
       handovers: stats.handovers,
+      unreachableReleases: stats.unreachableReleases,
       redisErrors: stats.redisErrors,
       qosClaims: claims.stats,
     };

@@ -100,7 +100,7 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
   events: { rtcp: true, qos: true },
   metrics: { perLeg: true },
   logs: { enabled: true },
-  ha: { enabled: false, leaseTtlMs: 15_000, replicaId: "" },
+  ha: { enabled: false, leaseTtlMs: 15_000, unreachableReleaseAfterMs: 30_000, replicaId: "" },
   health: { pollIntervalMs: 30_000 },
 };
 
@@ -151,7 +151,12 @@ const FULL: Omit<Config, "source"> = {
   events: { rtcp: true, qos: false },
   metrics: { perLeg: false },
   logs: { enabled: false },
-  ha: { enabled: true, leaseTtlMs: 20_000, replicaId: "agent-a" },
+  ha: {
+    enabled: true,
+    leaseTtlMs: 20_000,
+    unreachableReleaseAfterMs: 45_000,
+    replicaId: "agent-a",
+  },
   health: { pollIntervalMs: 45_000 },
 };
 
@@ -315,6 +320,7 @@ describe("loadConfig: sources", () => {
         // The file enables HA; with memory storage from the environment it must be off again.
         FSAGENT_HA_ENABLED: "no",
         FSAGENT_HA_LEASE_TTL: "7.5",
+        FSAGENT_HA_UNREACHABLE_RELEASE_AFTER: "12",
         FSAGENT_HA_REPLICA_ID: "pod-fsagent-0",
         FSAGENT_HEALTH_POLL_INTERVAL: "0",
       },
@@ -366,7 +372,12 @@ describe("loadConfig: sources", () => {
       events: { rtcp: false, qos: true },
       metrics: { perLeg: true },
       logs: { enabled: true },
-      ha: { enabled: false, leaseTtlMs: 7_500, replicaId: "pod-fsagent-0" },
+      ha: {
+        enabled: false,
+        leaseTtlMs: 7_500,
+        unreachableReleaseAfterMs: 12_000,
+        replicaId: "pod-fsagent-0",
+      },
       health: { pollIntervalMs: 0 },
       source: path.join(cwd, "config.yaml"),
     });
@@ -988,6 +999,17 @@ const INVALID: readonly InvalidCase[] = [
     says: "expected a duration from 1s to 1h",
   },
   {
+    name: "unreachable release delay below one second",
+    env: {
+      FSAGENT_STORAGE_TYPE: "redis",
+      FSAGENT_HA_ENABLED: "1",
+      FSAGENT_HA_UNREACHABLE_RELEASE_AFTER: "200ms",
+    },
+    key: "FSAGENT_HA_UNREACHABLE_RELEASE_AFTER",
+    value: '"200ms"',
+    says: "expected a duration from 1s to 1h",
+  },
+  {
     name: "lease TTL that is not a duration",
     yaml: withInstance("ha: { lease_ttl: fifteen }"),
     key: "ha.lease_ttl",
@@ -1232,7 +1254,12 @@ describe("renderConfig and secretsOf", () => {
       max_frame_bytes: 1048576,
       backoff: { initial: "500ms", factor: 1.5, max: "90s", reset_after: "2h" },
     });
-    assert.deepEqual(parsed.ha, { enabled: true, lease_ttl: "20s", replica_id: "agent-a" });
+    assert.deepEqual(parsed.ha, {
+      enabled: true,
+      lease_ttl: "20s",
+      unreachable_release_after: "45s",
+      replica_id: "agent-a",
+    });
     assert.match(text, /resource attributes: \{"deployment.environment":"prod"\}/);
   });
 
@@ -1281,7 +1308,7 @@ describe("ENV_VARS", () => {
     ]) {
       assert.ok(ENV_VARS.includes(name), name);
     }
-    assert.equal(ENV_VARS.length, 54);
+    assert.equal(ENV_VARS.length, 55);
   });
 
   it("ignores variables it does not list", () => {
@@ -1316,7 +1343,12 @@ it("config.example.yaml loads and equals the defaults for one instance", () => {
 
 it("reads the HA settings: off by default, a 15 s lease TTL, the replica id resolved at start", () => {
   const defaults = load({ env: { FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES } });
-  assert.deepEqual(defaults.ha, { enabled: false, leaseTtlMs: 15_000, replicaId: "" });
+  assert.deepEqual(defaults.ha, {
+    enabled: false,
+    leaseTtlMs: 15_000,
+    unreachableReleaseAfterMs: 30_000,
+    replicaId: "",
+  });
   const env = {
     FSAGENT_FREESWITCH_INSTANCES: ENV_INSTANCES,
     FSAGENT_STORAGE_TYPE: "redis",
@@ -1332,7 +1364,11 @@ it("reads the HA settings: off by default, a 15 s lease TTL, the replica id reso
     ["1h", 3_600_000],
   ] as const) {
     const config = load({ env: { ...env, FSAGENT_HA_LEASE_TTL: ttl } });
-    assert.deepEqual(config.ha, { enabled: true, leaseTtlMs: ms, replicaId: "" }, ttl);
+    assert.deepEqual(
+      config.ha,
+      { enabled: true, leaseTtlMs: ms, unreachableReleaseAfterMs: 30_000, replicaId: "" },
+      ttl,
+    );
   }
   const named = load({ env: { ...env, FSAGENT_HA_REPLICA_ID: "fsagent-7d9c5-x2k4q" } });
   assert.equal(named.ha.replicaId, "fsagent-7d9c5-x2k4q");
@@ -1341,7 +1377,12 @@ it("reads the HA settings: off by default, a 15 s lease TTL, the replica id reso
       "config.yaml": `${ONE_INSTANCE}storage: { type: redis }\nha: { enabled: true, lease_ttl: 3, replica_id: 7 }\n`,
     }),
   });
-  assert.deepEqual(fromYaml.ha, { enabled: true, leaseTtlMs: 3_000, replicaId: "7" });
+  assert.deepEqual(fromYaml.ha, {
+    enabled: true,
+    leaseTtlMs: 3_000,
+    unreachableReleaseAfterMs: 30_000,
+    replicaId: "7",
+  });
 });
 
 it("switches OTLP export off through the file, FSAGENT_OTEL_ENABLED or OTEL_SDK_DISABLED", () => {

@@ -231,3 +231,113 @@ describe("HA balance", () => {
     }
   });
 });
+
+// Issue 21, a holder that cannot reach its FreeSWITCH: replicas that marked an instance
+// unreachable do not take it (the lease manager puts it in `busy`), and the others must still
+// own every instance.
+describe("HA balance with instances marked unreachable", () => {
+  type Marks = Map<string, Set<string>>;
+
+  function planWithMarks(
+    self: string,
+    members: string[],
+    instances: string[],
+    owners: Owners,
+    marks: Marks,
+  ) {
+    const held = new Set(instances.filter((i) => owners.get(i) === self));
+    const busy = new Set(instances.filter((i) => !held.has(i) && marks.get(i)?.has(self) === true));
+    return planBalance({ instances, self, members, owners, held, busy, marks });
+  }
+
+  it("a replica above the cap gives up an instance another replica can take, not one only it can", () => {
+    const instances = ["fs1", "fs2", "fs3"];
+    const members = ["r1", "r2", "r3"];
+    const owners: Owners = new Map([
+      ["fs1", "r2"],
+      ["fs2", "r2"],
+      ["fs3", "r3"],
+    ]);
+    // Whichever r2 prefers, it keeps the one r1 (the only replica with room) cannot reach.
+    const keepFs1 = planWithMarks(
+      "r2",
+      members,
+      instances,
+      owners,
+      new Map([["fs1", new Set(["r1"])]]),
+    );
+    assert.deepEqual(keepFs1.release, ["fs2"]);
+    const keepFs2 = planWithMarks(
+      "r2",
+      members,
+      instances,
+      owners,
+      new Map([["fs2", new Set(["r1"])]]),
+    );
+    assert.deepEqual(keepFs2.release, ["fs1"]);
+  });
+
+  it("a free instance only marked replicas have room for is taken above the cap, not left unowned", () => {
+    const instances = ["fs1", "fs2", "fs3"];
+    const members = ["r1", "r2", "r3"];
+    const owners: Owners = new Map([
+      ["fs1", null],
+      ["fs2", "r2"],
+      ["fs3", "r3"],
+    ]);
+    const marks: Marks = new Map([["fs1", new Set(["r1"])]]);
+    assert.deepEqual(planWithMarks("r1", members, instances, owners, marks).acquire, []);
+    assert.deepEqual(planWithMarks("r2", members, instances, owners, marks).acquire, ["fs1"]);
+    assert.deepEqual(planWithMarks("r3", members, instances, owners, marks).acquire, ["fs1"]);
+    // Unmarked, the same table leaves fs1 to r1, below its floor.
+    assert.deepEqual(planWithMarks("r2", members, instances, owners, new Map()).acquire, []);
+  });
+
+  it("converges with every instance owned by a replica that did not mark it", () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      const random = prng(seed);
+      const members = names(2 + Math.floor(random() * 3), "r");
+      const instances = names(1 + Math.floor(random() * 7), "fs");
+      const owners: Owners = new Map(instances.map((i) => [i, null]));
+      // Each instance marked by some replicas, never all (then the rules keep one trying).
+      const marks: Marks = new Map(
+        instances.map((i) => [
+          i,
+          new Set(members.filter(() => random() < 0.3).slice(0, members.length - 1)),
+        ]),
+      );
+      let steady = false;
+      for (let rounds = 0; rounds < 30 && !steady; rounds++) {
+        let changes = 0;
+        for (const self of shuffled(members, random)) {
+          const plan = planWithMarks(self, members, instances, owners, marks);
+          for (const instance of plan.release) {
+            owners.set(instance, null);
+            changes++;
+          }
+          for (const instance of plan.acquire) {
+            if (owners.get(instance) === null) {
+              owners.set(instance, self);
+              changes++;
+            }
+          }
+        }
+        steady = changes === 0;
+      }
+      const table = JSON.stringify({
+        owners: [...owners],
+        marks: [...marks].map(([i, m]) => [i, [...m]]),
+      });
+      assert.ok(steady, `seed ${seed}: steady state (${table})`);
+      for (const instance of instances) {
+        const owner = owners.get(instance) ?? null;
+        assert.notEqual(owner, null, `seed ${seed}: ${instance} owned (${table})`);
+        assert.equal(
+          marks.get(instance)?.has(owner ?? ""),
+          false,
+          `seed ${seed}: ${instance} (${table})`,
+        );
+      }
+    }
+  });
+});

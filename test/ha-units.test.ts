@@ -62,6 +62,7 @@ function haView(overrides: Partial<HaView> = {}): HaView {
     acquisitions: 0,
     losses: { refused: 0, expired: 0 },
     handovers: 0,
+    unreachableReleases: 0,
     redisErrors: 0,
     qosClaims: { claimed: 0, duplicate: 0, unclaimed: 0 },
     ...overrides,
@@ -98,6 +99,23 @@ function instance(
 }
 
 describe("/health and /ready with HA", () => {
+  it("says why when reachability decided who owns an instance, and nothing otherwise", () => {
+    const released =
+      "released: unreachable from this replica for 31 s (connection refused); held by r2";
+    const body = healthBody(
+      view(
+        [
+          { ...instance("fs1", false, "r2"), note: released },
+          { ...instance("fs2", true, "r1"), note: null },
+        ],
+        haView({ leasesHeld: 1 }),
+      ),
+    );
+    assert.equal(body.connections.fs1?.note, released);
+    assert.equal(body.connections.fs1?.owner, "r2");
+    assert.equal("note" in (body.connections.fs2 ?? {}), false);
+  });
+
   it("shows per instance whether this replica owns it and who does", () => {
     const body = healthBody(
       view([instance("fs1", true, "r1"), instance("fs2", false, "r2")], haView({ leasesHeld: 1 })),

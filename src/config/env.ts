@@ -65,6 +65,7 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   bind("FSAGENT_ESL_BACKOFF_RESET_AFTER", ["esl", "backoff", "reset_after"]),
   bind("FSAGENT_HA_ENABLED", ["ha", "enabled"]),
   bind("FSAGENT_HA_LEASE_TTL", ["ha", "lease_ttl"]),
+  bind("FSAGENT_HA_UNREACHABLE_RELEASE_AFTER", ["ha", "unreachable_release_after"]),
   bind("FSAGENT_HA_REPLICA_ID", ["ha", "replica_id"]),
 ];
 

@@ -170,6 +170,7 @@ function toConfig(file: FileConfig, extras: Extras): Config {
     ha: {
       enabled: file.ha.enabled,
       leaseTtlMs: file.ha.lease_ttl,
+      unreachableReleaseAfterMs: file.ha.unreachable_release_after,
       replicaId: file.ha.replica_id,
     },
     health: { pollIntervalMs: file.health.poll_interval },

@@ -74,6 +74,7 @@ export function renderConfig(config: Config): string {
     ha: {
       enabled: config.ha.enabled,
       lease_ttl: formatDuration(config.ha.leaseTtlMs),
+      unreachable_release_after: formatDuration(config.ha.unreachableReleaseAfterMs),
       replica_id: config.ha.replicaId,
     },
     health: {

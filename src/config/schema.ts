@@ -274,6 +274,15 @@ const ha = section({
       return ms !== undefined && ms >= LEASE_TTL_MIN_MS && ms <= LEASE_TTL_MAX_MS ? ms : undefined;
     },
   ).default(15_000),
+  // A holder that cannot connect to its FreeSWITCH this long gives the lease to a replica that
+  // can (src/ha/unreachable.ts).
+  unreachable_release_after: leaf(
+    `expected a duration from 1s to 1h: seconds as a number, or a string with a unit (e.g. "30s")`,
+    (v) => {
+      const ms = parseDuration(v);
+      return ms !== undefined && ms >= 1_000 && ms <= 3_600_000 ? ms : undefined;
+    },
+  ).default(30_000),
   // "" = <hostname>-<pid>, resolved when the agent starts (src/ha/replica-id.ts).
   replica_id: leaf(
     'expected up to 128 characters without whitespace ("" = <hostname>-<pid>)',

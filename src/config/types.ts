@@ -147,6 +147,11 @@ export interface HaConfig {
   readonly enabled: boolean;
   /** A lease not renewed for this long expires; renewed every third of it. */
   readonly leaseTtlMs: number;
+  /**
+   * A holder whose connection has failed this long hands the lease to a live replica that has
+   * not failed to reach the instance (docs/replicas.md).
+   */
+  readonly unreachableReleaseAfterMs: number;
   /** This replica's name in leases and /health, and its service.instance.id; "" = <hostname>-<pid>. */
   readonly replicaId: string;
 }

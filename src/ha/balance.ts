@@ -11,6 +11,9 @@
 //   (count, then member string) is the same in every replica, so exactly those donate.
 // Each replica prefers instances by rendezvous hashing (a hash of replica and instance), so
 // replicas starting together go for different instances instead of racing for the same ones.
+// Replicas that marked an instance unreachable (unreachable.ts) do not take it: a lease is given
+// up only when another replica with room can take it, and a free lease that no other replica
+// with room can take is taken even above the cap, so that no instance is left without an owner.
 
 export interface BalanceInput {
   /** The configured FreeSWITCH instance names (the same list in every replica). */
@@ -25,6 +28,8 @@ export interface BalanceInput {
   readonly held: ReadonlySet<string>;
   /** Instances this replica is handing over or just handed over: neither kept nor taken. */
   readonly busy: ReadonlySet<string>;
+  /** Per instance, the live replicas that marked it unreachable (they do not take it). */
+  readonly marks?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 export interface BalancePlan {
@@ -90,17 +95,31 @@ export function planBalance(input: BalanceInput): BalancePlan {
   const byPreference = (a: string, b: string): number =>
     preference(self, b) - preference(self, a) || (a < b ? -1 : 1);
   const leastPreferred = (): string[] => [...held].sort(byPreference).reverse();
+  // Whether another live replica with fewer than `below` leases would take the instance.
+  const takeable = (instance: string, below: number): boolean => {
+    const marked = input.marks?.get(instance);
+    for (const [member, count] of counts) {
+      if (member !== self && count < below && marked?.has(member) !== true) return true;
+    }
+    return false;
+  };
 
   let release: string[] = [];
   if (mine > cap) {
-    release = leastPreferred().slice(0, mine - cap);
+    release = leastPreferred()
+      .filter((i) => takeable(i, cap))
+      .slice(0, mine - cap);
   } else if (free.length === 0 && mine > floor && othersNeed > 0) {
     const donors = [...counts]
       .filter(([, count]) => count > floor)
       .sort(([a, ca], [b, cb]) => cb - ca || (a < b ? -1 : a > b ? 1 : 0))
       .map(([member]) => member);
     const rank = donors.indexOf(self);
-    if (rank !== -1 && rank < othersNeed) release = leastPreferred().slice(0, 1);
+    if (rank !== -1 && rank < othersNeed) {
+      release = leastPreferred()
+        .filter((i) => takeable(i, floor))
+        .slice(0, 1);
+    }
   }
 
   let acquire: string[] = [];
@@ -108,6 +127,9 @@ export function planBalance(input: BalanceInput): BalancePlan {
     const want = cap - mine;
     const allowed = mine < floor ? want : Math.max(0, free.length - othersNeed);
     acquire = free.sort(byPreference).slice(0, Math.min(want, allowed));
+  } else if (release.length === 0 && mine >= cap) {
+    // Nobody else with room may take these (they marked them): better above the cap than unowned.
+    acquire = free.filter((i) => !takeable(i, cap)).sort(byPreference);
   }
 
   return {

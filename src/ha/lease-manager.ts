@@ -13,8 +13,18 @@ import {
   PRESENCE_SCRIPT,
   RELEASE_SCRIPT,
   RENEW_SCRIPT,
+  UNREACHABLE_SCRIPT,
 } from "./redis-keys.js";
 import { memberOf, replicaIdOf } from "./replica-id.js";
+import {
+  decideUnreachable,
+  failingFor,
+  type Reachability,
+  UNREACHABLE_MARK_TTL_MS,
+  UNREACHABLE_RELEASE_INTERVAL_MS,
+  type UnreachableDecision,
+  unreachableNote,
+} from "./unreachable.js";
 
 /** Why a lease was lost: another replica holds it, or it could not be renewed in time. */
 export type LossReason = "refused" | "expired";
@@ -42,6 +52,13 @@ export interface LeaseManagerOptions {
   readonly clock?: Clock;
   /** Jitter source, [0, 1). */
   readonly random?: () => number;
+  /**
+   * This replica's connection to an instance (unreachable.ts): a holder failing for
+   * `unreachableReleaseAfterMs` hands the lease to a replica that can reach it. Absent: never.
+   */
+  readonly reachability?: (instance: string) => Reachability;
+  /** ha.unreachable_release_after (default 30 s). */
+  readonly unreachableReleaseAfterMs?: number;
 }
 
 /** Counters and state for /health and /metrics (read at request time). */
@@ -50,6 +67,8 @@ export interface HaStats {
   losses: Record<LossReason, number>;
   /** Leases handed over on purpose: balancing, or a graceful stop. */
   handovers: number;
+  /** Of the handovers, leases given up because this replica could not reach the instance. */
+  unreachableReleases: number;
   /** Lease rounds that failed because Redis did not answer. */
   redisErrors: number;
 }
@@ -91,6 +110,7 @@ export class LeaseManager {
     acquisitions: 0,
     losses: { refused: 0, expired: 0 },
     handovers: 0,
+    unreachableReleases: 0,
     redisErrors: 0,
   };
   readonly ttlMs: number;
@@ -126,6 +146,15 @@ export class LeaseManager {
   private frozen = false;
   private stopped = false;
   private lastError = "";
+  private readonly releaseAfterMs: number;
+  /** Per instance: live marks (members) and whether a release happened within the minute. */
+  private marks = new Map<string, { members: Set<string>; releasedRecently: boolean }>();
+  private decisions = new Map<string, UnreachableDecision>();
+  /** This replica's unreachable releases: why, for /health while its mark may live. */
+  private readonly releasedUnreachable = new Map<
+    string,
+    { at: number; failedForMs: number; error: string | null }
+  >();
 
   constructor(private readonly options: LeaseManagerOptions) {
     this.clock = options.clock ?? systemClock;
@@ -136,6 +165,7 @@ export class LeaseManager {
     this.renewEveryMs = this.ttlMs / 3;
     this.tickMs = Math.min(1_000, this.ttlMs / 6);
     this.marginMs = this.ttlMs / 5;
+    this.releaseAfterMs = options.unreachableReleaseAfterMs ?? 30_000;
     this.keys = haKeys(options.redis.keyPrefix);
     this.leaseKeys = options.instances.map((name) => this.keys.lease(name));
     this.logger = options.logger.child({ replica_id: options.replicaId });
@@ -206,6 +236,37 @@ export class LeaseManager {
     const owner = this.owners.get(instance) ?? null;
     if (owner === null || owner === this.member) return null;
     return replicaIdOf(owner);
+  }
+
+  /** Why the instance is or is not this replica's when reachability is involved, for /health. */
+  noteOf(instance: string): string | null {
+    const decision = this.decisions.get(instance);
+    if (decision === undefined) return null;
+    const reach = this.reach(instance);
+    const held = this.held.get(instance);
+    const marks = this.marks.get(instance);
+    const released = this.releasedUnreachable.get(instance);
+    const markedBy = [...(marks?.members ?? [])]
+      .filter((m) => m !== this.member && this.members.includes(m))
+      .map(replicaIdOf)
+      .sort();
+    return unreachableNote({
+      decision,
+      held: held !== undefined && !held.handingOver,
+      owner: this.ownerOf(instance),
+      markedBy,
+      failedForMs: failingFor(reach, this.clock.now()),
+      error: reach.error,
+      released:
+        released !== undefined && this.clock.now() - released.at < UNREACHABLE_MARK_TTL_MS
+          ? released
+          : null,
+      releasedRecently: marks?.releasedRecently ?? false,
+    });
+  }
+
+  private reach(instance: string): Reachability {
+    return this.options.reachability?.(instance) ?? { failingSince: null, error: null };
   }
 
   get redisReachable(): boolean {
@@ -365,6 +426,8 @@ export class LeaseManager {
       pipeline.eval(RENEW_SCRIPT, 1, this.keys.lease(instance), this.member, String(this.ttlMs));
     }
     if (this.leaseKeys.length > 0) pipeline.mget(...this.leaseKeys);
+    const reachable = this.options.reachability !== undefined && this.leaseKeys.length > 0;
+    if (reachable) this.queueMarks(pipeline);
     // Renewals count from when they were sent: Redis extends the lease at or after this instant.
     const sentAt = this.clock.now();
     let results: PipelineResults;
@@ -400,11 +463,13 @@ export class LeaseManager {
         typeof owners[i] === "string" ? owners[i] : null,
       ]),
     );
+    if (reachable) this.readMarks(results[renewing.length + 2]);
     this.onRedisSuccess();
     this.checkDuplicateId();
 
     const now = this.clock.now();
     for (const [instance, until] of this.cooldown) if (until <= now) this.cooldown.delete(instance);
+    const avoid = reachable ? this.decide(now) : [];
     const plan = planBalance({
       instances: this.options.instances,
       self: this.member,
@@ -414,7 +479,9 @@ export class LeaseManager {
       busy: new Set([
         ...[...this.held].filter(([, h]) => h.handingOver).map(([name]) => name),
         ...this.cooldown.keys(),
+        ...avoid,
       ]),
+      marks: new Map([...this.marks].map(([instance, { members }]) => [instance, members])),
     });
     this.plan = plan;
     if (!this.settled) {
@@ -433,6 +500,9 @@ export class LeaseManager {
       return;
     }
     if (this.frozen) return;
+    for (const [instance, decision] of this.decisions) {
+      if (decision.release) void this.releaseUnreachable(instance, decision);
+    }
     for (const instance of plan.release) void this.handOver(instance, plan);
     if (plan.acquire.length > 0) await this.acquire(plan);
   }
@@ -559,6 +629,11 @@ export class LeaseManager {
       },
       `HA: handing ${instance} over to balance the load (${plan.replicas} replicas share ${this.options.instances.length} instances)`,
     );
+    await this.giveUp(instance, held);
+  }
+
+  /** Disconnect and write the state (the hook), then delete the lease; true when deleted. */
+  private async giveUp(instance: string, held: Held): Promise<boolean> {
     try {
       await this.options.hooks.handOver(instance);
     } catch (error) {
@@ -575,6 +650,112 @@ export class LeaseManager {
       this.owners.set(instance, null);
       this.logger.info({ fs_instance: instance }, `HA: released the lease on ${instance}`);
     }
+    return released;
+  }
+
+  // ---- a holder that cannot reach its instance (unreachable.ts) ---------------------------
+
+  /** Adds the marks script to the round: mark, clear or leave each instance, read all marks. */
+  private queueMarks(pipeline: ReturnType<Redis["pipeline"]>): void {
+    const now = this.clock.now();
+    const flags = this.options.instances.map((instance) => {
+      const held = this.held.get(instance);
+      if (held === undefined || held.handingOver) return "-";
+      const reach = this.reach(instance);
+      if (reach.failingSince === null) {
+        return this.marks.get(instance)?.members.has(this.member) === true ? "0" : "-";
+      }
+      return failingFor(reach, now) >= this.releaseAfterMs ? "1" : "-";
+    });
+    pipeline.eval(
+      UNREACHABLE_SCRIPT,
+      2 * this.options.instances.length,
+      ...this.options.instances.map((i) => this.keys.unreachable(i)),
+      ...this.options.instances.map((i) => this.keys.unreachableRelease(i)),
+      this.member,
+      String(UNREACHABLE_MARK_TTL_MS),
+      ...flags,
+    );
+  }
+
+  private readMarks(result: PipelineResults[number] | undefined): void {
+    const [error, reply] = result ?? [new Error("no reply"), null];
+    // Without an answer the previous marks stand; the next round reads them again.
+    if (error !== null || !Array.isArray(reply)) return;
+    this.options.instances.forEach((instance, i) => {
+      const entry = reply[i] as unknown;
+      if (!Array.isArray(entry)) return;
+      const [members, pttl] = entry as [unknown, unknown];
+      this.marks.set(instance, {
+        members: new Set(Array.isArray(members) ? members.map(String) : []),
+        releasedRecently: typeof pttl === "number" && pttl !== -2,
+      });
+    });
+  }
+
+  /** Decides per instance; returns the instances this replica must not take now. */
+  private decide(now: number): string[] {
+    const avoid: string[] = [];
+    for (const instance of this.options.instances) {
+      const held = this.held.get(instance);
+      const marks = this.marks.get(instance);
+      const decision = decideUnreachable({
+        now,
+        releaseAfterMs: this.releaseAfterMs,
+        self: this.member,
+        members: this.members,
+        marks: marks?.members ?? new Set(),
+        held: held !== undefined && !held.handingOver,
+        reach: this.reach(instance),
+        releasedRecently: marks?.releasedRecently ?? false,
+      });
+      this.decisions.set(instance, decision);
+      if (decision.avoid) avoid.push(instance);
+    }
+    return avoid;
+  }
+
+  /**
+   * Hands the lease over because this replica cannot reach the instance, at most once a minute
+   * per instance fleet-wide (SET NX of the release key), so that an instance nobody can reach
+   * does not move from replica to replica.
+   */
+  private async releaseUnreachable(instance: string, decision: UnreachableDecision): Promise<void> {
+    const held = this.held.get(instance);
+    if (held === undefined || held.handingOver) return;
+    const reach = this.reach(instance);
+    const failedForMs = failingFor(reach, this.clock.now());
+    let allowed: boolean;
+    try {
+      const reply = await this.client.set(
+        this.keys.unreachableRelease(instance),
+        this.member,
+        "PX",
+        UNREACHABLE_RELEASE_INTERVAL_MS,
+        "NX",
+      );
+      allowed = reply === "OK";
+    } catch {
+      return; // Redis did not answer: the next round decides again
+    }
+    if (!allowed || this.held.get(instance) !== held || held.handingOver || this.frozen) return;
+    held.handingOver = true;
+    const others = decision.others.map(replicaIdOf);
+    this.logger.warn(
+      {
+        fs_instance: instance,
+        failed_for_ms: Math.round(failedForMs),
+        err: reach.error,
+        can_take_it: others,
+      },
+      `HA: cannot reach ${instance} for ${formatSeconds(failedForMs)} (${reach.error ?? "not connected"}); handing it over to ${others.join(" or ")}, not taking it back for ${formatSeconds(UNREACHABLE_MARK_TTL_MS)} unless no other replica can`,
+    );
+    this.releasedUnreachable.set(instance, {
+      at: this.clock.now(),
+      failedForMs,
+      error: reach.error,
+    });
+    if (await this.giveUp(instance, held)) this.stats.unreachableReleases++;
   }
 
   /** Compare-and-delete; true when this replica's lease was deleted. Never rejects. */

@@ -9,6 +9,10 @@ export interface HaKeys {
   lease(instance: string): string;
   /** Claimed once per leg when its end-of-call QoS is exported. */
   qos(uuid: string): string;
+  /** Sorted set of replicas that cannot reach the instance: member → expiry (Redis time, ms). */
+  unreachable(instance: string): string;
+  /** Set for a minute when the instance's lease is released for unreachability (the bound). */
+  unreachableRelease(instance: string): string;
 }
 
 export function haKeys(prefix: string): HaKeys {
@@ -16,6 +20,8 @@ export function haKeys(prefix: string): HaKeys {
     replicas: `${prefix}ha:replicas`,
     lease: (instance) => `${prefix}ha:lease:${instance}`,
     qos: (uuid) => `${prefix}ha:qos:${uuid}`,
+    unreachable: (instance) => `${prefix}ha:unreachable:${instance}`,
+    unreachableRelease: (instance) => `${prefix}ha:unreachable-release:${instance}`,
   };
 }
 
@@ -51,4 +57,31 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+`;
+
+/**
+ * KEYS[1..n] the instances' unreachable sets, KEYS[n+1..2n] their release keys; ARGV[1] member,
+ * ARGV[2] mark TTL (ms), ARGV[2+i] "1" to mark instance i, "0" to clear the mark, "-" to leave
+ * it. Expiry scores are Redis's own clock. Returns per instance {live marks, release key PTTL}.
+ */
+export const UNREACHABLE_SCRIPT = `
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local n = #KEYS / 2
+local out = {}
+for i = 1, n do
+  local key = KEYS[i]
+  local flag = ARGV[2 + i]
+  if flag == '1' then
+    redis.call('ZADD', key, now + ttl, ARGV[1])
+    redis.call('PEXPIRE', key, ttl)
+  elseif flag == '0' then
+    redis.call('ZREM', key, ARGV[1])
+  end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  out[i] = { redis.call('ZRANGE', key, 0, -1), redis.call('PTTL', KEYS[n + i]) }
+end
+return out
 `;

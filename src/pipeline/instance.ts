@@ -9,6 +9,7 @@ import { EslConnection } from "../esl/connection.js";
 import { ServerPoller } from "../fs-health/poller.js";
 import { ServerHealth } from "../fs-health/server-health.js";
 import { InstanceStats } from "../ha/instance-stats.js";
+import type { Reachability } from "../ha/unreachable.js";
 import { LegTracker } from "../legs/leg-tracker.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
@@ -64,6 +65,8 @@ export class MonitoredInstance {
   private busy: Promise<void> | null = null;
   private stopped = false;
   private readonly clock: Clock;
+  /** Since when the current connection has been trying without success (HA, unreachable.ts). */
+  private failingSince: number | null = null;
 
   constructor(private readonly options: MonitoredInstanceOptions) {
     const { config, store, sinks, logger } = options;
@@ -108,6 +111,14 @@ export class MonitoredInstance {
       events: options.events,
       logger,
     });
+  }
+
+  /** Whether the current connection has been failing, and why: a holder that cannot reach it. */
+  reachability(): Reachability {
+    return {
+      failingSince: this.connection === null ? null : this.failingSince,
+      error: this.stats.lastError,
+    };
   }
 
   /** The connection that exists now, if any. */
@@ -187,12 +198,18 @@ export class MonitoredInstance {
       },
       // Figures nobody can refresh are not exported: they go with the connection.
       onStateChange: (state, previous) => {
-        if (previous === "connected" && state !== "connected" && this.connection === connection) {
+        if (this.connection !== connection) return;
+        if (state === "connected") this.failingSince = null;
+        if (previous === "connected" && state !== "connected") {
           this.stopHealth();
+          // Failing from the moment it dropped, not from when the connection was made.
+          this.failingSince = this.clock.now();
         }
       },
     });
     this.connection = connection;
+    // Failing until it connects: a connection that never gets through counts from its start.
+    this.failingSince = this.clock.now();
     this.stats.attach(connection.stats);
     return connection;
   }

@@ -15,6 +15,11 @@ export interface ConnectionHealth {
   owned?: boolean;
   /** HA only: the replica id holding the lease, null when nobody does. */
   owner?: string | null;
+  /**
+   * HA only, when reachability decides ownership: e.g. "released: unreachable from this replica
+   * for 31 s (ECONNREFUSED ...); held by replica-b" (docs/replicas.md).
+   */
+  note?: string;
 }
 
 export interface HaHealth {
@@ -53,7 +58,7 @@ export function healthBody(view: AgentView): HealthBody {
   const ha = view.ha?.();
   let total = 0;
   let up = 0;
-  for (const { stats, owned, owner } of view.instances()) {
+  for (const { stats, owned, owner, note } of view.instances()) {
     const connected = stats.state === "connected";
     if (ha === undefined || owned === true) {
       total++;
@@ -69,6 +74,7 @@ export function healthBody(view: AgentView): HealthBody {
       ...(stats.lastError !== null ? { last_error: stats.lastError } : {}),
       reconnects: stats.reconnects,
       ...(ha === undefined ? {} : { owned: owned === true, owner: owner ?? null }),
+      ...(ha !== undefined && typeof note === "string" ? { note } : {}),
     };
   }
   if (ha === undefined) {

@@ -422,6 +422,15 @@ function haMetrics(register: Registry, view: AgentView): void {
     fill: ha((h, emit) => emit({}, h.handovers)),
   });
   counter(register, {
+    name: "fsagent_ha_unreachable_releases_total",
+    help:
+      "Leases this replica gave up because it could not connect to the instance for " +
+      "ha.unreachable_release_after while another live replica could take it (also counted in " +
+      "fsagent_ha_lease_handovers_total).",
+    labelNames: [],
+    fill: ha((h, emit) => emit({}, h.unreachableReleases)),
+  });
+  counter(register, {
     name: "fsagent_ha_redis_errors_total",
     help: "Lease rounds that failed because Redis did not answer.",
     labelNames: [],

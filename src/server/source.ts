@@ -16,6 +16,8 @@ export interface InstanceView {
   readonly owned?: boolean;
   /** HA only: the replica id holding the lease as far as this replica knows; null when free. */
   readonly owner?: string | null;
+  /** HA only: why this replica does or does not own it when reachability is involved. */
+  readonly note?: string | null;
   /** What FreeSWITCH says of itself (HEARTBEAT, `status`, mod_sofia); absent in views without. */
   readonly server?: ServerSnapshot;
 }
@@ -33,6 +35,8 @@ export interface HaView {
   readonly acquisitions: number;
   readonly losses: Readonly<Record<"refused" | "expired", number>>;
   readonly handovers: number;
+  /** Of the handovers, those because this replica could not reach the instance. */
+  readonly unreachableReleases: number;
   readonly redisErrors: number;
   readonly qosClaims: Readonly<Record<"claimed" | "duplicate" | "unclaimed", number>>;
 }

@@ -467,6 +467,7 @@ describe("GET /api/status", () => {
       acquisitions: 1,
       losses: { refused: 0, expired: 0 },
       handovers: 0,
+      unreachableReleases: 0,
       redisErrors: 0,
       qosClaims: { claimed: 0, duplicate: 0, unclaimed: 0 },
     };
