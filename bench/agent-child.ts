@@ -229,6 +229,11 @@ async function main(): Promise<void> {
     let processed = 0;
     let unusable = 0;
     let dropped = 0;
+    const droppedByReason: Record<string, number> = {};
+    const lookups: Record<string, number> = {};
+    const add = (into: Record<string, number>, from: ReadonlyMap<string, number>): void => {
+      for (const [key, count] of from) into[key] = (into[key] ?? 0) + count;
+    };
     for (const view of agent.instances()) {
       received += sum(view.events.received);
       for (const [name, count] of view.events.received) {
@@ -237,6 +242,8 @@ async function main(): Promise<void> {
       processed += sum(view.events.processed);
       unusable += sum(view.events.unusable);
       dropped += sum(view.events.dropped);
+      add(droppedByReason, view.events.dropped);
+      add(lookups, view.events.lookups);
     }
     return {
       now: wallNow(),
@@ -251,6 +258,8 @@ async function main(): Promise<void> {
       processed,
       unusable,
       dropped,
+      droppedByReason,
+      lookups,
       legs: agent.store.size,
       cachedLegs: real.cachedLegs,
       heapUsed,

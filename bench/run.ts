@@ -14,6 +14,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   memory: async () => (await import("./agent-memory.js")).agentMemory,
   freeswitch: async () => (await import("./freeswitch-calls.js")).freeswitchCalls,
   leaves: async () => (await import("./leaves.js")).leaves,
+  lookups: async () => (await import("./lookup-storms.js")).lookupStorms,
 };
 
 function parseArgs(argv: readonly string[]): { quick: boolean; suites: string[] } {

@@ -189,6 +189,7 @@ export class Agent implements AgentView {
         esl: config.esl,
         events: config.events,
         health: config.health,
+        lookups: config.lookups,
         subscriptions,
         store: this.store,
         sinks,

@@ -102,6 +102,7 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
   logs: { enabled: true },
   ha: { enabled: false, leaseTtlMs: 15_000, unreachableReleaseAfterMs: 30_000, replicaId: "" },
   health: { pollIntervalMs: 30_000 },
+  lookups: { ratePerSecond: 100, notFoundTtlMs: 60_000, maxWaitingBytes: 16_777_216 },
 };
 
 const FULL: Omit<Config, "source"> = {
@@ -158,6 +159,7 @@ const FULL: Omit<Config, "source"> = {
     replicaId: "agent-a",
   },
   health: { pollIntervalMs: 45_000 },
+  lookups: { ratePerSecond: 25, notFoundTtlMs: 120_000, maxWaitingBytes: 1_048_576 },
 };
 
 describe("loadConfig: valid files", () => {
@@ -323,6 +325,9 @@ describe("loadConfig: sources", () => {
         FSAGENT_HA_UNREACHABLE_RELEASE_AFTER: "12",
         FSAGENT_HA_REPLICA_ID: "pod-fsagent-0",
         FSAGENT_HEALTH_POLL_INTERVAL: "0",
+        FSAGENT_LOOKUPS_RATE: "0",
+        FSAGENT_LOOKUPS_NOT_FOUND_TTL: "90s",
+        FSAGENT_LOOKUPS_MAX_WAITING_BYTES: "65536",
       },
     });
     assert.deepEqual(config, {
@@ -379,6 +384,7 @@ describe("loadConfig: sources", () => {
         replicaId: "pod-fsagent-0",
       },
       health: { pollIntervalMs: 0 },
+      lookups: { ratePerSecond: 0, notFoundTtlMs: 90_000, maxWaitingBytes: 65_536 },
       source: path.join(cwd, "config.yaml"),
     });
   });
@@ -928,6 +934,29 @@ const INVALID: readonly InvalidCase[] = [
     key: "FSAGENT_ESL_MAX_FRAME_BYTES",
   },
   {
+    name: "negative look-up rate",
+    yaml: withInstance("lookups: { rate: -1 }"),
+    key: "lookups.rate",
+    says: "expected an integer from 0",
+  },
+  {
+    name: "look-up rate as a fraction",
+    env: { FSAGENT_LOOKUPS_RATE: "2.5" },
+    key: "FSAGENT_LOOKUPS_RATE",
+  },
+  {
+    name: "zero not-found TTL",
+    yaml: withInstance("lookups: { not_found_ttl: 0 }"),
+    key: "lookups.not_found_ttl",
+    says: "expected a duration > 0",
+  },
+  {
+    name: "waiting bytes below one large event",
+    env: { FSAGENT_LOOKUPS_MAX_WAITING_BYTES: "4096" },
+    key: "FSAGENT_LOOKUPS_MAX_WAITING_BYTES",
+    says: ">= 65536",
+  },
+  {
     name: "backoff factor below 1",
     yaml: withInstance("esl: { backoff: { factor: 0.5 } }"),
     key: "esl.backoff.factor",
@@ -1215,6 +1244,7 @@ describe("renderConfig and secretsOf", () => {
       "esl",
       "ha",
       "health",
+      "lookups",
     ]);
     assert.deepEqual(parsed.freeswitch_instances, [
       { name: "fs1", host: "192.168.1.10", port: 8021, password: "***" },
@@ -1260,6 +1290,7 @@ describe("renderConfig and secretsOf", () => {
       unreachable_release_after: "45s",
       replica_id: "agent-a",
     });
+    assert.deepEqual(parsed.lookups, { rate: 25, not_found_ttl: "2m", max_waiting_bytes: 1048576 });
     assert.match(text, /resource attributes: \{"deployment.environment":"prod"\}/);
   });
 
@@ -1308,7 +1339,7 @@ describe("ENV_VARS", () => {
     ]) {
       assert.ok(ENV_VARS.includes(name), name);
     }
-    assert.equal(ENV_VARS.length, 55);
+    assert.equal(ENV_VARS.length, 58);
   });
 
   it("ignores variables it does not list", () => {

@@ -51,6 +51,10 @@ export interface ChildStats {
   readonly processed: number;
   readonly unusable: number;
   readonly dropped: number;
+  /** Events dropped by reason (fsagent_events_dropped_total by reason). */
+  readonly droppedByReason: Readonly<Record<string, number>>;
+  /** uuid_dump look-ups by result (fsagent_leg_lookups_total by result). */
+  readonly lookups: Readonly<Record<string, number>>;
   /** Legs in the leg store, and legs whose RTCP attribute sets the metrics sink caches. */
   readonly legs: number;
   readonly cachedLegs: number;

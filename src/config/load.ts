@@ -174,6 +174,11 @@ function toConfig(file: FileConfig, extras: Extras): Config {
       replicaId: file.ha.replica_id,
     },
     health: { pollIntervalMs: file.health.poll_interval },
+    lookups: {
+      ratePerSecond: file.lookups.rate,
+      notFoundTtlMs: file.lookups.not_found_ttl,
+      maxWaitingBytes: file.lookups.max_waiting_bytes,
+    },
     source: extras.source,
   };
 }

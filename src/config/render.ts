@@ -81,6 +81,11 @@ export function renderConfig(config: Config): string {
       poll_interval:
         config.health.pollIntervalMs === 0 ? 0 : formatDuration(config.health.pollIntervalMs),
     },
+    lookups: {
+      rate: config.lookups.ratePerSecond,
+      not_found_ttl: formatDuration(config.lookups.notFoundTtlMs),
+      max_waiting_bytes: config.lookups.maxWaitingBytes,
+    },
   };
   const doc = new YAML.Document(tree);
   // JSON-quoted so that a path or attribute value with a line break cannot escape the comment.

@@ -160,6 +160,19 @@ const esl = section({
   backoff,
 }).prefault({});
 
+const lookups = section({
+  // A restart among live calls looks up every leg once: 100/s labels 6,000 legs within a minute,
+  // and FreeSWITCH answers that many uuid_dumps without noticing.
+  rate: leaf("expected an integer from 0 (no limit) to 100000 (look-ups per second)", (v) =>
+    parseInteger(v, 0, 100_000),
+  ).default(100),
+  not_found_ttl: duration.default(60_000),
+  // At least a few large channel events; 16 MiB is one max-size frame.
+  max_waiting_bytes: leaf("expected an integer >= 65536 (bytes)", (v) =>
+    parseInteger(v, 65_536, Number.MAX_SAFE_INTEGER),
+  ).default(16 * 1024 * 1024),
+}).prefault({});
+
 const storage = section({
   type: choice(["memory", "redis"]).default("memory"),
   max_legs: leaf("expected an integer from 100 to 10000000", (v) =>
@@ -307,6 +320,7 @@ export function fileSchema(options: { requireInstances: boolean }) {
     esl,
     ha,
     health,
+    lookups,
   });
 }
 

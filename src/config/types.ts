@@ -162,6 +162,19 @@ export interface HealthConfig {
   readonly pollIntervalMs: number;
 }
 
+/**
+ * Look-ups (`uuid_dump`) of legs the agent has no state for, per FreeSWITCH instance, and the
+ * events that wait for a leg's state meanwhile (docs/architecture.md, "The leg tracker").
+ */
+export interface LookupsConfig {
+  /** Look-ups sent per second at most; 0 = no limit. */
+  readonly ratePerSecond: number;
+  /** A leg FreeSWITCH said it does not have is not looked up again (its reports dropped) for this long. */
+  readonly notFoundTtlMs: number;
+  /** Bytes of events waiting for their leg's state at once. */
+  readonly maxWaitingBytes: number;
+}
+
 export interface Config {
   readonly freeswitchInstances: readonly FreeswitchInstanceConfig[];
   readonly esl: EslConfig;
@@ -174,6 +187,7 @@ export interface Config {
   readonly logs: LogsConfig;
   readonly ha: HaConfig;
   readonly health: HealthConfig;
+  readonly lookups: LookupsConfig;
   /** Where the file came from, or null when env alone configured the agent. */
   readonly source: string | null;
 }

@@ -41,6 +41,8 @@ export interface EslEvent {
   entries(): Array<[string, string]>;
   /** An equivalent event that owns its bytes, for the rare event that must wait (a copy). */
   retain(): EslEvent;
+  /** The event's size as read from the socket, bytes: what a waiting copy of it holds (about). */
+  readonly byteLength: number;
 }
 
 /** A `text/event-plain` event: URL-encoded `Name: value` lines, optionally a nested body. */
@@ -109,14 +111,21 @@ export class PlainEvent implements EslEvent {
   retain(): EslEvent {
     return new PlainEvent(Buffer.from(this.bytes.subarray(this.start, this.end)));
   }
+
+  get byteLength(): number {
+    return this.end - this.start;
+  }
 }
 
 /** A `text/event-json` event: one flat object of strings; its body is the `_body` key. */
 export class JsonEvent implements EslEvent {
   private readonly fields: Record<string, unknown>;
+  readonly byteLength: number;
 
-  constructor(fields: Record<string, unknown>) {
+  /** `byteLength`: the size of the JSON text the fields were parsed from. */
+  constructor(fields: Record<string, unknown>, byteLength: number) {
     this.fields = fields;
+    this.byteLength = byteLength;
   }
 
   /** Parses a JSON event body; returns undefined for anything that is not a JSON object. */
@@ -128,7 +137,7 @@ export class JsonEvent implements EslEvent {
       return undefined;
     }
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return undefined;
-    return new JsonEvent(parsed as Record<string, unknown>);
+    return new JsonEvent(parsed as Record<string, unknown>, bytes.length);
   }
 
   get name(): string {

@@ -8,8 +8,11 @@ import type { LegLabels, LegState } from "../quality/types.js";
 import type { LegStore } from "../state/store.js";
 import { type Clock, systemClock } from "../util/clock.js";
 import { StringPool } from "../util/string-pool.js";
+import { TokenBucket } from "../util/token-bucket.js";
 import { foldRtcp } from "./fold-rtcp.js";
-import { LegLookups } from "./leg-lookups.js";
+import { LegLookups, type LookupResult } from "./leg-lookups.js";
+import { NotFoundCache } from "./not-found-cache.js";
+import { PartialRetries } from "./partial-retries.js";
 import { PendingLegs } from "./pending.js";
 import { parseChannelUuids, SHOW_CHANNELS } from "./show-channels.js";
 
@@ -18,6 +21,38 @@ const MAX_QOS_REMEMBERED = 10_000;
 
 /** The registry is never swept below this size: a sweep walks all of it. */
 const MIN_SWEEP = 1024;
+
+/** Legs whose "no such channel" is remembered at once, and legs owed a retry, per instance. */
+const MAX_REMEMBERED_LOOKUPS = 10_000;
+
+/**
+ * How long a leg left with partial labels by a failed look-up waits for its one more: long enough
+ * for a reconnection to pass, short next to a call.
+ */
+export const LOOKUP_RETRY_DELAY_MS = 10_000;
+
+/**
+ * How long a leg whose look-up was not sent (over lookups.rate, or too many in flight) waits to
+ * try again: the rate refills within a second, and the try costs FreeSWITCH nothing until sent.
+ */
+export const LOOKUP_NOT_SENT_RETRY_MS = 1_000;
+
+/** How the tracker bounds FreeSWITCH look-ups and the events waiting for a leg's state. */
+export interface LookupLimits {
+  /** Look-ups sent per second at most (lookups.rate); 0 = no limit. */
+  readonly ratePerSecond: number;
+  /** How long a "no such channel" answer holds (lookups.not_found_ttl). */
+  readonly notFoundTtlMs: number;
+  /** Bytes of events waiting for their leg's state (lookups.max_waiting_bytes). */
+  readonly maxWaitingBytes: number;
+}
+
+/** The configuration's defaults (config/schema.ts): for trackers built without a configuration. */
+export const DEFAULT_LOOKUP_LIMITS: LookupLimits = {
+  ratePerSecond: 100,
+  notFoundTtlMs: 60_000,
+  maxWaitingBytes: 16 * 1024 * 1024,
+};
 
 /** Where a leg's end goes: the sinks forget it, and count it as completed. */
 export interface LegEndSink {
@@ -46,8 +81,13 @@ export interface LegTrackerOptions {
    */
   readonly api: (command: string) => Promise<string>;
   readonly logger: Logger;
-  /** Times the rate-limited log and when a leg was first seen (the status page's age). */
+  /**
+   * Times the rate-limited log, when a leg was first seen (the status page's age), the look-up
+   * rate, "no such channel" answers and retries.
+   */
   readonly clock?: Clock;
+  /** Default DEFAULT_LOOKUP_LIMITS. */
+  readonly limits?: LookupLimits;
 }
 
 /** A leg in progress, as the status page lists it. */
@@ -72,8 +112,10 @@ function isRtcp(name: string): boolean {
 export class LegTracker {
   /** Shared copies of the label values many legs carry (domain, codec, direction, local IP). */
   readonly intern: (value: string) => string;
-  private readonly pending = new PendingLegs();
+  private readonly pending: PendingLegs;
   private readonly lookups: LegLookups;
+  private readonly notFound: NotFoundCache;
+  private readonly retries: PartialRetries;
   private readonly fetching = new Set<Promise<void>>();
   /**
    * The legs this tracker put in the store, with when each was first seen. Entries leave when the
@@ -99,7 +141,18 @@ export class LegTracker {
     this.log = new RateLimitedLog(this.logger, undefined, this.clock);
     const pool = new StringPool();
     this.intern = (value) => pool.intern(value);
+    const limits = options.limits ?? DEFAULT_LOOKUP_LIMITS;
+    this.pending = new PendingLegs({ maxBytes: limits.maxWaitingBytes });
+    this.notFound = new NotFoundCache(limits.notFoundTtlMs, MAX_REMEMBERED_LOOKUPS, this.clock);
+    this.retries = new PartialRetries(MAX_REMEMBERED_LOOKUPS, this.clock);
+    // A second's worth of look-ups may go at once (an agent started among live calls).
+    const rate =
+      limits.ratePerSecond > 0
+        ? new TokenBucket(limits.ratePerSecond, Math.max(1, limits.ratePerSecond), this.clock)
+        : undefined;
     this.lookups = new LegLookups({
+      notFound: this.notFound,
+      rate,
       store: options.store,
       api: options.api,
       counters: options.counters,
@@ -121,12 +174,30 @@ export class LegTracker {
    */
   admit(event: EslEvent, name: string, uuid: string, handle: LegEventHandler): void {
     if (this.pending.isWaiting(uuid)) {
-      if (!this.pending.add(uuid, event)) bump(this.options.counters.dropped, "leg_queue_full");
+      const refused = this.pending.add(uuid, event);
+      if (refused !== undefined) bump(this.options.counters.dropped, refused);
       return;
     }
     const leg = this.store.peek(uuid);
-    if (leg === undefined && this.needsFetch(name, event, uuid)) {
-      this.fetch(uuid, event, name, handle);
+    if (leg === undefined) {
+      if (isRtcp(name)) {
+        // FreeSWITCH said lately it has no such leg: its reports are dropped without asking
+        // again (the look-up storm of issue 21), until the answer expires.
+        if (this.notFound.size > 0 && this.notFound.has(uuid)) {
+          bump(this.options.counters.dropped, "leg_not_found");
+          return;
+        }
+      } else if (name !== "CHANNEL_DESTROY" && this.notFound.size > 0) {
+        // A channel event carries the leg's identity: the leg exists after all.
+        this.notFound.forget(uuid);
+      }
+      if (this.needsFetch(name, event, uuid)) {
+        this.fetch(uuid, event, name, handle, false);
+        return;
+      }
+    } else if (leg.labelSource === "partial" && isRtcp(name) && this.retries.take(uuid)) {
+      // The one more look-up a leg left with partial labels is owed.
+      this.fetch(uuid, event, name, handle, true);
       return;
     }
     handle(event, name, uuid, leg);
@@ -250,6 +321,9 @@ export class LegTracker {
     }
     this.legs.clear();
     this.sweepAt = MIN_SWEEP;
+    // What FreeSWITCH answered is stale by the time the instance comes back.
+    this.notFound.clear();
+    this.retries.clear();
   }
 
   /** Legs in progress on this instance, per domain (freeswitch.calls.active). */
@@ -292,29 +366,42 @@ export class LegTracker {
     return aLegUuid !== undefined && this.store.peek(aLegUuid) === undefined;
   }
 
-  private fetch(uuid: string, first: EslEvent, name: string, handle: LegEventHandler): void {
-    if (!this.pending.open(uuid, first)) {
-      bump(this.options.counters.dropped, "too_many_legs_waiting");
+  private fetch(
+    uuid: string,
+    first: EslEvent,
+    name: string,
+    handle: LegEventHandler,
+    retry: boolean,
+  ): void {
+    const refused = this.pending.open(uuid, first);
+    if (refused !== undefined) {
+      bump(this.options.counters.dropped, refused);
+      // The retry was not tried: the leg's next report tries again.
+      if (retry) this.retries.schedule(uuid, LOOKUP_NOT_SENT_RETRY_MS);
       return;
     }
     const aLegUuid = otherALeg(first.get("Channel-Call-UUID"), uuid);
-    const fetching = this.fetchLeg(uuid, aLegUuid, isRtcp(name))
-      .catch((error: unknown) => {
+    const fetching = this.fetchLeg(uuid, aLegUuid, isRtcp(name), retry)
+      .catch((error: unknown): LookupResult | undefined => {
         // fetchLeg handles its own failures; this is the last guard of an async path.
         this.log.error("fetch", { err: String(error) }, "fetching a leg's state failed");
-        return false;
+        return undefined;
       })
-      .then((gone) => this.drain(uuid, gone, handle));
+      .then((result) => this.drain(uuid, result, retry, handle));
     this.fetching.add(fetching);
     fetching.finally(() => this.fetching.delete(fetching));
   }
 
-  /** Loads or looks up a leg; resolves true when FreeSWITCH said the leg does not exist. */
+  /**
+   * Loads or looks up a leg; resolves how its look-up ended, or undefined when none was needed
+   * (the leg's state was in the store, or the event carries the leg's data itself).
+   */
   private async fetchLeg(
     uuid: string,
     aLegUuid: string | undefined,
     rtcp: boolean,
-  ): Promise<boolean> {
+    retry: boolean,
+  ): Promise<LookupResult | undefined> {
     const store = this.store;
     // The A-leg's labels are inherited by a B-leg: fetch it too when it is not in memory.
     const aLegLoad =
@@ -322,15 +409,25 @@ export class LegTracker {
         ? store.load(aLegUuid)
         : undefined;
     const [loaded] = await Promise.all([store.load(uuid), aLegLoad]);
-    if (loaded !== undefined || !rtcp) return false;
+    if (!rtcp) return undefined;
+    // A retry looks up the partial state it was owed for; any other state found is used as is.
+    if (loaded !== undefined && !(retry && loaded.labelSource === "partial")) return undefined;
     const looked = await this.lookups.leg(uuid);
-    // A partial state is kept too, for the leg's waiting events; drain() drops it after them.
-    if (store.peek(uuid) === undefined) this.save(looked);
-    return looked.labelSource === "partial";
+    // A partial state is kept too, for the leg's waiting events (drain() decides what stays).
+    if (store.peek(uuid) === undefined) this.save(looked.state);
+    return looked.result;
   }
 
-  /** Handles a leg's waiting events in order, each guarded: one failure must not strand the rest. */
-  private drain(uuid: string, gone: boolean, handle: LegEventHandler): void {
+  /**
+   * Handles a leg's waiting events in order, each guarded: one failure must not strand the rest;
+   * then settles what the look-up (`result`) left.
+   */
+  private drain(
+    uuid: string,
+    result: LookupResult | undefined,
+    retry: boolean,
+    handle: LegEventHandler,
+  ): void {
     for (const event of this.pending.close(uuid)) {
       try {
         handle(event, event.name, uuid, this.store.peek(uuid));
@@ -343,9 +440,41 @@ export class LegTracker {
         );
       }
     }
-    // A leg FreeSWITCH no longer knows sent a late report: export it, but do not keep a state
-    // that nothing would remove before leg_ttl.
-    if (gone && this.store.peek(uuid)?.labelSource === "partial") this.forget(uuid);
+    if (result !== undefined) this.afterLookup(uuid, result, retry);
+  }
+
+  /**
+   * What a look-up leaves: a leg FreeSWITCH does not have is forgotten (its reports that waited
+   * went out with the labels they had); a leg whose look-up failed or was not sent keeps its
+   * partial state and is owed one more look-up, counted.
+   */
+  private afterLookup(uuid: string, result: LookupResult, retry: boolean): void {
+    const partial = this.store.peek(uuid)?.labelSource === "partial";
+    const { partialLabels } = this.options.counters;
+    switch (result) {
+      case "not_found":
+      case "skipped_not_found":
+        // A late report of a leg FreeSWITCH no longer knows: exported, but no state is kept
+        // that nothing would remove before leg_ttl.
+        if (partial) this.forget(uuid);
+        return;
+      case "failed":
+      case "unusable":
+        // FreeSWITCH was asked: a first failure earns one more try, a second one is final.
+        if (!partial) return;
+        bump(partialLabels, retry ? "retry" : "first");
+        if (!retry) this.retries.schedule(uuid, LOOKUP_RETRY_DELAY_MS);
+        return;
+      case "skipped":
+      case "rate_limited":
+        // Nothing was asked: the try the leg is owed stays owed, soon (the rate refills).
+        if (!partial) return;
+        if (!retry) bump(partialLabels, "first");
+        this.retries.schedule(uuid, LOOKUP_NOT_SENT_RETRY_MS);
+        return;
+      default:
+        return;
+    }
   }
 
   private register(uuid: string): void {
@@ -365,6 +494,7 @@ export class LegTracker {
   private forget(uuid: string): void {
     this.store.remove(uuid);
     this.legs.delete(uuid);
+    this.retries.forget(uuid);
     this.options.sinks.legEnded(uuid);
   }
 }

@@ -22,6 +22,12 @@ export class EventCounters {
   /** FreeSWITCH look-ups of legs the agent never saw, by result. */
   readonly lookups = new Map<string, number>();
   /**
+   * Legs left with partial labels because a look-up failed or was not sent, by stage: `first`
+   * (their first look-up; one more follows later), `retry` (that one more failed too: partial
+   * labels until the leg ends).
+   */
+  readonly partialLabels = new Map<string, number>();
+  /**
    * Legs removed after a reconnect because FreeSWITCH no longer listed them: they ended while
    * the agent was disconnected, so their DESTROY (and end-of-call QoS) was never seen.
    */

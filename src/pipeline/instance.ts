@@ -3,6 +3,7 @@ import type {
   EventsConfig,
   FreeswitchInstanceConfig,
   HealthConfig,
+  LookupsConfig,
 } from "../config/types.js";
 import { NotConnectedError } from "../esl/commands.js";
 import { EslConnection } from "../esl/connection.js";
@@ -30,6 +31,8 @@ export interface MonitoredInstanceOptions {
   readonly events: EventsConfig;
   /** FreeSWITCH's own figures: how often mod_sofia is polled. */
   readonly health: HealthConfig;
+  /** Look-ups of unknown legs: their rate, "no such channel" answers, the events that wait. */
+  readonly lookups: LookupsConfig;
   /** Event names to subscribe to. */
   readonly subscriptions: readonly string[];
   readonly store: LegStore;
@@ -80,6 +83,7 @@ export class MonitoredInstance {
       sinks,
       logger,
       clock: this.clock,
+      limits: options.lookups,
       // Look-ups and listings go through the current connection, which feeds the router.
       api: (command) => this.api(command),
     });

@@ -170,6 +170,14 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
     fill: perInstanceMap(view, "result", (i) => i.events.lookups),
   });
   counter(register, {
+    name: "fsagent_legs_partial_labels_total",
+    help:
+      "Legs left with partial labels because a look-up failed or was not sent, by stage: " +
+      "first (one more look-up follows later), retry (that one failed too).",
+    labelNames: ["fs_instance", "stage"],
+    fill: perInstanceMap(view, "stage", (i) => i.events.partialLabels),
+  });
+  counter(register, {
     name: "fsagent_legs_reconciled_total",
     help:
       "Legs forgotten after a reconnect because FreeSWITCH no longer listed them (they ended " +

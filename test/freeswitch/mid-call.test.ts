@@ -16,6 +16,8 @@ describe("real FreeSWITCH: the agent started mid-call", { skip: skipWithoutFrees
   let legs: ExpectedLeg[] = [];
   let dumped = new Map<string, ExpectedLabels>();
   let lookups = 0;
+  /** FreeSWITCH's uuid_dump answers for a leg that ended and for a uuid it never had. */
+  let goneAnswers: string[] = [];
 
   before(async () => {
     rig = await Rig.start({ name: "midcall" });
@@ -40,6 +42,10 @@ describe("real FreeSWITCH: the agent started mid-call", { skip: skipWithoutFrees
       result: "found",
     });
     legs = await rig.endCalls(calls);
+    goneAnswers = [
+      await rig.fs.api(`uuid_dump ${legs[0]?.uuid ?? ""} json`),
+      await rig.fs.api("uuid_dump 00000000-0000-4000-8000-000000000000 json"),
+    ];
   });
 
   after(() => rig?.dispose());
@@ -58,6 +64,11 @@ describe("real FreeSWITCH: the agent started mid-call", { skip: skipWithoutFrees
       metrics,
       /fsagent_leg_lookups_total\{[^}]*result="(failed|skipped|not_found)"\} [1-9]/,
     );
+  });
+
+  it("FreeSWITCH answers a uuid_dump of a leg it does not have with the text the agent remembers", () => {
+    // src/legs/leg-lookups.ts remembers (lookups.not_found_ttl) only this answer.
+    for (const answer of goneAnswers) assert.match(answer, /^-ERR No such channel!/);
   });
 
   it("labels right on all 4 channels of each call, RTCP values as FreeSWITCH reported them", () => {

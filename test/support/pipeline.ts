@@ -1,6 +1,6 @@
 // One instance's pipeline as the agent wires it: a leg tracker and the router that feeds it.
 
-import { LegTracker } from "../../src/legs/leg-tracker.js";
+import { LegTracker, type LookupLimits } from "../../src/legs/leg-tracker.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { EventCounters } from "../../src/pipeline/counters.js";
 import { LiveSummary } from "../../src/pipeline/live-summary.js";
@@ -16,6 +16,8 @@ export interface PipelineOptions {
   /** FreeSWITCH's API as the tracker sends it (`uuid_dump <uuid> json`, `show channels as json`). */
   readonly api?: (command: string) => Promise<string>;
   readonly clock?: Clock;
+  /** Look-up rate, "no such channel" TTL, waiting bytes (default: the configuration's defaults). */
+  readonly limits?: LookupLimits;
 }
 
 export interface Pipeline {
@@ -45,6 +47,7 @@ export function pipeline(options: PipelineOptions): Pipeline {
     // FreeSWITCH's answer for a leg it does not have.
     api: options.api ?? (async () => "-ERR No such channel!\n"),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
   const router = new Router({
     instance,

@@ -30,8 +30,9 @@ const QUEUE_LIMIT = 1000;
 /**
  * storage.max_legs: small (the minimum is 100) so that the leg store is kept full and evicts:
  * ~900 legs are live, so the store thrashes, and every event of an evicted leg makes the agent
- * look the leg up again with `api uuid_dump` (bounded in flight, not in rate: ~1,700 look-ups/s
- * here, counted in fsagent_leg_lookups_total). The ESL socket must be read regardless.
+ * look the leg up again with `api uuid_dump` (bounded in flight and by lookups.rate, 100/s by
+ * default: the legs over it go out with partial labels until their retry; all counted in
+ * fsagent_leg_lookups_total). The ESL socket must be read regardless.
  */
 const MAX_LEGS = 200;
 /** opentelemetry.retry_queue_size: small, so that it fills and QoS drops become visible. */

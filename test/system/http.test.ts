@@ -581,6 +581,8 @@ describe("/metrics", () => {
     bump(fs1.events.dropped, "pending_full");
     bump(fs1.events.lookups, "found");
     bump(fs1.events.lookups, "found");
+    bump(fs1.events.lookups, "rate_limited");
+    bump(fs1.events.partialLabels, "first");
     fs1.events.legsReconciled = 8;
     bump(fs1.events.qosUnreadable, "in_mos");
     bump(fs1.events.healthUnreadable, "sofia_xmlstatus_gateway");
@@ -648,6 +650,8 @@ describe("/metrics", () => {
       ["fsagent_rtcp_extra_report_blocks_total", fs1L, 3],
       ["fsagent_events_dropped_total", { ...fs1L, reason: "pending_full" }, 1],
       ["fsagent_leg_lookups_total", { ...fs1L, result: "found" }, 2],
+      ["fsagent_leg_lookups_total", { ...fs1L, result: "rate_limited" }, 1],
+      ["fsagent_legs_partial_labels_total", { ...fs1L, stage: "first" }, 1],
       ["fsagent_legs_reconciled_total", fs1L, 8],
       ["fsagent_legs_reconciled_total", fs2L, 0],
       ["fsagent_legs_active", {}, 42],
