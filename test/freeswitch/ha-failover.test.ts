@@ -6,12 +6,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
 import { tempDir } from "../support/child.js";
 import { skipWithoutFreeswitch } from "../support/freeswitch.js";
-import { legPoints } from "../support/fs-assert.js";
+import { assertQosExactlyOnce, legPoints } from "../support/fs-assert.js";
 import { FS_NAME, Rig, sleep } from "../support/fs-rig.js";
-import { Replica } from "../support/ha.js";
+import { deleteRedisKeys, Replica, replicaEnv } from "../support/ha.js";
 import { pollUntil } from "../support/net.js";
 
 const TTL_MS = 3_000;
@@ -25,21 +24,14 @@ describe("real FreeSWITCH: the HA lease holder killed during a call", {
   const replicas: Replica[] = [];
 
   const env = (id: string): Record<string, string> => ({
-    FSAGENT_FREESWITCH_INSTANCES: JSON.stringify([rig.fs.agentInstance(FS_NAME)]),
-    FSAGENT_HTTP_HOST: "127.0.0.1",
-    FSAGENT_HTTP_PORT: "0",
-    FSAGENT_STORAGE_TYPE: "redis",
-    FSAGENT_REDIS_HOST: "127.0.0.1",
-    FSAGENT_REDIS_PORT: "6379",
-    FSAGENT_REDIS_KEY_PREFIX: prefix,
-    FSAGENT_HA_ENABLED: "true",
-    FSAGENT_HA_LEASE_TTL: String(TTL_MS / 1000),
-    FSAGENT_HA_REPLICA_ID: id,
-    FSAGENT_OTEL_ENDPOINT: rig.receiver.endpoint,
-    FSAGENT_OTEL_EXPORT_INTERVAL: "500ms",
-    FSAGENT_OTEL_EXPORT_TIMEOUT: "500ms",
-    FSAGENT_ESL_BACKOFF_INITIAL: "50ms",
-    FSAGENT_ESL_BACKOFF_MAX: "500ms",
+    ...replicaEnv({
+      instances: [rig.fs.agentInstance(FS_NAME)],
+      replicaId: id,
+      keyPrefix: prefix,
+      leaseTtl: String(TTL_MS / 1000),
+      redisPort: 6379,
+      otlpEndpoint: rig.receiver.endpoint,
+    }),
     FSAGENT_LOG_FORMAT: "json",
   });
 
@@ -55,14 +47,7 @@ describe("real FreeSWITCH: the HA lease holder killed during a call", {
     for (const r of replicas) await r.process.kill();
     await rig?.dispose();
     cwd?.remove();
-    const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true });
-    try {
-      await redis.connect();
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
-    } finally {
-      redis.disconnect();
-    }
+    await deleteRedisKeys(prefix);
   });
 
   /** The replica consuming the FreeSWITCH (owner and connected, per its /health). */
@@ -108,22 +93,6 @@ describe("real FreeSWITCH: the HA lease holder killed during a call", {
     assert.ok(tookMs <= TTL_MS + 5_000, `took over after ${tookMs} ms`);
 
     await rig.fs.hangup(calls);
-    for (const leg of legs) {
-      await rig.receiver.waitFor(
-        () => legPoints(rig.receiver, "freeswitch.qos.total_packets", leg).length >= 1,
-        `QoS of ${leg}`,
-        15_000,
-      );
-    }
-    await sleep(2_000);
-    for (const leg of legs) {
-      assert.equal(
-        legPoints(rig.receiver, "freeswitch.qos.total_packets", leg).length,
-        1,
-        `${leg}: exactly one QoS point at the Collector`,
-      );
-      const records = rig.receiver.logRecords().filter((r) => r.attributes.channel_id === leg);
-      assert.equal(records.length, 1, `${leg}: exactly one quality record`);
-    }
+    await assertQosExactlyOnce(rig.receiver, legs, 2_000);
   });
 });

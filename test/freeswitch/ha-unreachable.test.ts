@@ -8,11 +8,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
 import { tempDir } from "../support/child.js";
 import { skipWithoutFreeswitch } from "../support/freeswitch.js";
 import { FS_NAME, Rig } from "../support/fs-rig.js";
-import { Replica, sample } from "../support/ha.js";
+import { type AgentInstance, deleteRedisKeys, Replica, replicaEnv, sample } from "../support/ha.js";
 import { closedPort, pollUntil } from "../support/net.js";
 
 const TTL_MS = 3_000;
@@ -29,22 +28,15 @@ describe("real FreeSWITCH: a lease holder that cannot reach it", {
   let cwd: { dir: string; remove(): void };
   const replicas: Replica[] = [];
 
-  const env = (id: string, instance: object): Record<string, string> => ({
-    FSAGENT_FREESWITCH_INSTANCES: JSON.stringify([instance]),
-    FSAGENT_HTTP_HOST: "127.0.0.1",
-    FSAGENT_HTTP_PORT: "0",
-    FSAGENT_STORAGE_TYPE: "redis",
-    FSAGENT_REDIS_HOST: "127.0.0.1",
-    FSAGENT_REDIS_PORT: "6379",
-    FSAGENT_REDIS_KEY_PREFIX: prefix,
-    FSAGENT_HA_ENABLED: "true",
-    FSAGENT_HA_LEASE_TTL: String(TTL_MS / 1000),
-    FSAGENT_HA_REPLICA_ID: id,
-    FSAGENT_OTEL_ENDPOINT: rig.receiver.endpoint,
-    FSAGENT_OTEL_EXPORT_INTERVAL: "500ms",
-    FSAGENT_OTEL_EXPORT_TIMEOUT: "500ms",
-    FSAGENT_ESL_BACKOFF_INITIAL: "50ms",
-    FSAGENT_ESL_BACKOFF_MAX: "500ms",
+  const env = (id: string, instance: AgentInstance): Record<string, string> => ({
+    ...replicaEnv({
+      instances: [instance],
+      replicaId: id,
+      keyPrefix: prefix,
+      leaseTtl: String(TTL_MS / 1000),
+      redisPort: 6379,
+      otlpEndpoint: rig.receiver.endpoint,
+    }),
     FSAGENT_LOG_FORMAT: "json",
   });
 
@@ -57,14 +49,7 @@ describe("real FreeSWITCH: a lease holder that cannot reach it", {
     for (const r of replicas) await r.process.kill();
     await rig?.dispose();
     cwd?.remove();
-    const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true });
-    try {
-      await redis.connect();
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
-    } finally {
-      redis.disconnect();
-    }
+    await deleteRedisKeys(prefix);
   });
 
   it("the holder behind a refusing port hands over after 30 s; a reachable replica consumes it within 60 s", async (t) => {

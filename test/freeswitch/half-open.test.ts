@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { skipWithoutFreeswitch } from "../support/freeswitch.js";
-import { legPoints } from "../support/fs-assert.js";
-import { type AgentProcess, FS_NAME, Rig, sleep } from "../support/fs-rig.js";
+import { assertQosExactlyOnce } from "../support/fs-assert.js";
+import { type AgentProcess, FS_NAME, Rig } from "../support/fs-rig.js";
 import { pollUntil } from "../support/net.js";
 
 const IDLE_TIMEOUT_MS = 2_000;
@@ -84,20 +84,6 @@ describe("real FreeSWITCH frozen (SIGSTOP) under a connected agent", {
     await agent.waitForSample("fsagent_legs_active", {}, (v) => v === 4, "4 legs after");
 
     await rig.fs.hangup(calls);
-    for (const leg of legs) {
-      await rig.receiver.waitFor(
-        () => legPoints(rig.receiver, "freeswitch.qos.total_packets", leg).length >= 1,
-        `QoS of ${leg}`,
-        15_000,
-      );
-    }
-    await sleep(1_500);
-    for (const leg of legs) {
-      assert.equal(
-        legPoints(rig.receiver, "freeswitch.qos.total_packets", leg).length,
-        1,
-        `${leg}: QoS exported exactly once`,
-      );
-    }
+    await assertQosExactlyOnce(rig.receiver, legs, 1_500);
   });
 });

@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
 import { skipWithoutFreeswitch } from "../support/freeswitch.js";
 import {
   assertRtcpPoints,
@@ -17,6 +16,7 @@ import {
   QOS_POINT_NAMES,
 } from "../support/fs-assert.js";
 import { FS_NAME, Rig, sleep } from "../support/fs-rig.js";
+import { deleteRedisKeys } from "../support/ha.js";
 import { skipWithoutImpairment } from "../support/impair.js";
 import type { ExpectedLeg } from "../support/spec-model.js";
 
@@ -57,11 +57,7 @@ describe("real FreeSWITCH, Redis state: the agent restarted mid-call", { skip },
 
   after(async () => {
     await rig?.dispose();
-    const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true });
-    await redis.connect();
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    await deleteRedisKeys(prefix);
   });
 
   it("both processes reported every leg: before and after the restart", () => {

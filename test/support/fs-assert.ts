@@ -264,16 +264,51 @@ export async function waitForEndOfCalls(
   legs: readonly ExpectedLeg[],
   timeoutMs = 15_000,
 ): Promise<void> {
-  await receiver.waitFor(
-    () =>
-      legs.every(
-        (l) =>
-          legPoints(receiver, "freeswitch.qos.total_packets", l.uuid).length > 0 &&
-          receiver.logRecords().some((r) => r.attributes.channel_id === l.uuid),
-      ),
-    `QoS points and quality records of ${legs.length} legs`,
+  await waitForQosOf(
+    receiver,
+    legs.map((l) => l.uuid),
     timeoutMs,
   );
+}
+
+/** Waits until the receiver has the QoS points and the quality record of each of these legs. */
+export async function waitForQosOf(
+  receiver: OtlpReceiver,
+  uuids: readonly string[],
+  timeoutMs = 15_000,
+): Promise<void> {
+  await receiver.waitFor(
+    () =>
+      uuids.every(
+        (uuid) =>
+          legPoints(receiver, "freeswitch.qos.total_packets", uuid).length > 0 &&
+          receiver.logRecords().some((r) => r.attributes.channel_id === uuid),
+      ),
+    `QoS points and quality records of ${uuids.length} legs`,
+    timeoutMs,
+  );
+}
+
+/**
+ * Each leg's end-of-call QoS reached the receiver exactly once: one QoS point and one quality
+ * record per leg, still one after `settleMs` more (a second report would come by then).
+ */
+export async function assertQosExactlyOnce(
+  receiver: OtlpReceiver,
+  uuids: readonly string[],
+  settleMs: number,
+): Promise<void> {
+  await waitForQosOf(receiver, uuids);
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  for (const uuid of uuids) {
+    assert.equal(
+      legPoints(receiver, "freeswitch.qos.total_packets", uuid).length,
+      1,
+      `${uuid}: exactly one QoS point at the Collector`,
+    );
+    const records = receiver.logRecords().filter((r) => r.attributes.channel_id === uuid);
+    assert.equal(records.length, 1, `${uuid}: exactly one quality record`);
+  }
 }
 
 /**

@@ -104,8 +104,23 @@ export async function startSims(count: number): Promise<WatchedSim[]> {
   return sims;
 }
 
+/** An instance as FSAGENT_FREESWITCH_INSTANCES lists it. */
+export interface AgentInstance {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly password: string;
+}
+
+/** The instances of the simulators, as the agent is configured with them. */
+export function simInstances(sims: readonly WatchedSim[]): AgentInstance[] {
+  return sims.map((s) => ({ name: s.name, host: "127.0.0.1", port: s.port, password: "ClueCon" }));
+}
+
 export interface ReplicaEnv {
-  readonly sims: readonly WatchedSim[];
+  /** Simulators (password ClueCon), or any instances (a real FreeSWITCH, a dead address). */
+  readonly sims?: readonly WatchedSim[];
+  readonly instances?: readonly AgentInstance[];
   readonly replicaId: string;
   readonly keyPrefix: string;
   readonly leaseTtl: string;
@@ -114,16 +129,11 @@ export interface ReplicaEnv {
   readonly otlpEndpoint: string;
 }
 
-/** FSAGENT_* for one replica: every simulator, Redis state and HA, fast backoff and export. */
+/** FSAGENT_* for one replica: the instances, Redis state and HA, fast backoff and export. */
 export function replicaEnv(options: ReplicaEnv): Record<string, string> {
   return {
     FSAGENT_FREESWITCH_INSTANCES: JSON.stringify(
-      options.sims.map((s) => ({
-        name: s.name,
-        host: "127.0.0.1",
-        port: s.port,
-        password: "ClueCon",
-      })),
+      options.instances ?? simInstances(options.sims ?? []),
     ),
     FSAGENT_HTTP_HOST: "127.0.0.1",
     FSAGENT_HTTP_PORT: "0",
@@ -143,6 +153,18 @@ export function replicaEnv(options: ReplicaEnv): Record<string, string> {
     FSAGENT_ESL_BACKOFF_INITIAL: "50ms",
     FSAGENT_ESL_BACKOFF_MAX: "500ms",
   };
+}
+
+/** Deletes a test's keys (its random prefix) from the shared Redis on 127.0.0.1:6379. */
+export async function deleteRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true });
+  try {
+    await redis.connect();
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** A replica process and its HTTP base URL. */

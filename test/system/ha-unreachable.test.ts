@@ -7,9 +7,8 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
 import { tempDir } from "../support/child.js";
-import { Replica, sample } from "../support/ha.js";
+import { deleteRedisKeys, Replica, replicaEnv, sample } from "../support/ha.js";
 import { closedPort, pollUntil } from "../support/net.js";
 
 const TTL_MS = 3_000;
@@ -27,19 +26,16 @@ describe("HA: a FreeSWITCH no replica can reach (Redis on 6379)", () => {
     for (const id of ["replica-a", "replica-b", "replica-c"]) {
       replicas.push(
         await Replica.start(cwd.dir, {
-          FSAGENT_FREESWITCH_INSTANCES: JSON.stringify([instance]),
-          FSAGENT_HTTP_HOST: "127.0.0.1",
-          FSAGENT_HTTP_PORT: "0",
-          FSAGENT_STORAGE_TYPE: "redis",
-          FSAGENT_REDIS_HOST: "127.0.0.1",
-          FSAGENT_REDIS_PORT: "6379",
-          FSAGENT_REDIS_KEY_PREFIX: prefix,
-          FSAGENT_HA_ENABLED: "true",
-          FSAGENT_HA_LEASE_TTL: String(TTL_MS / 1000),
+          ...replicaEnv({
+            instances: [instance],
+            replicaId: id,
+            keyPrefix: prefix,
+            leaseTtl: String(TTL_MS / 1000),
+            redisPort: 6379,
+            // Nothing exports here: the test watches leases only.
+            otlpEndpoint: "127.0.0.1:1",
+          }),
           FSAGENT_HA_UNREACHABLE_RELEASE_AFTER: "1s",
-          FSAGENT_HA_REPLICA_ID: id,
-          FSAGENT_OTEL_ENDPOINT: "127.0.0.1:1",
-          FSAGENT_ESL_BACKOFF_INITIAL: "50ms",
           FSAGENT_ESL_BACKOFF_MAX: "200ms",
           FSAGENT_LOG_FORMAT: "json",
         }),
@@ -50,14 +46,7 @@ describe("HA: a FreeSWITCH no replica can reach (Redis on 6379)", () => {
   after(async () => {
     for (const r of replicas) await r.process.kill();
     cwd?.remove();
-    const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true });
-    try {
-      await redis.connect();
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
-    } finally {
-      redis.disconnect();
-    }
+    await deleteRedisKeys(prefix);
   });
 
   async function releases(): Promise<number> {
