@@ -5,7 +5,7 @@
 // events and its CPU use (100 % = one core saturated). Memory state, then Redis state.
 
 import { AgentBench, machineLoad, ownCpuMs, redisReachable, sleep } from "./lib/agent-harness.js";
-import { CallTemplates } from "./lib/call-templates.js";
+import { CallTemplates, rtcpRounds } from "./lib/call-templates.js";
 import type { BenchRow, Suite, TargetCheck } from "./lib/result.js";
 import { medianOf } from "./lib/stats.js";
 
@@ -59,20 +59,7 @@ async function run(storage: Storage, timing: Timing, index: number): Promise<Fig
     const templates = new CallTemplates({ count: 100, reportsPerLeg: REPORTS_PER_LEG, seed: 5 });
     const calls = await bench.createCalls(templates, CALLS);
     const legs = calls.length * 2;
-    // Report p goes to leg p mod legs; rounds alternate RECV and SEND (FreeSWITCH with
-    // fire_rtcp_events: two series per leg), each leg walking through its template's reports.
-    let p = 0;
-    const produce = (budget: number): boolean => {
-      for (let n = 0; n < budget; n++, p++) {
-        const leg = p % legs;
-        const round = Math.floor(p / legs);
-        const call = calls[leg >> 1]!;
-        const side = leg & 1;
-        const reports = round % 2 === 0 ? call.template.recv[side]! : call.template.send[side]!;
-        bench.feed.add(reports[(round >> 1) % reports.length]!, call);
-      }
-      return true;
-    };
+    const produce = rtcpRounds(calls, (frame, call) => bench.feed.add(frame, call));
     let stop = false;
     const feeding = bench.pump(produce, {
       window: WINDOW,

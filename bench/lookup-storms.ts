@@ -6,7 +6,7 @@
 
 import { AgentBench, machineLoad, ownCpuMs, sleep } from "./lib/agent-harness.js";
 import type { BenchCall } from "./lib/call-templates.js";
-import { CallTemplates } from "./lib/call-templates.js";
+import { CallTemplates, rtcpRounds } from "./lib/call-templates.js";
 import type { BenchRow, Suite, TargetCheck } from "./lib/result.js";
 import { medianOf } from "./lib/stats.js";
 
@@ -64,19 +64,7 @@ async function run(known: boolean, timing: Timing): Promise<Figures> {
       times.push(Date.now());
       dumpsAt.set(match[1]!, times);
     });
-    // Report p goes to leg p mod legs; rounds alternate RECV and SEND, as in the agent suite.
-    let p = 0;
-    const produce = (budget: number): boolean => {
-      for (let n = 0; n < budget; n++, p++) {
-        const leg = p % LEGS;
-        const round = Math.floor(p / LEGS);
-        const call = calls[leg >> 1]!;
-        const side = leg & 1;
-        const reports = round % 2 === 0 ? call.template.recv[side]! : call.template.send[side]!;
-        bench.feed.add(reports[(round >> 1) % reports.length]!, call);
-      }
-      return true;
-    };
+    const produce = rtcpRounds(calls, (frame, call) => bench.feed.add(frame, call));
     let stop = false;
     const started = Date.now();
     const feeding = bench.pump(produce, {

@@ -184,3 +184,28 @@ export function eventFor(event: SimEvent, call: BenchCall): SimEvent {
     }),
   };
 }
+
+/**
+ * The RTCP stream both the agent and the look-up suites feed: report p goes to leg p mod the
+ * legs, rounds alternate RECV and SEND (FreeSWITCH with fire_rtcp_events: two series per leg),
+ * each leg walking through its template's reports. The returned `produce(budget)` adds `budget`
+ * reports through `add` and always has more.
+ */
+export function rtcpRounds(
+  calls: readonly BenchCall[],
+  add: (frame: TemplateFrame, call: BenchCall) => void,
+): (budget: number) => boolean {
+  const legs = calls.length * 2;
+  let p = 0;
+  return (budget) => {
+    for (let n = 0; n < budget; n++, p++) {
+      const leg = p % legs;
+      const round = Math.floor(p / legs);
+      const call = calls[leg >> 1]!;
+      const side = leg & 1;
+      const reports = round % 2 === 0 ? call.template.recv[side]! : call.template.send[side]!;
+      add(reports[(round >> 1) % reports.length]!, call);
+    }
+    return true;
+  };
+}
