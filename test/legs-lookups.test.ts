@@ -17,23 +17,12 @@ import { MemoryStore } from "../src/state/memory-store.js";
 import { TokenBucket } from "../src/util/token-bucket.js";
 import { ManualClock } from "./support/manual-clock.js";
 import { pipeline, uuidDumps } from "./support/pipeline.js";
+import { minimalRecv } from "./support/samples.js";
 
 const NO_SUCH_CHANNEL = "-ERR No such channel!\n";
 
 function event(name: string, headers: Array<[string, string]>): PlainEvent {
   return new PlainEvent(plainEventBody([["Event-Name", name], ...headers]));
-}
-
-function recv(uuid: string, lost: number): PlainEvent {
-  return event("RECV_RTCP_MESSAGE", [
-    ["Unique-ID", uuid],
-    ["SSRC", "0000abcd"],
-    ["RTP-Rate", "8000"],
-    ["Source0-SSRC", "12345678"],
-    ["Source0-Fraction", "0"],
-    ["Source0-Lost", String(lost)],
-    ["Source0-Jitter", "80"],
-  ]);
 }
 
 function create(uuid: string, domain: string): PlainEvent {
@@ -95,7 +84,7 @@ describe("look-ups: FreeSWITCH's 'no such channel' is remembered", () => {
   it("a leg FreeSWITCH does not have costs one uuid_dump per not_found_ttl, not one per report", async () => {
     const fs = fakeFreeswitch(() => NO_SUCH_CHANNEL);
     const { router, legs, counters, store, clock, rtcp } = rig(fs.api);
-    router.handle(recv("gone-1", 1));
+    router.handle(minimalRecv("gone-1", 1));
     await legs.settle();
     assert.deepEqual(fs.asked, ["gone-1"]);
     assert.equal(rtcp.length, 1, "the report that waited for the answer goes out");
@@ -104,7 +93,7 @@ describe("look-ups: FreeSWITCH's 'no such channel' is remembered", () => {
     // Reports at RTCP pace for the next 59 s: no look-up, no export, no queue; each counted.
     for (let s = 1; s < 60; s++) {
       clock.advance(1_000);
-      router.handle(recv("gone-1", 1 + s));
+      router.handle(minimalRecv("gone-1", 1 + s));
       await legs.settle();
     }
     assert.deepEqual(fs.asked, ["gone-1"]);
@@ -114,7 +103,7 @@ describe("look-ups: FreeSWITCH's 'no such channel' is remembered", () => {
 
     // 60 s after the answer it has expired: FreeSWITCH is asked once more.
     clock.advance(1_000);
-    router.handle(recv("gone-1", 100));
+    router.handle(minimalRecv("gone-1", 100));
     await legs.settle();
     assert.deepEqual(fs.asked, ["gone-1", "gone-1"]);
     assert.equal(counters.lookups.get("not_found"), 2);
@@ -123,14 +112,14 @@ describe("look-ups: FreeSWITCH's 'no such channel' is remembered", () => {
   it("honours lookups.not_found_ttl", async () => {
     const fs = fakeFreeswitch(() => NO_SUCH_CHANNEL);
     const { router, legs, clock } = rig(fs.api, { notFoundTtlMs: 5_000 });
-    router.handle(recv("gone-2", 1));
+    router.handle(minimalRecv("gone-2", 1));
     await legs.settle();
     clock.advance(4_999);
-    router.handle(recv("gone-2", 2));
+    router.handle(minimalRecv("gone-2", 2));
     await legs.settle();
     assert.equal(fs.asked.length, 1);
     clock.advance(1);
-    router.handle(recv("gone-2", 3));
+    router.handle(minimalRecv("gone-2", 3));
     await legs.settle();
     assert.equal(fs.asked.length, 2);
   });
@@ -138,12 +127,12 @@ describe("look-ups: FreeSWITCH's 'no such channel' is remembered", () => {
   it("a channel event of the leg clears the answer: the leg's reports are handled again", async () => {
     const fs = fakeFreeswitch(() => NO_SUCH_CHANNEL);
     const { router, legs, counters, rtcp } = rig(fs.api);
-    router.handle(recv("back-1", 1));
+    router.handle(minimalRecv("back-1", 1));
     await legs.settle();
-    router.handle(recv("back-1", 2));
+    router.handle(minimalRecv("back-1", 2));
     assert.equal(counters.dropped.get("leg_not_found"), 1);
     router.handle(create("back-1", "t.example"));
-    router.handle(recv("back-1", 3));
+    router.handle(minimalRecv("back-1", 3));
     await legs.settle();
     assert.equal(rtcp.length, 2);
     assert.equal(rtcp[1]?.labels.domainName, "t.example", "labelled by its own CHANNEL_CREATE");
@@ -154,9 +143,9 @@ describe("look-ups: FreeSWITCH's 'no such channel' is remembered", () => {
   it("remembers only FreeSWITCH's own 'no such channel', not any unreadable answer", async () => {
     const fs = fakeFreeswitch(() => "-ERR Usage: uuid_dump <uuid> [format]\n");
     const { router, legs, counters } = rig(fs.api);
-    router.handle(recv("odd-1", 1));
+    router.handle(minimalRecv("odd-1", 1));
     await legs.settle();
-    router.handle(recv("odd-1", 2));
+    router.handle(minimalRecv("odd-1", 2));
     await legs.settle();
     assert.deepEqual(fs.asked, ["odd-1", "odd-1"]);
     assert.equal(counters.dropped.get("leg_not_found"), undefined);
@@ -173,7 +162,7 @@ describe("look-ups: FreeSWITCH's 'no such channel' is remembered", () => {
     // 100 in flight still apply: a leg over them is retried 10 s later).
     const { router, legs, counters } = rig(fs.api, { ratePerSecond: 0 }, clock);
     for (let s = 0; s < 180; s++) {
-      for (let i = 0; i < 1000; i++) router.handle(recv(`ghost-${i}`, s));
+      for (let i = 0; i < 1000; i++) router.handle(minimalRecv(`ghost-${i}`, s));
       await legs.settle();
       clock.advance(1_000);
     }
@@ -193,7 +182,7 @@ describe("look-ups: the per-instance rate limit", () => {
   it("sends at most lookups.rate a second; a leg over it goes out with partial labels, counted, and tries again a second later", async () => {
     const fs = fakeFreeswitch((uuid) => JSON.stringify(liveLeg(uuid, "t.example")));
     const { router, legs, counters, clock, rtcp } = rig(fs.api, { ratePerSecond: 2 });
-    for (let i = 0; i < 5; i++) router.handle(recv(`L${i}`, 1));
+    for (let i = 0; i < 5; i++) router.handle(minimalRecv(`L${i}`, 1));
     await legs.settle();
     // A second's worth (2) goes at once; the other three are not sent.
     assert.deepEqual(fs.asked, ["L0", "L1"]);
@@ -214,14 +203,14 @@ describe("look-ups: the per-instance rate limit", () => {
 
     // Their reports before the retry is due go out partial, without a look-up.
     clock.advance(500);
-    for (let i = 2; i < 5; i++) router.handle(recv(`L${i}`, 2));
+    for (let i = 2; i < 5; i++) router.handle(minimalRecv(`L${i}`, 2));
     await legs.settle();
     assert.equal(fs.asked.length, 2);
 
     // 1 s on: the retry is due; the bucket holds 2 again, so two legs are labelled and the third
     // stays owed its look-up (not sent is not tried).
     clock.advance(500);
-    for (let i = 2; i < 5; i++) router.handle(recv(`L${i}`, 3));
+    for (let i = 2; i < 5; i++) router.handle(minimalRecv(`L${i}`, 3));
     await legs.settle();
     assert.deepEqual(fs.asked, ["L0", "L1", "L2", "L3"]);
     assert.equal(counters.lookups.get("rate_limited"), 4);
@@ -242,11 +231,11 @@ describe("look-ups: the per-instance rate limit", () => {
     assert.equal(legs.peek("L2")?.rtcpIn?.reports, 3);
 
     clock.advance(999);
-    router.handle(recv("L4", 4));
+    router.handle(minimalRecv("L4", 4));
     await legs.settle();
     assert.equal(fs.asked.length, 4, "not before its second is over");
     clock.advance(1);
-    router.handle(recv("L4", 5));
+    router.handle(minimalRecv("L4", 5));
     await legs.settle();
     assert.deepEqual(fs.asked, ["L0", "L1", "L2", "L3", "L4"]);
     assert.equal(rtcp.at(-1)?.labels.correlationId, "cid-L4");
@@ -258,7 +247,7 @@ describe("look-ups: the per-instance rate limit", () => {
     const u = rig(unlimited.api, { ratePerSecond: 0 });
     // One at a time, so that the 100 in flight are never reached.
     for (let i = 0; i < 300; i++) {
-      u.router.handle(recv(`U${i}`, 1));
+      u.router.handle(minimalRecv(`U${i}`, 1));
       await u.legs.settle();
     }
     assert.equal(unlimited.asked.length, 300);
@@ -267,7 +256,7 @@ describe("look-ups: the per-instance rate limit", () => {
     const limited = fakeFreeswitch((uuid) => JSON.stringify(liveLeg(uuid, "t.example")));
     const d = rig(limited.api);
     for (let i = 0; i < 300; i++) {
-      d.router.handle(recv(`U${i}`, 1));
+      d.router.handle(minimalRecv(`U${i}`, 1));
       await d.legs.settle();
     }
     assert.equal(limited.asked.length, 100);
@@ -283,7 +272,7 @@ describe("look-ups: a leg left with partial labels is looked up once more", () =
       return JSON.stringify(liveLeg(uuid, "t.example"));
     });
     const { router, legs, counters, clock, rtcp } = rig(fs.api);
-    router.handle(recv("F1", 1));
+    router.handle(minimalRecv("F1", 1));
     await legs.settle();
     assert.equal(counters.lookups.get("failed"), 1);
     assert.equal(counters.partialLabels.get("first"), 1);
@@ -291,12 +280,12 @@ describe("look-ups: a leg left with partial labels is looked up once more", () =
     assert.equal(legs.peek("F1")?.labelSource, "partial", "kept, for its next reports");
 
     clock.advance(9_999);
-    router.handle(recv("F1", 2));
+    router.handle(minimalRecv("F1", 2));
     await legs.settle();
     assert.equal(fs.asked.length, 1, "not before 10 s");
 
     clock.advance(1);
-    router.handle(recv("F1", 3));
+    router.handle(minimalRecv("F1", 3));
     await legs.settle();
     assert.equal(fs.asked.length, 2, "the retry");
     assert.equal(counters.lookups.get("failed"), 2);
@@ -306,7 +295,7 @@ describe("look-ups: a leg left with partial labels is looked up once more", () =
     reachable = true;
     for (let s = 0; s < 120; s++) {
       clock.advance(1_000);
-      router.handle(recv("F1", 4 + s));
+      router.handle(minimalRecv("F1", 4 + s));
       await legs.settle();
     }
     assert.equal(fs.asked.length, 2);
@@ -320,12 +309,12 @@ describe("look-ups: a leg left with partial labels is looked up once more", () =
       return JSON.stringify(liveLeg(uuid, "t.example"));
     });
     const { router, legs, counters, clock, rtcp } = rig(fs.api);
-    router.handle(recv("R1", 2));
-    router.handle(recv("R1", 5));
+    router.handle(minimalRecv("R1", 2));
+    router.handle(minimalRecv("R1", 5));
     await legs.settle();
     reachable = true;
     clock.advance(10_000);
-    router.handle(recv("R1", 9));
+    router.handle(minimalRecv("R1", 9));
     await legs.settle();
     assert.deepEqual(
       rtcp.map((o) => [o.labels.correlationId, o.labels.domainName, o.packetsLost]),
@@ -347,14 +336,14 @@ describe("look-ups: a leg left with partial labels is looked up once more", () =
       return NO_SUCH_CHANNEL;
     });
     const { router, legs, counters, clock, store } = rig(fs.api);
-    router.handle(recv("G1", 1));
+    router.handle(minimalRecv("G1", 1));
     await legs.settle();
     gone = true;
     clock.advance(10_000);
-    router.handle(recv("G1", 2));
+    router.handle(minimalRecv("G1", 2));
     await legs.settle();
     assert.equal(store.peek("G1"), undefined);
-    router.handle(recv("G1", 3));
+    router.handle(minimalRecv("G1", 3));
     assert.equal(counters.dropped.get("leg_not_found"), 1);
     assert.equal(fs.asked.length, 2);
   });
@@ -364,7 +353,7 @@ describe("look-ups: a leg left with partial labels is looked up once more", () =
       throw new Error("timed out");
     });
     const { router, legs, clock, counters } = rig(fs.api);
-    router.handle(recv("D1", 1));
+    router.handle(minimalRecv("D1", 1));
     await legs.settle();
     router.handle(
       event("CHANNEL_DESTROY", [
@@ -374,7 +363,7 @@ describe("look-ups: a leg left with partial labels is looked up once more", () =
     );
     clock.advance(10_000);
     // A late report after the DESTROY is a new look-up of a leg unknown again, not a retry.
-    router.handle(recv("D1", 2));
+    router.handle(minimalRecv("D1", 2));
     await legs.settle();
     assert.equal(fs.asked.length, 2);
     assert.equal(counters.partialLabels.get("first"), 2);
@@ -388,13 +377,13 @@ describe("look-ups: the events waiting for a leg's state are bounded by bytes", 
     const api = uuidDumps(
       (uuid) => new Promise((resolve) => answers.push(() => resolve(liveLeg(uuid, "t.example")))),
     );
-    const size = recv("W1", 1).byteLength;
+    const size = minimalRecv("W1", 1).byteLength;
     const { router, legs, counters, rtcp } = rig(api, { maxWaitingBytes: 3 * size });
-    router.handle(recv("W1", 1));
-    router.handle(recv("W1", 2));
-    router.handle(recv("W1", 3));
-    router.handle(recv("W1", 4));
-    router.handle(recv("W2", 1));
+    router.handle(minimalRecv("W1", 1));
+    router.handle(minimalRecv("W1", 2));
+    router.handle(minimalRecv("W1", 3));
+    router.handle(minimalRecv("W1", 4));
+    router.handle(minimalRecv("W2", 1));
     assert.equal(counters.dropped.get("too_many_bytes_waiting"), 2);
     await new Promise((resolve) => setImmediate(resolve));
     for (const answer of answers.splice(0)) answer();
@@ -408,7 +397,7 @@ describe("look-ups: the events waiting for a leg's state are bounded by bytes", 
       ],
     );
     // Once the waiting events are handled, their bytes are free again.
-    router.handle(recv("W2", 1));
+    router.handle(minimalRecv("W2", 1));
     await new Promise((resolve) => setImmediate(resolve));
     for (const answer of answers.splice(0)) answer();
     await legs.settle();
@@ -418,7 +407,7 @@ describe("look-ups: the events waiting for a leg's state are bounded by bytes", 
 
 describe("PendingLegs", () => {
   it("refuses by legs, by events per leg and by bytes, and gives the bytes back on close", () => {
-    const e = recv("P1", 1);
+    const e = minimalRecv("P1", 1);
     const pending = new PendingLegs({ maxLegs: 2, maxEventsPerLeg: 2, maxBytes: 3 * e.byteLength });
     assert.equal(pending.open("P1", e), undefined);
     assert.equal(pending.add("P1", e), undefined);

@@ -13,6 +13,7 @@ import type { LegStore } from "../src/state/store.js";
 import type { Clock } from "../src/util/clock.js";
 import { ManualClock } from "./support/manual-clock.js";
 import { pipeline, uuidDumps } from "./support/pipeline.js";
+import { minimalRecv } from "./support/samples.js";
 
 // The router driven directly with events in FreeSWITCH's plain format, real stores and a sink
 // that records what it is given.
@@ -32,18 +33,6 @@ function channel(
     ["Call-Direction", uuid === callUuid ? "inbound" : "outbound"],
     ["Channel-Call-UUID", callUuid],
     ...vars,
-  ]);
-}
-
-function recv(uuid: string, lost: number): PlainEvent {
-  return event("RECV_RTCP_MESSAGE", [
-    ["Unique-ID", uuid],
-    ["SSRC", "0000abcd"],
-    ["RTP-Rate", "8000"],
-    ["Source0-SSRC", "12345678"],
-    ["Source0-Fraction", "0"],
-    ["Source0-Lost", String(lost)],
-    ["Source0-Jitter", "80"],
   ]);
 }
 
@@ -105,7 +94,7 @@ describe("Router", () => {
     router.handle(channel("CHANNEL_CREATE", "L1", "L1", [["variable_sip_call_id", "cid-1"]]));
     router.handle(channel("CHANNEL_DESTROY", "L1", "L1"));
     assert.equal(store.size, 0);
-    router.handle(recv("L1", 5));
+    router.handle(minimalRecv("L1", 5));
     await legs.settle();
     assert.equal(rtcp.length, 1, "the late report");
     assert.deepEqual(lookups, ["L1"]);
@@ -119,8 +108,8 @@ describe("Router", () => {
     router.handle(channel("CHANNEL_CREATE", "A1", "A1", [["variable_domain_name", "a.example"]]));
     router.handle(channel("CHANNEL_CREATE", "B1", "B1", [["variable_domain_name", "b.example"]]));
     router.handle(channel("CHANNEL_CREATE", "B2", "B2", [["variable_domain_name", "b.example"]]));
-    router.handle(recv("A1", 0));
-    router.handle(recv("A1", 4));
+    router.handle(minimalRecv("A1", 0));
+    router.handle(minimalRecv("A1", 4));
     assert.deepEqual([...legs.activeByDomain()].sort(), [
       ["a.example", 1],
       ["b.example", 2],
@@ -165,8 +154,8 @@ describe("Router", () => {
     router.handle(channel("CHANNEL_CREATE", "B1", "A1"));
     clock.advance(4_000);
     router.handle(channel("CHANNEL_ANSWER", "A1", "A1", [["variable_domain_name", "a.example"]]));
-    router.handle(recv("A1", 0));
-    router.handle(recv("A1", 4));
+    router.handle(minimalRecv("A1", 0));
+    router.handle(minimalRecv("A1", 4));
     const live = new Map([...legs.activeLegs()].map((l) => [l.leg.uuid, l]));
     assert.deepEqual([...live.keys()].sort(), ["A1", "B1"]);
     assert.equal(live.get("A1")?.since, 1_000, "first seen, not last updated");
@@ -188,8 +177,8 @@ describe("Router", () => {
       store,
       () => new Promise((resolve) => (answer = resolve)),
     );
-    router.handle(recv("S1", 2));
-    router.handle(recv("S1", 4));
+    router.handle(minimalRecv("S1", 2));
+    router.handle(minimalRecv("S1", 4));
     assert.equal(rtcp.length, 0, "waiting for the look-up");
     await nextTurn();
     assert.equal(lookups.length, 1, "the look-up sent");
@@ -211,8 +200,8 @@ describe("Router", () => {
       store,
       (uuid) => new Promise((resolve) => answers.set(uuid, resolve)),
     );
-    router.handle(recv("A9", 1));
-    router.handle(recv("B9", 1));
+    router.handle(minimalRecv("A9", 1));
+    router.handle(minimalRecv("B9", 1));
     await nextTurn();
     assert.equal(answers.size, 2, "both look-ups sent");
     answers.get("A9")?.({

@@ -259,3 +259,24 @@ export function eventFrom(stream: Buffer): EslEvent {
 export function toEvent(headers: ReadonlyArray<readonly [string, string]>): EslEvent {
   return new PlainEvent(plainEventBody(headers));
 }
+
+/**
+ * The headers of a minimal RECV_RTCP_MESSAGE for `uuid` (SPEC §2; Event-Name left out): PCMU's
+ * 8000 Hz clock, jitter 80 units (10 ms), fraction 0 and the cumulative `lost` given.
+ */
+export function minimalRecvHeaders(uuid: string, lost: number): Array<[string, string]> {
+  return [
+    ["Unique-ID", uuid],
+    ["SSRC", "0000abcd"],
+    ["RTP-Rate", "8000"],
+    ["Source0-SSRC", "12345678"],
+    ["Source0-Fraction", "0"],
+    ["Source0-Lost", String(lost)],
+    ["Source0-Jitter", "80"],
+  ];
+}
+
+/** That report as an event in FreeSWITCH's plain format. */
+export function minimalRecv(uuid: string, lost: number): EslEvent {
+  return toEvent([["Event-Name", "RECV_RTCP_MESSAGE"], ...minimalRecvHeaders(uuid, lost)]);
+}

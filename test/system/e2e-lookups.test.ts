@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { E2eHarness } from "../support/e2e.js";
+import { minimalRecvHeaders } from "../support/samples.js";
 import { waitFor } from "../support/wait.js";
 
 const harnesses: E2eHarness[] = [];
@@ -15,15 +16,7 @@ after(async () => {
 
 /** A RECV_RTCP_MESSAGE for `uuid`, as FreeSWITCH writes one (SPEC §2). */
 function lateReport(h: E2eHarness, uuid: string, lost: number): void {
-  h.server.emitEvent("RECV_RTCP_MESSAGE", [
-    ["Unique-ID", uuid],
-    ["SSRC", "0000abcd"],
-    ["RTP-Rate", "8000"],
-    ["Source0-SSRC", "12345678"],
-    ["Source0-Fraction", "0"],
-    ["Source0-Lost", String(lost)],
-    ["Source0-Jitter", "80"],
-  ]);
+  h.server.emitEvent("RECV_RTCP_MESSAGE", minimalRecvHeaders(uuid, lost));
 }
 
 describe("e2e look-ups: a leg FreeSWITCH no longer has", () => {

@@ -13,6 +13,7 @@ import type { Clock } from "../../src/util/clock.js";
 import { ManualClock } from "../support/manual-clock.js";
 import { pipeline } from "../support/pipeline.js";
 import { sampleLeg } from "../support/redis.js";
+import { minimalRecv } from "../support/samples.js";
 import { waitFor } from "../support/wait.js";
 
 function channel(name: string, uuid: string, callUuid: string): PlainEvent {
@@ -24,21 +25,6 @@ function channel(name: string, uuid: string, callUuid: string): PlainEvent {
       ["Channel-Call-UUID", callUuid],
       ["variable_sip_call_id", `${callUuid}@example.com`],
       ["variable_domain_name", "example.com"],
-    ]),
-  );
-}
-
-function recv(uuid: string, lost: number): PlainEvent {
-  return new PlainEvent(
-    plainEventBody([
-      ["Event-Name", "RECV_RTCP_MESSAGE"],
-      ["Unique-ID", uuid],
-      ["SSRC", "0000abcd"],
-      ["RTP-Rate", "8000"],
-      ["Source0-SSRC", "12345678"],
-      ["Source0-Fraction", "0"],
-      ["Source0-Lost", String(lost)],
-      ["Source0-Jitter", "80"],
     ]),
   );
 }
@@ -170,7 +156,7 @@ describe("handing an instance over: what the old owner forgets (Redis on 6379)",
     });
     const leg = `leg-${randomUUID()}`;
     router.handle(channel("CHANNEL_CREATE", leg, leg));
-    router.handle(recv(leg, 3));
+    router.handle(minimalRecv(leg, 3));
     await waitFor(() => rtcp.length === 1, "the first report");
     legs.handOver();
     assert.deepEqual(ended, [leg], "the sinks forget the leg");
@@ -182,7 +168,7 @@ describe("handing an instance over: what the old owner forgets (Redis on 6379)",
     await redis.set(`${prefix}leg:${leg}`, JSON.stringify(stored), "PX", 60_000);
 
     // Back to this replica: the next report counts from the other replica's baseline.
-    router.handle(recv(leg, 10));
+    router.handle(minimalRecv(leg, 10));
     await waitFor(() => rtcp.length === 2, "the report after taking the instance back");
     assert.equal(rtcp[1]?.packetsLost, 2, "10 − 8, not 10 − 3");
     assert.equal(rtcp[1]?.labels.correlationId, `${leg}@example.com`);
