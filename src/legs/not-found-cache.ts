@@ -1,3 +1,4 @@
+import { setNewest } from "../util/bounded-map.js";
 import type { Clock } from "../util/clock.js";
 
 /**
@@ -20,14 +21,9 @@ export class NotFoundCache {
   /** FreeSWITCH said now that the leg does not exist. */
   remember(uuid: string): void {
     const now = this.clock.now();
-    // Re-inserted at the end, so insertion order stays expiry order.
-    this.until.delete(uuid);
     this.sweep(now);
-    if (this.until.size >= this.maxEntries) {
-      const oldest = this.until.keys().next();
-      if (oldest.done !== true) this.until.delete(oldest.value);
-    }
-    this.until.set(uuid, now + this.ttlMs);
+    // Re-inserted at the end, so insertion order stays expiry order.
+    setNewest(this.until, uuid, now + this.ttlMs, this.maxEntries);
   }
 
   /** Whether FreeSWITCH said less than ttl ago that the leg does not exist. */

@@ -1,3 +1,4 @@
+import { setNewest } from "../util/bounded-map.js";
 import type { Clock } from "../util/clock.js";
 
 /**
@@ -18,12 +19,7 @@ export class PartialRetries {
 
   /** The leg is owed one more look-up, `delayMs` from now. */
   schedule(uuid: string, delayMs: number): void {
-    this.dueAt.delete(uuid);
-    if (this.dueAt.size >= this.maxEntries) {
-      const oldest = this.dueAt.keys().next();
-      if (oldest.done !== true) this.dueAt.delete(oldest.value);
-    }
-    this.dueAt.set(uuid, this.clock.now() + delayMs);
+    setNewest(this.dueAt, uuid, this.clock.now() + delayMs, this.maxEntries);
   }
 
   /** True once, when the leg's retry is due: the caller looks it up (or schedules it again). */
