@@ -168,7 +168,7 @@ export class Agent implements AgentView {
       lease === null
         ? null
         : new QosClaims({
-            setOnce: (key, ttlMs) => lease.setOnce(key, ttlMs),
+            claimOnce: (instance, key, ttlMs) => lease.claim(lease.fence(instance), key, ttlMs),
             keyPrefix: config.storage.redis.keyPrefix,
             leaseTtlMs: config.ha.leaseTtlMs,
             logger: logger.child({ replica_id: lease.replicaId }),
@@ -197,6 +197,7 @@ export class Agent implements AgentView {
         logger,
         // Without HA every instance is this agent's for good.
         owned: lease === null ? () => true : () => lease.holds(instance.name),
+        ...(lease === null ? {} : { fence: () => lease.fence(instance.name) }),
         clock: this.clock,
       });
       byName.set(instance.name, monitored);
@@ -272,6 +273,7 @@ export class Agent implements AgentView {
       unreachableReleases: stats.unreachableReleases,
       redisErrors: stats.redisErrors,
       qosClaims: claims.stats,
+      fencedWrites: this.store.fencedWrites,
     };
   }
 

@@ -64,7 +64,8 @@ function haView(overrides: Partial<HaView> = {}): HaView {
     handovers: 0,
     unreachableReleases: 0,
     redisErrors: 0,
-    qosClaims: { claimed: 0, duplicate: 0, unclaimed: 0 },
+    qosClaims: { claimed: 0, duplicate: 0, unclaimed: 0, fenced: 0 },
+    fencedWrites: { leg_state: 0, leg_delete: 0 },
     ...overrides,
   };
 }

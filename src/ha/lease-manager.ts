@@ -3,14 +3,17 @@ import { Redis } from "ioredis";
 import type { RedisConfig } from "../config/types.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
+import type { Fence } from "../state/fence.js";
 import { redisTlsOptions } from "../state/redis-tls.js";
 import { backoffDelay } from "../util/backoff.js";
 import { type Clock, systemClock, type TimerHandle, withTimeout } from "../util/clock.js";
 import { type BalancePlan, planBalance } from "./balance.js";
 import {
+  ACQUIRE_SCRIPT,
   type HaKeys,
   haKeys,
   PRESENCE_SCRIPT,
+  QOS_CLAIM_SCRIPT,
   RELEASE_SCRIPT,
   RENEW_SCRIPT,
   UNREACHABLE_SCRIPT,
@@ -80,14 +83,22 @@ interface Held {
   deadline: number;
   timer: TimerHandle | null;
   handingOver: boolean;
+  /** This tenure's fencing token: every leg write and QoS claim carries it. */
+  readonly fence: Fence;
 }
+
+/** What a QoS claim found in Redis. */
+export type ClaimResult = "claimed" | "duplicate" | "fenced";
 
 type PipelineResults = [error: Error | null, result: unknown][];
 
 /**
  * Ownership of FreeSWITCH instances through Redis leases: one key per instance, taken with
  * SET NX PX, renewed with a compare-and-pexpire script every third of the TTL, released with a
- * compare-and-delete script. Presence (a sorted set of heartbeats) tells every replica how many
+ * compare-and-delete script. Each acquisition also writes a new fencing token (an epoch that
+ * grows, plus the member) that the leg writes and QoS claims of the tenure carry, so a replica
+ * that lost the lease during a pause cannot overwrite the next owner's state (state/fence.ts).
+ * Presence (a sorted set of heartbeats) tells every replica how many
  * replicas are alive, hence its fair share (balance.ts).
  *
  * Safety does not depend on Redis answering: each held lease has a local deadline, the send
@@ -121,6 +132,8 @@ export class LeaseManager {
   private readonly client: Redis;
   private readonly keys: HaKeys;
   private readonly leaseKeys: string[];
+  /** Per instance, the fence of a replica that does not hold it: its writes are all refused. */
+  private readonly unheldFences: Map<string, Fence>;
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly logger: Logger;
@@ -168,6 +181,12 @@ export class LeaseManager {
     this.releaseAfterMs = options.unreachableReleaseAfterMs ?? 30_000;
     this.keys = haKeys(options.redis.keyPrefix);
     this.leaseKeys = options.instances.map((name) => this.keys.lease(name));
+    this.unheldFences = new Map(
+      options.instances.map((instance) => [
+        instance,
+        { key: this.keys.fence(instance), token: "", instance },
+      ]),
+    );
     this.logger = options.logger.child({ replica_id: options.replicaId });
     this.log = new RateLimitedLog(this.logger, 60_000, this.clock);
     this.where = `${options.redis.host}:${options.redis.port}`;
@@ -230,6 +249,18 @@ export class LeaseManager {
     return held !== undefined && this.clock.now() < held.deadline;
   }
 
+  /**
+   * The fence of this replica's writes for the instance: its tenure's token while it holds the
+   * lease, else one that Redis always refuses (a look-up answered after the lease was lost).
+   */
+  fence(instance: string): Fence {
+    const held = this.held.get(instance);
+    if (held !== undefined && this.clock.now() < held.deadline) return held.fence;
+    return (
+      this.unheldFences.get(instance) ?? { key: this.keys.fence(instance), token: "", instance }
+    );
+  }
+
   /** The replica id holding the instance, as far as this replica knows; null when free. */
   ownerOf(instance: string): string | null {
     if (this.holds(instance)) return this.replicaId;
@@ -290,16 +321,18 @@ export class LeaseManager {
   }
 
   /**
-   * SET NX PX of `key` to this replica's member over the lease connection: true when this call
-   * set it (QoS claims, qos-claims.ts). Rejects with a readable error when Redis cannot answer.
+   * SET NX PX of `key` to this replica's member over the lease connection, if `fence` is still
+   * current (QoS claims, qos-claims.ts). Rejects with a readable error when Redis cannot answer.
    */
-  setOnce(key: string, ttlMs: number): Promise<boolean> {
-    return this.client.set(key, this.member, "PX", ttlMs, "NX").then(
-      (reply) => reply === "OK",
-      (error: unknown) => {
-        throw new Error(this.describeFailure(error));
-      },
-    );
+  claim(fence: Fence, key: string, ttlMs: number): Promise<ClaimResult> {
+    return this.client
+      .eval(QOS_CLAIM_SCRIPT, 2, fence.key, key, fence.token, String(ttlMs), this.member)
+      .then(
+        (reply) => (reply === 1 ? "claimed" : reply === 0 ? "duplicate" : "fenced"),
+        (error: unknown) => {
+          throw new Error(this.describeFailure(error));
+        },
+      );
   }
 
   /** host:port of the Redis the leases live in. */
@@ -519,14 +552,16 @@ export class LeaseManager {
     if (this.stopped || this.frozen) return;
     const pipeline = this.client.pipeline();
     for (const instance of plan.acquire) {
-      const key = this.keys.lease(instance);
-      // A lease Redis still gives to this replica (dropped locally at its deadline) is taken
-      // back by renewing it; any other is taken only if free.
-      if (this.owners.get(instance) === this.member) {
-        pipeline.eval(RENEW_SCRIPT, 1, key, this.member, String(this.ttlMs));
-      } else {
-        pipeline.set(key, this.member, "PX", this.ttlMs, "NX");
-      }
+      // Taken only if free, or renewed if Redis still gives it to this replica (dropped locally
+      // at its deadline); either way with the fencing token to write under.
+      pipeline.eval(
+        ACQUIRE_SCRIPT,
+        2,
+        this.keys.lease(instance),
+        this.keys.fence(instance),
+        this.member,
+        String(this.ttlMs),
+      );
     }
     const sentAt = this.clock.now();
     let results: PipelineResults;
@@ -538,25 +573,32 @@ export class LeaseManager {
     }
     plan.acquire.forEach((instance, index) => {
       const [error, reply] = results[index] ?? [new Error("no reply"), null];
-      if (error !== null || (reply !== "OK" && reply !== 1)) return;
+      if (error !== null || typeof reply !== "string") return;
       if (this.stopped || this.frozen || this.held.has(instance)) {
         // Shutting down meanwhile: give it straight back.
         if (!this.held.has(instance)) void this.releaseKey(instance);
         return;
       }
-      this.adopt(instance, sentAt);
+      this.adopt(instance, sentAt, reply);
     });
   }
 
-  private adopt(instance: string, at: number): void {
-    const held: Held = { renewedAt: at, deadline: 0, timer: null, handingOver: false };
+  private adopt(instance: string, at: number, token: string): void {
+    const held: Held = {
+      renewedAt: at,
+      deadline: 0,
+      timer: null,
+      handingOver: false,
+      fence: { key: this.keys.fence(instance), token, instance },
+    };
     this.held.set(instance, held);
     this.owners.set(instance, this.member);
     this.armDeadline(instance, held, at);
     this.stats.acquisitions++;
+    const epoch = token.slice(0, token.indexOf("/"));
     this.logger.info(
-      { fs_instance: instance, leases_held: this.held.size },
-      `HA: took the lease on ${instance}; connecting`,
+      { fs_instance: instance, leases_held: this.held.size, epoch },
+      `HA: took the lease on ${instance} (epoch ${epoch}); connecting`,
     );
     this.callHook("acquired", () => this.options.hooks.acquired(instance));
   }

@@ -5,6 +5,7 @@ import { bump, type EventCounters } from "../pipeline/counters.js";
 import { callOf, otherALeg } from "../quality/labels.js";
 import type { RtcpResult } from "../quality/rtcp.js";
 import type { LegLabels, LegState } from "../quality/types.js";
+import type { Fence } from "../state/fence.js";
 import type { LegStore } from "../state/store.js";
 import { type Clock, systemClock } from "../util/clock.js";
 import { StringPool } from "../util/string-pool.js";
@@ -88,6 +89,11 @@ export interface LegTrackerOptions {
   readonly clock?: Clock;
   /** Default DEFAULT_LOOKUP_LIMITS. */
   readonly limits?: LookupLimits;
+  /**
+   * HA: the fence this replica's writes of the instance's legs carry now (state/fence.ts), so
+   * that Redis refuses them once another replica owns the instance. Absent without HA.
+   */
+  readonly fence?: () => Fence;
 }
 
 /** A leg in progress, as the status page lists it. */
@@ -209,7 +215,7 @@ export class LegTracker {
 
   /** Every leg state written goes through here, so the registry knows the leg. */
   save(state: LegState): void {
-    this.store.save(state);
+    this.store.save(state, this.options.fence?.());
     this.register(state.uuid);
   }
 
@@ -492,7 +498,7 @@ export class LegTracker {
 
   /** Out of the store, the registry and the sinks. */
   private forget(uuid: string): void {
-    this.store.remove(uuid);
+    this.store.remove(uuid, this.options.fence?.());
     this.legs.delete(uuid);
     this.retries.forget(uuid);
     this.options.sinks.legEnded(uuid);

@@ -14,6 +14,7 @@ import type { Reachability } from "../ha/unreachable.js";
 import { LegTracker } from "../legs/leg-tracker.js";
 import type { Logger } from "../log/logger.js";
 import { RateLimitedLog } from "../log/rate-limit.js";
+import type { Fence } from "../state/fence.js";
 import type { LegStore } from "../state/store.js";
 import { bounded } from "../util/bounded.js";
 import { type Clock, systemClock } from "../util/clock.js";
@@ -44,6 +45,8 @@ export interface MonitoredInstanceOptions {
    * (a pause longer than the lease left them in the socket) are another replica's to report.
    */
   readonly owned: () => boolean;
+  /** HA: the fence the instance's leg writes carry (leg-tracker.ts); absent without HA. */
+  readonly fence?: () => Fence;
   /** Times the connection, the legs' first-seen times and the release wait (default the system clock). */
   readonly clock?: Clock;
 }
@@ -84,6 +87,7 @@ export class MonitoredInstance {
       logger,
       clock: this.clock,
       limits: options.lookups,
+      ...(options.fence === undefined ? {} : { fence: options.fence }),
       // Look-ups and listings go through the current connection, which feeds the router.
       api: (command) => this.api(command),
     });

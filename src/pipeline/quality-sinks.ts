@@ -55,7 +55,7 @@ export function createQualitySinks(options: QualitySinksOptions): QualitySinks {
         exportQos(observation);
         return;
       }
-      void claims.claim(observation.labels.channelId).then((first) => {
+      void claims.claim(observation.labels.channelId, observation.instance).then((first) => {
         if (first) exportQos(observation);
       });
     },

@@ -449,10 +449,22 @@ function haMetrics(register: Registry, view: AgentView): void {
     help:
       "End-of-call QoS reports claimed in Redis before export, by result: claimed (exported), " +
       "duplicate (another replica reported the leg; not exported), unclaimed (Redis did not " +
-      "answer; exported anyway).",
+      "answer; exported anyway), fenced (another replica had taken the instance over since " +
+      "this one's lease ended; not exported).",
     labelNames: ["result"],
     fill: ha((h, emit) => {
       for (const [result, count] of Object.entries(h.qosClaims)) emit({ result }, count);
+    }),
+  });
+  counter(register, {
+    name: "fsagent_ha_fenced_writes_total",
+    help:
+      "Leg-state writes (leg_state) and deletes (leg_delete) Redis refused because another " +
+      "replica had taken the instance over since they were made: the late writes of a replica " +
+      "paused or cut off past its lease. None of them was applied.",
+    labelNames: ["write"],
+    fill: ha((h, emit) => {
+      for (const [write, count] of Object.entries(h.fencedWrites)) emit({ write }, count);
     }),
   });
 }

@@ -38,7 +38,9 @@ export interface HaView {
   /** Of the handovers, those because this replica could not reach the instance. */
   readonly unreachableReleases: number;
   readonly redisErrors: number;
-  readonly qosClaims: Readonly<Record<"claimed" | "duplicate" | "unclaimed", number>>;
+  readonly qosClaims: Readonly<Record<"claimed" | "duplicate" | "unclaimed" | "fenced", number>>;
+  /** Leg-state writes Redis refused because another replica had taken the instance over. */
+  readonly fencedWrites: Readonly<Record<"leg_state" | "leg_delete", number>>;
 }
 
 /** fsagent_storage_operations_total's source: the store's own counts. */

@@ -42,6 +42,8 @@ const DEFAULT_SWEEP_BATCH = 1000;
  */
 export class MemoryStore implements LegStore {
   readonly kind = "memory";
+  /** Nothing here is shared with another replica, so nothing is fenced. */
+  readonly fencedWrites = { leg_state: 0, leg_delete: 0 } as const;
   private readonly legs = new Map<string, LegState>();
   private readonly savedAt = new Map<string, number>();
   private readonly clock: Clock;

@@ -6,10 +6,11 @@ import { RateLimitedLog } from "../log/rate-limit.js";
 import type { LegState } from "../quality/types.js";
 import { backoffDelay } from "../util/backoff.js";
 import { type Clock, systemClock, type TimerHandle, withTimeout } from "../util/clock.js";
+import { FENCED_DEL_SCRIPT, FENCED_SET_SCRIPT, type Fence } from "./fence.js";
 import { decodeLegState } from "./leg-schema.js";
 import { MemoryStore } from "./memory-store.js";
 import { redisTlsOptions } from "./redis-tls.js";
-import type { LegStore, StoreOpCount } from "./store.js";
+import type { FencedWrite, LegStore, StoreOpCount } from "./store.js";
 
 export interface RedisStoreOptions {
   readonly logger: Logger;
@@ -41,6 +42,15 @@ type Operation = "save" | "delete" | "load" | "flush";
 /** What ioredis' pipeline exec() resolves with: one [error, reply] per command. */
 type PipelineResults = [error: Error | null, result: unknown][];
 const OPERATIONS: readonly Operation[] = ["save", "delete", "load", "flush"];
+
+/** One command of a flush pipeline: the legs it writes or deletes, and their fence. */
+interface BatchPart {
+  readonly op: "save" | "delete";
+  readonly uuids: string[];
+  /** Saves: each leg's JSON, taken from the hot map when the batch is built (latest wins). */
+  readonly values: string[];
+  readonly fence: Fence | null;
+}
 
 /** The key holding one leg's durable copy. */
 function legKey(keyPrefix: string, uuid: string): string {
@@ -77,6 +87,11 @@ function legKey(keyPrefix: string, uuid: string): string {
  * at once when not connected (no offline queue), and a reply that is not a valid LegState is
  * counted and treated as a miss. The client reconnects forever with backoff; the first error is
  * logged, repeats are summed up by RateLimitedLog, and the recovery is logged at info.
+ *
+ * Fencing (HA): a save or remove with a fence is written by a script that applies it only while
+ * the fence's token is current (fence.ts); the legs of one fence go in one script call per
+ * flush. A refused write is counted (fencedWrites), logged and dropped, never retried: the leg
+ * belongs to another replica now.
  */
 export class RedisStore implements LegStore {
   readonly kind = "redis";
@@ -94,16 +109,17 @@ export class RedisStore implements LegStore {
   private readonly batchSize: number;
   private readonly closeTimeoutMs: number;
 
-  /** Legs whose current hot state is not yet in Redis. Disjoint from `deletes`. */
-  private readonly dirty = new Set<string>();
-  /** Legs removed whose key is not yet deleted in Redis. */
-  private readonly deletes = new Set<string>();
+  /** Legs whose current hot state is not yet in Redis, with their fence. Disjoint from `deletes`. */
+  private readonly dirty = new Map<string, Fence | null>();
+  /** Legs removed whose key is not yet deleted in Redis, with their fence. */
+  private readonly deletes = new Map<string, Fence | null>();
   /** GETs in flight per leg, and the legs removed while one was (see load()). */
   private readonly loading = new Map<string, number>();
   private readonly removedWhileLoading = new Set<string>();
   /** Unloaded legs kept in the hot map only until their pending write is sent (a subset of dirty). */
   private readonly unloading = new Set<string>();
   private readonly counts = new Map<string, number>();
+  readonly fencedWrites: Record<FencedWrite, number> = { leg_state: 0, leg_delete: 0 };
 
   private flushTimer: TimerHandle | null = null;
   private flushDueAt = Number.POSITIVE_INFINITY;
@@ -245,23 +261,23 @@ export class RedisStore implements LegStore {
     return this.memory.peek(uuid);
   }
 
-  save(state: LegState): void {
+  save(state: LegState, fence?: Fence): void {
     this.memory.save(state);
     const uuid = state.uuid;
     this.deletes.delete(uuid);
     this.unloading.delete(uuid);
-    this.dirty.add(uuid);
+    this.dirty.set(uuid, fence ?? null);
     if (this.closed) return;
     if (this.queued >= this.batchSize && this.connected) this.armFlush(0);
     else this.armFlush(this.flushIntervalMs);
   }
 
-  remove(uuid: string): void {
+  remove(uuid: string, fence?: Fence): void {
     if (this.loading.has(uuid)) this.removedWhileLoading.add(uuid);
     this.memory.remove(uuid);
     this.dirty.delete(uuid);
     this.unloading.delete(uuid);
-    this.queueDelete(uuid);
+    this.queueDelete(uuid, fence ?? null);
     if (!this.closed) this.armFlush(this.flushIntervalMs);
   }
 
@@ -394,11 +410,11 @@ export class RedisStore implements LegStore {
     if (done !== true) this.client.disconnect();
   }
 
-  private queueDelete(uuid: string): void {
-    this.deletes.add(uuid);
+  private queueDelete(uuid: string, fence: Fence | null): void {
+    this.deletes.set(uuid, fence);
     if (this.deletes.size <= this.maxLegs) return;
     // Bounded during a long outage: the oldest pending delete is given up; its key expires by TTL.
-    const oldest = this.deletes.values().next();
+    const oldest = this.deletes.keys().next();
     if (oldest.done === true) return;
     this.deletes.delete(oldest.value);
     this.count("delete", "error");
@@ -455,38 +471,16 @@ export class RedisStore implements LegStore {
   private sendBatch(): Promise<boolean> {
     // One pipeline at a time keeps writes in order and lets a failure re-queue safely.
     if (this.inFlight !== null) return this.inFlight.then(() => this.sendBatch());
+    const parts = this.queueBatch();
+    if (parts.length === 0) return Promise.resolve(true);
     const pipeline = this.client.pipeline();
-    const deleted: string[] = [];
-    for (const uuid of this.deletes) {
-      if (deleted.length >= this.batchSize) break;
-      this.deletes.delete(uuid);
-      deleted.push(uuid);
-    }
-    if (deleted.length > 0) pipeline.del(...deleted.map((uuid) => legKey(this.keyPrefix, uuid)));
-    const written: string[] = [];
-    for (const uuid of this.dirty) {
-      if (deleted.length + written.length >= this.batchSize) break;
-      this.dirty.delete(uuid);
-      const state = this.memory.peek(uuid);
-      if (state === undefined) continue;
-      let json: string;
-      try {
-        json = JSON.stringify(state);
-      } catch {
-        // Not plain data (a bug upstream): it can never be written, so it is not re-queued.
-        this.count("save", "error");
-        continue;
-      }
-      pipeline.set(legKey(this.keyPrefix, uuid), json, "PX", this.legTtlMs);
-      written.push(uuid);
-    }
-    if (deleted.length + written.length === 0) return Promise.resolve(true);
+    for (const part of parts) this.queueCommand(pipeline, part);
 
-    this.inFlightKeys = deleted.length + written.length;
+    this.inFlightKeys = parts.reduce((n, part) => n + part.uuids.length, 0);
     const settle = (results: PipelineResults | null, failure: unknown): boolean => {
       // Before re-queueing, so that `pending` never counts a key twice.
       this.inFlightKeys = 0;
-      return this.settleBatch(deleted, written, results, failure);
+      return this.settleBatch(parts, results, failure);
     };
     const sent = pipeline
       .exec()
@@ -514,49 +508,103 @@ export class RedisStore implements LegStore {
     return sent;
   }
 
+  /**
+   * Takes up to batchSize pending keys out of the pending sets: one part per fence for deletes
+   * and fenced saves, one per leg for unfenced saves (each SET fails on its own).
+   */
+  private queueBatch(): BatchPart[] {
+    const parts: BatchPart[] = [];
+    let taken = 0;
+    const deletes = new Map<Fence | null, string[]>();
+    for (const [uuid, fence] of this.deletes) {
+      if (taken >= this.batchSize) break;
+      this.deletes.delete(uuid);
+      groupOf(deletes, fence).push(uuid);
+      taken++;
+    }
+    for (const [fence, uuids] of deletes) parts.push({ op: "delete", uuids, values: [], fence });
+    const saves = new Map<Fence | null, BatchPart>();
+    for (const [uuid, fence] of this.dirty) {
+      if (taken >= this.batchSize) break;
+      this.dirty.delete(uuid);
+      const state = this.memory.peek(uuid);
+      if (state === undefined) continue;
+      let json: string;
+      try {
+        json = JSON.stringify(state);
+      } catch {
+        // Not plain data (a bug upstream): it can never be written, so it is not re-queued.
+        this.count("save", "error");
+        continue;
+      }
+      let part = fence === null ? undefined : saves.get(fence);
+      if (part === undefined) {
+        part = { op: "save", uuids: [], values: [], fence };
+        parts.push(part);
+        if (fence !== null) saves.set(fence, part);
+      }
+      part.uuids.push(uuid);
+      part.values.push(json);
+      taken++;
+    }
+    return parts;
+  }
+
+  private queueCommand(pipeline: ReturnType<Redis["pipeline"]>, part: BatchPart): void {
+    const keys = part.uuids.map((uuid) => legKey(this.keyPrefix, uuid));
+    const { fence } = part;
+    if (part.op === "delete") {
+      if (fence === null) pipeline.del(...keys);
+      else pipeline.eval(FENCED_DEL_SCRIPT, keys.length + 1, fence.key, ...keys, fence.token);
+      return;
+    }
+    const { values } = part;
+    if (fence === null) {
+      pipeline.set(keys[0] ?? "", values[0] ?? "", "PX", this.legTtlMs);
+      return;
+    }
+    pipeline.eval(
+      FENCED_SET_SCRIPT,
+      keys.length + 1,
+      fence.key,
+      ...keys,
+      fence.token,
+      String(this.legTtlMs),
+      ...values,
+    );
+  }
+
   private settleBatch(
-    deleted: readonly string[],
-    written: readonly string[],
+    parts: readonly BatchPart[],
     results: PipelineResults | null,
     failure: unknown,
   ): boolean {
     let firstError: unknown = failure;
-    let index = 0;
-    if (deleted.length > 0) {
-      const error = results === null ? (failure ?? "no reply") : results[index]?.[0];
-      index++;
-      if (error === null || error === undefined) {
-        this.count("delete", "ok", deleted.length);
-      } else {
+    const done: string[] = [];
+    parts.forEach((part, index) => {
+      const [error, reply] =
+        results === null ? [failure ?? "no reply", null] : (results[index] ?? ["no reply", null]);
+      const n = part.uuids.length;
+      if (error !== null && error !== undefined) {
         firstError ??= error;
-        this.count("delete", "error", deleted.length);
-        // Re-queue unless the leg came back meanwhile (then its SET is what counts).
-        for (const uuid of deleted) {
-          if (!this.dirty.has(uuid) && this.memory.peek(uuid) === undefined) this.queueDelete(uuid);
-        }
+        this.count(part.op, "error", n);
+        this.requeue(part);
+        return;
       }
-    }
-    let failed = 0;
-    for (const uuid of written) {
-      const error = results === null ? (failure ?? "no reply") : results[index]?.[0];
-      index++;
-      if (error === null || error === undefined) continue;
-      firstError ??= error;
-      failed++;
-      // Re-queue unless removed since; if saved since, it is already dirty (Set: no duplicate).
-      if (!this.deletes.has(uuid) && this.memory.peek(uuid) !== undefined) this.dirty.add(uuid);
-    }
-    // Unloaded legs whose write went through leave the hot map now (unless saved again since).
+      done.push(...part.uuids);
+      if (part.fence !== null && reply === 0) this.refused(part);
+      else this.count(part.op, "ok", n);
+    });
+    // Unloaded legs whose write went through (or was refused) leave the hot map now, unless
+    // saved again since.
     if (this.unloading.size > 0) {
-      for (const uuid of written) {
+      for (const uuid of done) {
         if (this.unloading.has(uuid) && !this.dirty.has(uuid)) {
           this.unloading.delete(uuid);
           this.memory.remove(uuid);
         }
       }
     }
-    this.count("save", "ok", written.length - failed);
-    if (failed > 0) this.count("save", "error", failed);
     if (firstError === undefined) {
       this.count("flush", "ok");
       return true;
@@ -564,10 +612,48 @@ export class RedisStore implements LegStore {
     this.count("flush", "error");
     this.errors.warn(
       "redis:flush",
-      { redis: this.where, err: describe(firstError), keys: deleted.length + written.length },
+      {
+        redis: this.where,
+        err: describe(firstError),
+        keys: parts.reduce((n, part) => n + part.uuids.length, 0),
+      },
       "Redis write of leg state failed; keeping it in memory and retrying",
     );
     return false;
+  }
+
+  /** A failed write goes back to the pending sets, unless something newer superseded it. */
+  private requeue(part: BatchPart): void {
+    for (const uuid of part.uuids) {
+      if (part.op === "delete") {
+        // Unless the leg came back meanwhile (then its SET is what counts).
+        if (
+          !this.dirty.has(uuid) &&
+          !this.deletes.has(uuid) &&
+          this.memory.peek(uuid) === undefined
+        )
+          this.queueDelete(uuid, part.fence);
+      } else if (
+        !this.deletes.has(uuid) &&
+        !this.dirty.has(uuid) &&
+        this.memory.peek(uuid) !== undefined
+      ) {
+        this.dirty.set(uuid, part.fence);
+      }
+    }
+  }
+
+  /** The instance has a new owner: the write is dropped, counted and logged (rate-limited). */
+  private refused(part: BatchPart): void {
+    const fence = part.fence;
+    if (fence === null) return;
+    const what: FencedWrite = part.op === "save" ? "leg_state" : "leg_delete";
+    this.fencedWrites[what] += part.uuids.length;
+    this.errors.warn(
+      `fenced:${fence.instance}`,
+      { fs_instance: fence.instance, legs: part.uuids.length, write: what },
+      `HA: Redis refused this replica's late leg-state writes for ${fence.instance}: another replica has owned it since (this one was paused or cut off past its lease); they are not applied`,
+    );
   }
 
   private onError(error: unknown): void {
@@ -611,6 +697,15 @@ export class RedisStore implements LegStore {
     this.everReady = true;
     if (this.queued > 0) this.armFlush(0);
   }
+}
+
+function groupOf(groups: Map<Fence | null, string[]>, fence: Fence | null): string[] {
+  let group = groups.get(fence);
+  if (group === undefined) {
+    group = [];
+    groups.set(fence, group);
+  }
+  return group;
 }
 
 /** An error's code or message for a log line; never the connection options. */

@@ -1,4 +1,5 @@
 import type { LegState } from "../quality/types.js";
+import type { Fence } from "./fence.js";
 
 /** Counts of store operations for fsagent_storage_operations_total{operation,status}. */
 export interface StoreOpCount {
@@ -21,10 +22,13 @@ export interface LegStore {
    * Resolves undefined when the store is unreachable (counted), never rejects.
    */
   load(uuid: string): Promise<LegState | undefined>;
-  /** Keeps the new state in memory and queues its durable write. Never throws or blocks. */
-  save(state: LegState): void;
+  /**
+   * Keeps the new state in memory and queues its durable write. Never throws or blocks. With a
+   * fence (HA), Redis applies the write only while the fence's token is current (fence.ts).
+   */
+  save(state: LegState, fence?: Fence): void;
   /** Forgets the leg everywhere (its CHANNEL_DESTROY came), not left to the TTL. */
-  remove(uuid: string): void;
+  remove(uuid: string, fence?: Fence): void;
   /**
    * Forgets the leg's hot copy but keeps its durable copy: another HA replica consumes its
    * FreeSWITCH instance now, and reads the leg from Redis (if this replica takes the instance
@@ -46,7 +50,11 @@ export interface LegStore {
   flush(): Promise<void>;
   close(): Promise<void>;
   operations(): readonly StoreOpCount[];
+  /** Fenced writes Redis refused: the instance had a new owner by then (nothing applied). */
+  readonly fencedWrites: Readonly<Record<FencedWrite, number>>;
   /** Legs dropped to stay within max_legs, and legs expired by leg_ttl. */
   readonly evicted: number;
   readonly expired: number;
 }
+
+export type FencedWrite = "leg_state" | "leg_delete";

@@ -7,8 +7,9 @@ import { Redis } from "ioredis";
 import type { RedisConfig } from "../../src/config/types.js";
 import { LeaseManager, type LossReason } from "../../src/ha/lease-manager.js";
 import { QosClaims } from "../../src/ha/qos-claims.js";
-import { RENEW_SCRIPT } from "../../src/ha/redis-keys.js";
+import { ACQUIRE_SCRIPT, RENEW_SCRIPT } from "../../src/ha/redis-keys.js";
 import { silentLogger } from "../../src/log/logger.js";
+import type { Fence } from "../../src/state/fence.js";
 import type { Clock, TimerHandle } from "../../src/util/clock.js";
 import { tempDir } from "../support/child.js";
 import { PrivateRedisServer } from "../support/ha.js";
@@ -197,7 +198,7 @@ class Driver {
 }
 
 /**
- * When each lease was sent (acquired with SET NX, or renewed with the renew script) by a
+ * When each lease was sent (acquired with the acquire script, or renewed with the renew script) by a
  * member, on the manual clock: every socket write of this process is read while it is spied on
  * (ioredis writes a pipeline in one write, before the clock can move on).
  */
@@ -217,10 +218,13 @@ function leaseSends(clock: ManualClock): {
   const bulk = (value: string) => `$${Buffer.byteLength(value)}\r\n${value}\r\n`;
   return {
     sends: (key, member) => {
-      const set = `${bulk("set")}${bulk(key)}${bulk(member)}${bulk("PX")}`;
+      const acquire = `${bulk(ACQUIRE_SCRIPT)}${bulk("2")}${bulk(key)}`;
       const renew = `${bulk(RENEW_SCRIPT)}${bulk("1")}${bulk(key)}${bulk(member)}`;
       return writes
-        .filter(({ text }) => text.includes(set) || text.includes(renew))
+        .filter(
+          ({ text }) =>
+            (text.includes(acquire) && text.includes(bulk(member))) || text.includes(renew),
+        )
         .map(({ at }) => at);
     },
     restore: () => {
@@ -383,35 +387,71 @@ describe("HA leases against Redis", () => {
     }
   });
 
-  it("reports each leg's end-of-call QoS once across replicas", async () => {
+  it("the fencing token: a new epoch whenever the instance changes owner, kept by an owner that takes it back", async () => {
+    const lease = `${prefix}script:ha:lease:fs9`;
+    const fence = `${prefix}script:ha:fence:fs9`;
+    const acquire = (member: string) =>
+      redis.eval(ACQUIRE_SCRIPT, 2, lease, fence, member, "60000") as Promise<string | null>;
+    assert.equal(await acquire("a#1"), "1/a#1");
+    assert.equal(await acquire("b#2"), null, "held by a: not taken");
+    assert.equal(await acquire("a#1"), "1/a#1", "renewed by its holder");
+    await redis.del(lease); // a's lease expired; nobody else took it
+    assert.equal(await acquire("a#1"), "1/a#1", "taken back: a's pending writes stay valid");
+    await redis.del(lease);
+    assert.equal(await acquire("b#2"), "2/b#2");
+    await redis.del(lease);
+    assert.equal(await acquire("a#1"), "3/a#1", "a's old token never comes back");
+    await redis.del(lease, fence); // Redis lost its data
+    assert.equal(await acquire("c#3"), "1/c#3");
+    await redis.del(lease, fence);
+  });
+
+  it("reports each leg's end-of-call QoS once across replicas, and never from a replica that lost the instance", async () => {
     const clock = new ManualClock();
     const cfg = redisConfig(`${prefix}qos:`);
-    const e = manager("replica-e", [], cfg, clock);
-    const f = manager("replica-f", [], cfg, clock);
+    const e = manager("replica-e", ["fs1"], cfg, clock);
+    const f = manager("replica-f", ["fs1"], cfg, clock);
     const drive = new Driver(clock, [e, f]);
     try {
       await drive.until(
-        () => e.lease.redisReachable && f.lease.redisReachable,
-        "both connected",
+        () => e.lease.holds("fs1") || f.lease.holds("fs1"),
+        "one holds fs1",
         10_000,
       );
+      const [first, second] = e.lease.holds("fs1") ? [e, f] : [f, e];
       const claimsOf = (lease: LeaseManager): QosClaims =>
         new QosClaims({
-          setOnce: (key, ttlMs) => lease.setOnce(key, ttlMs),
+          claimOnce: (instance, key, ttlMs) => lease.claim(lease.fence(instance), key, ttlMs),
           keyPrefix: cfg.keyPrefix,
           leaseTtlMs: TTL,
           logger: silentLogger(),
           where: lease.redisAddress,
         });
-      const [eClaims, fClaims] = [claimsOf(e.lease), claimsOf(f.lease)];
-      const uuid = randomUUID();
-      const claims = await Promise.all([eClaims.claim(uuid), fClaims.claim(uuid)]);
-      assert.deepEqual(claims.sort(), [false, true]);
-      assert.equal(await fClaims.claim(uuid), false);
-      const ttl = await redis.pttl(`${prefix}qos:ha:qos:${uuid}`);
+      const [firstClaims, secondClaims] = [claimsOf(first.lease), claimsOf(second.lease)];
+      const ended = randomUUID();
+      // The holder reports a leg (its HANGUP_COMPLETE); the standby, holding nothing, cannot.
+      assert.equal(await firstClaims.claim(ended, "fs1"), true);
+      assert.equal(await secondClaims.claim(randomUUID(), "fs1"), false);
+      assert.equal(secondClaims.stats.fenced, 1);
+      const ttl = await redis.pttl(`${prefix}qos:ha:qos:${ended}`);
       assert.ok(ttl > 250_000 && ttl <= 300_000, `claim kept 5 min: ${ttl}`);
-      assert.equal(eClaims.stats.claimed + fClaims.stats.claimed, 1);
-      assert.equal(eClaims.stats.duplicate + fClaims.stats.duplicate, 2);
+
+      // The instance changes hands between the leg's HANGUP_COMPLETE and its DESTROY.
+      const oldFence = first.lease.fence("fs1");
+      const epochOf = (token: string): number => Number(token.split("/")[0]);
+      await drive.stop(first);
+      await drive.until(() => second.lease.holds("fs1"), "the other takes fs1", 10_000);
+      const newFence = second.lease.fence("fs1");
+      assert.equal(epochOf(newFence.token), epochOf(oldFence.token) + 1, "the epoch grows by one");
+      assert.equal(await redis.get(`${prefix}qos:ha:fence:fs1`), newFence.token);
+      assert.equal(await secondClaims.claim(ended, "fs1"), false, "reported once");
+      assert.equal(secondClaims.stats.duplicate, 1);
+      // A claim sent late under the old holder's token is refused, whichever leg it is for.
+      const late = (fence: Fence) =>
+        second.lease.claim(fence, `${cfg.keyPrefix}ha:qos:${randomUUID()}`, 1_000);
+      assert.equal(await late(oldFence), "fenced");
+      assert.equal(await late(newFence), "claimed");
+      assert.equal(firstClaims.stats.claimed + secondClaims.stats.claimed, 1);
     } finally {
       await drive.stopAll();
     }
@@ -451,7 +491,7 @@ describe("HA leases when Redis goes away (private redis-server)", () => {
       const killedAt = clock.now();
       // Once a command has failed, G's connection knows Redis is gone: no renewal sent after
       // this reached Redis, so the last one sent is the last one Redis took.
-      await assert.rejects(g.lease.setOnce("ha-outage:probe", 1_000));
+      await assert.rejects(g.lease.claim(g.lease.fence("fs1"), "ha-outage:probe", 1_000));
       await drive.until(
         () => g.events.filter((e) => e.kind === "lost").length === 2,
         "both lost",

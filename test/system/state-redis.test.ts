@@ -338,6 +338,91 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
     );
   });
 
+  it("fenced writes: applied while the token is current, refused (counted, not retried, logged) once it is not", async () => {
+    const prefix = newPrefix();
+    const log = capturingLogger("info");
+    const store = await newStore(prefix, { flushIntervalMs: 10_000, logger: log.logger });
+    const fenceKey = `${prefix}ha:fence:fs1`;
+    // The token scheme the lease manager uses ("<epoch>/<member>"); the store only compares.
+    await admin.set(fenceKey, "1/replica-a#0001");
+    const mine = { key: fenceKey, token: "1/replica-a#0001", instance: "fs1" };
+    store.save(sampleLeg("kept", 1), mine);
+    store.save(sampleLeg("gone", 1), mine);
+    store.save(sampleLeg("plain", 1)); // no fence: not HA
+    await store.flush();
+    for (const leg of ["kept", "gone", "plain"]) {
+      assert.deepEqual(JSON.parse((await admin.get(legKey(prefix, leg))) ?? ""), sampleLeg(leg, 1));
+    }
+    assert.ok((await admin.pttl(legKey(prefix, "kept"))) > 50_000, "written with the leg TTL");
+
+    // Another replica takes fs1 over (a new token) and writes its newer state.
+    await admin.set(fenceKey, "2/replica-b#0002");
+    await admin.set(legKey(prefix, "kept"), JSON.stringify(sampleLeg("kept", 5)), "PX", 60_000);
+    const mon = await monitor(admin, prefix);
+    try {
+      store.save(sampleLeg("kept", 2), mine); // late: this replica's pending write
+      store.save(sampleLeg("late-new", 2), mine);
+      store.remove("gone", mine);
+      store.save(sampleLeg("plain", 2));
+      await store.flush();
+      await mon.barrier();
+      assert.deepEqual(
+        JSON.parse((await admin.get(legKey(prefix, "kept"))) ?? ""),
+        sampleLeg("kept", 5),
+        "the new owner's state stands",
+      );
+      assert.equal(await admin.get(legKey(prefix, "late-new")), null);
+      assert.notEqual(await admin.get(legKey(prefix, "gone")), null, "nor is its DEL applied");
+      assert.deepEqual(
+        JSON.parse((await admin.get(legKey(prefix, "plain"))) ?? ""),
+        sampleLeg("plain", 2),
+      );
+      assert.deepEqual(store.fencedWrites, { leg_state: 2, leg_delete: 1 });
+      assert.equal(store.pending, 0, "refused writes are not retried");
+      // One script call per fence and kind: the two fenced saves went in one.
+      const evals = mon.commands.filter((c) => c[0] === "eval");
+      assert.equal(evals.length, 2);
+      assert.equal(op(store, "flush", "error"), 0, "a refusal is not a Redis failure");
+      assert.match(
+        log.text(),
+        /HA: Redis refused this replica's late leg-state writes for fs1: another replica has owned it since/,
+      );
+
+      // Redis lost its data (no fence key): nobody has taken fs1 since, so nothing newer exists
+      // and a holder's write restores what was lost; one made without holding fs1 ("") never
+      // lands.
+      await admin.del(fenceKey);
+      store.save(sampleLeg("restored", 1), mine);
+      store.save(sampleLeg("orphan", 1), { key: fenceKey, token: "", instance: "fs1" });
+      await store.flush();
+      assert.deepEqual(
+        JSON.parse((await admin.get(legKey(prefix, "restored"))) ?? ""),
+        sampleLeg("restored", 1),
+      );
+      assert.equal(await admin.get(legKey(prefix, "orphan")), null);
+      assert.equal(store.fencedWrites.leg_state, 3);
+    } finally {
+      mon.stop();
+    }
+  });
+
+  it("an unloaded leg whose write is refused leaves memory all the same", async () => {
+    const prefix = newPrefix();
+    const store = await newStore(prefix, { flushIntervalMs: 10_000 });
+    const fenceKey = `${prefix}ha:fence:fs1`;
+    await admin.set(fenceKey, "3/replica-b#0002");
+    store.save(sampleLeg("handed", 1), {
+      key: fenceKey,
+      token: "2/replica-a#0001",
+      instance: "fs1",
+    });
+    store.unload("handed");
+    assert.notEqual(store.peek("handed"), undefined, "kept until its write is answered");
+    await store.flush();
+    assert.equal(store.peek("handed"), undefined);
+    assert.equal(store.fencedWrites.leg_state, 1);
+  });
+
   it("load() on a miss returns the state saved by another (restarted) agent", async () => {
     const prefix = newPrefix();
     const before = await newStore(prefix);

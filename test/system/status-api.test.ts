@@ -469,7 +469,8 @@ describe("GET /api/status", () => {
       handovers: 0,
       unreachableReleases: 0,
       redisErrors: 0,
-      qosClaims: { claimed: 0, duplicate: 0, unclaimed: 0 },
+      qosClaims: { claimed: 0, duplicate: 0, unclaimed: 0, fenced: 0 },
+      fencedWrites: { leg_state: 0, leg_delete: 0 },
     };
     try {
       const body = await status(server);
