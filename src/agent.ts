@@ -107,7 +107,16 @@ export class Agent implements AgentView {
     this.store = createLegStore(config.storage, {
       logger,
       clock: this.clock,
-      ...(ha ? { redis: { flushIntervalMs: HA_WRITE_BEHIND_MS } } : {}),
+      ...(ha
+        ? {
+            redis: {
+              flushIntervalMs: HA_WRITE_BEHIND_MS,
+              // Loss is exported once its baseline is in Redis (rtcp-series.ts, fence.ts).
+              onDurableLoss: (uuid, inbound, outbound) =>
+                this.metrics.durableLoss(uuid, inbound, outbound),
+            },
+          }
+        : {}),
     });
     this.metrics =
       options.metrics ??
@@ -118,6 +127,7 @@ export class Agent implements AgentView {
         // producers that look like one.
         ...(this.replicaId === undefined ? {} : { instanceId: this.replicaId }),
         perLeg: config.metrics.perLeg,
+        lossWhenDurable: ha,
         activeLegs: () => this.activeLegs(),
         servers: () => this.servers(),
         clock: this.clock,

@@ -58,6 +58,11 @@ export interface MetricsSink {
   recordQos(o: QosObservation): void;
   /** Forgets the leg's cached attribute sets. Call when the leg is destroyed. */
   legEnded(channelId: string): void;
+  /**
+   * HA (`lossWhenDurable`): packets lost per direction whose baseline is now in Redis; exported
+   * from now on. Never throws.
+   */
+  durableLoss(channelId: string, inbound: number, outbound: number): void;
   /** Counts a leg that ended (freeswitch.calls.completed). Never throws. */
   recordCompleted(o: CompletedLeg): void;
   /** Exports what was recorded so far. Never rejects; a failure is counted in stats. */
@@ -86,6 +91,8 @@ export interface MetricsSinkOptions {
   readonly servers?: () => Iterable<ServerSnapshot>;
   /** The export sender's retry timer, Retry-After and rate-limited log; default the system clock. */
   readonly clock?: Clock;
+  /** HA: packets_lost follows durableLoss(), not the reports (rtcp-series.ts). */
+  readonly lossWhenDurable?: boolean;
 }
 
 /** One freeswitch.calls.active point. */
@@ -138,6 +145,7 @@ export function createNoopMetricsSink(): MetricsSink {
     recordRtcp() {},
     recordQos() {},
     legEnded() {},
+    durableLoss() {},
     recordCompleted() {},
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
@@ -298,6 +306,7 @@ export function createMetricsSink(
     maxLegs: 2 * options.maxLegs,
     cardinalityLimit: limit,
     perLeg: options.perLeg ?? true,
+    lossWhenDurable: options.lossWhenDurable ?? false,
     maxAggregates: MAX_AGGREGATE_SETS,
     scope: { name: METER_NAME, version: VERSION },
     resource,
@@ -444,6 +453,9 @@ export function createMetricsSink(
     recordQos,
     legEnded(channelId: string): void {
       rtcp.legEnded(channelId);
+    },
+    durableLoss(channelId: string, inbound: number, outbound: number): void {
+      rtcp.addDurableLoss(channelId, inbound, outbound);
     },
     recordCompleted(o: CompletedLeg): void {
       if (!closed) ins.callsCompleted.add(1, callAttributes(o.instance, o.labels));

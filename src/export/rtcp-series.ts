@@ -217,6 +217,12 @@ export interface RtcpSeriesOptions {
   readonly maxAggregates: number;
   /** Wall clock in ms, for the points' start and end times. */
   readonly now?: () => number;
+  /**
+   * HA: packets_lost increments are exported once the leg state holding their baseline is in
+   * Redis (addDurableLoss), not when the report comes. A replica that loses the instance before
+   * its write lands then never exports what the next owner, reading the older baseline, counts.
+   */
+  readonly lossWhenDurable?: boolean;
 }
 
 const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ "otel.metric.overflow": true });
@@ -265,18 +271,50 @@ export class RtcpSeriesProducer implements MetricProducer {
     if (this.options.perLeg) this.recordSeries(entry, o, inbound);
   }
 
-  private recordSeries(entry: LegSeries, o: RtcpObservation, inbound: boolean): void {
+  /**
+   * HA: loss whose baseline reached Redis (the Redis store's durable-loss hook), per direction.
+   * A leg whose series are forgotten cannot carry it; the hook comes before legEnded().
+   */
+  addDurableLoss(channelId: string, inbound: number, outbound: number): void {
+    if (!this.options.perLeg) return;
+    const entry = this.legs.get(channelId);
+    if (entry === undefined) return;
+    for (const [isInbound, amount] of [
+      [true, inbound],
+      [false, outbound],
+    ] as const) {
+      if (!(amount > 0)) continue;
+      const series = this.seriesOf(entry, isInbound);
+      series.packetsLost += amount;
+      series.hasLost = true;
+      this.list(series);
+    }
+  }
+
+  /** The leg's series of one direction, or the overflow series past the cardinality limit. */
+  private seriesOf(entry: LegSeries, inbound: boolean): Series {
     let series: Series;
     if (inbound) {
-      entry.inbound ??= newSeries(o.instance, entry.labels, "inbound");
+      entry.inbound ??= newSeries(entry.instance, entry.labels, "inbound");
       series = entry.inbound;
     } else {
-      entry.outbound ??= newSeries(o.instance, entry.labels, "outbound");
+      entry.outbound ??= newSeries(entry.instance, entry.labels, "outbound");
       series = entry.outbound;
     }
     if (!series.listed && this.reported.length >= this.options.cardinalityLimit - 1) {
-      series = this.overflow;
+      return this.overflow;
     }
+    return series;
+  }
+
+  private list(series: Series): void {
+    if (series.listed) return;
+    series.listed = true;
+    this.reported.push(series);
+  }
+
+  private recordSeries(entry: LegSeries, o: RtcpObservation, inbound: boolean): void {
+    const series = this.seriesOf(entry, inbound);
     // Non-finite values are skipped: NaN would be exported as is.
     let touched = false;
     if (Number.isFinite(o.jitterMs)) {
@@ -290,7 +328,7 @@ export class RtcpSeriesProducer implements MetricProducer {
       touched = true;
     }
     if (Number.isFinite(o.packetsLost) && o.packetsLost >= 0) {
-      series.packetsLost += o.packetsLost;
+      if (this.options.lossWhenDurable !== true) series.packetsLost += o.packetsLost;
       series.hasLost = true;
       touched = true;
     }
@@ -304,10 +342,7 @@ export class RtcpSeriesProducer implements MetricProducer {
       series.hasMos = true;
       touched = true;
     }
-    if (touched && !series.listed) {
-      series.listed = true;
-      this.reported.push(series);
-    }
+    if (touched) this.list(series);
   }
 
   private aggregateFor(instance: string, labels: LegLabels, direction: string): Aggregate {

@@ -321,9 +321,10 @@ export class LegTracker {
    * connection is stopped and settle() resolved.
    */
   handOver(): void {
+    const { sinks } = this.options;
     for (const uuid of this.legs.keys()) {
-      this.store.unload(uuid);
-      this.options.sinks.legEnded(uuid);
+      // Once its pending write is answered: with HA, that is when its last loss is exported.
+      this.store.unload(uuid, () => sinks.legEnded(uuid));
     }
     this.legs.clear();
     this.sweepAt = MIN_SWEEP;

@@ -24,14 +24,30 @@ const FENCE_CHECK = `
 local current = redis.call('GET', KEYS[1])
 if current ~= ARGV[1] and (current or ARGV[1] == '') then return 0 end`;
 
+/** The hash of what one token's writes last set per leg (loss totals), read after a refusal. */
+export function landedKey(fence: Fence): string {
+  return `${fence.key}:landed:${fence.token}`;
+}
+
 /**
- * KEYS[1] the fence, KEYS[2..n] leg keys; ARGV[1] token, ARGV[2] TTL (ms), ARGV[3..] the legs'
- * JSON in the same order. Sets them all (1) or, when the token is not current, none (0).
+ * KEYS[1] the fence, KEYS[2] landedKey(fence), KEYS[3..] leg keys; ARGV[1] token, ARGV[2] TTL
+ * (ms), then the legs' JSON, then their loss totals ("inbound,outbound"), both in key order.
+ * Sets them all, notes each leg's totals in the landed hash and returns 1; or, when the token is
+ * not current, sets nothing and returns what the landed hash holds for each leg (nil where
+ * nothing of this token's landed). That tells a writer whose earlier write timed out (a pause
+ * right after sending it) whether it landed after all.
  */
-export const FENCED_SET_SCRIPT = `${FENCE_CHECK}
-for i = 2, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[2])
+export const FENCED_SET_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+local n = #KEYS - 2
+if current ~= ARGV[1] and (current or ARGV[1] == '') then
+  return redis.call('HMGET', KEYS[2], unpack(KEYS, 3))
 end
+for i = 1, n do
+  redis.call('SET', KEYS[i + 2], ARGV[i + 2], 'PX', ARGV[2])
+  redis.call('HSET', KEYS[2], KEYS[i + 2], ARGV[i + 2 + n])
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
 `;
 

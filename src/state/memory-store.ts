@@ -109,8 +109,9 @@ export class MemoryStore implements LegStore {
   }
 
   /** No durable copy to keep: the same as remove(). */
-  unload(uuid: string): void {
+  unload(uuid: string, gone?: () => void): void {
     this.remove(uuid);
+    gone?.();
   }
 
   uuids(): IterableIterator<string> {

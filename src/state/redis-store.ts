@@ -6,7 +6,7 @@ import { RateLimitedLog } from "../log/rate-limit.js";
 import type { LegState } from "../quality/types.js";
 import { backoffDelay } from "../util/backoff.js";
 import { type Clock, systemClock, type TimerHandle, withTimeout } from "../util/clock.js";
-import { FENCED_DEL_SCRIPT, FENCED_SET_SCRIPT, type Fence } from "./fence.js";
+import { FENCED_DEL_SCRIPT, FENCED_SET_SCRIPT, type Fence, landedKey } from "./fence.js";
 import { decodeLegState } from "./leg-schema.js";
 import { MemoryStore } from "./memory-store.js";
 import { redisTlsOptions } from "./redis-tls.js";
@@ -36,6 +36,20 @@ export interface RedisStoreOptions {
   readonly sweepIntervalMs?: number;
   /** Window of the rate-limited error log. Default 60 s. */
   readonly logWindowMs?: number;
+  /**
+   * HA: told, per leg, the packets lost (inbound, outbound) whose baseline is now in Redis: what
+   * a landed write adds to the leg's RTCP loss totals since its previous landed (or loaded)
+   * state, and at remove() what is left. Refused writes add nothing: the next owner counts those
+   * packets from the older baseline. The metrics export waits for it (rtcp-series.ts).
+   */
+  readonly onDurableLoss?: (uuid: string, inbound: number, outbound: number) => void;
+}
+
+/** A leg's RTCP loss totals (summary.packetsLost) per direction: inbound, outbound. */
+type LossTotals = readonly [number, number];
+
+function lossTotals(state: LegState): LossTotals {
+  return [state.rtcpIn?.packetsLost ?? 0, state.rtcpOut?.packetsLost ?? 0];
 }
 
 type Operation = "save" | "delete" | "load" | "flush";
@@ -49,6 +63,8 @@ interface BatchPart {
   readonly uuids: string[];
   /** Saves: each leg's JSON, taken from the hot map when the batch is built (latest wins). */
   readonly values: string[];
+  /** Saves: each leg's loss totals in that JSON (for onDurableLoss). */
+  readonly losses: LossTotals[];
   readonly fence: Fence | null;
 }
 
@@ -108,6 +124,7 @@ export class RedisStore implements LegStore {
   private readonly flushIntervalMs: number;
   private readonly batchSize: number;
   private readonly closeTimeoutMs: number;
+  private readonly onDurableLoss: RedisStoreOptions["onDurableLoss"];
 
   /** Legs whose current hot state is not yet in Redis, with their fence. Disjoint from `deletes`. */
   private readonly dirty = new Map<string, Fence | null>();
@@ -116,8 +133,13 @@ export class RedisStore implements LegStore {
   /** GETs in flight per leg, and the legs removed while one was (see load()). */
   private readonly loading = new Map<string, number>();
   private readonly removedWhileLoading = new Set<string>();
-  /** Unloaded legs kept in the hot map only until their pending write is sent (a subset of dirty). */
-  private readonly unloading = new Set<string>();
+  /**
+   * Unloaded legs kept in the hot map only until their pending write is answered (a subset of
+   * dirty), with what to call once they are gone.
+   */
+  private readonly unloading = new Map<string, (() => void) | undefined>();
+  /** With onDurableLoss: each hot leg's loss totals as Redis has them (landed or loaded). */
+  private readonly landedLoss = new Map<string, LossTotals>();
   private readonly counts = new Map<string, number>();
   readonly fencedWrites: Record<FencedWrite, number> = { leg_state: 0, leg_delete: 0 };
 
@@ -144,6 +166,7 @@ export class RedisStore implements LegStore {
     this.flushIntervalMs = Math.max(1, options.flushIntervalMs ?? 50);
     this.batchSize = Math.max(1, options.batchSize ?? 1000);
     this.closeTimeoutMs = options.closeTimeoutMs ?? 2000;
+    this.onDurableLoss = options.onDurableLoss;
     this.where = `${config.redis.host}:${config.redis.port}`;
     for (const op of OPERATIONS) {
       this.counts.set(`${op}:ok`, 0);
@@ -160,7 +183,8 @@ export class RedisStore implements LegStore {
       // (expiry) or stays readable for a later load() miss (eviction).
       onDrop: (uuid) => {
         this.dirty.delete(uuid);
-        this.unloading.delete(uuid);
+        this.landedLoss.delete(uuid);
+        this.unloaded(uuid);
       },
     });
 
@@ -274,6 +298,10 @@ export class RedisStore implements LegStore {
 
   remove(uuid: string, fence?: Fence): void {
     if (this.loading.has(uuid)) this.removedWhileLoading.add(uuid);
+    // The leg is over: nobody will count its last reports' loss again, durable or not.
+    const state = this.memory.peek(uuid);
+    if (state !== undefined) this.durable(uuid, lossTotals(state));
+    this.landedLoss.delete(uuid);
     this.memory.remove(uuid);
     this.dirty.delete(uuid);
     this.unloading.delete(uuid);
@@ -282,17 +310,38 @@ export class RedisStore implements LegStore {
   }
 
   /**
-   * The hot copy goes now, or once its pending write is sent: that write is the newest state of
-   * the leg and the next owner reads it (during a Redis outage it waits with the other pending
-   * writes). A write already in flight that then fails is not retried.
+   * The hot copy goes now, or once its pending write is answered: that write is the newest state
+   * of the leg and the next owner reads it (during a Redis outage it waits with the other pending
+   * writes). `gone` is called then (HA: the leg's series end only after its loss is durable).
    */
-  unload(uuid: string): void {
+  unload(uuid: string, gone?: () => void): void {
     if (this.dirty.has(uuid) && !this.closed) {
-      this.unloading.add(uuid);
+      this.unloading.set(uuid, gone);
       return;
     }
-    this.unloading.delete(uuid);
+    this.landedLoss.delete(uuid);
     this.memory.remove(uuid);
+    this.unloaded(uuid);
+    gone?.();
+  }
+
+  /** An unloaded leg's hot copy is gone: its callback runs (once). */
+  private unloaded(uuid: string): void {
+    if (!this.unloading.has(uuid)) return;
+    const gone = this.unloading.get(uuid);
+    this.unloading.delete(uuid);
+    gone?.();
+  }
+
+  /** Reports the loss that `totals` adds to what Redis had of the leg (see onDurableLoss). */
+  private durable(uuid: string, totals: LossTotals): void {
+    const report = this.onDurableLoss;
+    if (report === undefined || this.memory.peek(uuid) === undefined) return;
+    const [inbound, outbound] = this.landedLoss.get(uuid) ?? [0, 0];
+    this.landedLoss.set(uuid, totals);
+    const addIn = Math.max(0, totals[0] - inbound);
+    const addOut = Math.max(0, totals[1] - outbound);
+    if (addIn > 0 || addOut > 0) report(uuid, addIn, addOut);
   }
 
   uuids(): IterableIterator<string> {
@@ -354,6 +403,7 @@ export class RedisStore implements LegStore {
     if (removed || this.deletes.has(uuid)) return undefined;
     // Into the hot map without marking it dirty: Redis already has exactly this.
     this.memory.save(state);
+    if (this.onDurableLoss !== undefined) this.landedLoss.set(uuid, lossTotals(state));
     return state;
   }
 
@@ -522,7 +572,9 @@ export class RedisStore implements LegStore {
       groupOf(deletes, fence).push(uuid);
       taken++;
     }
-    for (const [fence, uuids] of deletes) parts.push({ op: "delete", uuids, values: [], fence });
+    for (const [fence, uuids] of deletes) {
+      parts.push({ op: "delete", uuids, values: [], losses: [], fence });
+    }
     const saves = new Map<Fence | null, BatchPart>();
     for (const [uuid, fence] of this.dirty) {
       if (taken >= this.batchSize) break;
@@ -539,12 +591,13 @@ export class RedisStore implements LegStore {
       }
       let part = fence === null ? undefined : saves.get(fence);
       if (part === undefined) {
-        part = { op: "save", uuids: [], values: [], fence };
+        part = { op: "save", uuids: [], values: [], losses: [], fence };
         parts.push(part);
         if (fence !== null) saves.set(fence, part);
       }
       part.uuids.push(uuid);
       part.values.push(json);
+      part.losses.push(lossTotals(state));
       taken++;
     }
     return parts;
@@ -565,12 +618,14 @@ export class RedisStore implements LegStore {
     }
     pipeline.eval(
       FENCED_SET_SCRIPT,
-      keys.length + 1,
+      keys.length + 2,
       fence.key,
+      landedKey(fence),
       ...keys,
       fence.token,
       String(this.legTtlMs),
       ...values,
+      ...part.losses.map(([inbound, outbound]) => `${inbound},${outbound}`),
     );
   }
 
@@ -592,16 +647,31 @@ export class RedisStore implements LegStore {
         return;
       }
       done.push(...part.uuids);
-      if (part.fence !== null && reply === 0) this.refused(part);
+      const refused = part.fence !== null && (reply === 0 || Array.isArray(reply));
+      if (refused) this.refused(part);
       else this.count(part.op, "ok", n);
+      if (part.op !== "save" || this.onDurableLoss === undefined) return;
+      part.uuids.forEach((uuid, i) => {
+        const totals = part.losses[i] ?? [0, 0];
+        if (!refused) {
+          this.durable(uuid, totals);
+          return;
+        }
+        // An earlier write of this tenure that timed out may have landed after all: the loss it
+        // carried is durable. The rest is the next owner's to count; it is settled here.
+        const landed = Array.isArray(reply) ? parseTotals(reply[i]) : undefined;
+        if (landed !== undefined) this.durable(uuid, landed);
+        if (this.memory.peek(uuid) !== undefined) this.landedLoss.set(uuid, totals);
+      });
     });
     // Unloaded legs whose write went through (or was refused) leave the hot map now, unless
     // saved again since.
     if (this.unloading.size > 0) {
       for (const uuid of done) {
         if (this.unloading.has(uuid) && !this.dirty.has(uuid)) {
-          this.unloading.delete(uuid);
+          this.landedLoss.delete(uuid);
           this.memory.remove(uuid);
+          this.unloaded(uuid);
         }
       }
     }
@@ -697,6 +767,14 @@ export class RedisStore implements LegStore {
     this.everReady = true;
     if (this.queued > 0) this.armFlush(0);
   }
+}
+
+/** "inbound,outbound" as the fenced write noted it; undefined for nil or anything else. */
+function parseTotals(value: unknown): LossTotals | undefined {
+  if (typeof value !== "string") return undefined;
+  const [inbound, outbound] = value.split(",").map(Number);
+  if (!Number.isFinite(inbound) || !Number.isFinite(outbound)) return undefined;
+  return [inbound ?? 0, outbound ?? 0];
 }
 
 function groupOf(groups: Map<Fence | null, string[]>, fence: Fence | null): string[] {

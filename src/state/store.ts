@@ -33,9 +33,10 @@ export interface LegStore {
    * Forgets the leg's hot copy but keeps its durable copy: another HA replica consumes its
    * FreeSWITCH instance now, and reads the leg from Redis (if this replica takes the instance
    * back later, it must read it again, not trust a copy that went stale meanwhile). A write still
-   * pending is sent first. Not counted as an eviction.
+   * pending is sent first, and `gone` is called once the hot copy is gone. Not counted as an
+   * eviction.
    */
-  unload(uuid: string): void;
+  unload(uuid: string, gone?: () => void): void;
   /** Legs in memory. */
   readonly size: number;
   /** Every leg in memory (for reconciling against FreeSWITCH after a reconnect). */

@@ -10,6 +10,7 @@ import { pino } from "pino";
 import type { StorageConfig } from "../../src/config/types.js";
 import { addToSummary } from "../../src/legs/fold-rtcp.js";
 import { createLegStore } from "../../src/state/create-store.js";
+import { FENCED_SET_SCRIPT, landedKey } from "../../src/state/fence.js";
 import { decodeLegState } from "../../src/state/leg-schema.js";
 import { RedisStore, type RedisStoreOptions } from "../../src/state/redis-store.js";
 import type { StoreOpCount } from "../../src/state/store.js";
@@ -404,6 +405,77 @@ describe("RedisStore (shared Redis on 127.0.0.1:6379)", () => {
     } finally {
       mon.stop();
     }
+  });
+
+  it("HA's durable loss: what each landed write adds, nothing for a refused one, what a timed-out write landed, the rest at remove", async () => {
+    const prefix = newPrefix();
+    const fenceKey = `${prefix}ha:fence:fs1`;
+    await admin.set(fenceKey, "1/replica-a#0001");
+    const mine = { key: fenceKey, token: "1/replica-a#0001", instance: "fs1" };
+    const durable: [string, number, number][] = [];
+    const options = {
+      flushIntervalMs: 10_000,
+      onDurableLoss: (uuid: string, inbound: number, outbound: number) => {
+        durable.push([uuid, inbound, outbound]);
+      },
+    };
+    const store = await newStore(prefix, options);
+    // A leg's RTCP loss totals so far (summary.packetsLost per direction).
+    const leg = (uuid: string, inbound: number, outbound: number) => {
+      const base = sampleLeg(uuid, 1);
+      const summary = addToSummary(null, {
+        jitterMs: 4,
+        fractionLost: 0.01,
+        packetsLost: 0,
+        rttMs: 40,
+        mos: 4.2,
+      });
+      return {
+        ...base,
+        rtcpIn: { ...summary, packetsLost: inbound },
+        rtcpOut: { ...summary, packetsLost: outbound },
+      };
+    };
+    store.save(leg("x", 3, 1), mine);
+    assert.deepEqual(durable, [], "nothing before Redis has it");
+    await store.flush();
+    store.save(leg("x", 5, 1), mine);
+    store.save(leg("x", 6, 2), mine);
+    await store.flush();
+    assert.deepEqual(durable.splice(0), [
+      ["x", 3, 1],
+      ["x", 3, 1],
+    ]);
+
+    // Another process reads the leg from Redis: only what it adds afterwards is its own.
+    const next = await newStore(prefix, options);
+    assert.deepEqual((await next.load("x"))?.rtcpIn?.packetsLost, 6);
+    next.save(leg("x", 8, 2), mine);
+    await next.flush();
+    assert.deepEqual(durable.splice(0), [["x", 2, 0]]);
+
+    // This tenure's earlier write timed out (no reply) but landed at 10/3; then another replica
+    // took fs1 over. The refused retry learns what landed: that much is durable, no more.
+    await admin.eval(
+      FENCED_SET_SCRIPT,
+      3,
+      fenceKey,
+      landedKey(mine),
+      legKey(prefix, "x"),
+      mine.token,
+      "60000",
+      JSON.stringify(leg("x", 10, 3)),
+      "10,3",
+    );
+    await admin.set(fenceKey, "2/replica-b#0002");
+    next.save(leg("x", 12, 4), mine);
+    await next.flush();
+    assert.deepEqual(durable.splice(0), [["x", 2, 1]], "10/3 landed, 12/4 never will");
+    assert.equal(next.fencedWrites.leg_state, 1);
+    // The leg ends here all the same: what this replica saw after the refusal is reported.
+    next.save(leg("x", 13, 4), mine);
+    next.remove("x", mine);
+    assert.deepEqual(durable.splice(0), [["x", 1, 0]]);
   });
 
   it("an unloaded leg whose write is refused leaves memory all the same", async () => {
