@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { Config } from "./config/types.js";
 import type { EslConnection } from "./esl/connection.js";
 import {
@@ -31,6 +32,9 @@ import type {
   StatusSnapshot,
   StorageOpCount,
 } from "./server/source.js";
+import type { AuthFailure } from "./server/web-config/basic-auth.js";
+import { loadWebConfig } from "./server/web-config/load.js";
+import { WebSecurity } from "./server/web-config/web-security.js";
 import { createLegStore } from "./state/create-store.js";
 import type { LegStore } from "./state/store.js";
 import { bounded } from "./util/bounded.js";
@@ -91,6 +95,8 @@ export class Agent implements AgentView {
   private readonly claims: QosClaims | null;
   private readonly instanceList: MonitoredInstance[];
   private http: HttpServerHandle | null = null;
+  /** http.web_config_file: TLS, basic auth and headers of the endpoints; null without one. */
+  private readonly security: WebSecurity | null;
   private stopped = false;
   private readonly clock: Clock;
   private readonly startedAt: number;
@@ -149,6 +155,18 @@ export class Agent implements AgentView {
       read: () => this.sampleFigures(),
       clock: this.clock,
     });
+    const webConfigFile = config.http.webConfigFile;
+    this.security =
+      webConfigFile === ""
+        ? null
+        : new WebSecurity({
+            file: path.resolve(webConfigFile),
+            // Checked by the configuration loader already; read again for the certificates.
+            loaded: loadWebConfig(path.resolve(webConfigFile)),
+            exempt: config.http.authExempt,
+            logger,
+            clock: this.clock,
+          });
     const byName = new Map<string, MonitoredInstance>();
     this.lease =
       this.replicaId === undefined
@@ -267,6 +285,11 @@ export class Agent implements AgentView {
     };
   }
 
+  httpAuthFailures(): Readonly<Record<AuthFailure, number>> | undefined {
+    // With a web config file, even one without users yet: a reload may add them.
+    return this.security?.failures;
+  }
+
   ha(): HaView | undefined {
     const { lease, claims } = this;
     if (lease === null || claims === null) return undefined;
@@ -312,6 +335,7 @@ export class Agent implements AgentView {
       registry,
       logger,
       clock: this.clock,
+      ...(this.security === null ? {} : { security: this.security }),
     });
     if (config.http.ui && !this.stopped) this.sampler.start();
     const ha =

@@ -3,6 +3,7 @@ import { Agent } from "./agent.js";
 import { ConfigError } from "./config/errors.js";
 import { extractConfigFlag, loadConfig, renderConfig } from "./config/load.js";
 import { runDemo } from "./demo.js";
+import { HASH_PASSWORD_HELP, runHashPassword } from "./hash-password.js";
 import { createLogger, type Logger } from "./log/logger.js";
 import { parseSimulateArgs, runSimulator, SIMULATE_HELP } from "./sim/index.js";
 import { UsageError } from "./usage-error.js";
@@ -15,6 +16,7 @@ Usage:
   fsagent demo [--config <file>]       run the agent against its embedded FreeSWITCH simulator
   fsagent simulate [options]           run the FreeSWITCH simulator alone (see simulate --help)
   fsagent check-config [--config <f>]  print the effective configuration (secrets masked)
+  fsagent hash-password [--cost N]     bcrypt a password (stdin) for the web config's users
   fsagent --help | --version
 
 The original agent's "-config <file>" form is accepted too. Environment variables (FSAGENT_*,
@@ -109,6 +111,10 @@ async function simulate(argv: string[]): Promise<void> {
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === "hash-password" && wantsHelp(argv)) {
+    process.stdout.write(`${HASH_PASSWORD_HELP}\n`);
+    return;
+  }
   if (command !== "simulate" && wantsHelp(argv)) {
     process.stdout.write(`${HELP}\n`);
     return;
@@ -126,6 +132,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case "check-config":
       checkConfig(rest);
+      return;
+    case "hash-password":
+      await runHashPassword(rest);
       return;
     case "demo":
       await runDemo(rest, exitOnSignals, guardProcess);

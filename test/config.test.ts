@@ -95,7 +95,14 @@ const DEFAULTS: Omit<Config, "freeswitchInstances" | "source"> = {
     tls: { caFile: "", certFile: "", keyFile: "" },
     resourceAttributes: {},
   },
-  http: { host: "0.0.0.0", port: 8080, ui: true },
+  http: {
+    host: "0.0.0.0",
+    port: 8080,
+    ui: true,
+    webConfigFile: "",
+    authExempt: ["/health", "/ready"],
+    web: null,
+  },
   logging: { level: "info", format: "json" },
   events: { rtcp: true, qos: true },
   metrics: { perLeg: true },
@@ -147,7 +154,14 @@ const FULL: Omit<Config, "source"> = {
     tls: { caFile: "", certFile: "", keyFile: "" },
     resourceAttributes: {},
   },
-  http: { host: "127.0.0.1", port: 9090, ui: false },
+  http: {
+    host: "127.0.0.1",
+    port: 9090,
+    ui: false,
+    webConfigFile: "",
+    authExempt: ["/health", "/ready"],
+    web: null,
+  },
   logging: { level: "debug", format: "text" },
   events: { rtcp: true, qos: false },
   metrics: { perLeg: false },
@@ -305,6 +319,7 @@ describe("loadConfig: sources", () => {
         FSAGENT_HTTP_HOST: "::",
         FSAGENT_HTTP_PORT: "8181",
         FSAGENT_HTTP_UI: "NO",
+        FSAGENT_HTTP_AUTH_EXEMPT: "/health, /metrics",
         FSAGENT_LOG_LEVEL: "warn",
         FSAGENT_LOG_FORMAT: "json",
         FSAGENT_EVENTS_RTCP: "no",
@@ -372,7 +387,14 @@ describe("loadConfig: sources", () => {
         tls: { caFile: "", certFile: "", keyFile: "" },
         resourceAttributes: {},
       },
-      http: { host: "::", port: 8181, ui: false },
+      http: {
+        host: "::",
+        port: 8181,
+        ui: false,
+        webConfigFile: "",
+        authExempt: ["/health", "/metrics"],
+        web: null,
+      },
       logging: { level: "warn", format: "json" },
       events: { rtcp: false, qos: true },
       metrics: { perLeg: true },
@@ -1339,7 +1361,7 @@ describe("ENV_VARS", () => {
     ]) {
       assert.ok(ENV_VARS.includes(name), name);
     }
-    assert.equal(ENV_VARS.length, 58);
+    assert.equal(ENV_VARS.length, 60);
   });
 
   it("ignores variables it does not list", () => {

@@ -48,6 +48,8 @@ export const ENV_BINDINGS: readonly EnvBinding[] = [
   bind("FSAGENT_HTTP_HOST", ["http", "host"]),
   bind("FSAGENT_HTTP_PORT", ["http", "port"]),
   bind("FSAGENT_HTTP_UI", ["http", "ui"]),
+  bind("FSAGENT_HTTP_WEB_CONFIG_FILE", ["http", "web_config_file"]),
+  bind("FSAGENT_HTTP_AUTH_EXEMPT", ["http", "auth_exempt"]),
   bind("FSAGENT_LOG_LEVEL", ["logging", "level"]),
   bind("FSAGENT_LOG_FORMAT", ["logging", "format"]),
   bind("FSAGENT_EVENTS_RTCP", ["events", "rtcp"]),

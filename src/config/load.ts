@@ -1,3 +1,5 @@
+import path from "node:path";
+import { loadWebConfig } from "../server/web-config/load.js";
 import { type Env, envValue, OTEL_ENV, parsePairs } from "./env.js";
 import { readConfigFile } from "./file.js";
 import { layer, valueAt } from "./layers.js";
@@ -162,7 +164,17 @@ function toConfig(file: FileConfig, extras: Extras): Config {
       },
       resourceAttributes: extras.resourceAttributes,
     },
-    http: { ...file.http },
+    http: {
+      host: file.http.host,
+      port: file.http.port,
+      ui: file.http.ui,
+      webConfigFile: file.http.web_config_file,
+      authExempt: [...file.http.auth_exempt],
+      web:
+        file.http.web_config_file === ""
+          ? null
+          : loadWebConfig(path.resolve(file.http.web_config_file)).config,
+    },
     logging: { ...file.logging },
     events: { ...file.events },
     metrics: { perLeg: file.metrics.per_leg },

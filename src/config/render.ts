@@ -1,4 +1,5 @@
 import YAML from "yaml";
+import type { WebConfig } from "../server/web-config/parse.js";
 import { formatDuration } from "./scalars.js";
 import type { Config } from "./types.js";
 
@@ -54,7 +55,13 @@ export function renderConfig(config: Config): string {
         key_file: otel.tls.keyFile,
       },
     },
-    http: { host: config.http.host, port: config.http.port, ui: config.http.ui },
+    http: {
+      host: config.http.host,
+      port: config.http.port,
+      ui: config.http.ui,
+      web_config_file: config.http.webConfigFile,
+      auth_exempt: [...config.http.authExempt],
+    },
     logging: { level: config.logging.level, format: config.logging.format },
     events: { rtcp: config.events.rtcp, qos: config.events.qos },
     metrics: { per_leg: config.metrics.perLeg },
@@ -99,10 +106,31 @@ export function renderConfig(config: Config): string {
     otel.signalEndpoints === undefined
       ? ""
       : ` OTLP/HTTP: metrics to ${JSON.stringify(otel.signalEndpoints.metrics)}, quality records to ${JSON.stringify(otel.signalEndpoints.logs)}`,
+    ...webConfigLines(config.http.web),
   ]
     .filter((line) => line !== "")
     .join("\n");
   return doc.toString();
+}
+
+/** What the web config file sets, as comments (it is another file); bcrypt hashes masked. */
+function webConfigLines(web: WebConfig | null): string[] {
+  if (web === null) return [];
+  const tls = web.tls;
+  return [
+    " web config (http.web_config_file):",
+    tls === null
+      ? "   TLS: off (plain HTTP)"
+      : `   TLS: cert_file ${JSON.stringify(tls.certFile)}, key_file ${JSON.stringify(tls.keyFile)}, client_ca_file ${JSON.stringify(tls.clientCaFile)}, client_auth_type ${tls.clientAuthType}, min_version ${tls.minVersion}, max_version ${tls.maxVersion}`,
+    Object.keys(web.users).length === 0
+      ? "   basic auth: off"
+      : `   basic auth users: ${Object.keys(web.users)
+          .map((user) => `${JSON.stringify(user)}: ${MASK}`)
+          .join(", ")}`,
+    Object.keys(web.headers).length === 0
+      ? ""
+      : `   response headers: ${JSON.stringify(web.headers)}`,
+  ].filter((line) => line !== "");
 }
 
 /** Every non-empty secret in the configuration, for tests that prove none of them leaks. */
@@ -111,6 +139,7 @@ export function secretsOf(config: Config): string[] {
     ...config.freeswitchInstances.map((instance) => instance.password),
     config.storage.redis.password,
     ...Object.values(config.opentelemetry.headers),
+    ...Object.values(config.http.web?.users ?? {}),
   ];
   return [...new Set(secrets.filter((secret) => secret !== ""))];
 }

@@ -1,5 +1,7 @@
 import { accessSync, constants } from "node:fs";
+import path from "node:path";
 import { z } from "zod";
+import { loadWebConfig } from "../server/web-config/load.js";
 import type { Path } from "./paths.js";
 import {
   formatDuration,
@@ -235,7 +237,31 @@ const http = section({
   ).default(8080),
   // The status page at / and its JSON at /api/status (issue 9).
   ui: boolean.default(true),
+  // The exporter-toolkit's web config (issue 22), checked in crossCheck.
+  web_config_file: filePath.default(""),
+  auth_exempt: leaf(
+    'expected a list of paths starting with "/" (in the environment: comma-separated; "" for none)',
+    parsePathList,
+  ).default(["/health", "/ready"]),
 }).prefault({});
+
+/** A YAML list of paths, or (environment) one string of comma-separated paths. */
+function parsePathList(value: unknown): string[] | undefined {
+  const items =
+    typeof value === "string"
+      ? value
+          .split(",")
+          .map((p) => p.trim())
+          .filter((p) => p !== "")
+      : Array.isArray(value)
+        ? value
+        : undefined;
+  if (items === undefined) return undefined;
+  if (!items.every((p) => typeof p === "string" && p.startsWith("/") && !/[\s?#]/.test(p))) {
+    return undefined;
+  }
+  return items as string[];
+}
 
 const logging = section({
   level: choice(["debug", "info", "warn", "error"]).default("info"),
@@ -351,7 +377,20 @@ export function crossCheck(config: FileConfig, isSet: (path: Path) => boolean): 
     ...readable(["opentelemetry", "tls", "key_file"], config.opentelemetry.tls.key_file),
     ...readable(["storage", "redis", "ca_file"], config.storage.redis.ca_file),
     ...haNeedsRedis(config),
+    ...webConfig(config.http.web_config_file),
   ];
+}
+
+/** The web config file and what it names must be right before the agent starts. */
+function webConfig(file: string): CrossProblem[] {
+  if (file === "") return [];
+  try {
+    loadWebConfig(path.resolve(file));
+    return [];
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return [{ path: ["http", "web_config_file"], message }];
+  }
 }
 
 const TIMEOUT: Path = ["opentelemetry", "export_timeout"];

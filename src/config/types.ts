@@ -1,3 +1,4 @@
+import type { WebConfig } from "../server/web-config/parse.js";
 // The validated, immutable configuration every other module receives. Only src/config/ reads
 // files and process.env; everything else gets one of these. Durations are milliseconds.
 
@@ -118,6 +119,12 @@ export interface HttpConfig {
   readonly port: number;
   /** The status page (/) and /api/status; false answers them 404. */
   readonly ui: boolean;
+  /** The exporter-toolkit web config file (TLS, basic auth, headers); "" = none. */
+  readonly webConfigFile: string;
+  /** Paths answered without credentials when basic auth is on (orchestrator probes). */
+  readonly authExempt: readonly string[];
+  /** The web config file as read and checked at start-up; null without one. */
+  readonly web: WebConfig | null;
 }
 
 export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { Logger } from "../log/logger.js";
@@ -7,6 +8,7 @@ import { healthBody, readyBody } from "./health.js";
 import type { AgentView } from "./source.js";
 import { parseLegLimit, statusBody } from "./status.js";
 import { statusPage } from "./status-page.js";
+import type { WebSecurity } from "./web-config/web-security.js";
 
 export interface HttpServerOptions {
   host: string;
@@ -19,6 +21,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Times the grace period of close(); default the system clock. */
   clock?: Clock;
+  /** http.web_config_file: TLS, basic authentication, response headers. Absent: plain HTTP, open. */
+  security?: WebSecurity;
 }
 
 export interface HttpServerHandle {
@@ -94,12 +98,22 @@ function handlerFor(path: string, options: HttpServerOptions): Route | undefined
   return options.ui === true && options.view.status !== undefined ? uiRoutes.get(path) : undefined;
 }
 
+const UNAUTHORIZED: Reply = json(
+  401,
+  { error: "unauthorized" },
+  { "WWW-Authenticate": 'Basic realm="fsagent", charset="UTF-8"' },
+);
+
 async function route(req: IncomingMessage, options: HttpServerOptions): Promise<Reply> {
   // Only the path selects a route; the query string is the route's (most ignore it, e.g. a
   // probe's cache buster).
   const url = req.url ?? "/";
   const query = url.indexOf("?");
   const path = query === -1 ? url : url.slice(0, query);
+  // Every path, known or not, needs credentials unless exempt: a 404 must not tell what exists.
+  if (options.security !== undefined && (await options.security.authorize(path, req)) !== null) {
+    return UNAUTHORIZED;
+  }
   const handler = handlerFor(path, options);
   if (handler === undefined) return json(404, { error: "not found" });
   if (req.method !== "GET" && req.method !== "HEAD") {
@@ -108,9 +122,15 @@ async function route(req: IncomingMessage, options: HttpServerOptions): Promise<
   return handler(options, new URLSearchParams(query === -1 ? "" : url.slice(query + 1)));
 }
 
-function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
+function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  reply: Reply,
+  extra: Readonly<Record<string, string>> | undefined,
+): void {
   const body = typeof reply.body === "string" ? Buffer.from(reply.body, "utf8") : reply.body;
   res.writeHead(reply.status, {
+    ...extra,
     ...reply.headers,
     "Content-Type": reply.contentType,
     "Content-Length": body.length,
@@ -133,7 +153,7 @@ async function handle(
     reply = json(500, { error: "internal error" });
   }
   if (res.headersSent || res.destroyed) return;
-  send(req, res, reply);
+  send(req, res, reply, options.security?.headers);
 }
 
 function describeListenError(err: NodeJS.ErrnoException): string {
@@ -201,22 +221,39 @@ function closeServer(server: Server, clock: Clock): Promise<void> {
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
   // A page whose files are missing stops the start with its one-line reason, not a later 500.
   if (options.ui === true) statusPage();
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res, options).catch((err: unknown) => {
       // Only reachable if writing the reply itself failed; the socket is of no further use.
       options.logger.error({ err }, "http response failed");
       res.destroy();
     });
-  });
+  };
+  const tls = options.security?.tls ?? null;
+  const server: Server =
+    tls === null
+      ? createServer(onRequest)
+      : createHttpsServer(
+          {
+            ...tls.context,
+            requestCert: tls.requestCert,
+            rejectUnauthorized: tls.rejectUnauthorized,
+          },
+          onRequest,
+        );
+  // A client that fails the handshake (no or a wrong certificate, plain HTTP on the TLS port)
+  // is its own problem: its socket goes, quietly.
+  server.on("tlsClientError", (_err, socket) => socket.destroy());
   const address = await listen(server, options.host, options.port);
   // After startup, a server error must not crash the agent through an unhandled 'error' event.
   server.on("error", (err) => options.logger.error({ err }, "http server error"));
+  options.security?.attach(server);
 
   let closing: Promise<void> | null = null;
   return {
     port: address.port,
-    url: `http://${hostPort(address.address, address.port)}`,
+    url: `${tls === null ? "http" : "https"}://${hostPort(address.address, address.port)}`,
     close() {
+      options.security?.close();
       closing ??= closeServer(server, options.clock ?? systemClock);
       return closing;
     },

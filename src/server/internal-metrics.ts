@@ -287,6 +287,20 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
   });
 
   if (view.ha?.() !== undefined) haMetrics(register, view);
+  if (view.httpAuthFailures?.() !== undefined) {
+    counter(register, {
+      name: "fsagent_http_auth_failures_total",
+      help:
+        "HTTP requests refused with 401 by basic authentication (http.web_config_file), by " +
+        "reason: missing (no credentials), malformed, invalid (wrong user or password).",
+      labelNames: ["reason"],
+      fill(emit) {
+        for (const [reason, count] of Object.entries(view.httpAuthFailures?.() ?? {})) {
+          emit({ reason }, count);
+        }
+      },
+    });
+  }
 
   const buildInfo = new Gauge({
     name: "fsagent_build_info",

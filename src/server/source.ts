@@ -117,4 +117,6 @@ export interface AgentView {
   ha?(): HaView | undefined;
   /** The status page's data; absent in views without one (then / and /api/status are 404). */
   status?(): StatusSnapshot;
+  /** Requests refused for want of credentials, by reason; absent without basic auth. */
+  httpAuthFailures?(): Readonly<Record<"missing" | "malformed" | "invalid", number>> | undefined;
 }
