@@ -240,13 +240,17 @@ const http = section({
   // The exporter-toolkit's web config (issue 22), checked in crossCheck.
   web_config_file: filePath.default(""),
   auth_exempt: leaf(
-    'expected a list of paths starting with "/" (in the environment: comma-separated; "" for none)',
+    'expected a list of paths starting with "/" (in the environment: comma-separated, or "none")',
     parsePathList,
   ).default(["/health", "/ready"]),
 }).prefault({});
 
-/** A YAML list of paths, or (environment) one string of comma-separated paths. */
+/**
+ * A YAML list of paths, or (environment) one string of comma-separated paths; "none" is the
+ * empty list there (an empty variable counts as unset).
+ */
 function parsePathList(value: unknown): string[] | undefined {
+  if (typeof value === "string" && value.trim() === "none") return [];
   const items =
     typeof value === "string"
       ? value

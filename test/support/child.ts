@@ -145,7 +145,7 @@ export class CliProcess {
 
   /** The HTTP base URL from the JSON startup line ("fsagent x started ...", field `http`). */
   async jsonHttpUrl(timeoutMs = 5000): Promise<string> {
-    await this.waitForLine(/"http":"http:/, "the startup log line", timeoutMs);
+    await this.waitForLine(/"http":"https?:/, "the startup log line", timeoutMs);
     const line = this.jsonLines().find((l) => typeof l.http === "string");
     if (typeof line?.http !== "string") throw new Error(`no http field in:\n${this.stdout}`);
     return line.http;
