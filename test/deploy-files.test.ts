@@ -9,6 +9,8 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { ENV_VARS, extractConfigFlag, loadConfig } from "../src/config/load.js";
 import type { Config } from "../src/config/types.js";
+import { BasicAuth } from "../src/server/web-config/basic-auth.js";
+import { parseWebConfig, type WebConfig } from "../src/server/web-config/parse.js";
 import { parseSimulateArgs } from "../src/sim/args.js";
 import {
   composeCommand,
@@ -25,6 +27,7 @@ import {
   isTree,
   lastInstruction,
   list,
+  type Mount,
   mountedFile,
   parseDockerfile,
   parseEnvFile,
@@ -94,11 +97,29 @@ function prometheusConfigFile(): string {
   return file;
 }
 
+/** Does the agent's own basic auth let `user`:`password` in with these users? */
+async function admits(
+  users: Readonly<Record<string, string>>,
+  user: string,
+  password: string,
+): Promise<boolean> {
+  const header = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+  return (await new BasicAuth(users).check(header)) === null;
+}
+
+/** Client certificate policies the kubelet's probes and the HEALTHCHECK get through (they have none). */
+const NO_CLIENT_CERT_NEEDED = ["NoClientCert", "RequestClientCert", "VerifyClientCertIfGiven"];
+
+/** Where make-certs.sh writes the secured Compose stack's certificates: git-ignored. */
+const SECURE_COMPOSE = "deploy/compose/secure.example";
+const SECURE_TLS = `${SECURE_COMPOSE}/tls`;
+
 // ---------------------------------------------------------------------------------------------
 
 describe("deploy files parse", () => {
   it("every YAML and JSON file under deploy/, and the Compose file, parses", () => {
-    const files = filesUnder("deploy");
+    // make-certs.sh's output, if an operator ran it in this checkout, is theirs.
+    const files = filesUnder("deploy").filter((f) => !f.startsWith(`${SECURE_TLS}/`));
     const yaml = files.filter((f) => /\.ya?ml$/.test(f));
     const json = files.filter((f) => f.endsWith(".json"));
     assert.ok(yaml.length >= 10, `YAML files: ${yaml.join(", ")}`);
@@ -111,6 +132,8 @@ describe("deploy files parse", () => {
     // Nothing else hides there unchecked: the other files are read by the tests below.
     const others = files.filter((f) => !/\.(ya?ml|json)$/.test(f));
     assert.deepEqual(others, [
+      "deploy/compose/secure.example/fsagent-password",
+      "deploy/compose/secure.example/make-certs.sh",
       "deploy/docker/healthcheck.mjs",
       "deploy/systemd/fsagent.env.example",
       "deploy/systemd/fsagent.service",
@@ -402,6 +425,106 @@ describe("docker-compose.yml", () => {
   });
 });
 
+describe("the secured Compose stack (deploy/compose/secure.example)", () => {
+  const override = tree(readYaml(`${SECURE_COMPOSE}/compose.yaml`), "compose.yaml");
+  const overrides = tree(override.services, "override services");
+
+  /** A service as Compose merges the override into it: environment by name, volumes by target. */
+  function merged(name: string): Tree {
+    const base = service(name);
+    const extra = tree(overrides[name], `override of ${name}`);
+    const byTarget = new Map<string, Mount>();
+    for (const mount of [...composeMounts(base), ...composeMounts(extra)]) {
+      byTarget.set(mount.target, mount);
+    }
+    return {
+      ...base,
+      environment: { ...composeEnv(base), ...composeEnv(extra) },
+      volumes: [...byTarget.values()].map((m) => ({ source: m.source, target: m.target })),
+    };
+  }
+
+  it("overrides only services the stack has, with files of the repository or make-certs.sh's", () => {
+    for (const [name, value] of Object.entries(overrides)) {
+      assert.ok(name in services, `${name} is a service of docker-compose.yml`);
+      for (const mount of composeMounts(tree(value, name))) {
+        const made = mount.source === SECURE_TLS || mount.source.startsWith(`${SECURE_TLS}/`);
+        assert.ok(made || existsInRepo(mount.source), `${name}: ${mount.source} exists`);
+      }
+    }
+    // make-certs.sh writes to tls/ beside itself by default, the files the override mounts.
+    const script = readText(`${SECURE_COMPOSE}/make-certs.sh`);
+    assert.match(script, /dir=\$\{1:-"\$\(dirname "\$0"\)\/tls"\}/);
+    for (const file of ["ca.crt", "tls.crt", "tls.key"]) {
+      assert.match(script, new RegExp(`-(out|keyout) ${file.replace(".", "\\.")}\\b`), file);
+    }
+    assert.match(readText(".gitignore"), /^deploy\/compose\/secure\.example\/tls\/$/m);
+  });
+
+  it("gives the agent a web config whose certificate and key are make-certs.sh's, and /health open", () => {
+    const agent = merged("fsagent");
+    const env = composeEnv(agent);
+    const target = env.FSAGENT_HTTP_WEB_CONFIG_FILE ?? "";
+    const file = mountedFile(agent, target);
+    assert.equal(file, `${SECURE_COMPOSE}/web-config.yml`);
+    const web = parseWebConfig(readText(file), target);
+    assert.ok(web.tls, "HTTPS");
+    assert.equal(mountedFile(agent, web.tls.certFile), `${SECURE_TLS}/tls.crt`);
+    assert.equal(mountedFile(agent, web.tls.keyFile), `${SECURE_TLS}/tls.key`);
+    assert.ok(
+      NO_CLIENT_CERT_NEEDED.includes(web.tls.clientAuthType),
+      "the HEALTHCHECK has no cert",
+    );
+    // The rest of the agent's configuration is the demo's, /health exempt for the HEALTHCHECK.
+    const config = effectiveConfig(readText("deploy/compose/fsagent.yaml"), {
+      ...dockerEnv(runtime),
+      ...env,
+      FSAGENT_HTTP_WEB_CONFIG_FILE: "",
+    });
+    assert.ok(config.http.authExempt.includes("/health"));
+  });
+
+  it("has Prometheus scrape the agent over HTTPS with the password the web config admits", async () => {
+    const prometheus = merged("prometheus");
+    const agent = merged("fsagent");
+    const flag = composeCommand(prometheus).find((a) => a.startsWith("--config.file="));
+    const file = mountedFile(prometheus, flag?.slice("--config.file=".length) ?? "");
+    assert.equal(file, `${SECURE_COMPOSE}/prometheus.yml`);
+    const secure = tree(readYaml(file), file);
+    const plain = tree(readYaml(prometheusConfigFile()), "prometheus.yml");
+    // The same Prometheus as the demo's but for the fsagent job's scheme, TLS and auth.
+    const jobs = (config: Tree) =>
+      list(config.scrape_configs, "scrape_configs").map((j) => tree(j, "scrape_config"));
+    const fsagentJob = jobs(secure).find((j) => j.job_name === "fsagent");
+    assert.ok(fsagentJob);
+    const { scheme, tls_config, basic_auth, ...rest } = fsagentJob;
+    assert.deepEqual(
+      { ...secure, scrape_configs: jobs(secure).map((j) => (j === fsagentJob ? rest : j)) },
+      plain,
+    );
+    assert.equal(scheme, "https");
+    const tlsConfig = tree(tls_config, "tls_config");
+    assert.equal(
+      mountedFile(prometheus, text(tlsConfig.ca_file, "ca_file")),
+      `${SECURE_TLS}/ca.crt`,
+    );
+    const [host] = hostPort(
+      text(list(tree(list(fsagentJob.static_configs, "sc")[0], "sc").targets, "t")[0], "target"),
+    );
+    const serverName = text(tlsConfig.server_name ?? host, "server_name");
+    assert.match(readText(`${SECURE_COMPOSE}/make-certs.sh`), new RegExp(`DNS:${serverName}\\b`));
+    const auth = tree(basic_auth, "basic_auth");
+    const passwordFile = mountedFile(prometheus, text(auth.password_file, "password_file"));
+    assert.ok(passwordFile !== null && existsInRepo(passwordFile));
+    const webFile = mountedFile(agent, composeEnv(agent).FSAGENT_HTTP_WEB_CONFIG_FILE ?? "");
+    const web = parseWebConfig(readText(webFile ?? ""), "/etc/fsagent-web/web-config.yml");
+    assert.ok(
+      await admits(web.users, text(auth.username, "username"), readText(passwordFile).trim()),
+      "the password file's password matches the web config's hash",
+    );
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 
 const k8sDocs = filesUnder("deploy/kubernetes")
@@ -462,7 +585,70 @@ describe("Kubernetes manifests", () => {
     assert.ok(volume, `volume ${String(mount.name)}`);
     const configMap = k8s("ConfigMap", text(tree(volume.configMap, "configMap").name, "name"));
     const yaml = text(tree(configMap.data, "data")["config.yaml"], "config.yaml");
-    return effectiveConfig(yaml, { ...dockerEnv(runtime), ...containerEnv() });
+    // The web config file names a certificate only cert-manager (or the operator) provides:
+    // podWebConfig() checks the file; test/system/deploy-run.test.ts runs the pod's files whole.
+    return effectiveConfig(yaml, {
+      ...dockerEnv(runtime),
+      ...containerEnv(),
+      FSAGENT_HTTP_WEB_CONFIG_FILE: "",
+    });
+  }
+
+  const certificate = k8s("Certificate", "fsagent");
+  const tlsSecret = text(tree(certificate.spec, "Certificate spec").secretName, "secretName");
+  /** The keys of a cert-manager Secret (kubernetes.io/tls plus the issuing CA). */
+  const CERT_MANAGER_KEYS = ["tls.crt", "tls.key", "ca.crt"];
+
+  /** A key of an example Secret, or of the Secret cert-manager writes for certificate.yaml. */
+  function secretKey(name: string, key: string): string | null {
+    if (name === tlsSecret) {
+      assert.ok(CERT_MANAGER_KEYS.includes(key), `${name} (cert-manager) has no key ${key}`);
+      return null;
+    }
+    const data = tree(k8s("Secret", name).stringData, `Secret ${name} stringData`);
+    assert.ok(key in data, `Secret ${name} has ${key}`);
+    return text(data[key], `${name}.${key}`);
+  }
+
+  /**
+   * The web config as the pod sees it: the file FSAGENT_HTTP_WEB_CONFIG_FILE names, in the
+   * volume mounted over its directory, and what that volume holds (file → Secret and key).
+   */
+  function podWebConfig(): { file: string; web: WebConfig; files: Map<string, [string, string]> } {
+    const file = containerEnv().FSAGENT_HTTP_WEB_CONFIG_FILE ?? "";
+    assert.ok(path.posix.isAbsolute(file), `FSAGENT_HTTP_WEB_CONFIG_FILE is set: ${file}`);
+    const mounts = list(container.volumeMounts, "volumeMounts").map((m) => tree(m, "mount"));
+    const mount = mounts.find((m) => path.posix.dirname(file) === m.mountPath);
+    assert.ok(mount, `a volume mounted at ${path.posix.dirname(file)}`);
+    assert.equal(mount.readOnly, true);
+    const volume = list(pod.volumes, "volumes")
+      .map((v) => tree(v, "volume"))
+      .find((v) => v.name === mount.name);
+    assert.ok(volume, `volume ${String(mount.name)}`);
+    const files = new Map<string, [string, string]>();
+    for (const source of list(tree(volume.projected, "projected").sources, "sources")) {
+      const secret = tree(tree(source, "source").secret, "projected secret");
+      const name = text(secret.name, "secret name");
+      for (const item of list(secret.items, "items").map((i) => tree(i, "item"))) {
+        const key = text(item.key, "key");
+        secretKey(name, key);
+        files.set(path.posix.join(text(mount.mountPath, "mountPath"), text(item.path, "path")), [
+          name,
+          key,
+        ]);
+      }
+    }
+    const [secret, key] = files.get(file) ?? [];
+    assert.ok(secret && key, `${file} is in the volume`);
+    const content = secretKey(secret, key);
+    assert.ok(content !== null, `${file} comes from an example Secret`);
+    return { file, web: parseWebConfig(content, file), files };
+  }
+
+  function monitorEndpoint(): Tree {
+    const monitor = tree(readYaml("deploy/kubernetes/servicemonitor.yaml"), "servicemonitor");
+    const [endpoint] = list(tree(monitor.spec, "spec").endpoints, "endpoints");
+    return tree(endpoint, "endpoint");
   }
 
   it("lists in kustomization.yaml only files that exist", () => {
@@ -499,6 +685,60 @@ describe("Kubernetes manifests", () => {
       const port: unknown = get.port === "http" ? http.containerPort : get.port;
       assert.equal(port, config.http.port, `${probe} port`);
     }
+  });
+
+  it("mounts the example web config where FSAGENT_HTTP_WEB_CONFIG_FILE names it, with its certificate", () => {
+    const { web, files } = podWebConfig();
+    assert.ok(web.tls, "the example serves HTTPS");
+    assert.deepEqual(files.get(web.tls.certFile), [tlsSecret, "tls.crt"]);
+    assert.deepEqual(files.get(web.tls.keyFile), [tlsSecret, "tls.key"]);
+    if (web.tls.clientCaFile !== "") assert.ok(files.has(web.tls.clientCaFile));
+    // The kubelet's HTTPS probes present no client certificate.
+    assert.ok(NO_CLIENT_CERT_NEEDED.includes(web.tls.clientAuthType), web.tls.clientAuthType);
+    assert.ok(Object.keys(web.users).length > 0, "basic auth");
+    // The kustomization applies the example Secret; certificate.yaml needs cert-manager.
+    const kustomization = tree(readYaml("deploy/kubernetes/kustomization.yaml"), "kustomization");
+    const resources = list(kustomization.resources, "resources");
+    assert.ok(resources.includes("web-config.example.yaml"));
+    assert.ok(!resources.includes("certificate.yaml"));
+  });
+
+  it("probes paths the web config leaves open, over HTTPS when it turns TLS on", () => {
+    const { web } = podWebConfig();
+    const exempt = podConfig().http.authExempt;
+    for (const probe of ["livenessProbe", "readinessProbe"]) {
+      const get = tree(tree(container[probe], probe).httpGet, `${probe}.httpGet`);
+      assert.ok(exempt.includes(text(get.path, "path")), `${probe}: ${get.path} is exempt`);
+      assert.equal(get.scheme ?? "HTTP", web.tls === null ? "HTTP" : "HTTPS", `${probe} scheme`);
+    }
+  });
+
+  it("has the ServiceMonitor scrape over HTTPS with a password and CA the Secrets provide", async () => {
+    const { web } = podWebConfig();
+    const endpoint = monitorEndpoint();
+    assert.equal(endpoint.scheme, web.tls === null ? "http" : "https");
+    const tls = tree(endpoint.tlsConfig, "tlsConfig");
+    const ca = tree(tree(tls.ca, "tlsConfig.ca").secret, "tlsConfig.ca.secret");
+    assert.equal(ca.name, tlsSecret, "the CA cert-manager writes beside the certificate");
+    assert.equal(ca.key, "ca.crt");
+    secretKey(tlsSecret, text(ca.key, "key"));
+    const dnsNames = list(tree(certificate.spec, "spec").dnsNames, "dnsNames");
+    assert.ok(dnsNames.includes(tls.serverName), `serverName ${tls.serverName} is certified`);
+    assert.equal(tls.insecureSkipVerify, undefined);
+    const auth = tree(endpoint.basicAuth, "basicAuth");
+    const ref = (which: string): string => {
+      const selector = tree(auth[which], `basicAuth.${which}`);
+      const value = secretKey(text(selector.name, "name"), text(selector.key, "key"));
+      assert.ok(value !== null, `basicAuth.${which} comes from an example Secret`);
+      return value;
+    };
+    const [user, password] = [ref("username"), ref("password")];
+    assert.ok(await admits(web.users, user, password), `${user}'s password matches its hash`);
+    // The scrape credentials stay out of the agent's pod.
+    const mounted = [...podWebConfig().files.values()].map(([name]) => name);
+    const selectorName = text(tree(auth.password, "password").name, "name");
+    assert.ok(!mounted.includes(selectorName));
+    assert.ok(!Object.values(containerEnv()).includes(password));
   });
 
   it("runs the image's CLI as its non-root user, with resources and a grace period", () => {
@@ -648,11 +888,22 @@ describe("names shared by the deploy files and the documentation", () => {
     assert.match(readText("Dockerfile"), new RegExp(`docker build -t fsagent:${pkg.version} `));
   });
 
-  it("call the Secret by the example Secret's name everywhere", () => {
+  it("call the Secrets by the example Secrets' names everywhere", () => {
     const secret = readYamlDocs("deploy/kubernetes/secret.example.yaml")
       .map((doc) => tree(doc, "secret.example.yaml"))
       .find((doc) => doc.kind === "Secret");
     const name = text(tree(secret?.metadata, "Secret metadata").name, "Secret name");
+    // The web config's Secrets, and the one cert-manager writes, go by their own names.
+    const others = [
+      ...readYamlDocs("deploy/kubernetes/web-config.example.yaml").map((doc) =>
+        text(tree(tree(doc, "web-config.example.yaml").metadata, "metadata").name, "name"),
+      ),
+      text(
+        tree(tree(readYaml("deploy/kubernetes/certificate.yaml"), "Certificate").spec, "spec")
+          .secretName,
+        "secretName",
+      ),
+    ];
     let seen = 0;
     for (const file of sources) {
       const content = readText(file);
@@ -662,6 +913,7 @@ describe("names shared by the deploy files and the documentation", () => {
       ].map((m) => m[1]);
       for (const found of names) {
         seen += 1;
+        if (found !== undefined && others.includes(found)) continue;
         assert.equal(found, name, `${file}: Secret ${found}`);
       }
     }

@@ -8,8 +8,14 @@
 //
 // It lives at deploy/docker/ in the repository and at /app/deploy/docker/ in the image; both are
 // two levels below the directory that holds dist/.
+//
+// With a web config that turns TLS on (http.web_config_file), the agent speaks HTTPS only, so the
+// check does too. It does not verify the certificate: it asks its own process on loopback, where
+// the certificate's names (the Service's) do not apply, and it sends no credentials. /health must
+// stay in http.auth_exempt (the default), and client_auth_type must not require a certificate.
 
-import { request } from "node:http";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 
 const TIMEOUT_MS = 3000;
 
@@ -42,15 +48,27 @@ try {
 const { port } = config.http;
 if (port === 0) fail("http.port is 0 (a random port): set a fixed port to health-check it");
 const host = connectHost(config.http.host);
+const tls = config.http.web?.tls != null;
+const request = tls ? httpsRequest : httpRequest;
+const where = `GET /health on ${tls ? "https" : "http"}://${host}:${port}`;
 
 const req = request(
-  { host, port, path: "/health", method: "GET", timeout: TIMEOUT_MS, agent: false },
+  {
+    host,
+    port,
+    path: "/health",
+    method: "GET",
+    timeout: TIMEOUT_MS,
+    agent: false,
+    ...(tls ? { rejectUnauthorized: false } : {}),
+  },
   (res) => {
     res.resume();
     if (res.statusCode === 200) process.exit(0);
-    fail(`GET /health on ${host}:${port} answered ${res.statusCode}`);
+    const hint = res.statusCode === 401 ? " (keep /health in http.auth_exempt)" : "";
+    fail(`${where} answered ${res.statusCode}${hint}`);
   },
 );
 req.on("timeout", () => req.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)));
-req.on("error", (error) => fail(`GET /health on ${host}:${port}: ${error.message}`));
+req.on("error", (error) => fail(`${where}: ${error.message}`));
 req.end();

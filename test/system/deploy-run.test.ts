@@ -5,27 +5,33 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import https from "node:https";
 import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CLI_PATH, CliProcess, killAllChildren, tempDir } from "../support/child.js";
 import {
   composeCommand,
+  composeEnv,
   dockerCopies,
   dockerEnv,
   exportedOtlpMetrics,
   finalWorkdir,
   internalMetrics,
   lastInstruction,
+  list,
   parseDockerfile,
   parseEnvFile,
   parseUnit,
   REPO,
   readText,
   readYaml,
+  readYamlDocs,
   repoPath,
   splitCommandLine,
+  type Tree,
+  text,
   tree,
 } from "../support/deploy.js";
 import { closedPort, httpRequest, pollUntil } from "../support/net.js";
@@ -307,6 +313,273 @@ describe("the systemd unit's ExecStart, outside systemd", () => {
     // Readiness without FreeSWITCH: 503, as the Kubernetes readiness probe expects.
     assert.equal((await httpRequest(`http://127.0.0.1:${httpPort}/ready`)).status, 503);
     assert.equal(service?.get("KillSignal")?.[0], "SIGTERM");
+    agent.signal("SIGTERM");
+    assert.equal((await agent.waitForExit(10_000)).code, 0, agent.toString());
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+interface HttpsOptions {
+  /** The CA to verify the agent's certificate with; none: not verified (the kubelet's way). */
+  readonly ca?: Buffer;
+  readonly servername?: string;
+  readonly user?: string;
+  readonly password?: string;
+}
+
+/** GET over HTTPS on a fresh connection, as a scraper or a probe would. */
+function httpsGet(
+  url: string,
+  options: HttpsOptions,
+): Promise<{ status: number; body: string; wwwAuthenticate: string }> {
+  const { ca, servername, user, password } = options;
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      url,
+      {
+        agent: false,
+        timeout: 2000,
+        ...(ca === undefined ? { rejectUnauthorized: false } : { ca }),
+        ...(servername === undefined ? {} : { servername }),
+        ...(user === undefined ? {} : { auth: `${user}:${password ?? ""}` }),
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (chunk: string) => {
+          body += chunk;
+        });
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            wwwAuthenticate: String(res.headers["www-authenticate"] ?? ""),
+          }),
+        );
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+const MAKE_CERTS = "deploy/compose/secure.example/make-certs.sh";
+
+/** The example's certificates, made by the script the Compose example ships (cert-manager's shape). */
+async function makeCerts(dir: string): Promise<void> {
+  const made = await run(["sh", repoPath(MAKE_CERTS), dir], emptyDir(), {});
+  assert.equal(made.code, 0, made.stderr);
+}
+
+/** The agent started from the image's command with `env`, and its HTTPS /health answering. */
+async function startSecuredAgent(
+  env: Record<string, string>,
+  port: number,
+): Promise<{ agent: CliProcess; workdir: string }> {
+  const workdir = emptyDir();
+  const entrypoint = localArgs([
+    ...(lastInstruction(runtime, "ENTRYPOINT")?.exec ?? []),
+    ...(lastInstruction(runtime, "CMD")?.exec ?? []),
+  ]).slice(1);
+  const agent = startCli(entrypoint, workdir, env);
+  await pollUntil(
+    () => httpsGet(`https://127.0.0.1:${port}/health`, {}),
+    healthy,
+    "/health over HTTPS",
+    10_000,
+  );
+  return { agent, workdir };
+}
+
+async function assertHealthcheckPasses(workdir: string, env: Record<string, string>) {
+  const healthcheck = localArgs(lastInstruction(runtime, "HEALTHCHECK")?.exec ?? []);
+  const ok = await run(healthcheck, workdir, env);
+  assert.equal(ok.code, 0, `HEALTHCHECK against the HTTPS agent: ${ok.stderr}`);
+}
+
+describe("the secured examples, outside Kubernetes and Compose", () => {
+  it("Kubernetes: the pod's web config and certificate serve the probes, the ServiceMonitor and the HEALTHCHECK", async () => {
+    const docs = ["deployment.yaml", "web-config.example.yaml", "servicemonitor.yaml"].flatMap(
+      (f) => readYamlDocs(`deploy/kubernetes/${f}`).map((d) => tree(d, f)),
+    );
+    const find = (kind: string, name: string): Tree => {
+      const doc = docs.find((d) => d.kind === kind && tree(d.metadata, "metadata").name === name);
+      assert.ok(doc, `${kind} ${name}`);
+      return doc;
+    };
+    const secretValue = (name: string, key: string): string =>
+      text(tree(find("Secret", name).stringData, "stringData")[key], `${name}.${key}`);
+    const pod = tree(
+      tree(tree(find("Deployment", "fsagent").spec, "spec").template, "t").spec,
+      "pod",
+    );
+    const container = tree(list(pod.containers, "containers")[0], "container");
+    const podEnv = Object.fromEntries(
+      list(container.env, "env")
+        .map((e) => tree(e, "env"))
+        .filter((e) => e.value !== undefined)
+        .map((e) => [text(e.name, "name"), String(e.value)]),
+    );
+
+    // cert-manager's Secret fsagent-tls, as make-certs.sh writes the same three files.
+    const certs = path.join(emptyDir(), "certs");
+    await makeCerts(certs);
+    const tlsSecret = text(
+      tree(tree(readYaml("deploy/kubernetes/certificate.yaml"), "Certificate").spec, "spec")
+        .secretName,
+      "secretName",
+    );
+
+    // The projected volume, laid out in a directory of this machine.
+    const webFile = podEnv.FSAGENT_HTTP_WEB_CONFIG_FILE ?? "";
+    const mounts = list(container.volumeMounts, "volumeMounts").map((m) => tree(m, "mount"));
+    const mount = mounts.find((m) => m.mountPath === path.posix.dirname(webFile));
+    assert.ok(mount, `a mount for ${webFile}`);
+    const volume = list(pod.volumes, "volumes")
+      .map((v) => tree(v, "volume"))
+      .find((v) => v.name === mount.name);
+    const volumeDir = emptyDir();
+    for (const source of list(tree(volume?.projected, "projected").sources, "sources")) {
+      const secret = tree(tree(source, "source").secret, "secret");
+      for (const item of list(secret.items, "items").map((i) => tree(i, "item"))) {
+        const target = path.join(volumeDir, text(item.path, "path"));
+        const key = text(item.key, "key");
+        if (secret.name === tlsSecret) copyFileSync(path.join(certs, key), target);
+        else writeFileSync(target, secretValue(text(secret.name, "name"), key));
+      }
+    }
+
+    const port = await freePort();
+    const esl = await closedPort();
+    const env = {
+      ...dockerEnv(runtime),
+      ...podEnv,
+      FSAGENT_HTTP_WEB_CONFIG_FILE: path.join(volumeDir, path.posix.basename(webFile)),
+      // This machine's stand-ins for the cluster's addresses.
+      FSAGENT_FREESWITCH_INSTANCES: JSON.stringify([{ name: "fs1", host: "127.0.0.1", port: esl }]),
+      FSAGENT_HTTP_HOST: "127.0.0.1",
+      FSAGENT_HTTP_PORT: String(port),
+      FSAGENT_OTEL_ENDPOINT: receiver.endpoint,
+    };
+    const { agent, workdir } = await startSecuredAgent(env, port);
+    const base = `https://127.0.0.1:${port}`;
+
+    // The kubelet: HTTPS, no certificate check, no credentials.
+    for (const probe of ["livenessProbe", "readinessProbe"]) {
+      const get = tree(tree(container[probe], probe).httpGet, "httpGet");
+      assert.equal(get.scheme, "HTTPS");
+      const reply = await httpsGet(`${base}${text(get.path, "path")}`, {});
+      // Readiness is 503 without FreeSWITCH; what matters is that no login is asked.
+      assert.ok([200, 503].includes(reply.status), `${probe}: ${reply.status}`);
+    }
+    await assert.rejects(httpRequest(`http://127.0.0.1:${port}/health`), "no plain HTTP");
+
+    // Prometheus as the ServiceMonitor configures it.
+    const endpoint = tree(
+      list(tree(find("ServiceMonitor", "fsagent").spec, "spec").endpoints, "e")[0],
+      "ep",
+    );
+    const tls = tree(endpoint.tlsConfig, "tlsConfig");
+    const caKey = text(tree(tree(tls.ca, "ca").secret, "secret").key, "key");
+    const auth = tree(endpoint.basicAuth, "basicAuth");
+    const credential = (which: string): string => {
+      const ref = tree(auth[which], which);
+      return secretValue(text(ref.name, "name"), text(ref.key, "key"));
+    };
+    const scraper = {
+      ca: readFileSync(path.join(certs, caKey)),
+      servername: text(tls.serverName, "serverName"),
+    };
+    const url = `${base}${text(endpoint.path, "path")}`;
+    const scrape = await httpsGet(url, {
+      ...scraper,
+      user: credential("username"),
+      password: credential("password"),
+    });
+    assert.equal(scrape.status, 200);
+    assert.match(scrape.body, /^fsagent_/m);
+    const anonymous = await httpsGet(url, scraper);
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.wwwAuthenticate, /^Basic/);
+
+    await assertHealthcheckPasses(workdir, env);
+    agent.signal("SIGTERM");
+    assert.equal((await agent.waitForExit(10_000)).code, 0, agent.toString());
+  });
+
+  it("Compose: the secure.example override's web config, Prometheus job and HEALTHCHECK", async () => {
+    const override = tree(readYaml("deploy/compose/secure.example/compose.yaml"), "override");
+    const services = tree(override.services, "services");
+    const fsagent = tree(services.fsagent, "fsagent");
+    // The override's mounts, laid out in a directory of this machine.
+    const root = emptyDir();
+    const local = (containerPath: string): string => {
+      for (const volume of list(fsagent.volumes, "volumes").map((v) => text(v, "volume"))) {
+        const [source = "", target = ""] = volume.split(":");
+        if (containerPath === target || containerPath.startsWith(`${target}/`)) {
+          return path.join(
+            root,
+            path.relative("./deploy/compose/secure.example", source),
+            containerPath.slice(target.length),
+          );
+        }
+      }
+      throw new Error(`${containerPath} is not mounted`);
+    };
+    const webTarget = composeEnv(fsagent).FSAGENT_HTTP_WEB_CONFIG_FILE ?? "";
+    copyFileSync(repoPath("deploy/compose/secure.example/web-config.yml"), local(webTarget));
+    await makeCerts(path.join(root, "tls")); // make-certs.sh's default: tls/ beside itself
+
+    const port = await freePort();
+    const esl = await closedPort();
+    const env = {
+      ...dockerEnv(runtime),
+      ...composeEnv(fsagent),
+      FSAGENT_HTTP_WEB_CONFIG_FILE: local(webTarget),
+      FSAGENT_FREESWITCH_INSTANCES: JSON.stringify([{ name: "fs1", host: "127.0.0.1", port: esl }]),
+      FSAGENT_HTTP_HOST: "127.0.0.1",
+      FSAGENT_HTTP_PORT: String(port),
+      FSAGENT_OTEL_ENDPOINT: receiver.endpoint,
+    };
+    const { agent, workdir } = await startSecuredAgent(env, port);
+
+    // Prometheus with the override's prometheus.yml: ca_file and password_file as it mounts them.
+    const prometheus = tree(readYaml("deploy/compose/secure.example/prometheus.yml"), "prom");
+    const job = list(prometheus.scrape_configs, "scrape_configs")
+      .map((j) => tree(j, "job"))
+      .find((j) => j.job_name === "fsagent");
+    assert.ok(job);
+    assert.equal(job.scheme, "https");
+    const tlsConfig = tree(job.tls_config, "tls_config");
+    const basicAuth = tree(job.basic_auth, "basic_auth");
+    const promMounts = list(tree(services.prometheus, "prometheus").volumes, "volumes").map((v) =>
+      text(v, "volume").split(":"),
+    );
+    const promFile = (target: string): string => {
+      const mount = promMounts.find((m) => m[1] === target);
+      assert.ok(mount, `${target} is mounted in prometheus`);
+      const source = path.relative("deploy/compose/secure.example", mount[0] ?? "");
+      return source.startsWith("tls")
+        ? path.join(root, source)
+        : repoPath(path.join("deploy/compose/secure.example", source));
+    };
+    const scrape = await httpsGet(
+      `https://127.0.0.1:${port}${text(job.metrics_path, "metrics_path")}`,
+      {
+        ca: readFileSync(promFile(text(tlsConfig.ca_file, "ca_file"))),
+        servername: text(tlsConfig.server_name, "server_name"),
+        user: text(basicAuth.username, "username"),
+        password: readFileSync(
+          promFile(text(basicAuth.password_file, "password_file")),
+          "utf8",
+        ).trim(),
+      },
+    );
+    assert.equal(scrape.status, 200);
+    assert.match(scrape.body, /^fsagent_/m);
+
+    await assertHealthcheckPasses(workdir, env);
     agent.signal("SIGTERM");
     assert.equal((await agent.waitForExit(10_000)).code, 0, agent.toString());
   });
