@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { tempDir } from "../support/child.js";
 import { skipWithoutFreeswitch } from "../support/freeswitch.js";
-import { assertQosExactlyOnce, legPoints } from "../support/fs-assert.js";
+import { assertQosExactlyOnce, callWithRtcp } from "../support/fs-assert.js";
 import { FS_NAME, Rig, sleep } from "../support/fs-rig.js";
 import { deleteRedisKeys, Replica, replicaEnv } from "../support/ha.js";
 import { pollUntil } from "../support/net.js";
@@ -63,20 +63,8 @@ describe("real FreeSWITCH: the HA lease holder killed during a call", {
   it("the standby consumes it within lease TTL + 5 s; each leg's QoS reaches the Collector once", async (t) => {
     const first = await pollUntil(holder, (r) => r !== undefined, "one replica holds it", 15_000);
     assert.ok(first);
-    const calls = await rig.fs.originate(1, { codec: "PCMU" });
-    await rig.fs.waitForChannels(4);
-    const legs = rig.capture
-      .eventsNamed("CHANNEL_CREATE")
-      .map((e) => e.get("Unique-ID") ?? "")
-      .slice(-4);
     // The holder has seen the legs and written their state (write-behind) before it dies.
-    for (const leg of legs) {
-      await rig.receiver.waitFor(
-        () => legPoints(rig.receiver, "freeswitch.rtcp.jitter", leg).length > 0,
-        `RTCP points of ${leg}`,
-        20_000,
-      );
-    }
+    const { calls, legs } = await callWithRtcp(rig);
     await sleep(1_000);
 
     const killedAt = Date.now();

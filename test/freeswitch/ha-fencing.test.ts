@@ -15,7 +15,7 @@ import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { tempDir } from "../support/child.js";
 import { skipWithoutFreeswitch } from "../support/freeswitch.js";
-import { assertQosExactlyOnce, assertRtcpPoints, legPoints } from "../support/fs-assert.js";
+import { assertQosExactlyOnce, assertRtcpPoints, callWithRtcp } from "../support/fs-assert.js";
 import { FS_NAME, Rig, sleep } from "../support/fs-rig.js";
 import { PrivateRedisServer, Replica, replicaEnv, sample } from "../support/ha.js";
 import { skipWithoutImpairment } from "../support/impair.js";
@@ -86,19 +86,7 @@ describe("real FreeSWITCH, HA: a holder paused past its lease writes nothing whe
     const first = await pollUntil(holder, (r) => r !== undefined, "one replica holds it", 15_000);
     assert.ok(first);
     const second = replicas.find((r) => r !== first)!;
-    const calls = await rig.fs.originate(1, { codec: "PCMU" });
-    await rig.fs.waitForChannels(4);
-    const legs = rig.capture
-      .eventsNamed("CHANNEL_CREATE")
-      .map((e) => e.get("Unique-ID") ?? "")
-      .slice(-4);
-    for (const leg of legs) {
-      await rig.receiver.waitFor(
-        () => legPoints(rig.receiver, "freeswitch.rtcp.jitter", leg).length > 0,
-        `RTCP points of ${leg}`,
-        20_000,
-      );
-    }
+    const { calls, legs } = await callWithRtcp(rig);
 
     // Redis holds writes back for a moment: the holder's write-behind pipeline waits, and what
     // the reports it consumes meanwhile change waits behind it (one pipeline at a time). It is

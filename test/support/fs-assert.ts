@@ -3,7 +3,8 @@
 // (spec-model.ts). Never against the agent's own computations.
 
 import assert from "node:assert/strict";
-import { type AgentProcess, FS_NAME, sleep } from "./fs-rig.js";
+import type { Call } from "./freeswitch.js";
+import { type AgentProcess, FS_NAME, type Rig, sleep } from "./fs-rig.js";
 import type { MetricPoint, OtlpReceiver } from "./otlp-receiver.js";
 import type { RawEslClient } from "./raw-esl.js";
 import { type ExpectedLabels, type ExpectedLeg, expectFromEvents } from "./spec-model.js";
@@ -40,6 +41,27 @@ export function legPoints(
         p.attributes.channel_id === channelId &&
         (direction === undefined || p.attributes.direction === direction),
     );
+}
+
+/**
+ * One bridged PCMU call (its 4 legs), once the Collector holds RTCP points of every leg: the
+ * agent consuming the FreeSWITCH has seen the legs and written their state.
+ */
+export async function callWithRtcp(rig: Rig): Promise<{ calls: Call[]; legs: string[] }> {
+  const calls = await rig.fs.originate(1, { codec: "PCMU" });
+  await rig.fs.waitForChannels(4);
+  const legs = rig.capture
+    .eventsNamed("CHANNEL_CREATE")
+    .map((e) => e.get("Unique-ID") ?? "")
+    .slice(-4);
+  for (const leg of legs) {
+    await rig.receiver.waitFor(
+      () => legPoints(rig.receiver, "freeswitch.rtcp.jitter", leg).length > 0,
+      `RTCP points of ${leg}`,
+      20_000,
+    );
+  }
+  return { calls, legs };
 }
 
 /** |a − b| within a relative 1e-9 (doubles that went through protobuf). */

@@ -15,18 +15,18 @@
 
 import assert from "node:assert/strict";
 import { createHash, createPublicKey, X509Certificate } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect, type PeerCertificate } from "node:tls";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { loadConfig } from "../../src/config/load.js";
 import { hashPassword } from "../../src/server/web-config/basic-auth.js";
+import { launchChromium } from "../support/chromium.js";
 import { E2eHarness, FS_INSTANCE } from "../support/e2e.js";
 import { makePki, type Pki } from "../support/pki.js";
 
-const CHROMIUM = process.env.FSAGENT_TEST_CHROMIUM ?? "/usr/bin/chromium";
 const USER = "ops";
 const PASSWORD = "correct horse battery staple";
 
@@ -63,11 +63,6 @@ async function newPage(credentials?: {
 
 describe("the status page behind TLS and basic auth, in chromium", () => {
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `the status page test needs Debian's chromium at ${CHROMIUM} (apt-get install chromium; ` +
-        "bash .ci/run installs it). It never downloads a browser.",
-    );
     pki = makePki();
     dir = mkdtempSync(path.join(tmpdir(), "fsagent-web-"));
     const webConfig = path.join(dir, "web.yml");
@@ -98,20 +93,9 @@ describe("the status page behind TLS and basic auth, in chromium", () => {
     base = h.current.url ?? "";
     port = Number(new URL(base).port);
     assert.match(base, /^https:\/\/127\.0\.0\.1:\d+$/);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        `--ignore-certificate-errors-spki-list=${spkiHash(readFileSync(pki.serverKey))}`,
-      ],
-    });
+    browser = await launchChromium([
+      `--ignore-certificate-errors-spki-list=${spkiHash(readFileSync(pki.serverKey))}`,
+    ]);
   });
 
   after(async () => {

@@ -7,19 +7,19 @@
 // docs/status-page.png, the picture in the README and docs/status-page.md).
 
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import type { StatusBody, StatusLeg } from "../../src/server/status-body.js";
 import { CallGenerator } from "../../src/sim/index.js";
 import { ntpMiddle, toUnits65536 } from "../../src/sim/ntp.js";
 import { VERSION } from "../../src/version.js";
+import { launchChromium } from "../support/chromium.js";
 import { E2eHarness, FS_INSTANCE } from "../support/e2e.js";
 import { sleep } from "../support/wait.js";
 
-const CHROMIUM = process.env.FSAGENT_TEST_CHROMIUM ?? "/usr/bin/chromium";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SCREENSHOT = path.join(ROOT, "test-artifacts", "status-page.png");
 const DOCS_SCREENSHOT = path.join(ROOT, "docs", "status-page.png");
@@ -29,25 +29,8 @@ let browser: Browser | undefined;
 let traffic: CallGenerator | undefined;
 
 async function setUp(): Promise<{ harness: E2eHarness; browser: Browser }> {
-  assert.ok(
-    existsSync(CHROMIUM),
-    `the status page test needs Debian's chromium at ${CHROMIUM} (apt-get install chromium; ` +
-      "bash .ci/run installs it). It never downloads a browser.",
-  );
   h = await E2eHarness.start({ statusSampleMs: 500, version: VERSION });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
   return { harness: h, browser };
 }
 
