@@ -169,6 +169,34 @@ describe("basic authentication against bcrypt hashes", () => {
     assert.equal(compare.mock.callCount(), 5);
   });
 
+  it("checks at most 2 new credentials at once and lets 32 wait; more are throttled", async (t) => {
+    // bcrypt held until released: the test drives when each check ends.
+    const releases: (() => void)[] = [];
+    const compare = t.mock.method(
+      bcrypt,
+      "compare",
+      (() => new Promise<boolean>((resolve) => releases.push(() => resolve(false)))) as never,
+    );
+    const auth = new BasicAuth({ alice: ALICE });
+    const checks = Array.from({ length: 34 }, (_, i) => auth.check(basic("alice", `guess-${i}`)));
+    const settle = async () => {
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+    };
+    await settle();
+    assert.equal(compare.mock.callCount(), 2, "two bcrypt checks at once");
+    assert.equal(await auth.check(basic("alice", "guess-34")), "throttled", "the 35th");
+    for (let done = 0; done < 34; done++) {
+      releases.shift()?.();
+      await settle();
+      assert.ok(releases.length <= 2, `never more than two at once (${releases.length})`);
+    }
+    assert.deepEqual(new Set(await Promise.all(checks)), new Set(["invalid"]));
+    assert.equal(compare.mock.callCount(), 34);
+    // A check already answered never waits: the cache answers it.
+    assert.equal(await auth.check(basic("alice", "guess-0")), "invalid");
+    assert.equal(compare.mock.callCount(), 34);
+  });
+
   it("with no users, it is off", () => {
     assert.equal(new BasicAuth({}).enabled, false);
   });

@@ -104,6 +104,12 @@ const UNAUTHORIZED: Reply = json(
   { "WWW-Authenticate": 'Basic realm="fsagent", charset="UTF-8"' },
 );
 
+const THROTTLED: Reply = json(
+  429,
+  { error: "too many authentication attempts" },
+  { "Retry-After": "1" },
+);
+
 async function route(req: IncomingMessage, options: HttpServerOptions): Promise<Reply> {
   // Only the path selects a route; the query string is the route's (most ignore it, e.g. a
   // probe's cache buster).
@@ -111,9 +117,9 @@ async function route(req: IncomingMessage, options: HttpServerOptions): Promise<
   const query = url.indexOf("?");
   const path = query === -1 ? url : url.slice(0, query);
   // Every path, known or not, needs credentials unless exempt: a 404 must not tell what exists.
-  if (options.security !== undefined && (await options.security.authorize(path, req)) !== null) {
-    return UNAUTHORIZED;
-  }
+  const refused = await options.security?.authorize(path, req);
+  if (refused === "throttled") return THROTTLED;
+  if (refused !== undefined && refused !== null) return UNAUTHORIZED;
   const handler = handlerFor(path, options);
   if (handler === undefined) return json(404, { error: "not found" });
   if (req.method !== "GET" && req.method !== "HEAD") {

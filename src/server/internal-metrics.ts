@@ -292,7 +292,8 @@ export function createInternalMetrics(view: AgentView, options?: { version?: str
       name: "fsagent_http_auth_failures_total",
       help:
         "HTTP requests refused with 401 by basic authentication (http.web_config_file), by " +
-        "reason: missing (no credentials), malformed, invalid (wrong user or password).",
+        "reason: missing (no credentials), malformed, invalid (wrong user or password); " +
+        "throttled: answered 429, too many new credentials waiting for a bcrypt check.",
       labelNames: ["reason"],
       fill(emit) {
         for (const [reason, count] of Object.entries(view.httpAuthFailures?.() ?? {})) {

@@ -118,5 +118,7 @@ export interface AgentView {
   /** The status page's data; absent in views without one (then / and /api/status are 404). */
   status?(): StatusSnapshot;
   /** Requests refused for want of credentials, by reason; absent without basic auth. */
-  httpAuthFailures?(): Readonly<Record<"missing" | "malformed" | "invalid", number>> | undefined;
+  httpAuthFailures?():
+    | Readonly<Record<"missing" | "malformed" | "invalid" | "throttled", number>>
+    | undefined;
 }

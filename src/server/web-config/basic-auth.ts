@@ -2,8 +2,19 @@ import { createHash } from "node:crypto";
 import bcrypt from "bcryptjs";
 import { setNewest } from "../../util/bounded-map.js";
 
-/** Why a request was refused (fsagent_http_auth_failures_total{reason}). */
-export type AuthFailure = "missing" | "malformed" | "invalid";
+/**
+ * Why a request was refused (fsagent_http_auth_failures_total{reason}): "throttled" when too many
+ * credentials not seen before wait for bcrypt at once (429, not 401).
+ */
+export type AuthFailure = "missing" | "malformed" | "invalid" | "throttled";
+
+/**
+ * bcrypt checks running at once, and waiting: each costs tens of ms of CPU, so a client sending
+ * new passwords as fast as it can must not take the agent's CPU from FreeSWITCH's events.
+ * Credentials already checked (a scraper's) answer from the cache and never wait here.
+ */
+const CHECKS_AT_ONCE = 2;
+const CHECKS_WAITING = 32;
 
 /** Credentials checked at most this many times with bcrypt: each check costs tens of ms. */
 const CACHE_ENTRIES = 256;
@@ -21,6 +32,8 @@ const DUMMY_HASH = "$2b$10$w9p.C/ntLzD39UZzEloxSOrEK46s5kKnLfoNLqM5uHL9VwGyNeLQW
 export class BasicAuth {
   private users: Readonly<Record<string, string>>;
   private readonly answers = new Map<string, boolean>();
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(users: Readonly<Record<string, string>>) {
     this.users = users;
@@ -46,10 +59,24 @@ export class BasicAuth {
     const key = createHash("sha256").update(header).digest("base64");
     const known = this.answers.get(key);
     if (known !== undefined) return known ? null : "invalid";
+    if (this.running >= CHECKS_AT_ONCE) {
+      if (this.waiting.length >= CHECKS_WAITING) return "throttled";
+      // The check that ends hands its slot over: `running` stays at most CHECKS_AT_ONCE.
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.running++;
+    }
     const users = this.users;
     const user = decoded.slice(0, colon);
     const hash = Object.hasOwn(users, user) ? users[user] : undefined;
-    const ok = await bcrypt.compare(decoded.slice(colon + 1), hash ?? DUMMY_HASH);
+    let ok: boolean;
+    try {
+      ok = await bcrypt.compare(decoded.slice(colon + 1), hash ?? DUMMY_HASH);
+    } finally {
+      const next = this.waiting.shift();
+      if (next === undefined) this.running--;
+      else next();
+    }
     const granted = ok && hash !== undefined;
     // Users replaced meanwhile: this answer was for the old ones.
     if (this.users === users) setNewest(this.answers, key, granted, CACHE_ENTRIES);

@@ -36,7 +36,7 @@ export type AuthFailureCounts = Record<AuthFailure, number>;
  * added); a change that cannot be read keeps the last good configuration and is logged once.
  */
 export class WebSecurity {
-  readonly failures: AuthFailureCounts = { missing: 0, malformed: 0, invalid: 0 };
+  readonly failures: AuthFailureCounts = { missing: 0, malformed: 0, invalid: 0, throttled: 0 };
   private readonly auth: BasicAuth;
   private headerSet: Readonly<Record<string, string>>;
   private readonly exempt: ReadonlySet<string>;
@@ -104,7 +104,9 @@ export class WebSecurity {
       { reason: failure, path, remote: req.socket.remoteAddress },
       failure === "missing"
         ? "HTTP request without credentials refused (401)"
-        : "HTTP request with wrong credentials refused (401)",
+        : failure === "throttled"
+          ? "HTTP request refused (429): too many new credentials to check at once"
+          : "HTTP request with wrong credentials refused (401)",
     );
     return failure;
   }
