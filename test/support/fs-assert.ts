@@ -155,20 +155,30 @@ export function assertRtcpPoints(
           rtts,
           `${what} rtt`,
         );
-      const lost = legPoints(receiver, RTCP_POINT_NAMES.packetsLost, leg.uuid, direction);
-      const sum = lost.reduce((s, p) => s + p.value, 0);
-      assert.equal(
-        sum,
-        reports.reduce((s, r) => s + r.packetsLost, 0),
-        `${what} packets_lost`,
-      );
-      assert.equal(
-        sum,
-        Math.max(0, leg.finalLost[direction] ?? 0),
-        `${what}: FreeSWITCH's final loss`,
-      );
+      assertLossAddsUp(receiver, leg, direction);
     }
   }
+}
+
+/**
+ * packets_lost of one leg and direction, summed over every point (every process that exported
+ * it): the reports' increments, which add up to FreeSWITCH's final cumulative loss.
+ */
+export function assertLossAddsUp(
+  receiver: OtlpReceiver,
+  leg: ExpectedLeg,
+  direction: "inbound" | "outbound",
+): void {
+  const what = `${leg.uuid} ${direction}`;
+  const reports = leg.reports.filter((r) => r.direction === direction);
+  const lost = legPoints(receiver, RTCP_POINT_NAMES.packetsLost, leg.uuid, direction);
+  const sum = lost.reduce((s, p) => s + p.value, 0);
+  assert.equal(
+    sum,
+    reports.reduce((s, r) => s + r.packetsLost, 0),
+    `${what} packets_lost`,
+  );
+  assert.equal(sum, Math.max(0, leg.finalLost[direction] ?? 0), `${what}: FreeSWITCH's final loss`);
 }
 
 export interface QosCheck {
