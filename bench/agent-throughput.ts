@@ -4,8 +4,8 @@
 // recorded per second of wall time over a steady-state window, with its CPU time per 1,000
 // events and its CPU use (100 % = one core saturated). Memory state, then Redis state.
 
-import { AgentBench, machineLoad, ownCpuMs, redisReachable, sleep } from "./lib/agent-harness.js";
-import { CallTemplates, rtcpRounds } from "./lib/call-templates.js";
+import { AgentBench, machineLoad, redisReachable } from "./lib/agent-harness.js";
+import { CallTemplates } from "./lib/call-templates.js";
 import type { BenchRow, Suite, TargetCheck } from "./lib/result.js";
 import { medianOf } from "./lib/stats.js";
 
@@ -59,41 +59,24 @@ async function run(storage: Storage, timing: Timing, index: number): Promise<Fig
     const templates = new CallTemplates({ count: 100, reportsPerLeg: REPORTS_PER_LEG, seed: 5 });
     const calls = await bench.createCalls(templates, CALLS);
     const legs = calls.length * 2;
-    const produce = rtcpRounds(calls, (frame, call) => bench.feed.add(frame, call));
-    let stop = false;
-    const feeding = bench.pump(produce, {
+    const { before, after, feederCpuMs, pointsOut } = await bench.steadyWindow(calls, {
       window: WINDOW,
-      until: () => stop,
-      timeoutMs: timing.warmupMs + timing.windowMs + 60_000,
+      ...timing,
+      profile: `agent-${storage}-${index + 1}`,
     });
-    // A feeder failing during the sleeps below must not be an unhandled rejection: it is
-    // rethrown by the `await feeding` after the window.
-    feeding.catch(() => undefined);
-    await sleep(timing.warmupMs);
-    await bench.startProfile();
-    const before = await bench.child.stats();
-    const feederBefore = ownCpuMs();
-    const pointsBefore = bench.collector.points;
-    await sleep(timing.windowMs);
-    const after = await bench.child.stats();
-    const feederAfter = ownCpuMs();
-    const pointsAfter = bench.collector.points;
-    await bench.stopProfile(`agent-${storage}-${index + 1}`);
-    stop = true;
-    await feeding;
 
     const events = after.rtcpRecorded - before.rtcpRecorded;
     const wallMs = after.now - before.now;
     const cpuMs = after.cpuUserMs + after.cpuSystemMs - (before.cpuUserMs + before.cpuSystemMs);
     if (events <= 0) throw new Error(`no RTCP recorded in the window (${storage})`);
     const eventsPerSecond = (events / wallMs) * 1000;
-    const pointsPerSecond = ((pointsAfter - pointsBefore) / wallMs) * 1000;
+    const pointsPerSecond = (pointsOut / wallMs) * 1000;
     return {
       "events/s": eventsPerSecond,
       "events/cpu-s": (events / cpuMs) * 1000,
       "cpu ms/1k ev": (cpuMs / events) * 1000,
       "agent cpu %": (cpuMs / wallMs) * 100,
-      "feeder cpu %": ((feederAfter - feederBefore) / wallMs) * 100,
+      "feeder cpu %": (feederCpuMs / wallMs) * 100,
       "pts out/s": pointsPerSecond,
       "export cover %": (pointsPerSecond / pointsDue(eventsPerSecond, 2 * legs)) * 100,
       "export errors": after.exportErrors - before.exportErrors,

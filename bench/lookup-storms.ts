@@ -4,9 +4,9 @@
 // for 1,000 legs the agent knows. The agent is the built one in a child process, as in the
 // `agent` suite; the simulator in this process counts every uuid_dump it is sent, per leg.
 
-import { AgentBench, machineLoad, ownCpuMs, sleep } from "./lib/agent-harness.js";
+import { AgentBench, machineLoad } from "./lib/agent-harness.js";
 import type { BenchCall } from "./lib/call-templates.js";
-import { CallTemplates, rtcpRounds } from "./lib/call-templates.js";
+import { CallTemplates } from "./lib/call-templates.js";
 import type { BenchRow, Suite, TargetCheck } from "./lib/result.js";
 import { medianOf } from "./lib/stats.js";
 
@@ -64,26 +64,13 @@ async function run(known: boolean, timing: Timing): Promise<Figures> {
       times.push(Date.now());
       dumpsAt.set(match[1]!, times);
     });
-    const produce = rtcpRounds(calls, (frame, call) => bench.feed.add(frame, call));
-    let stop = false;
     const started = Date.now();
-    const feeding = bench.pump(produce, {
+    const { before, after, feederCpuMs } = await bench.steadyWindow(calls, {
       window: WINDOW,
-      until: () => stop,
-      timeoutMs: timing.warmupMs + timing.windowMs + 60_000,
+      ...timing,
+      profile: `lookups-${known ? "known" : "unknown"}`,
     });
-    feeding.catch(() => undefined);
-    await sleep(timing.warmupMs);
-    await bench.startProfile();
-    const before = await bench.child.stats();
-    const feederBefore = ownCpuMs();
-    await sleep(timing.windowMs);
-    const after = await bench.child.stats();
-    const feederAfter = ownCpuMs();
     const runMs = Date.now() - started;
-    await bench.stopProfile(`lookups-${known ? "known" : "unknown"}`);
-    stop = true;
-    await feeding;
 
     const events = after.received - before.received;
     const wallMs = after.now - before.now;
@@ -110,7 +97,7 @@ async function run(known: boolean, timing: Timing): Promise<Figures> {
       "events/cpu-s": (events / cpuMs) * 1000,
       "cpu ms/1k ev": (cpuMs / events) * 1000,
       "agent cpu %": (cpuMs / wallMs) * 100,
-      "feeder cpu %": ((feederAfter - feederBefore) / wallMs) * 100,
+      "feeder cpu %": (feederCpuMs / wallMs) * 100,
       uuid_dumps: dumps,
       // Over the whole run, warm-up included: the first look-up of every leg counts.
       "dumps/leg": dumps / LEGS,

@@ -28,6 +28,7 @@ import type {
 import {
   type BenchCall,
   type CallTemplates,
+  rtcpRounds,
   type TemplateFrame,
   writeFrame,
 } from "./call-templates.js";
@@ -323,6 +324,25 @@ export class RawFeed {
   }
 }
 
+/** What steadyWindow() measured over its window. */
+export interface SteadyWindow {
+  readonly before: ChildStats;
+  readonly after: ChildStats;
+  /** CPU time of this process (the feeder) over the window, ms. */
+  readonly feederCpuMs: number;
+  /** Points the collector received over the window. */
+  readonly pointsOut: number;
+}
+
+export interface SteadyWindowOptions {
+  /** Frames in flight between the feeder and the agent's router (PumpOptions.window). */
+  readonly window: number;
+  readonly warmupMs: number;
+  readonly windowMs: number;
+  /** The profile's name (FSAGENT_BENCH_CPU_PROF / _ALLOC_PROF). */
+  readonly profile: string;
+}
+
 export interface PumpOptions {
   /** Frames allowed between the feeder and the agent's router (sent, not yet received). */
   readonly window: number;
@@ -494,6 +514,39 @@ export class AgentBench {
       }
       await sleep(options.pollMs ?? 5);
     }
+  }
+
+  /**
+   * RTCP of `calls` (rtcpRounds) fed at full speed: a warm-up, then the agent's stats and this
+   * process's CPU before and after a steady window (profiled), then the feeding stops.
+   */
+  async steadyWindow(
+    calls: readonly BenchCall[],
+    options: SteadyWindowOptions,
+  ): Promise<SteadyWindow> {
+    const produce = rtcpRounds(calls, (frame, call) => this.feed.add(frame, call));
+    let stop = false;
+    const feeding = this.pump(produce, {
+      window: options.window,
+      until: () => stop,
+      timeoutMs: options.warmupMs + options.windowMs + 60_000,
+    });
+    // A feeder failing during the sleeps below must not be an unhandled rejection: it is
+    // rethrown by the `await feeding` after the window.
+    feeding.catch(() => undefined);
+    await sleep(options.warmupMs);
+    await this.startProfile();
+    const before = await this.child.stats();
+    const feederBefore = ownCpuMs();
+    const pointsBefore = this.collector.points;
+    await sleep(options.windowMs);
+    const after = await this.child.stats();
+    const feederCpuMs = ownCpuMs() - feederBefore;
+    const pointsOut = this.collector.points - pointsBefore;
+    await this.stopProfile(options.profile);
+    stop = true;
+    await feeding;
+    return { before, after, feederCpuMs, pointsOut };
   }
 
   /** Waits until the agent's router has read every frame sent so far; returns its stats then. */
