@@ -10,7 +10,7 @@ import { tempDir } from "../support/child.js";
 import { skipWithoutFreeswitch } from "../support/freeswitch.js";
 import { assertQosExactlyOnce, callWithRtcp } from "../support/fs-assert.js";
 import { FS_NAME, Rig, sleep } from "../support/fs-rig.js";
-import { deleteRedisKeys, Replica, replicaEnv } from "../support/ha.js";
+import { consumerOf, deleteRedisKeys, Replica, replicaEnv } from "../support/ha.js";
 import { pollUntil } from "../support/net.js";
 
 const TTL_MS = 3_000;
@@ -23,17 +23,15 @@ describe("real FreeSWITCH: the HA lease holder killed during a call", {
   let cwd: { dir: string; remove(): void };
   const replicas: Replica[] = [];
 
-  const env = (id: string): Record<string, string> => ({
-    ...replicaEnv({
+  const env = (id: string): Record<string, string> =>
+    replicaEnv({
       instances: [rig.fs.agentInstance(FS_NAME)],
       replicaId: id,
       keyPrefix: prefix,
       leaseTtl: String(TTL_MS / 1000),
       redisPort: 6379,
       otlpEndpoint: rig.receiver.endpoint,
-    }),
-    FSAGENT_LOG_FORMAT: "json",
-  });
+    });
 
   before(async () => {
     rig = await Rig.start({ name: "hafail" });
@@ -50,15 +48,7 @@ describe("real FreeSWITCH: the HA lease holder killed during a call", {
     await deleteRedisKeys(prefix);
   });
 
-  /** The replica consuming the FreeSWITCH (owner and connected, per its /health). */
-  async function holder(): Promise<Replica | undefined> {
-    for (const r of replicas) {
-      if (!r.process.running) continue;
-      const consuming: string[] = await r.consuming().catch(() => []);
-      if (consuming.includes(FS_NAME)) return r;
-    }
-    return undefined;
-  }
+  const holder = () => consumerOf(replicas, FS_NAME);
 
   it("the standby consumes it within lease TTL + 5 s; each leg's QoS reaches the Collector once", async (t) => {
     const first = await pollUntil(holder, (r) => r !== undefined, "one replica holds it", 15_000);

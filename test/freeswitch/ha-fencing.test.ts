@@ -17,7 +17,7 @@ import { tempDir } from "../support/child.js";
 import { skipWithoutFreeswitch } from "../support/freeswitch.js";
 import { assertLossAddsUp, assertQosExactlyOnce, callWithRtcp } from "../support/fs-assert.js";
 import { FS_NAME, Rig, sleep } from "../support/fs-rig.js";
-import { PrivateRedisServer, Replica, replicaEnv, sample } from "../support/ha.js";
+import { consumerOf, PrivateRedisServer, Replica, replicaEnv, sample } from "../support/ha.js";
 import { skipWithoutImpairment } from "../support/impair.js";
 import { pollUntil } from "../support/net.js";
 
@@ -51,7 +51,7 @@ describe("real FreeSWITCH, HA: a holder paused past its lease writes nothing whe
         redisPassword: password,
         otlpEndpoint: rig.receiver.endpoint,
       });
-      replicas.push(await Replica.start(cwd.dir, { ...env, FSAGENT_LOG_FORMAT: "json" }));
+      replicas.push(await Replica.start(cwd.dir, env));
     }
   });
 
@@ -66,13 +66,7 @@ describe("real FreeSWITCH, HA: a holder paused past its lease writes nothing whe
     cwd?.remove();
   });
 
-  async function holder(): Promise<Replica | undefined> {
-    for (const r of replicas) {
-      if (!r.process.running) continue;
-      if ((await r.consuming().catch((): string[] => [])).includes(FS_NAME)) return r;
-    }
-    return undefined;
-  }
+  const holder = () => consumerOf(replicas, FS_NAME);
 
   const rtcpSeen = () =>
     rig.capture.eventsNamed("RECV_RTCP_MESSAGE").length +

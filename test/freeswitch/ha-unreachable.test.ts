@@ -11,7 +11,14 @@ import { after, before, describe, it } from "node:test";
 import { tempDir } from "../support/child.js";
 import { skipWithoutFreeswitch } from "../support/freeswitch.js";
 import { FS_NAME, Rig } from "../support/fs-rig.js";
-import { type AgentInstance, deleteRedisKeys, Replica, replicaEnv, sample } from "../support/ha.js";
+import {
+  type AgentInstance,
+  consumerOf,
+  deleteRedisKeys,
+  Replica,
+  replicaEnv,
+  sample,
+} from "../support/ha.js";
 import { closedPort, pollUntil } from "../support/net.js";
 
 const TTL_MS = 3_000;
@@ -28,17 +35,15 @@ describe("real FreeSWITCH: a lease holder that cannot reach it", {
   let cwd: { dir: string; remove(): void };
   const replicas: Replica[] = [];
 
-  const env = (id: string, instance: AgentInstance): Record<string, string> => ({
-    ...replicaEnv({
+  const env = (id: string, instance: AgentInstance): Record<string, string> =>
+    replicaEnv({
       instances: [instance],
       replicaId: id,
       keyPrefix: prefix,
       leaseTtl: String(TTL_MS / 1000),
       redisPort: 6379,
       otlpEndpoint: rig.receiver.endpoint,
-    }),
-    FSAGENT_LOG_FORMAT: "json",
-  });
+    });
 
   before(async () => {
     rig = await Rig.start({ name: "haunreach" });
@@ -70,12 +75,7 @@ describe("real FreeSWITCH: a lease holder that cannot reach it", {
     }
 
     const consumer = await pollUntil(
-      async () => {
-        for (const r of replicas.slice(1)) {
-          if ((await r.consuming()).includes(FS_NAME)) return r;
-        }
-        return undefined;
-      },
+      () => consumerOf(replicas.slice(1), FS_NAME),
       (r) => r !== undefined,
       "a reachable replica consumes the FreeSWITCH",
       TAKEOVER_BOUND_MS + 5_000,

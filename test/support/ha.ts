@@ -152,7 +152,21 @@ export function replicaEnv(options: ReplicaEnv): Record<string, string> {
     FSAGENT_OTEL_EXPORT_TIMEOUT: "500ms",
     FSAGENT_ESL_BACKOFF_INITIAL: "50ms",
     FSAGENT_ESL_BACKOFF_MAX: "500ms",
+    // Replica.start reads the HTTP URL from the JSON start-up line, whatever the environment says.
+    FSAGENT_LOG_FORMAT: "json",
   };
+}
+
+/** The running replica consuming `instance` (owner and connected, per its /health), if any. */
+export async function consumerOf(
+  replicas: readonly Replica[],
+  instance: string,
+): Promise<Replica | undefined> {
+  for (const r of replicas) {
+    if (!r.process.running) continue;
+    if ((await r.consuming().catch((): string[] => [])).includes(instance)) return r;
+  }
+  return undefined;
 }
 
 /** Deletes a test's keys (its random prefix) from the shared Redis on 127.0.0.1:6379. */

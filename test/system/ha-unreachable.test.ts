@@ -37,7 +37,6 @@ describe("HA: a FreeSWITCH no replica can reach (Redis on 6379)", () => {
           }),
           FSAGENT_HA_UNREACHABLE_RELEASE_AFTER: "1s",
           FSAGENT_ESL_BACKOFF_MAX: "200ms",
-          FSAGENT_LOG_FORMAT: "json",
         }),
       );
     }
