@@ -1,5 +1,6 @@
 import path from "node:path";
 import { loadWebConfig } from "../server/web-config/load.js";
+import type { WebConfig } from "../server/web-config/parse.js";
 import { type Env, envValue, OTEL_ENV, parsePairs } from "./env.js";
 import { readConfigFile } from "./file.js";
 import { layer, valueAt } from "./layers.js";
@@ -45,10 +46,12 @@ export function loadConfig(options: LoadConfigOptions): Config {
   const result = schema.safeParse(layers.tree);
   const isSet = (path: Path): boolean => valueAt(layers.tree, path) !== undefined;
   let endpoints: EndpointSource | undefined;
+  let web: WebConfig | null = null;
   if (result.success) {
     for (const { path, message } of crossCheck(result.data, isSet)) {
       problems.push({ kind: "tree", path, message, unknownKey: false, count: 1 });
     }
+    web = readWebConfig(result.data.http.web_config_file, problems);
     const otel = result.data.opentelemetry;
     endpoints = {
       protocol: otel.protocol,
@@ -89,6 +92,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
       source: file?.path ?? null,
       timing: exportTiming(result.data, isSet),
       endpoints,
+      web,
     }),
   );
 }
@@ -109,6 +113,24 @@ interface Extras {
   readonly resourceAttributes: Record<string, string>;
   readonly source: string | null;
   readonly endpoints: EndpointSource;
+  readonly web: WebConfig | null;
+}
+
+const WEB_CONFIG_PATH: Path = ["http", "web_config_file"];
+
+/**
+ * The web config file and everything it names (certificates, keys), read and checked once: the
+ * agent must not start with a mistake in it. null without one.
+ */
+function readWebConfig(file: string, problems: Problem[]): WebConfig | null {
+  if (file === "") return null;
+  try {
+    return loadWebConfig(path.resolve(file)).config;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    problems.push({ kind: "tree", path: WEB_CONFIG_PATH, message, unknownKey: false, count: 1 });
+    return null;
+  }
 }
 
 function toConfig(file: FileConfig, extras: Extras): Config {
@@ -170,10 +192,7 @@ function toConfig(file: FileConfig, extras: Extras): Config {
       ui: file.http.ui,
       webConfigFile: file.http.web_config_file,
       authExempt: [...file.http.auth_exempt],
-      web:
-        file.http.web_config_file === ""
-          ? null
-          : loadWebConfig(path.resolve(file.http.web_config_file)).config,
+      web: extras.web,
     },
     logging: { ...file.logging },
     events: { ...file.events },

@@ -1,7 +1,5 @@
 import { accessSync, constants } from "node:fs";
-import path from "node:path";
 import { z } from "zod";
-import { loadWebConfig } from "../server/web-config/load.js";
 import type { Path } from "./paths.js";
 import {
   formatDuration,
@@ -381,20 +379,7 @@ export function crossCheck(config: FileConfig, isSet: (path: Path) => boolean): 
     ...readable(["opentelemetry", "tls", "key_file"], config.opentelemetry.tls.key_file),
     ...readable(["storage", "redis", "ca_file"], config.storage.redis.ca_file),
     ...haNeedsRedis(config),
-    ...webConfig(config.http.web_config_file),
   ];
-}
-
-/** The web config file and what it names must be right before the agent starts. */
-function webConfig(file: string): CrossProblem[] {
-  if (file === "") return [];
-  try {
-    loadWebConfig(path.resolve(file));
-    return [];
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return [{ path: ["http", "web_config_file"], message }];
-  }
 }
 
 const TIMEOUT: Path = ["opentelemetry", "export_timeout"];
