@@ -155,14 +155,15 @@ export class Agent implements AgentView {
       read: () => this.sampleFigures(),
       clock: this.clock,
     });
-    const webConfigFile = config.http.webConfigFile;
+    const webConfigFile =
+      config.http.webConfigFile === "" ? null : path.resolve(config.http.webConfigFile);
     this.security =
-      webConfigFile === ""
+      webConfigFile === null
         ? null
         : new WebSecurity({
-            file: path.resolve(webConfigFile),
+            file: webConfigFile,
             // Checked by the configuration loader already; read again for the certificates.
-            loaded: loadWebConfig(path.resolve(webConfigFile)),
+            loaded: loadWebConfig(webConfigFile),
             exempt: config.http.authExempt,
             logger,
             clock: this.clock,

@@ -255,7 +255,7 @@ export class LeaseManager {
    */
   fence(instance: string): Fence {
     const held = this.held.get(instance);
-    if (held !== undefined && this.clock.now() < held.deadline) return held.fence;
+    if (held !== undefined && this.holds(instance)) return held.fence;
     return (
       this.unheldFences.get(instance) ?? { key: this.keys.fence(instance), token: "", instance }
     );

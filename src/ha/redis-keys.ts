@@ -2,6 +2,8 @@
 // the Lua scripts that make each lease operation atomic. Every script compares the lease's value
 // with this replica's member string first, so a replica never renews or releases a lease it lost.
 
+import { fenceCheck } from "../state/fence.js";
+
 export interface HaKeys {
   /** Sorted set of live replicas: member → Redis server time (ms) of its last heartbeat. */
   readonly replicas: string;
@@ -82,9 +84,7 @@ return token
  * (another replica owns the instance now: its report is the one that counts). A missing fence
  * is accepted as in state/fence.ts.
  */
-export const QOS_CLAIM_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
-if current ~= ARGV[1] and (current or ARGV[1] == '') then return -1 end
+export const QOS_CLAIM_SCRIPT = `${fenceCheck("-1")}
 if redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2], 'NX') then return 1 end
 return 0
 `;

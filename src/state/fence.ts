@@ -19,10 +19,15 @@ export interface Fence {
   readonly instance: string;
 }
 
-/** The comparison every fenced script starts with (see above). */
-const FENCE_CHECK = `
+/**
+ * The comparison every fenced script starts with (see above), KEYS[1] the fence and ARGV[1] the
+ * writer's token: when they do not agree, the script returns `refusal` (a Lua expression).
+ */
+export function fenceCheck(refusal: string): string {
+  return `
 local current = redis.call('GET', KEYS[1])
-if current ~= ARGV[1] and (current or ARGV[1] == '') then return 0 end`;
+if current ~= ARGV[1] and (current or ARGV[1] == '') then return ${refusal} end`;
+}
 
 /** The hash of what one token's writes last set per leg (loss totals), read after a refusal. */
 export function landedKey(fence: Fence): string {
@@ -37,12 +42,8 @@ export function landedKey(fence: Fence): string {
  * nothing of this token's landed). That tells a writer whose earlier write timed out (a pause
  * right after sending it) whether it landed after all.
  */
-export const FENCED_SET_SCRIPT = `
-local current = redis.call('GET', KEYS[1])
+export const FENCED_SET_SCRIPT = `${fenceCheck("redis.call('HMGET', KEYS[2], unpack(KEYS, 3))")}
 local n = #KEYS - 2
-if current ~= ARGV[1] and (current or ARGV[1] == '') then
-  return redis.call('HMGET', KEYS[2], unpack(KEYS, 3))
-end
 for i = 1, n do
   redis.call('SET', KEYS[i + 2], ARGV[i + 2], 'PX', ARGV[2])
   redis.call('HSET', KEYS[2], KEYS[i + 2], ARGV[i + 2 + n])
@@ -52,7 +53,7 @@ return 1
 `;
 
 /** KEYS[1] the fence, KEYS[2..n] leg keys; ARGV[1] token. Deletes them all (1) or none (0). */
-export const FENCED_DEL_SCRIPT = `${FENCE_CHECK}
+export const FENCED_DEL_SCRIPT = `${fenceCheck("0")}
 redis.call('DEL', unpack(KEYS, 2))
 return 1
 `;
