@@ -34,7 +34,23 @@ export function readConfigFile(configPath: string | undefined, cwd: string): Con
   return { path: absolute, label, tree: parseYaml(text, label) };
 }
 
-function parseYaml(text: string, label: string): Record<string, unknown> {
+/** A YAML syntax error: its first line only, and where it is. */
+export class YamlSyntaxError extends Error {
+  override readonly name = "YamlSyntaxError";
+
+  constructor(
+    readonly summary: string,
+    readonly where: { readonly line: number; readonly col: number } | undefined,
+  ) {
+    super(`YAML syntax error: ${summary}`);
+  }
+}
+
+/**
+ * The YAML text as plain data (duplicate keys refused, aliases bounded). Throws YamlSyntaxError,
+ * or an Error of one line when alias expansion passes its bound.
+ */
+export function yamlTree(text: string): unknown {
   const doc = YAML.parseDocument(text, { uniqueKeys: true });
   const [error] = doc.errors;
   if (error !== undefined) {
@@ -42,14 +58,30 @@ function parseYaml(text: string, label: string): Record<string, unknown> {
     const [first = ""] = error.message.split("\n");
     const summary = first.replace(/ at line \d+, column \d+:?$/, "");
     const where = error.linePos?.[0];
-    const position = where === undefined ? "" : `:${where.line}:${where.col}`;
-    throw new ConfigError(`${label}${position}: YAML syntax error: ${summary}`);
+    throw new YamlSyntaxError(summary, where);
   }
-  let tree: unknown;
   try {
-    tree = doc.toJS({ maxAliasCount: 100 });
+    return doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
     // Alias expansion limits (the "billion laughs" guard) surface here, not in doc.errors.
+    throw new Error(errorLine(error));
+  }
+}
+
+/** Why a file could not be read, in words: "no such file (ENOENT)". */
+export function readFailure(error: unknown): string {
+  return reason(errorCode(error), error);
+}
+
+function parseYaml(text: string, label: string): Record<string, unknown> {
+  let tree: unknown;
+  try {
+    tree = yamlTree(text);
+  } catch (error) {
+    if (error instanceof YamlSyntaxError) {
+      const position = error.where === undefined ? "" : `:${error.where.line}:${error.where.col}`;
+      throw new ConfigError(`${label}${position}: ${error.message}`);
+    }
     throw new ConfigError(`${label}: ${errorLine(error)}`);
   }
   if (tree === null || tree === undefined) return {};

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { readFailure } from "../../config/file.js";
 import { parseWebConfig, type WebConfig, WebConfigError } from "./parse.js";
 import { readTlsFiles, type TlsServerOptions } from "./tls-files.js";
 
@@ -17,10 +18,7 @@ export function loadWebConfig(file: string): LoadedWebConfig {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new WebConfigError(
-      `cannot read the file: ${code === "ENOENT" ? "no such file" : (code ?? "unreadable")}`,
-    );
+    throw new WebConfigError(`cannot read the file: ${readFailure(error)}`);
   }
   const config = parseWebConfig(text, file);
   return { config, tls: config.tls === null ? null : readTlsFiles(config.tls) };

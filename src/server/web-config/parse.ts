@@ -1,5 +1,5 @@
 import path from "node:path";
-import YAML from "yaml";
+import { YamlSyntaxError, yamlTree } from "../../config/file.js";
 
 /**
  * The Prometheus exporter-toolkit's web configuration file (`--web.config.file`), as fsagent
@@ -73,16 +73,15 @@ const BCRYPT = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 
 /** Parses the file's text; `file` (absolute) resolves relative certificate paths. */
 export function parseWebConfig(text: string, file: string): WebConfig {
-  const doc = YAML.parseDocument(text, { uniqueKeys: true });
-  const [error] = doc.errors;
-  if (error !== undefined) {
-    const where = error.linePos?.[0];
-    const [first = ""] = error.message.split("\n");
-    throw new WebConfigError(
-      `YAML syntax error${where === undefined ? "" : ` at line ${where.line}`}: ${first.replace(/ at line \d+, column \d+:?$/, "")}`,
-    );
+  let tree: unknown;
+  try {
+    tree = yamlTree(text) ?? {};
+  } catch (error) {
+    if (error instanceof YamlSyntaxError && error.where !== undefined) {
+      throw new WebConfigError(`YAML syntax error at line ${error.where.line}: ${error.summary}`);
+    }
+    throw new WebConfigError(error instanceof Error ? error.message : String(error));
   }
-  const tree: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
   const root = mapping(tree, "the file");
   known(root, "", ["tls_server_config", "http_server_config", "basic_auth_users", "rate_limit"]);
   const dir = path.dirname(file);

@@ -1,6 +1,7 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
+import { readFailure } from "../../config/file.js";
 import { TLS_VERSIONS, type TlsServerConfig, WebConfigError } from "./parse.js";
 
 /** What the HTTPS server is built with: the secure context and the client-certificate policy. */
@@ -75,15 +76,6 @@ function read(file: string, key: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EACCES" || code === "EPERM"
-          ? "permission denied"
-          : code === "EISDIR"
-            ? "is a directory"
-            : (code ?? "unreadable");
-    throw new WebConfigError(`${key}: cannot read ${file}: ${why}`);
+    throw new WebConfigError(`${key}: cannot read ${file}: ${readFailure(error)}`);
   }
 }
