@@ -1,26 +1,81 @@
+import type { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http, { type IncomingHttpHeaders } from "node:http";
+import https from "node:https";
 import net from "node:net";
+import type { TLSSocket } from "node:tls";
 
 export interface HttpReply {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   readonly body: string;
+  /** HTTPS: the certificate the server presented. */
+  readonly peer?: X509Certificate;
+}
+
+/** HTTPS and credentials for httpsRequest(). */
+export interface TlsRequestOptions {
+  /** The CA the server's certificate must verify against (default: Node's bundled roots). */
+  readonly ca?: Buffer | undefined;
+  /** No verification at all, as a kubelet probe does. */
+  readonly insecure?: boolean | undefined;
+  readonly servername?: string | undefined;
+  /** A client certificate and its key (mTLS). */
+  readonly cert?: Buffer | undefined;
+  readonly key?: Buffer | undefined;
+  /** The Authorization header. */
+  readonly authorization?: string | undefined;
+  readonly timeoutMs?: number | undefined;
 }
 
 /** One request on a fresh connection (no keep-alive pool holding the agent's server open). */
 export function httpRequest(url: string, method = "GET", timeoutMs = 2000): Promise<HttpReply> {
+  return send(http.request, url, { method, agent: false, timeout: timeoutMs });
+}
+
+/**
+ * One GET on a fresh connection, over HTTPS when the URL says so; rejects with the TLS or socket
+ * error (a refused handshake).
+ */
+export function httpsRequest(url: string, options: TlsRequestOptions = {}): Promise<HttpReply> {
+  const { ca, insecure, servername, cert, key, authorization } = options;
+  return send(url.startsWith("https:") ? https.request : http.request, url, {
+    agent: false,
+    timeout: options.timeoutMs ?? 2000,
+    headers: authorization === undefined ? {} : { Authorization: authorization },
+    ...(insecure === true ? { rejectUnauthorized: false } : {}),
+    ...(ca === undefined ? {} : { ca }),
+    ...(servername === undefined ? {} : { servername }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+  });
+}
+
+function send(
+  request: typeof http.request,
+  url: string,
+  options: https.RequestOptions,
+): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent: false, timeout: timeoutMs }, (res) => {
+    const req = request(url, options, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (s: string) => {
         body += s;
       });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on("end", () => {
+        const socket = res.socket as Partial<TLSSocket>;
+        const peer = socket.getPeerX509Certificate?.();
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          ...(peer === undefined ? {} : { peer }),
+        });
+      });
       res.on("error", reject);
     });
-    req.on("timeout", () => req.destroy(new Error(`${method} ${url} timed out`)));
+    req.on("timeout", () => req.destroy(new Error(`${options.method ?? "GET"} ${url} timed out`)));
     req.on("error", reject);
     req.end();
   });

@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import https from "node:https";
 import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -34,7 +33,13 @@ import {
   text,
   tree,
 } from "../support/deploy.js";
-import { closedPort, httpRequest, pollUntil } from "../support/net.js";
+import {
+  closedPort,
+  type HttpReply,
+  httpRequest,
+  httpsRequest,
+  pollUntil,
+} from "../support/net.js";
 import { OtlpReceiver } from "../support/otlp-receiver.js";
 
 const dockerfile = parseDockerfile(readText("Dockerfile"));
@@ -320,47 +325,23 @@ describe("the systemd unit's ExecStart, outside systemd", () => {
 
 // ---------------------------------------------------------------------------------------------
 
-interface HttpsOptions {
-  /** The CA to verify the agent's certificate with; none: not verified (the kubelet's way). */
-  readonly ca?: Buffer;
-  readonly servername?: string;
-  readonly user?: string;
-  readonly password?: string;
-}
-
-/** GET over HTTPS on a fresh connection, as a scraper or a probe would. */
+/**
+ * GET over HTTPS on a fresh connection, as a scraper or a probe would: with a CA (and server
+ * name) like the ServiceMonitor and Prometheus, without one like the kubelet (no verification).
+ */
 function httpsGet(
   url: string,
-  options: HttpsOptions,
-): Promise<{ status: number; body: string; wwwAuthenticate: string }> {
+  options: { ca?: Buffer; servername?: string; user?: string; password?: string },
+): Promise<HttpReply> {
   const { ca, servername, user, password } = options;
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      {
-        agent: false,
-        timeout: 2000,
-        ...(ca === undefined ? { rejectUnauthorized: false } : { ca }),
-        ...(servername === undefined ? {} : { servername }),
-        ...(user === undefined ? {} : { auth: `${user}:${password ?? ""}` }),
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8").on("data", (chunk: string) => {
-          body += chunk;
-        });
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body,
-            wwwAuthenticate: String(res.headers["www-authenticate"] ?? ""),
-          }),
-        );
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on("error", reject);
-    req.end();
+  return httpsRequest(url, {
+    ca,
+    insecure: ca === undefined,
+    servername,
+    authorization:
+      user === undefined
+        ? undefined
+        : `Basic ${Buffer.from(`${user}:${password ?? ""}`).toString("base64")}`,
   });
 }
 
@@ -501,7 +482,7 @@ describe("the secured examples, outside Kubernetes and Compose", () => {
     assert.match(scrape.body, /^fsagent_/m);
     const anonymous = await httpsGet(url, scraper);
     assert.equal(anonymous.status, 401);
-    assert.match(anonymous.wwwAuthenticate, /^Basic/);
+    assert.match(String(anonymous.headers["www-authenticate"]), /^Basic/);
 
     await assertHealthcheckPasses(workdir, env);
     agent.signal("SIGTERM");

@@ -6,13 +6,11 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import bcrypt from "bcryptjs";
 import { CliProcess, runCli, tempDir } from "../support/child.js";
-import { pollUntil } from "../support/net.js";
+import { type HttpReply, httpsRequest, pollUntil } from "../support/net.js";
 import { makePki, type Pki } from "../support/pki.js";
 import { waitFor } from "../support/wait.js";
 
@@ -23,50 +21,23 @@ const INSTANCES = JSON.stringify([
   { name: "fs1", host: "127.0.0.1", port: 1, password: "esl-secret-1" },
 ]);
 
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: string;
-  /** The certificate the server presented (HTTPS). */
-  readonly peer?: X509Certificate;
-}
-
 interface Ask {
   readonly auth?: string;
+  /** Files: the CA to trust, a client certificate and its key. */
   readonly ca?: string;
   readonly cert?: string;
   readonly key?: string;
 }
 
-/** One GET; rejects with the TLS or socket error (a refused handshake). */
-function get(url: string, ask: Ask = {}): Promise<Answer> {
-  const secure = url.startsWith("https:");
-  const read = (file: string | undefined) => (file === undefined ? undefined : readFileSync(file));
-  return new Promise((resolve, reject) => {
-    const options = {
-      agent: false as const,
-      headers: ask.auth === undefined ? {} : { Authorization: ask.auth },
-      ...(secure ? { ca: read(ask.ca), cert: read(ask.cert), key: read(ask.key) } : {}),
-    };
-    const req = (secure ? httpsRequest : httpRequest)(url, options, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        body += chunk;
-      });
-      res.on("end", () => {
-        const socket = res.socket as unknown as { getPeerX509Certificate?: () => X509Certificate };
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body,
-          ...(secure ? { peer: socket.getPeerX509Certificate?.() } : {}),
-        });
-      });
-    });
-    req.on("error", reject);
-    req.setTimeout(5_000, () => req.destroy(new Error("timeout")));
-    req.end();
+/** One GET (httpsRequest) with the files read; rejects with the TLS or socket error. */
+function get(url: string, ask: Ask = {}): Promise<HttpReply> {
+  const file = (name: string | undefined) => (name === undefined ? undefined : readFileSync(name));
+  return httpsRequest(url, {
+    timeoutMs: 5_000,
+    authorization: ask.auth,
+    ca: file(ask.ca),
+    cert: file(ask.cert),
+    key: file(ask.key),
   });
 }
 
